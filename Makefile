@@ -1,0 +1,51 @@
+# Wishflow — run `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export GX_ANALYTICS_ENABLED := False
+export DO_NOT_TRACK := 1
+
+.DEFAULT_GOAL := help
+
+help: ## Show this list of targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtual environment and install Wishflow with its dev tools
+
+demo: $(STAMP) ## Run the whole order cycle against a fresh sandbox into the embedded SQLite warehouse
+	$(BIN)/wishflow demo
+
+test: $(STAMP) ## Run the whole test suite (PostgreSQL tests too when WISHFLOW_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check, mypy on the library
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy wishflow
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+sandbox: $(STAMP) ## Serve the Wish API sandbox on 127.0.0.1:8765
+	$(BIN)/wishflow sandbox serve
+
+bench: $(STAMP) ## Run every benchmark and rewrite bench/RESULTS.md
+	$(BIN)/python -m bench.run --full
+
+bench-quick: $(STAMP) ## A few minutes' version of the benchmarks
+	$(BIN)/python -m bench.run --quick
+
+clean: ## Remove the virtual environment and local state
+	rm -rf $(VENV) .wishflow .pytest_cache
+
+.PHONY: help venv demo test lint format sandbox bench bench-quick clean

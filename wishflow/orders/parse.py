@@ -1,0 +1,90 @@
+"""Parse Wish order payloads at the edge of the system.
+
+Each order is checked against a small pydantic model of the fields Wishflow cannot do without
+(identity, state, timestamps). Everything else is read tolerantly and the whole payload is kept
+verbatim, so schema drift (unknown fields) never fails a run and nothing Wish sent is lost. A record
+that lacks a required field becomes an :class:`OrderRecordError`, which the loader quarantines with
+its reason instead of crashing the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class OrderState(StrEnum):
+    APPROVED = "APPROVED"
+    SHIPPED = "SHIPPED"
+    REFUNDED = "REFUNDED"
+    REQUIRE_REVIEW = "REQUIRE_REVIEW"
+    DECLINED = "DECLINED"
+
+
+class OrderCore(BaseModel):
+    """The fields an order cannot be recorded without; unknown fields are ignored here (kept in raw)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    state: OrderState
+    updated_at: datetime
+    released_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedOrder:
+    """An order that passed the edge check: its core fields and the untouched payload."""
+
+    core: OrderCore
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecordError:
+    """A record Wish returned that cannot be recorded as an order, with the reason why."""
+
+    order_id: str | None
+    reason: str
+    payload: Any
+
+    def raw_json(self) -> str:
+        try:
+            return orjson.dumps(self.payload, default=str).decode()
+        except TypeError:
+            return repr(self.payload)
+
+
+def parse_order(payload: Any) -> ParsedOrder | OrderRecordError:
+    """Check one order payload; never raises for bad data."""
+    if not isinstance(payload, dict):
+        return OrderRecordError(None, f"order record is a {type(payload).__name__}, not an object", payload)
+    try:
+        core = OrderCore.model_validate(payload)
+    except ValidationError as exc:
+        order_id = payload.get("id") if isinstance(payload.get("id"), str) else None
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'order'}: {err['msg']}" for err in exc.errors()
+        )
+        return OrderRecordError(order_id, f"malformed order: {reasons}", payload)
+    if core.updated_at.tzinfo is None:
+        return OrderRecordError(core.id, "malformed order: updated_at has no time zone", payload)
+    return ParsedOrder(core, payload)
+
+
+def parse_orders(payloads: list[Any]) -> tuple[list[ParsedOrder], list[OrderRecordError]]:
+    """Split a page of payloads into parsed orders and per-record errors, keeping their order."""
+    good: list[ParsedOrder] = []
+    bad: list[OrderRecordError] = []
+    for item in payloads:
+        result = parse_order(item)
+        if isinstance(result, ParsedOrder):
+            good.append(result)
+        else:
+            bad.append(result)
+    return good, bad

@@ -1,0 +1,117 @@
+"""Dialect-aware bulk primitives: staging tables, COPY, and guarded upserts.
+
+SQLAlchemy's ``INSERT ... ON CONFLICT`` goes one row per round trip on PostgreSQL unless it has
+``RETURNING`` (DESIGN.md §7), so batches are staged first: ``COPY`` into a temporary table on
+PostgreSQL, ``executemany`` on SQLite, then one set-based statement moves the batch. Everything here
+runs inside the caller's transaction, so a batch commits whole or not at all.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Column, Connection, MetaData, Table, delete, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+_stage_metadata = MetaData()
+
+
+def stage_table(target: Table, name: str | None = None) -> Table:
+    """A temporary table with ``target``'s columns and no constraints, defined once per process."""
+    stage_name = name or f"_stage_{target.name}"
+    existing = _stage_metadata.tables.get(stage_name)
+    if existing is not None:
+        return existing
+    columns = [Column(c.name, c.type, nullable=True) for c in target.columns if not _is_surrogate(c)]
+    return Table(stage_name, _stage_metadata, *columns, prefixes=["TEMPORARY"])
+
+
+def _is_surrogate(column: Column[Any]) -> bool:
+    return bool(column.primary_key and column.autoincrement is True)
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text.replace("\x00", "")
+
+
+def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Empty ``stage`` (creating it in this session if needed) and load ``rows`` into ``columns``."""
+    stage.create(conn, checkfirst=True)
+    conn.execute(delete(stage))
+    if conn.dialect.name == "postgresql":
+        buffer = io.StringIO()
+        write = buffer.write
+        for row in rows:
+            write("\t".join(_copy_value(v) for v in row))
+            write("\n")
+        buffer.seek(0)
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur:
+            cur.copy_expert(
+                f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT text)",
+                buffer,
+            )
+        return
+    batch = [dict(zip(columns, row, strict=True)) for row in rows]
+    if batch:
+        conn.execute(stage.insert(), batch)
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"the warehouse supports PostgreSQL and SQLite, not {conn.dialect.name}")
+
+
+def upsert_from_stage(
+    conn: Connection,
+    target: Table,
+    stage: Table,
+    key: Sequence[str],
+    *,
+    newer_than: str | None = None,
+    update: bool = True,
+) -> int:
+    """Merge ``stage`` into ``target`` on ``key``.
+
+    With ``newer_than`` set to a timestamp column, an existing row is only replaced by a strictly
+    newer payload, so an older or identical payload never overwrites what is there (loading the same
+    data twice changes nothing). With ``update=False`` existing rows are left alone (append-only).
+    Returns the number of rows inserted or updated.
+    """
+    columns = [c.name for c in stage.columns]
+    source = select(*[stage.c[name] for name in columns]).where(true())
+    stmt = dialect_insert(conn, target).from_select(columns, source)
+    if update:
+        excluded = stmt.excluded
+        where: ColumnElement[bool] | None = None
+        if newer_than is not None:
+            where = target.c[newer_than] < excluded[newer_than]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: excluded[name] for name in columns if name not in key},
+            where=where,
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    return conn.execute(stmt).rowcount or 0

@@ -1,0 +1,209 @@
+"""Record a page of orders: upsert current state, append history, quarantine bad records, and move
+the sync cursor, all in one transaction.
+
+This is where invariants 1, 2 and 4 of DESIGN.md §4 are kept: every record Wish returned ends up in
+``orders`` or ``rejected_records``; the cursor moves only together with the data it covers; and
+loading the same payloads again changes nothing (an older or equal payload never overwrites a newer
+one, events are deduplicated on their natural key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, select, update
+
+from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
+from wishflow.orders.parse import OrderRecordError, ParsedOrder
+from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, upsert_from_stage
+from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
+
+ORDERS_STREAM = "orders"
+_STAGE_ORDER_COLUMNS = ("store", *ORDER_COLUMNS, "_loaded_at")
+_EVENT_COLUMNS = ("store", "order_id", "event_type", "event_time", "from_state", "to_state", "_loaded_at")
+_UPDATED_AT = ORDER_COLUMNS.index("updated_at")
+_STATE = ORDER_COLUMNS.index("state")
+
+
+@dataclass(frozen=True)
+class CursorAdvance:
+    """Move ``stream``'s cursor forward to ``value`` (never backwards) with this batch."""
+
+    stream: str
+    value: datetime
+
+
+@dataclass
+class LoadResult:
+    """What one batch did to the warehouse."""
+
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    new_order_ids: list[str] = field(default_factory=list)
+    changed_order_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: LoadResult) -> None:
+        self.fetched += other.fetched
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.quarantined += other.quarantined
+        self.new_order_ids.extend(other.new_order_ids)
+        self.changed_order_ids.extend(other.changed_order_ids)
+
+
+def _newest_per_order(parsed: Sequence[ParsedOrder]) -> list[ParsedOrder]:
+    """One payload per order id (the newest), so a batch never touches a row twice."""
+    newest: dict[str, ParsedOrder] = {}
+    for order in parsed:
+        seen = newest.get(order.core.id)
+        if seen is None or order.core.updated_at > seen.core.updated_at:
+            newest[order.core.id] = order
+    return list(newest.values())
+
+
+def _record_key(error: OrderRecordError) -> str:
+    if error.order_id:
+        return error.order_id[:128]
+    return "sha1:" + hashlib.sha1(error.raw_json().encode()).hexdigest()
+
+
+def load_orders(
+    engine: Engine,
+    store: str,
+    parsed: Sequence[ParsedOrder],
+    rejected: Sequence[OrderRecordError] = (),
+    *,
+    run_id: str | None = None,
+    cursor: CursorAdvance | None = None,
+    now: datetime | None = None,
+) -> LoadResult:
+    """Write one batch in one transaction and say what changed."""
+    loaded_at = now or datetime.now(UTC)
+    batch = _newest_per_order(parsed)
+    rows = [(store, *flatten_order(o), loaded_at) for o in batch]
+    result = LoadResult(fetched=len(parsed) + len(rejected), quarantined=len(rejected))
+    stage_orders = stage_table(orders)
+    stage_events = stage_table(order_events)
+    with engine.begin() as conn:
+        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows)
+        known = {
+            order_id: (updated_at, state)
+            for order_id, updated_at, state in conn.execute(
+                select(stage_orders.c.order_id, orders.c.updated_at, orders.c.state).join(
+                    orders,
+                    and_(orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id),
+                )
+            )
+        }
+        events: list[tuple[Any, ...]] = []
+        for order, row in zip(batch, rows, strict=True):
+            order_id = order.core.id
+            new_updated_at = row[1 + _UPDATED_AT]
+            new_state = row[1 + _STATE]
+            previous = known.get(order_id)
+            if previous is None:
+                result.new += 1
+                result.new_order_ids.append(order_id)
+                old_state = None
+            elif previous[0] < new_updated_at:
+                result.changed += 1
+                result.changed_order_ids.append(order_id)
+                old_state = previous[1]
+            else:
+                result.unchanged += 1
+                continue
+            if old_state != new_state:
+                events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
+            for event_type, event_time in milestones(order.payload):
+                events.append((store, order_id, event_type, event_time, None, None, loaded_at))
+        upsert_from_stage(conn, orders, stage_orders, ("store", "order_id"), newer_than="updated_at")
+        if events:
+            fill_stage(conn, stage_events, _EVENT_COLUMNS, events)
+            upsert_from_stage(
+                conn, order_events, stage_events, ("store", "order_id", "event_type", "event_time"), update=False
+            )
+        if rejected:
+            _quarantine(conn, store, rejected, run_id, loaded_at)
+        touched = result.new_order_ids + result.changed_order_ids
+        if touched:
+            conn.execute(
+                update(rejected_records)
+                .where(
+                    rejected_records.c.store == store,
+                    rejected_records.c.source == ORDERS_STREAM,
+                    rejected_records.c.record_key.in_(touched),
+                    rejected_records.c.resolved_at.is_(None),
+                )
+                .values(resolved_at=loaded_at)
+            )
+        if cursor is not None:
+            advance_cursor(conn, store, cursor, run_id, loaded_at)
+    return result
+
+
+def _quarantine(
+    conn: Any, store: str, rejected: Sequence[OrderRecordError], run_id: str | None, now: datetime
+) -> None:
+    unique: dict[str, dict[str, Any]] = {}
+    for error in rejected:
+        key = _record_key(error)
+        unique[key] = {
+            "store": store,
+            "source": ORDERS_STREAM,
+            "record_key": key,
+            "order_id": error.order_id[:64] if error.order_id else None,
+            "reason": error.reason,
+            "raw": error.raw_json(),
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "run_id": run_id,
+            "resolved_at": None,
+            "_loaded_at": now,
+        }
+    stmt = dialect_insert(conn, rejected_records)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "source", "record_key"],
+        set_={
+            "reason": stmt.excluded.reason,
+            "raw": stmt.excluded.raw,
+            "last_seen_at": stmt.excluded.last_seen_at,
+            "run_id": stmt.excluded.run_id,
+            "resolved_at": None,
+            "_loaded_at": stmt.excluded._loaded_at,
+        },
+    )
+    for row in unique.values():  # rare path: a handful of bad records per page at most
+        conn.execute(stmt, row)
+
+
+def advance_cursor(conn: Any, store: str, cursor: CursorAdvance, run_id: str | None, now: datetime) -> None:
+    """Move a cursor forward inside the caller's transaction; a smaller value is ignored."""
+    stmt = dialect_insert(conn, sync_state).values(
+        store=store, stream=cursor.stream, cursor_value=cursor.value, run_id=run_id, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "stream"],
+        set_={
+            "cursor_value": stmt.excluded.cursor_value,
+            "run_id": stmt.excluded.run_id,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        where=sync_state.c.cursor_value < stmt.excluded.cursor_value,
+    )
+    conn.execute(stmt)
+
+
+def read_cursor(engine: Engine, store: str, stream: str = ORDERS_STREAM) -> datetime | None:
+    """The stream's saved high-water mark, or None before the first load."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(sync_state.c.cursor_value).where(sync_state.c.store == store, sync_state.c.stream == stream)
+        ).scalar_one_or_none()
