@@ -99,7 +99,9 @@ def load_orders(
             for order_id, updated_at, state in conn.execute(
                 select(stage_orders.c.order_id, orders.c.updated_at, orders.c.state).join(
                     orders,
-                    and_(orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id),
+                    and_(
+                        orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id
+                    ),
                 )
             )
         }
@@ -121,14 +123,20 @@ def load_orders(
                 result.unchanged += 1
                 continue
             if old_state != new_state:
-                events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
+                events.append(
+                    (store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at)
+                )
             for event_type, event_time in milestones(order.payload):
                 events.append((store, order_id, event_type, event_time, None, None, loaded_at))
         upsert_from_stage(conn, orders, stage_orders, ("store", "order_id"), newer_than="updated_at")
         if events:
             fill_stage(conn, stage_events, _EVENT_COLUMNS, events)
             upsert_from_stage(
-                conn, order_events, stage_events, ("store", "order_id", "event_type", "event_time"), update=False
+                conn,
+                order_events,
+                stage_events,
+                ("store", "order_id", "event_type", "event_time"),
+                update=False,
             )
         if rejected:
             _quarantine(conn, store, rejected, run_id, loaded_at)
@@ -205,5 +213,7 @@ def read_cursor(engine: Engine, store: str, stream: str = ORDERS_STREAM) -> date
     """The stream's saved high-water mark, or None before the first load."""
     with engine.connect() as conn:
         return conn.execute(
-            select(sync_state.c.cursor_value).where(sync_state.c.store == store, sync_state.c.stream == stream)
+            select(sync_state.c.cursor_value).where(
+                sync_state.c.store == store, sync_state.c.stream == stream
+            )
         ).scalar_one_or_none()

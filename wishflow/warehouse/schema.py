@@ -47,7 +47,12 @@ orders = Table(
     _store(),
     Column("order_id", String(64), primary_key=True, comment="Wish's order id."),
     Column("transaction_id", String(64), comment="Wish transaction; several orders can share one."),
-    Column("state", String(32), nullable=False, comment="APPROVED, SHIPPED, REFUNDED, REQUIRE_REVIEW or DECLINED."),
+    Column(
+        "state",
+        String(32),
+        nullable=False,
+        comment="APPROVED, SHIPPED, REFUNDED, REQUIRE_REVIEW or DECLINED.",
+    ),
     Column("released_at", UTCDateTime(), comment="When Wish released the order to the merchant."),
     Column("updated_at", UTCDateTime(), nullable=False, comment="Wish's last update of the order (source)."),
     Column("expected_ship_time", UTCDateTime(), comment="Ship-by deadline: mark shipped before this."),
@@ -80,7 +85,11 @@ orders = Table(
     Column("tracking_number", String(128), comment="Latest tracking number on the order."),
     Column("shipping_provider", String(128), comment="Carrier of the latest tracking number."),
     Column("origin_country", String(8), comment="Country the parcel ships from."),
-    Column("processing_source", String(32), comment="Last asynchronous write on the order (e.g. UPDATE_TRACKING)."),
+    Column(
+        "processing_source",
+        String(32),
+        comment="Last asynchronous write on the order (e.g. UPDATE_TRACKING).",
+    ),
     Column("processing_status", String(32), comment="IN_PROGRESS, SUCCEEDED or FAILED for that write."),
     Column("shipped_at", UTCDateTime(), comment="MARK_SHIPPED milestone."),
     Column("first_scan_at", UTCDateTime(), comment="CONFIRM_FULFILLED milestone (first carrier scan)."),
@@ -119,7 +128,9 @@ sync_state = Table(
     metadata,
     _store(),
     Column("stream", String(64), primary_key=True, comment="What the cursor covers, e.g. orders."),
-    Column("cursor_value", UTCDateTime(), nullable=False, comment="High-water mark of the source's updated_at."),
+    Column(
+        "cursor_value", UTCDateTime(), nullable=False, comment="High-water mark of the source's updated_at."
+    ),
     Column("run_id", String(64), comment="The run that last advanced the cursor."),
     Column("updated_at", UTCDateTime(), nullable=False, comment="When the cursor last moved."),
     comment="Incremental sync cursors; moved only in the transaction that saves the data they cover.",

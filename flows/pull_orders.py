@@ -1,0 +1,101 @@
+"""Flow ``pull_orders``: stage 1 of the merchant's process, order receipt and notification.
+
+Incremental by default (from the saved cursor, with a look-back overlap and a safety lag), or a
+backfill over ``since``/``until`` that leaves the incremental cursor alone. Pages are fetched and
+recorded in chunks, one task run per chunk; the flow publishes a summary artifact and, when a
+notification block is named, one digest of the new orders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from pydantic import Field
+
+from blocks.warehouse import resolve_warehouse_url
+from flows.common import current_run_id, jsonable
+from tasks.pull import plan_pull, pull_pages
+from tasks.runs import record_run_end, record_run_start
+from wishflow.config import DEFAULT_STORE
+
+
+@flow(name="pull_orders", log_prints=False, validate_parameters=True)
+def pull_orders(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    since: Annotated[
+        datetime | None, Field(description="Backfill from this updated_at (UTC). Empty: incremental.")
+    ] = None,
+    until: Annotated[datetime | None, Field(description="Backfill up to this updated_at (UTC). Empty: now.")] = None,
+    page_size: Annotated[int, Field(ge=1, le=500, description="Orders per API page (Wish allows 1-500).")] = 500,
+    lookback: Annotated[
+        timedelta, Field(description="Incremental overlap re-read before the cursor (idempotent).")
+    ] = timedelta(minutes=10),
+    safety_lag: Annotated[timedelta, Field(description="Stop this long before Wish's now.")] = timedelta(seconds=30),
+    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages fetched and recorded per task run.")] = 20,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    notify_block: Annotated[str | None, Field(description="Notification block for the new-orders digest.")] = None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = current_run_id()
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    parameters = jsonable(
+        {
+            "store": store,
+            "since": since,
+            "until": until,
+            "page_size": page_size,
+            "lookback": lookback,
+            "safety_lag": safety_lag,
+            "wish_block": wish_block,
+            "warehouse_block": warehouse_block,
+            "notify_block": notify_block,
+        }
+    )
+    record_run_start(warehouse_url, run_id, store, "pull", parameters)
+    totals: dict[str, Any] = {
+        "fetched": 0,
+        "new": 0,
+        "changed": 0,
+        "unchanged": 0,
+        "quarantined": 0,
+        "pages": 0,
+        "requests": 0,
+    }
+    new_ids: list[str] = []
+    try:
+        window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
+        logger.info("store %s: %s", store, window)
+        position: dict[str, Any] | None = None
+        while True:
+            chunk = pull_pages(store, warehouse_url, wish_block, window, position, pages_per_task, page_size, run_id)
+            for key in totals:
+                totals[key] += chunk[key]
+            new_ids.extend(chunk["new_order_ids"])
+            position = chunk["next_position"]
+            if position is None:
+                break
+    except BaseException as exc:
+        record_run_end(warehouse_url, run_id, "failed", totals, {"window": locals().get("window")}, repr(exc))
+        raise
+    counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
+    record_run_end(warehouse_url, run_id, "succeeded", counts, {"window": window, **totals})
+    create_table_artifact(
+        key="pull-orders-summary",
+        table=[{"store": store, **counts, "pages": totals["pages"], "window": str(window)}],
+        description=f"Orders pulled for store {store}: new, changed, unchanged and quarantined.",
+    )
+    logger.info(
+        "store %s: %d fetched, %d new, %d changed, %d unchanged, %d quarantined in %d pages",
+        store,
+        *counts.values(),
+        totals["pages"],
+    )
+    if notify_block and new_ids:
+        from tasks.notify import notify_new_orders
+
+        notify_new_orders(notify_block, store, warehouse_url, new_ids)
+    return {"store": store, "run_id": run_id, "window": window, **totals, "new_order_ids": new_ids}

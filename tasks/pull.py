@@ -1,0 +1,97 @@
+"""Tasks of the order pull: plan the window, then fetch-and-record a chunk of pages per task run.
+
+A task run covers up to ``pages_per_task`` pages (500 orders each), so task runs grow with pages,
+never with orders. A retried chunk resumes from its starting position; pages it had already
+recorded load again as no-ops.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from prefect import task
+from prefect.tasks import exponential_backoff
+
+from blocks.wish import build_wish_client
+from tasks.common import engine_for, retry_transient
+from wishflow.api.pagination import Position
+from wishflow.pull import PullWindow, plan_window, pull_chunk
+
+
+@task(
+    name="plan-pull-window",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_transient,
+    tags=["wish-api"],
+)
+def plan_pull(
+    store: str,
+    warehouse_url: str,
+    wish_block: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    lookback: timedelta,
+    safety_lag: timedelta,
+) -> dict[str, Any]:
+    """Decide the window (checking the token and reading Wish's clock on the way)."""
+    with build_wish_client(wish_block) as client:
+        now = client.server_now()
+    window = plan_window(
+        engine_for(warehouse_url),
+        store,
+        now=now,
+        since=since,
+        until=until,
+        lookback=lookback,
+        safety_lag=safety_lag,
+    )
+    return window.to_json()
+
+
+@task(
+    name="pull-order-pages",
+    retries=4,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_transient,
+    tags=["wish-api", "warehouse"],
+    timeout_seconds=1800,
+)
+def pull_pages(
+    store: str,
+    warehouse_url: str,
+    wish_block: str | None,
+    window: dict[str, Any],
+    position: dict[str, Any] | None,
+    pages_per_task: int,
+    page_size: int,
+    run_id: str,
+) -> dict[str, Any]:
+    """Fetch and record up to ``pages_per_task`` pages; returns counts and where to go on."""
+    with build_wish_client(wish_block) as client:
+        chunk = pull_chunk(
+            client,
+            engine_for(warehouse_url),
+            store,
+            PullWindow.from_json(window),
+            Position.from_json(position) if position else None,
+            max_pages=pages_per_task,
+            page_size=page_size,
+            run_id=run_id,
+        )
+    load = chunk.load
+    return {
+        "fetched": load.fetched,
+        "new": load.new,
+        "changed": load.changed,
+        "unchanged": load.unchanged,
+        "quarantined": load.quarantined,
+        "new_order_ids": load.new_order_ids,
+        "changed_order_ids": load.changed_order_ids,
+        "pages": chunk.pages,
+        "requests": chunk.requests,
+        "next_position": chunk.next_position.to_json() if chunk.next_position else None,
+    }

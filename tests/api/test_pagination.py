@@ -1,0 +1,128 @@
+"""Keyset pagination: no order missed or repeated at page edges, whatever the ties."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from wishflow.api.errors import PaginationError
+from wishflow.api.pagination import OrderPages, Position
+from wishflow.orders.flatten import format_wish_time, parse_wish_time
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class InclusiveLister:
+    """Wish's documented list semantics over a list of orders: inclusive min/max, sorted, limited.
+
+    Ties are returned in a shuffled order on every call, so the paginator cannot lean on a stable
+    secondary order that Wish does not promise.
+    """
+
+    def __init__(self, orders: list[dict[str, Any]], seed: int = 0) -> None:
+        self.orders = orders
+        self.calls = 0
+        self.rng = random.Random(seed)
+
+    def list_orders(self, **p: Any) -> list[Any]:
+        self.calls += 1
+        limit = p["limit"]
+        key, _, direction = p.get("sort_by", "updated_at.asc").partition(".")
+
+        def within(o: dict[str, Any]) -> bool:
+            for field in ("updated_at", "released_at"):
+                value = parse_wish_time(o[field])
+                lo, hi = p.get(f"{field}_min"), p.get(f"{field}_max")
+                if lo is not None and value < (lo if isinstance(lo, datetime) else parse_wish_time(lo)):
+                    return False
+                if hi is not None and value > (hi if isinstance(hi, datetime) else parse_wish_time(hi)):
+                    return False
+            states = p.get("states")
+            return not states or o["state"] in states
+
+        rows = [o for o in self.orders if within(o)]
+        self.rng.shuffle(rows)
+        rows.sort(key=lambda o: o[key], reverse=direction == "desc")
+        return rows[:limit]
+
+
+def make_order(i: int, updated: datetime, released: datetime | None = None, state: str = "APPROVED") -> dict:
+    return {
+        "id": f"{i:024x}",
+        "state": state,
+        "updated_at": format_wish_time(updated),
+        "released_at": format_wish_time(released or updated),
+    }
+
+
+def pull_ids(lister: InclusiveLister, limit: int, start: datetime | None = None, end: datetime | None = None):
+    ids: list[str] = []
+    for page in OrderPages(lister, start=start, end=end, limit=limit):
+        ids.extend(r["id"] for r in page.records)
+    return ids
+
+
+def test_distinct_timestamps_are_read_once_each() -> None:
+    orders = [make_order(i, T0 + timedelta(seconds=i)) for i in range(1234)]
+    ids = pull_ids(InclusiveLister(orders), limit=100)
+    assert sorted(ids) == sorted(o["id"] for o in orders)
+    assert len(ids) == len(set(ids))
+
+
+def test_ties_straddling_every_page_edge_are_neither_missed_nor_repeated() -> None:
+    # groups of 7 orders per instant with a page size of 10: every page edge cuts a group
+    orders = [make_order(i, T0 + timedelta(seconds=i // 7)) for i in range(500)]
+    ids = pull_ids(InclusiveLister(orders, seed=3), limit=10)
+    assert len(ids) == len(set(ids)) == 500
+
+
+def test_more_ties_than_a_page_at_one_instant_are_all_read() -> None:
+    same = T0 + timedelta(hours=1)
+    orders = [make_order(i, T0 + timedelta(seconds=i)) for i in range(30)]
+    orders += [make_order(1000 + i, same, released=T0 + timedelta(minutes=i % 40)) for i in range(1200)]
+    orders += [make_order(5000 + i, same + timedelta(seconds=1 + i)) for i in range(30)]
+    lister = InclusiveLister(orders, seed=5)
+    ids = pull_ids(lister, limit=500)
+    assert len(ids) == len(set(ids)) == 1260
+
+
+def test_ties_on_both_timestamps_split_by_state() -> None:
+    same = T0 + timedelta(hours=2)
+    states = ["APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED"]
+    orders = [make_order(i, same, released=T0, state=states[i % 5]) for i in range(1200)]
+    ids = pull_ids(InclusiveLister(orders), limit=500)
+    assert len(ids) == len(set(ids)) == 1200
+
+
+def test_an_impossible_tie_fails_loudly_rather_than_losing_orders() -> None:
+    orders = [make_order(i, T0, released=T0, state="APPROVED") for i in range(600)]
+    with pytest.raises(PaginationError, match="bulk download"):
+        pull_ids(InclusiveLister(orders), limit=500)
+
+
+def test_window_bounds_are_inclusive() -> None:
+    orders = [make_order(i, T0 + timedelta(seconds=i)) for i in range(10)]
+    ids = pull_ids(InclusiveLister(orders), limit=3, start=T0 + timedelta(seconds=2), end=T0 + timedelta(seconds=6))
+    assert ids == [f"{i:024x}" for i in range(2, 7)]
+
+
+def test_position_round_trips_through_json() -> None:
+    position = Position(T0 + timedelta(milliseconds=5), frozenset({"b", "a"}))
+    assert Position.from_json(position.to_json()) == position
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_tie_patterns_read_every_order_exactly_once(seed: int) -> None:
+    rng = random.Random(seed)
+    orders = []
+    t = T0
+    for i in range(800):
+        if rng.random() < 0.4:
+            t += timedelta(milliseconds=rng.choice([1, 2, 1000]))
+        orders.append(make_order(i, t, released=T0 + timedelta(seconds=rng.randint(0, 50))))
+    limit = rng.choice([5, 17, 50])
+    ids = pull_ids(InclusiveLister(orders, seed=seed), limit=limit)
+    assert sorted(ids) == sorted(o["id"] for o in orders)

@@ -1,0 +1,141 @@
+"""How Wishflow reacts to each Wish API failure, decided in one table.
+
+Wish answers errors as HTTP 400 with a non-zero ``code`` (401 with code 1012 for a missing token,
+429 when rate limited). Rather than scattering ``if``s, every failure is classified here into one of
+a few actions; the client raises a typed exception per action and the Prefect task's
+``retry_condition_fn`` retries only the retryable ones (one retry layer, on the task).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+
+class ErrorAction(StrEnum):
+    RETRY = "retry"  # transient: try again later with backoff
+    RATE_LIMITED = "rate_limited"  # wait until Wish-Rate-Limit-Reset, then try again
+    REFRESH_TOKEN = "refresh_token"  # the access token expired or was revoked: refresh once
+    CONFIG_ERROR = "config_error"  # credentials or account wrong: a human must fix configuration
+    FAIL = "fail"  # the request itself is wrong: retrying cannot help
+
+
+#: Wish error codes with a meaning of their own (the rest of the 4xx fail the request).
+WISH_CODE_ACTIONS: dict[int, ErrorAction] = {
+    1002: ErrorAction.CONFIG_ERROR,  # account disabled
+    1006: ErrorAction.CONFIG_ERROR,  # unauthorized access on this API (scope)
+    1012: ErrorAction.REFRESH_TOKEN,  # missing or invalid access token
+    1015: ErrorAction.REFRESH_TOKEN,  # access token expired
+    1016: ErrorAction.REFRESH_TOKEN,  # access token revoked
+    1028: ErrorAction.RATE_LIMITED,  # rate limit exceeded (with HTTP 429)
+    10001: ErrorAction.CONFIG_ERROR,  # client id / secret do not match
+}
+
+#: HTTP statuses decided by status alone.
+STATUS_ACTIONS: dict[int, ErrorAction] = {
+    401: ErrorAction.REFRESH_TOKEN,
+    403: ErrorAction.CONFIG_ERROR,
+    408: ErrorAction.RETRY,
+    409: ErrorAction.RETRY,
+    425: ErrorAction.RETRY,
+    429: ErrorAction.RATE_LIMITED,
+    500: ErrorAction.RETRY,
+    502: ErrorAction.RETRY,
+    503: ErrorAction.RETRY,
+    504: ErrorAction.RETRY,
+}
+
+
+def classify(status: int, wish_code: int | None) -> ErrorAction:
+    """The action for an HTTP status and Wish error code: status first for 429/5xx, then the code."""
+    if status == 429:
+        return ErrorAction.RATE_LIMITED
+    if status >= 500:
+        return STATUS_ACTIONS.get(status, ErrorAction.RETRY)
+    if wish_code is not None and wish_code in WISH_CODE_ACTIONS:
+        return WISH_CODE_ACTIONS[wish_code]
+    return STATUS_ACTIONS.get(status, ErrorAction.FAIL)
+
+
+class WishError(Exception):
+    """Base of every error the Wish client raises. Messages never contain credentials."""
+
+    action: ErrorAction = ErrorAction.FAIL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        return self.action in (ErrorAction.RETRY, ErrorAction.RATE_LIMITED)
+
+
+class WishRetryableError(WishError):
+    """A transient failure (5xx, dropped connection, timeout, garbled body) on a safe request."""
+
+    action = ErrorAction.RETRY
+
+
+class WishRateLimited(WishError):
+    """429: the merchant's rate limit for this app is used up until ``reset_at``."""
+
+    action = ErrorAction.RATE_LIMITED
+
+    def __init__(self, message: str, *, reset_at: datetime | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.reset_at = reset_at
+
+
+class WishAuthError(WishError):
+    """The token is missing, expired or revoked and could not be refreshed."""
+
+    action = ErrorAction.CONFIG_ERROR
+
+
+class WishConfigError(WishError):
+    """Credentials, scopes or account state are wrong: fix configuration, do not retry."""
+
+    action = ErrorAction.CONFIG_ERROR
+
+
+class WishRequestError(WishError):
+    """Wish rejected the request itself (bad parameter, invalid carrier, wrong state...)."""
+
+    action = ErrorAction.FAIL
+
+
+class WishUncertainWriteError(WishError):
+    """A write whose outcome is unknown (timeout or dropped connection after sending it).
+
+    Wish's writes have no idempotency key: never resend blindly. Read the order back first.
+    """
+
+    action = ErrorAction.FAIL
+
+
+class PaginationError(WishError):
+    """The keyset pagination cannot make progress (more ties than every split can separate)."""
+
+
+EXCEPTION_FOR_ACTION: dict[ErrorAction, type[WishError]] = {
+    ErrorAction.RETRY: WishRetryableError,
+    ErrorAction.RATE_LIMITED: WishRateLimited,
+    ErrorAction.REFRESH_TOKEN: WishAuthError,
+    ErrorAction.CONFIG_ERROR: WishConfigError,
+    ErrorAction.FAIL: WishRequestError,
+}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """For ``retry_condition_fn``: retry transient Wish failures only."""
+    return isinstance(exc, WishError) and exc.retryable

@@ -1,0 +1,203 @@
+"""Keyset pagination over ``GET /orders`` that neither misses nor repeats an order.
+
+Wish pages by timestamp only: ``updated_at_min``/``updated_at_max`` are inclusive, there is no
+cursor token and no offset. The next page therefore starts *at* the last timestamp seen, and the
+ids already seen at that timestamp are skipped. When a whole page shares one timestamp (more ties
+than ``limit``), ``updated_at`` alone can never get past it, so that instant is read on its own,
+split by ``released_at`` and then by state, before moving on one millisecond later (Wish's
+timestamps have millisecond precision).
+
+The iterator's :class:`Position` is a small serialisable value, so a retried task resumes exactly
+where the last committed page ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from wishflow.api.errors import PaginationError
+from wishflow.orders.flatten import format_wish_time, parse_wish_time
+from wishflow.orders.parse import OrderState
+
+ONE_MS = timedelta(milliseconds=1)
+
+
+class OrderLister(Protocol):
+    def list_orders(self, **params: Any) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the next page starts: the inclusive lower bound and the ids already read at it."""
+
+    updated_at_min: datetime | None
+    seen_at_min: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "updated_at_min": format_wish_time(self.updated_at_min) if self.updated_at_min else None,
+            "seen_at_min": sorted(self.seen_at_min),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Position:
+        return cls(parse_wish_time(value.get("updated_at_min")), frozenset(value.get("seen_at_min") or ()))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of fresh records and the position after it (``None`` when the window is done)."""
+
+    records: list[Any]
+    next_position: Position | None
+    requests: int = 1
+
+
+def _record_id(record: Any) -> str | None:
+    value = record.get("id") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _record_time(record: Any, key: str) -> datetime | None:
+    return parse_wish_time(record.get(key)) if isinstance(record, dict) else None
+
+
+def _last_time(records: list[Any], key: str) -> datetime | None:
+    for record in reversed(records):
+        value = _record_time(record, key)
+        if value is not None:
+            return value
+    return None
+
+
+def _first_time(records: list[Any], key: str) -> datetime | None:
+    for record in records:
+        value = _record_time(record, key)
+        if value is not None:
+            return value
+    return None
+
+
+class OrderPages:
+    """Pages of orders updated in ``[start, end]`` in ascending ``updated_at`` order."""
+
+    def __init__(
+        self,
+        client: OrderLister,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int = 500,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
+        if not 1 <= limit <= 500:
+            raise ValueError("limit must be between 1 and 500 (Wish's bounds)")
+        self.client = client
+        self.start = start
+        self.end = end
+        self.limit = limit
+        self._on_request = on_request
+
+    def _list(self, **params: Any) -> list[Any]:
+        if self._on_request:
+            self._on_request()
+        return self.client.list_orders(limit=self.limit, **params)
+
+    def first_position(self) -> Position:
+        return Position(self.start)
+
+    def fetch(self, position: Position) -> Page:
+        """The page at ``position`` (one request, more only to split a saturated tie)."""
+        records = self._list(
+            updated_at_min=position.updated_at_min, updated_at_max=self.end, sort_by="updated_at.asc"
+        )
+        seen = position.seen_at_min
+        if len(records) < self.limit:
+            return Page([r for r in records if _record_id(r) not in seen], None)
+        first = _first_time(records, "updated_at")
+        last = _last_time(records, "updated_at")
+        if last is None:
+            raise PaginationError("a full page of orders has no readable updated_at; cannot page on")
+        if first == last:
+            # The whole page shares one instant: read that instant on its own, then step past it.
+            tied, requests = self._all_at(last)
+            fresh = [r for r in tied if _record_id(r) not in seen]
+            nxt = last + ONE_MS
+            if self.end is not None and nxt > self.end:
+                return Page(fresh, None, requests + 1)
+            return Page(fresh, Position(nxt), requests + 1)
+        at_last = frozenset(
+            rid
+            for r in records
+            if _record_time(r, "updated_at") == last and (rid := _record_id(r)) is not None
+        )
+        fresh = [r for r in records if _record_id(r) not in seen]
+        return Page(fresh, Position(last, at_last))
+
+    def __iter__(self) -> Iterator[Page]:
+        position: Position | None = self.first_position()
+        while position is not None:
+            page = self.fetch(position)
+            yield page
+            position = page.next_position
+
+    # -- ties ------------------------------------------------------------------------------------
+
+    def _all_at(self, instant: datetime) -> tuple[list[Any], int]:
+        """Every order whose ``updated_at`` is exactly ``instant``, paging on ``released_at``."""
+        out: dict[str, Any] = {}
+        requests = 0
+        released_min: datetime | None = None
+        while True:
+            records = self._list(
+                updated_at_min=instant,
+                updated_at_max=instant,
+                released_at_min=released_min,
+                sort_by="released_at.asc",
+            )
+            requests += 1
+            for r in records:
+                rid = _record_id(r)
+                if rid is not None:
+                    out[rid] = r
+            if len(records) < self.limit:
+                return list(out.values()), requests
+            first = _first_time(records, "released_at")
+            last = _last_time(records, "released_at")
+            if last is None:
+                raise PaginationError(
+                    f"more than {self.limit} orders at {format_wish_time(instant)} without released_at"
+                )
+            if first == last:
+                by_state, more = self._all_at_by_state(instant, last)
+                requests += more
+                for r in by_state:
+                    rid = _record_id(r)
+                    if rid is not None:
+                        out[rid] = r
+                released_min = last + ONE_MS
+                continue
+            released_min = last  # re-read from the last instant; ids already kept are merged
+
+    def _all_at_by_state(self, updated: datetime, released: datetime) -> tuple[list[Any], int]:
+        out: list[Any] = []
+        for state in OrderState:
+            records = self._list(
+                updated_at_min=updated,
+                updated_at_max=updated,
+                released_at_min=released,
+                released_at_max=released,
+                states=[state.value],
+                sort_by="updated_at.asc",
+            )
+            if len(records) >= self.limit:
+                raise PaginationError(
+                    f"{len(records)}+ {state.value} orders share updated_at {format_wish_time(updated)} and "
+                    f"released_at {format_wish_time(released)}: more than one page of {self.limit}; "
+                    "use the bulk download job (POST /orders/bulk_get) for this window"
+                )
+            out.extend(records)
+        return out, len(OrderState)

@@ -1,0 +1,60 @@
+"""The one Great Expectations context of the process, built on first use.
+
+Importing GX costs ~4.7 s (DESIGN.md §7), so nothing here imports it at module import time: the
+first validation pays once and every later batch reuses the same ephemeral context, data source and
+batch definition. Usage analytics and tqdm progress bars are switched off before GX starts, because
+our machines are offline and progress bars clutter flow logs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+_lock = threading.Lock()
+_validate_lock = threading.Lock()
+_runtime: GXRuntime | None = None
+
+
+@dataclass(frozen=True)
+class GXRuntime:
+    """The cached GX objects: the module, the context and a whole-dataframe batch definition."""
+
+    gx: Any
+    context: Any
+    batch_definition: Any
+    suites: dict[str, Any]
+
+
+def gx_runtime() -> GXRuntime:
+    """The process-wide GX runtime, created (and GX imported) on the first call."""
+    global _runtime
+    if _runtime is not None:
+        return _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = _build()
+    return _runtime
+
+
+def _build() -> GXRuntime:
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from wishflow.validation.suites import build_suites
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = context.data_sources.add_pandas("wishflow_frames")
+    asset = source.add_dataframe_asset("orders")
+    batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
+    suites = {suite.name: context.suites.add(suite) for suite in build_suites(gx)}
+    return GXRuntime(gx=gx, context=context, batch_definition=batch_definition, suites=suites)
+
+
+def validation_lock() -> threading.Lock:
+    """Serialises validations: the shared context and batch definition are not thread-safe."""
+    return _validate_lock

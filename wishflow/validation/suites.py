@@ -1,0 +1,275 @@
+"""The validation suites, defined in code: a *blocking* suite whose failures quarantine an order and
+a *warning* suite whose findings are recorded but do not stop it.
+
+Every expectation carries ``meta = {"rule": ..., "severity": ...}``. The rule is the stable,
+readable name recorded in the warehouse (``order_validation_failures.expectation``); several
+expectations may share a rule (a value that is missing and one that is blank are the same finding
+for the person fixing the order). Time-dependent checks read the suite parameter ``now`` so the
+suites are built once per process and every run passes its own clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from wishflow.validation.reference import (
+    ISO_COUNTRY_CODES,
+    ISO_CURRENCY_CODES,
+    countries_where,
+    zipcode_patterns,
+)
+
+Severity = Literal["blocking", "warning"]
+BLOCKING_SUITE = "wishflow_orders_blocking"
+WARNING_SUITE = "wishflow_orders_warning"
+
+#: Order states Wish documents (DESIGN.md §2).
+KNOWN_STATES = ("APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED")
+
+#: Longest address line most carriers print on a label.
+LABEL_LINE_MAX = 35
+#: Quantities above this are unusual enough to look at before shipping.
+UNUSUAL_QUANTITY = 20
+#: Unit prices outside this range (in the order's currency) are flagged as outliers.
+PRICE_RANGE = (0.5, 1000.0)
+
+_NOT_BLANK = r"\S"
+_PHONE = r"^\s*\+?\d[\d\s().\-/]{4,22}\d\s*$"
+_PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """A finding's stable name, the column it concerns, its severity and a sentence for people."""
+
+    rule: str
+    column: str
+    severity: Severity
+    description: str
+
+
+#: Every rule the suites can report, by name (documentation and CLI output read this).
+RULES: dict[str, RuleInfo] = {}
+
+
+def _rule(rule: str, column: str, severity: Severity, description: str) -> dict[str, Any]:
+    known = RULES.setdefault(rule, RuleInfo(rule, column, severity, description))
+    if known.severity != severity:
+        raise ValueError(f"rule {rule} has two severities")
+    return {"rule": rule, "severity": severity, "column": column, "description": description}
+
+
+def _blocking(gx: Any) -> Any:
+    from great_expectations.expectations.row_conditions import Column
+
+    E = gx.expectations
+    suite = gx.ExpectationSuite(name=BLOCKING_SUITE)
+    add = suite.add_expectation
+
+    def present(column: str, rule: str, description: str, **kw: Any) -> None:
+        meta = _rule(rule, column, "blocking", description)
+        add(E.ExpectColumnValuesToNotBeNull(column=column, meta=meta, **kw))
+        add(E.ExpectColumnValuesToMatchRegex(column=column, regex=_NOT_BLANK, meta=meta, **kw))
+
+    present("order_id", "order_id_present", "The order has an id.")
+    add(
+        E.ExpectColumnValuesToBeUnique(
+            column="order_id",
+            meta=_rule("order_id_unique", "order_id", "blocking", "No other order in the batch has this id."),
+        )
+    )
+    meta = _rule("state_known", "state", "blocking", "The state is one Wish documents.")
+    add(E.ExpectColumnValuesToNotBeNull(column="state", meta=meta))
+    add(E.ExpectColumnValuesToBeInSet(column="state", value_set=list(KNOWN_STATES), meta=meta))
+
+    meta = _rule("quantity_at_least_one", "quantity", "blocking", "At least one unit is ordered.")
+    add(E.ExpectColumnValuesToNotBeNull(column="quantity", meta=meta))
+    add(E.ExpectColumnValuesToBeBetween(column="quantity", min_value=1, meta=meta))
+
+    present("sku", "sku_present", "The order names the merchant's SKU.")
+    present("recipient_name", "recipient_name_present", "The address has a recipient name.")
+    present("street_address1", "street_address_present", "The address has a first street line.")
+    present("city", "city_present", "The address has a city.")
+
+    meta = _rule(
+        "country_code_valid",
+        "country_code",
+        "blocking",
+        "The destination is an ISO 3166-1 alpha-2 country code.",
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="country_code", meta=meta))
+    add(E.ExpectColumnValuesToBeInSet(column="country_code", value_set=sorted(ISO_COUNTRY_CODES), meta=meta))
+
+    needs_zip = Column("country_code").is_in(countries_where("zipcode_required"))
+    present(
+        "zipcode", "zipcode_required", "The destination country needs a postal code.", row_condition=needs_zip
+    )
+    meta = _rule(
+        "zipcode_format", "zipcode", "blocking", "The postal code has the destination country's format."
+    )
+    for pattern, countries in zipcode_patterns().items():
+        add(
+            E.ExpectColumnValuesToMatchRegex(
+                column="zipcode",
+                regex=rf"^\s*(?:{pattern})\s*$",
+                meta=meta,
+                row_condition=Column("country_code").is_in(countries),
+            )
+        )
+    needs_province = Column("country_code").is_in(countries_where("province_required"))
+    present(
+        "province",
+        "province_required",
+        "The destination country needs a state or province.",
+        row_condition=needs_province,
+    )
+    needs_phone = Column("country_code").is_in(countries_where("phone_required"))
+    meta = _rule(
+        "phone_required",
+        "phone_number",
+        "blocking",
+        "Carriers to the destination country need a usable phone number.",
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="phone_number", meta=meta, row_condition=needs_phone))
+    add(
+        E.ExpectColumnValuesToMatchRegex(
+            column="phone_number", regex=_PHONE, meta=meta, row_condition=needs_phone
+        )
+    )
+
+    meta = _rule(
+        "product_price_valid", "product_price", "blocking", "The unit price is present and not negative."
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="product_price", meta=meta))
+    add(E.ExpectColumnValuesToBeBetween(column="product_price", min_value=0, meta=meta))
+    for column in ("shipping_price", "payment_total"):
+        add(
+            E.ExpectColumnValuesToBeBetween(
+                column=column,
+                min_value=0,
+                meta=_rule(
+                    f"{column}_not_negative",
+                    column,
+                    "blocking",
+                    f"The {column.replace('_', ' ')} is not negative.",
+                ),
+            )
+        )
+    meta = _rule(
+        "currency_code_valid", "currency_code", "blocking", "Money carries an ISO 4217 currency code."
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="currency_code", meta=meta))
+    add(
+        E.ExpectColumnValuesToBeInSet(column="currency_code", value_set=sorted(ISO_CURRENCY_CODES), meta=meta)
+    )
+
+    meta = _rule(
+        "released_at_valid", "released_at", "blocking", "The release time is known and not in the future."
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="released_at", meta=meta))
+    add(E.ExpectColumnValuesToBeBetween(column="released_at", max_value={"$PARAMETER": "now"}, meta=meta))
+    meta = _rule(
+        "expected_ship_time_after_release",
+        "expected_ship_time",
+        "blocking",
+        "The ship-by deadline is known and later than the release.",
+    )
+    add(E.ExpectColumnValuesToNotBeNull(column="expected_ship_time", meta=meta))
+    add(
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="expected_ship_time",
+            column_B="released_at",
+            or_equal=False,
+            ignore_row_if="either_value_is_missing",
+            meta=meta,
+        )
+    )
+    return suite
+
+
+def _warning(gx: Any) -> Any:
+    from great_expectations.expectations.row_conditions import Column
+
+    E = gx.expectations
+    suite = gx.ExpectationSuite(name=WARNING_SUITE)
+    add = suite.add_expectation
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column="quantity",
+            max_value=UNUSUAL_QUANTITY,
+            meta=_rule(
+                "quantity_unusual",
+                "quantity",
+                "warning",
+                f"More than {UNUSUAL_QUANTITY} units: check before shipping.",
+            ),
+        )
+    )
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column="product_price",
+            min_value=PRICE_RANGE[0],
+            max_value=PRICE_RANGE[1],
+            meta=_rule(
+                "price_outlier",
+                "product_price",
+                "warning",
+                f"Unit price outside {PRICE_RANGE[0]}–{PRICE_RANGE[1]}: possibly a pricing error.",
+            ),
+        )
+    )
+    for column in ("recipient_name", "street_address1", "street_address2", "street_address3", "city"):
+        add(
+            E.ExpectColumnValueLengthsToBeBetween(
+                column=column,
+                max_value=LABEL_LINE_MAX,
+                meta=_rule(
+                    f"{column}_too_long_for_label",
+                    column,
+                    "warning",
+                    f"Longer than {LABEL_LINE_MAX} characters: the carrier label may cut it.",
+                ),
+            )
+        )
+        add(
+            E.ExpectColumnValuesToMatchRegex(
+                column=column,
+                regex=_PRINTABLE_ASCII,
+                meta=_rule(
+                    f"{column}_not_latin",
+                    column,
+                    "warning",
+                    "Characters outside printable ASCII: some carriers cannot print them.",
+                ),
+            )
+        )
+    optional_phone = Column("country_code").is_in(
+        sorted(set(ISO_COUNTRY_CODES) - set(countries_where("phone_required")))
+    )
+    add(
+        E.ExpectColumnValuesToMatchRegex(
+            column="phone_number",
+            regex=_PHONE,
+            row_condition=optional_phone,
+            meta=_rule("phone_format", "phone_number", "warning", "The phone number does not look dialable."),
+        )
+    )
+    add(
+        E.ExpectCompoundColumnsToBeUnique(
+            column_list=["recipient_name", "street_address1", "zipcode", "sku"],
+            ignore_row_if="any_value_is_missing",
+            meta=_rule(
+                "possible_duplicate_order",
+                "recipient_name",
+                "warning",
+                "Another order in the batch has the same recipient, address and SKU.",
+            ),
+        )
+    )
+    return suite
+
+
+def build_suites(gx: Any) -> list[Any]:
+    """The blocking and warning suites (GX ``ExpectationSuite`` objects, not yet in a context)."""
+    return [_blocking(gx), _warning(gx)]
