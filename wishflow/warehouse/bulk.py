@@ -14,8 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, delete, select, true
+from sqlalchemy import JSON, Column, Connection, MetaData, Table, Text, delete, select, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 _stage_metadata = MetaData()
@@ -27,8 +28,15 @@ def stage_table(target: Table, name: str | None = None) -> Table:
     existing = _stage_metadata.tables.get(stage_name)
     if existing is not None:
         return existing
-    columns = [Column(c.name, c.type, nullable=True) for c in target.columns if not _is_surrogate(c)]
+    columns = [Column(c.name, _stage_type(c), nullable=True) for c in target.columns if not _is_surrogate(c)]
     return Table(stage_name, _stage_metadata, *columns, prefixes=["TEMPORARY"])
+
+
+def _stage_type(column: Column[Any]) -> Any:
+    """JSON columns are staged as already-serialised text (JSONB on PostgreSQL, parsed by COPY)."""
+    if isinstance(column.type, JSON):
+        return Text().with_variant(JSONB(), "postgresql")
+    return column.type
 
 
 def _is_surrogate(column: Column[Any]) -> bool:

@@ -1,0 +1,206 @@
+"""The Wish client's error table, token refresh and redaction, with httpx.MockTransport.
+
+(The same behaviours run over real HTTP against the sandbox in tests/flows.)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from wishflow.api.auth import AppCredentials, TokenSet
+from wishflow.api.client import WishClient, parse_reset, redact_url
+from wishflow.api.errors import (
+    ErrorAction,
+    WishAuthError,
+    WishConfigError,
+    WishRateLimited,
+    WishRequestError,
+    WishRetryableError,
+    WishUncertainWriteError,
+    classify,
+    is_retryable,
+)
+
+SECRET = "tok_live_0123456789abcdef"
+REFRESH = "ref_live_fedcba9876543210"
+CLIENT_SECRET = "cs_live_topsecret"
+
+
+def envelope(data: object, code: int = 0, message: str = "") -> bytes:
+    return orjson.dumps({"code": code, "message": message, "data": data})
+
+
+def make_client(handler, **kw) -> WishClient:  # type: ignore[no-untyped-def]
+    return WishClient(
+        "https://wish.test/api/v3",
+        TokenSet(SecretStr(SECRET), SecretStr(REFRESH)),
+        app=AppCredentials("app-id", SecretStr(CLIENT_SECRET)),
+        transport=httpx.MockTransport(handler),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "action"),
+    [
+        (429, 1028, ErrorAction.RATE_LIMITED),
+        (500, None, ErrorAction.RETRY),
+        (502, None, ErrorAction.RETRY),
+        (503, None, ErrorAction.RETRY),
+        (401, 1012, ErrorAction.REFRESH_TOKEN),
+        (400, 1015, ErrorAction.REFRESH_TOKEN),
+        (400, 10001, ErrorAction.CONFIG_ERROR),
+        (400, 1002, ErrorAction.CONFIG_ERROR),
+        (400, 1001, ErrorAction.FAIL),
+        (400, 4242, ErrorAction.FAIL),
+    ],
+)
+def test_error_table(status: int, code: int | None, action: ErrorAction) -> None:
+    assert classify(status, code) is action
+
+
+def test_success_returns_the_envelope_data() -> None:
+    client = make_client(lambda req: httpx.Response(200, content=envelope([{"id": "a"}])))
+    assert client.list_orders() == [{"id": "a"}]
+
+
+def test_5xx_raises_a_retryable_error() -> None:
+    client = make_client(lambda req: httpx.Response(503, content=b"upstream down"))
+    with pytest.raises(WishRetryableError) as info:
+        client.list_orders()
+    assert is_retryable(info.value)
+
+
+def test_malformed_json_on_a_read_is_retryable() -> None:
+    client = make_client(lambda req: httpx.Response(200, content=b'{"code": 0, "data": [{"id": '))
+    with pytest.raises(WishRetryableError, match="not valid JSON"):
+        client.list_orders()
+
+
+def test_rejected_request_is_not_retryable() -> None:
+    client = make_client(lambda req: httpx.Response(400, content=orjson.dumps({"code": 1001, "message": "bad limit"})))
+    with pytest.raises(WishRequestError, match="bad limit") as info:
+        client.list_orders(limit=500)
+    assert not is_retryable(info.value)
+
+
+def test_bad_app_credentials_are_a_configuration_error() -> None:
+    client = make_client(lambda req: httpx.Response(400, content=orjson.dumps({"code": 10001, "message": "nope"})))
+    with pytest.raises(WishConfigError):
+        client.list_orders()
+
+
+def test_429_waits_for_the_reset_then_succeeds() -> None:
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        if len(calls) == 1:
+            reset = (datetime.now(UTC) + timedelta(milliseconds=200)).isoformat()
+            return httpx.Response(
+                429, headers={"Wish-Rate-Limit-Reset": reset}, content=orjson.dumps({"code": 1028, "message": "slow"})
+            )
+        return httpx.Response(200, headers={"Wish-Rate-Limit-Remaining": "9"}, content=envelope([]))
+
+    client = make_client(handler)
+    assert client.list_orders() == []
+    assert len(calls) == 2
+    assert client.rate_limit_remaining == 9
+
+
+def test_429_beyond_the_wait_budget_raises_rate_limited() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"Wish-Rate-Limit-Reset": "600"}, content=b'{"code":1028,"message":"x"}')
+
+    client = make_client(handler, max_rate_limit_wait=1)
+    with pytest.raises(WishRateLimited) as info:
+        client.list_orders()
+    assert info.value.reset_at is not None and is_retryable(info.value)
+
+
+def test_expired_token_is_refreshed_once_and_saved() -> None:
+    saved: list[TokenSet] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/oauth/refresh_token"):
+            assert req.url.params["refresh_token"] == REFRESH
+            data = {
+                "access_token": "new-access",
+                "refresh_token": "new-refresh",
+                "expiry_time": "2026-12-30T00:00:00.000Z",
+                "merchant_id": "m",
+                "scopes": [],
+            }
+            return httpx.Response(200, content=envelope(data))
+        if req.headers["Authorization"] == "Bearer new-access":
+            return httpx.Response(200, content=envelope([]))
+        return httpx.Response(401, content=orjson.dumps({"code": 1012, "message": "token expired"}))
+
+    client = make_client(handler, on_token_refresh=saved.append)
+    assert client.list_orders() == []
+    assert [t.access_token.get_secret_value() for t in saved] == ["new-access"]
+
+
+def test_a_token_that_stays_rejected_after_refresh_raises_auth_error() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/oauth/refresh_token"):
+            return httpx.Response(200, content=envelope({"access_token": "x", "refresh_token": "y"}))
+        return httpx.Response(401, content=orjson.dumps({"code": 1012, "message": "bad token"}))
+
+    with pytest.raises(WishAuthError):
+        make_client(handler).list_orders()
+
+
+def test_transport_failure_on_a_write_is_uncertain_not_retried() -> None:
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    with pytest.raises(WishUncertainWriteError, match="outcome is unknown") as info:
+        make_client(handler).ship_order("o1", tracking_number="A1", shipping_provider="USPS", origin_country="CN")
+    assert len(calls) == 1 and not is_retryable(info.value)
+
+
+def test_timeout_on_a_read_is_retryable() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    with pytest.raises(WishRetryableError, match="timed out"):
+        make_client(handler).list_orders()
+
+
+def test_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/oauth/refresh_token"):
+            raise httpx.ConnectError(f"cannot connect to {req.url}")
+        return httpx.Response(401, content=orjson.dumps({"code": 1012, "message": "expired"}))
+
+    caplog.set_level(logging.DEBUG, logger="wishflow")
+    client = make_client(handler)
+    with pytest.raises(Exception) as info:
+        client.list_orders()
+    text = caplog.text + str(info.value) + repr(info.value) + repr(client)
+    for secret in (SECRET, REFRESH, CLIENT_SECRET):
+        assert secret not in text
+    assert "/orders" in caplog.text  # requests are logged, just redacted
+
+
+def test_redact_url_hides_secret_parameters() -> None:
+    url = redact_url(f"https://x/api/v3/oauth/refresh_token?client_id=a&client_secret={CLIENT_SECRET}")
+    assert CLIENT_SECRET not in url and "client_id=a" in url
+
+
+def test_parse_reset_accepts_epoch_iso_and_seconds() -> None:
+    assert parse_reset("1767225600") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_reset("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
+    soon = parse_reset("2")
+    assert soon is not None and soon > datetime.now(UTC)
+    assert parse_reset("garbage") is None
