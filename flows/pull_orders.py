@@ -17,7 +17,7 @@ from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable
-from tasks.pull import plan_pull, pull_pages
+from tasks.pull import count_pull_changes, plan_pull, pull_pages
 from tasks.runs import record_run_end, record_run_start
 from wishflow.config import DEFAULT_STORE
 
@@ -65,7 +65,6 @@ def pull_orders(
         "pages": 0,
         "requests": 0,
     }
-    new_ids: list[str] = []
     try:
         window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
         logger.info("store %s: %s", store, window)
@@ -74,10 +73,15 @@ def pull_orders(
             chunk = pull_pages(store, warehouse_url, wish_block, window, position, pages_per_task, page_size, run_id)
             for key in totals:
                 totals[key] += chunk[key]
-            new_ids.extend(chunk["new_order_ids"])
             position = chunk["next_position"]
             if position is None:
                 break
+        # A retried chunk re-reads pages an earlier attempt already wrote; the warehouse knows
+        # which orders this run recorded first, so the split is taken from it.
+        changes = count_pull_changes(store, warehouse_url, run_id)
+        new_ids = changes["new_order_ids"]
+        totals["new"], totals["changed"] = changes["new"], changes["changed"]
+        totals["unchanged"] = totals["fetched"] - totals["quarantined"] - totals["new"] - totals["changed"]
     except BaseException as exc:
         record_run_end(warehouse_url, run_id, "failed", totals, {"window": locals().get("window")}, repr(exc))
         raise

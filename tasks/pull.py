@@ -17,6 +17,7 @@ from blocks.wish import build_wish_client
 from tasks.common import engine_for, retry_transient
 from wishflow.api.pagination import Position
 from wishflow.pull import PullWindow, plan_window, pull_chunk
+from wishflow.warehouse.orders_writer import run_changes
 
 
 @task(
@@ -89,9 +90,14 @@ def pull_pages(
         "changed": load.changed,
         "unchanged": load.unchanged,
         "quarantined": load.quarantined,
-        "new_order_ids": load.new_order_ids,
-        "changed_order_ids": load.changed_order_ids,
         "pages": chunk.pages,
         "requests": chunk.requests,
         "next_position": chunk.next_position.to_json() if chunk.next_position else None,
     }
+
+
+@task(name="count-pull-changes", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> dict[str, Any]:
+    """New and changed orders of the run, read from the warehouse (exact across task retries)."""
+    new_ids, changed = run_changes(engine_for(warehouse_url), store, run_id)
+    return {"new_order_ids": new_ids, "new": len(new_ids), "changed": changed}

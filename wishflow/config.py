@@ -40,16 +40,18 @@ def wish_settings_from_env(environ: Mapping[str, str] | None = None) -> WishSett
     env = os.environ if environ is None else environ
     token = env.get("WISH_ACCESS_TOKEN")
     if not token:
-        from wishflow.sandbox import default_credentials
+        # The embedded default: the sandbox served with its default seed (``wishflow sandbox serve``),
+        # whose credentials are derived from the seed.
+        from wishflow.sandbox import Sandbox, SandboxConfig
 
-        creds = default_credentials()
+        sandbox = Sandbox(SandboxConfig(seed=int(env.get("WISHFLOW_SANDBOX_SEED", "0")), orders=0))
         return WishSettings(
             api_base_url=env.get("WISH_API_BASE_URL", DEFAULT_API_BASE_URL),
-            access_token=SecretStr(creds.access_token),
+            access_token=SecretStr(sandbox.access_token),
             store=env.get("WISHFLOW_STORE", DEFAULT_STORE),
-            refresh_token=SecretStr(creds.refresh_token),
-            client_id=creds.client_id,
-            client_secret=SecretStr(creds.client_secret),
+            refresh_token=SecretStr(sandbox.refresh_token),
+            client_id=sandbox.client_id,
+            client_secret=SecretStr(sandbox.client_secret),
         )
     return WishSettings(
         api_base_url=env.get("WISH_API_BASE_URL", DEFAULT_API_BASE_URL),

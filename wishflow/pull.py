@@ -114,15 +114,16 @@ def pull_chunk(
     A crash or retry resumes from ``position``: pages already recorded load again as no-ops.
     """
     pages = OrderPages(client, start=window.start, end=window.end, limit=page_size)
-    result = ChunkResult(next_position=position or pages.first_position())
+    start = position or pages.first_position()
+    result = ChunkResult(next_position=start)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch:
-        future = prefetch.submit(pages.fetch, result.next_position)
+        future = prefetch.submit(pages.fetch, start)
         while True:
             page: Page = future.result()
             result.pages += 1
             result.requests += page.requests
             more = page.next_position is not None and result.pages < max_pages
-            if more:
+            if page.next_position is not None and more:
                 future = prefetch.submit(pages.fetch, page.next_position)
             parsed, rejected = parse_orders(page.records)
             page_max = _page_max_updated(page.records)

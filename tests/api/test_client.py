@@ -49,12 +49,14 @@ def make_client(handler, **kw) -> WishClient:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("status", "code", "action"),
     [
-        (429, 1028, ErrorAction.RATE_LIMITED),
+        (429, 1029, ErrorAction.RATE_LIMITED),
         (500, None, ErrorAction.RETRY),
         (502, None, ErrorAction.RETRY),
         (503, None, ErrorAction.RETRY),
         (401, 1012, ErrorAction.REFRESH_TOKEN),
-        (400, 1015, ErrorAction.REFRESH_TOKEN),
+        (401, 1007, ErrorAction.REFRESH_TOKEN),
+        (400, 1008, ErrorAction.REFRESH_TOKEN),
+        (400, 1006, ErrorAction.CONFIG_ERROR),
         (400, 10001, ErrorAction.CONFIG_ERROR),
         (400, 1002, ErrorAction.CONFIG_ERROR),
         (400, 1001, ErrorAction.FAIL),

@@ -32,7 +32,9 @@ def order(i: int, updated: datetime = T0, state: str = "APPROVED", **extra: Any)
             }
         },
         "full_address": {"shipping_detail": {"name": "Zoë O'Brien", "country_code": "US", "city": "Boston"}},
-        "fulfillment_records": [{"event_type": "ORDER_RELEASED", "event_time": format_wish_time(T0 - timedelta(days=1))}],
+        "fulfillment_records": [
+            {"event_type": "ORDER_RELEASED", "event_time": format_wish_time(T0 - timedelta(days=1))}
+        ],
         "fulfillment_order_types": ["FULFILLED_BY_STORE", "WISH_EXPRESS"],
     }
     payload.update(extra)

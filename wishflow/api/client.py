@@ -296,12 +296,8 @@ class WishClient:
         expiry = data.get("expiry_time")
         new = TokenSet(
             access_token=SecretStr(str(data["access_token"])),
-            refresh_token=SecretStr(
-                str(data.get("refresh_token") or self._tokens.refresh_token.get_secret_value())
-            ),
-            expires_at=datetime.fromisoformat(expiry.replace("Z", "+00:00"))
-            if isinstance(expiry, str)
-            else None,
+            refresh_token=SecretStr(str(data.get("refresh_token") or self._tokens.refresh_token.get_secret_value())),
+            expires_at=datetime.fromisoformat(expiry.replace("Z", "+00:00")) if isinstance(expiry, str) else None,
         )
         self._tokens = new
         logger.info("access token refreshed; the previous token is now revoked")
@@ -350,9 +346,7 @@ class WishClient:
             raise WishRetryableError(f"GET /orders/{order_id}: data is not an object")
         return data
 
-    def shipping_carriers(
-        self, order_type: str = "GENERAL", dest_country_code: str | None = None
-    ) -> list[str]:
+    def shipping_carriers(self, order_type: str = "GENERAL", dest_country_code: str | None = None) -> list[str]:
         data = self.request(
             "GET",
             "/orders/shipping_carriers",

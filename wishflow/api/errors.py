@@ -22,12 +22,13 @@ class ErrorAction(StrEnum):
 
 #: Wish error codes with a meaning of their own (the rest of the 4xx fail the request).
 WISH_CODE_ACTIONS: dict[int, ErrorAction] = {
+    1000: ErrorAction.RETRY,  # internal error
     1002: ErrorAction.CONFIG_ERROR,  # account disabled
-    1006: ErrorAction.CONFIG_ERROR,  # unauthorized access on this API (scope)
+    1006: ErrorAction.CONFIG_ERROR,  # unauthorized access on this API (scope, unknown token)
+    1007: ErrorAction.REFRESH_TOKEN,  # access token expired
+    1008: ErrorAction.REFRESH_TOKEN,  # access token revoked (e.g. after a refresh elsewhere)
     1012: ErrorAction.REFRESH_TOKEN,  # missing or invalid access token
-    1015: ErrorAction.REFRESH_TOKEN,  # access token expired
-    1016: ErrorAction.REFRESH_TOKEN,  # access token revoked
-    1028: ErrorAction.RATE_LIMITED,  # rate limit exceeded (with HTTP 429)
+    1029: ErrorAction.RATE_LIMITED,  # rate limit exceeded (with HTTP 429)
     10001: ErrorAction.CONFIG_ERROR,  # client id / secret do not match
 }
 

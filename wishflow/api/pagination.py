@@ -111,9 +111,7 @@ class OrderPages:
 
     def fetch(self, position: Position) -> Page:
         """The page at ``position`` (one request, more only to split a saturated tie)."""
-        records = self._list(
-            updated_at_min=position.updated_at_min, updated_at_max=self.end, sort_by="updated_at.asc"
-        )
+        records = self._list(updated_at_min=position.updated_at_min, updated_at_max=self.end, sort_by="updated_at.asc")
         seen = position.seen_at_min
         if len(records) < self.limit:
             return Page([r for r in records if _record_id(r) not in seen], None)
@@ -130,9 +128,7 @@ class OrderPages:
                 return Page(fresh, None, requests + 1)
             return Page(fresh, Position(nxt), requests + 1)
         at_last = frozenset(
-            rid
-            for r in records
-            if _record_time(r, "updated_at") == last and (rid := _record_id(r)) is not None
+            rid for r in records if _record_time(r, "updated_at") == last and (rid := _record_id(r)) is not None
         )
         fresh = [r for r in records if _record_id(r) not in seen]
         return Page(fresh, Position(last, at_last))

@@ -68,9 +68,7 @@ def parse_order(payload: Any) -> ParsedOrder | OrderRecordError:
         core = OrderCore.model_validate(payload)
     except ValidationError as exc:
         order_id = payload.get("id") if isinstance(payload.get("id"), str) else None
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'order'}: {err['msg']}" for err in exc.errors()
-        )
+        reasons = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'order'}: {err['msg']}" for err in exc.errors())
         return OrderRecordError(order_id, f"malformed order: {reasons}", payload)
     if core.updated_at.tzinfo is None:
         return OrderRecordError(core.id, "malformed order: updated_at has no time zone", payload)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 # Carriers
 # ---------------------------------------------------------------------------------------------
 
-#: carrier name -> tracking number pattern ('9' a digit, 'A' a capital letter, 'X' either; other
+#: carrier name -> tracking number pattern ('9' a digit, 'A' a capital letter, '*' either; other
 #: characters literal). Every pattern yields letters and digits only.
 TRACKING_FORMATS: dict[str, str] = {
     "USPS": "9400999999999999999999",
-    "UPS": "1ZXXXXXX9999999999",
+    "UPS": "1Z******9999999999",
     "FedEx": "999999999999",
     "DHL": "9999999999",
     "DHLeCommerce": "GM99999999999999999",
@@ -27,7 +27,7 @@ TRACKING_FORMATS: dict[str, str] = {
     "RoyalMail": "AA999999999GB",
     "LaPoste": "6A99999999999",
     "DeutschePost": "RR999999999DE",
-    "PostNL": "3SXXXX9999999",
+    "PostNL": "3S****9999999",
     "CanadaPost": "9999999999999999",
     "AustraliaPost": "AA999999999AU",
     "Correios": "AA999999999BR",
@@ -102,7 +102,7 @@ def make_tracking_number(carrier: str, rng: random.Random) -> str:
             out.append(rng.choice(string.digits))
         elif ch == "A":
             out.append(rng.choice(string.ascii_uppercase))
-        elif ch == "X":
+        elif ch == "*":
             out.append(rng.choice(string.ascii_uppercase + string.digits))
         else:
             out.append(ch)
@@ -286,14 +286,72 @@ COUNTRIES: tuple[Country, ...] = (
 )
 COUNTRY_BY_CODE = {c.code: c for c in COUNTRIES}
 
-FIRST_NAMES = (
-    "Olivia Liam Emma Noah Ava Lucas Mia Léa Hugo Sofia Mateo Lena Jonas Ana Pedro Chloé Jack Isla "
-    "Wei Yuki Priya Omar Fatima Lars Ingrid Marta Giulia Luca Sven Zoe Kai Nora Diego Camila Ethan"
-).split()
-LAST_NAMES = (
-    "Smith Johnson Martin Bernard Müller Schmidt Silva Santos García López Rossi Bianchi Jansen "
-    "de Vries Andersson Kowalski Nowak Brown Taylor Wilson Tremblay Roy Nguyen Dubois Moreau Costa"
-).split()
+FIRST_NAMES = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Mia",
+    "Léa",
+    "Hugo",
+    "Sofia",
+    "Mateo",
+    "Lena",
+    "Jonas",
+    "Ana",
+    "Pedro",
+    "Chloé",
+    "Jack",
+    "Isla",
+    "Wei",
+    "Yuki",
+    "Priya",
+    "Omar",
+    "Fatima",
+    "Lars",
+    "Ingrid",
+    "Marta",
+    "Giulia",
+    "Luca",
+    "Sven",
+    "Zoe",
+    "Kai",
+    "Nora",
+    "Diego",
+    "Camila",
+    "Ethan",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Martin",
+    "Bernard",
+    "Müller",
+    "Schmidt",
+    "Silva",
+    "Santos",
+    "García",
+    "López",
+    "Rossi",
+    "Bianchi",
+    "Jansen",
+    "de",
+    "Vries",
+    "Andersson",
+    "Kowalski",
+    "Nowak",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Tremblay",
+    "Roy",
+    "Nguyen",
+    "Dubois",
+    "Moreau",
+    "Costa",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Products
@@ -409,7 +467,7 @@ def make_recipient(rng: random.Random) -> dict[str, object]:
         "country_code": country.code,
         "country": country.name,
         "phone_number": {
-            "number": "".join(str(rng.randrange(10)) for _ in range(country.phone_digits)),
+            "number": str(rng.randrange(10 ** (country.phone_digits - 1), 10**country.phone_digits)),
             "country_code": country.phone_cc,
         },
     }

@@ -62,6 +62,4 @@ class ValidationOutcome:
 
     def reasons(self, order_id: str) -> list[str]:
         """The blocking rules an order failed, sorted."""
-        return sorted(
-            {f.expectation for f in self.failures if f.order_id == order_id and f.severity == "blocking"}
-        )
+        return sorted({f.expectation for f in self.failures if f.order_id == order_id and f.severity == "blocking"})

@@ -55,7 +55,7 @@ _5_DIGITS = r"\d{5}"
 _4_DIGITS = r"\d{4}"
 
 COUNTRY_RULES: dict[str, CountryRule] = {
-    "US": CountryRule(True, True, False, r"\d{5}(-\d{4})?"),
+    "US": CountryRule(True, True, False, r"\d{5}(?:-\d{4})?"),
     "CA": CountryRule(True, True, False, r"[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d"),
     "GB": CountryRule(True, False, False, r"[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}"),
     "DE": CountryRule(True, False, False, _5_DIGITS),

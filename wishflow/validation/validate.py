@@ -16,7 +16,17 @@ import pandas as pd
 
 from wishflow.validation.gx_runtime import gx_runtime, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
-from wishflow.validation.suites import BLOCKING_SUITE, WARNING_SUITE
+from wishflow.validation.reference import countries_where, zipcode_patterns
+from wishflow.validation.suites import (
+    ADDRESS_TEXT,
+    BLOCKING_SUITE,
+    COUNTRY_ZIPCODE,
+    PHONE_REQUIRED,
+    PROVINCE_REQUIRED,
+    WARNING_SUITE,
+    ZIPCODE_CHECKED,
+    ZIPCODE_REQUIRED,
+)
 
 #: Columns the suites read; a frame missing some gets them as all-null (then the rules fail loudly
 #: per order rather than the batch crashing).
@@ -58,21 +68,44 @@ def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with the validated columns in the types the suites expect.
 
     Timestamps become UTC ``datetime64``, numbers floats (exact decimals are not needed to compare
-    with 0 or 1), and the index a plain range. Unparseable values become nulls, which the
-    not-null expectations then report.
+    with 0 or 1), blank text a null (a blank name is as missing as no name), and the index a plain
+    range. Unparseable values become nulls, which the not-null expectations then report. Helper
+    columns carry the destination country's rules (see :mod:`wishflow.validation.suites`).
     """
-    frame = pd.DataFrame(index=pd.RangeIndex(len(df)))
     source = df.reset_index(drop=True)
+    frame = pd.DataFrame(index=pd.RangeIndex(len(source)))
     for column in VALIDATED_COLUMNS:
         values = source[column] if column in source.columns else pd.Series([None] * len(source), dtype=object)
         if column in _TIME_COLUMNS:
-            values = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+            frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
         elif column in _NUMBER_COLUMNS:
-            values = pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
+            frame[column] = pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
         else:
-            values = values.astype(object).where(values.notna(), None)
-        frame[column] = values.to_numpy() if column not in _TIME_COLUMNS else values.array
+            text = values.astype(object)
+            text = text.where(text.notna(), None)
+            blank = (text.str.len() == 0) | text.str.isspace() if len(text) else text.isna()
+            frame[column] = text.where(~blank.fillna(False).astype(bool), None).to_numpy(dtype=object)
+    _add_helper_columns(frame)
     return frame
+
+
+def _add_helper_columns(frame: pd.DataFrame) -> None:
+    country = frame["country_code"]
+    for flag, attribute in (
+        (ZIPCODE_REQUIRED, "zipcode_required"),
+        (PROVINCE_REQUIRED, "province_required"),
+        (PHONE_REQUIRED, "phone_required"),
+    ):
+        frame[flag] = country.isin(countries_where(attribute)).to_numpy(dtype=bool)
+    with_pattern = [c for group in zipcode_patterns().values() for c in group]
+    checked = (country.isin(with_pattern) & frame["zipcode"].notna()).to_numpy(dtype=bool)
+    frame[ZIPCODE_CHECKED] = checked
+    combined = country.astype(object) + ":" + frame["zipcode"].astype(object)
+    frame[COUNTRY_ZIPCODE] = combined.where(checked, None).to_numpy(dtype=object)
+    text = frame["recipient_name"].fillna("").astype(object)
+    for column in ("street_address1", "street_address2", "street_address3", "city"):
+        text = text + " " + frame[column].fillna("").astype(object)
+    frame[ADDRESS_TEXT] = text.to_numpy(dtype=object)
 
 
 def _render(value: Any) -> str | None:
@@ -133,15 +166,20 @@ def _collect(suite_result: Any, failures: list[Failure], errors: list[str]) -> d
                     order_id=_order_id(entry),
                     expectation=meta.get("rule", config.type),
                     column=meta.get("column") or (columns[0] if columns else ""),
-                    observed_value=_observed(entry, columns) if "order_id" not in columns else _render(
-                        entry.get("order_id")
-                    ),
+                    observed_value=_observed(entry, columns)
+                    if "order_id" not in columns
+                    else _render(entry.get("order_id")),
                     severity=meta.get("severity", "blocking"),
                     gx_expectation=config.type,
                 )
             )
-        for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_list",
-                    "partial_unexpected_index_list", "partial_unexpected_counts"):
+        for key in (
+            "unexpected_list",
+            "unexpected_index_list",
+            "partial_unexpected_list",
+            "partial_unexpected_index_list",
+            "partial_unexpected_counts",
+        ):
             if isinstance(result.result.get(key), list):
                 result.result[key] = result.result[key][:GX_RESULT_SAMPLE]
         result.result.pop("unexpected_index_query", None)
@@ -174,12 +212,12 @@ def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationO
             results[name] = _collect(suite_result, failures, errors)
     if errors:
         raise ValidationError("expectations could not be evaluated: " + "; ".join(errors))
-    ids = frame["order_id"].map(_render)
-    updated = frame["updated_at"]
+    keyed = frame.loc[frame["order_id"].notna(), ["order_id", "updated_at"]]
+    known = keyed["updated_at"].notna().to_numpy()
+    times = keyed["updated_at"].dt.to_pydatetime()
     validated = [
-        (oid, None if pd.isna(ts) else ts.to_pydatetime())
-        for oid, ts in zip(ids, updated, strict=True)
-        if oid is not None
+        (oid, ts if ok else None)
+        for oid, ts, ok in zip(keyed["order_id"].astype(str).tolist(), times, known, strict=True)
     ]
     return ValidationOutcome(
         rows=len(frame),

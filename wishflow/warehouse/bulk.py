@@ -71,11 +71,11 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
         buffer.seek(0)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
-        with dbapi.cursor() as cur:
-            cur.copy_expert(
-                f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT text)",
-                buffer,
-            )
+        cur: Any = dbapi.cursor()
+        try:
+            cur.copy_expert(f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT text)", buffer)
+        finally:
+            cur.close()
         return
     batch = [dict(zip(columns, row, strict=True)) for row in rows]
     if batch:
@@ -99,12 +99,14 @@ def upsert_from_stage(
     *,
     newer_than: str | None = None,
     update: bool = True,
+    insert_only: Sequence[str] = (),
 ) -> int:
     """Merge ``stage`` into ``target`` on ``key``.
 
     With ``newer_than`` set to a timestamp column, an existing row is only replaced by a strictly
     newer payload, so an older or identical payload never overwrites what is there (loading the same
     data twice changes nothing). With ``update=False`` existing rows are left alone (append-only).
+    ``insert_only`` columns are written when a row is created and never updated.
     Returns the number of rows inserted or updated.
     """
     columns = [c.name for c in stage.columns]
@@ -117,7 +119,7 @@ def upsert_from_stage(
             where = target.c[newer_than] < excluded[newer_than]
         stmt = stmt.on_conflict_do_update(
             index_elements=list(key),
-            set_={name: excluded[name] for name in columns if name not in key},
+            set_={name: excluded[name] for name in columns if name not in key and name not in insert_only},
             where=where,
         )
     else:

@@ -23,7 +23,7 @@ from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, ups
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
 
 ORDERS_STREAM = "orders"
-_STAGE_ORDER_COLUMNS = ("store", *ORDER_COLUMNS, "_loaded_at")
+_STAGE_ORDER_COLUMNS = ("store", *ORDER_COLUMNS, "first_seen_run_id", "last_run_id", "_loaded_at")
 _EVENT_COLUMNS = ("store", "order_id", "event_type", "event_time", "from_state", "to_state", "_loaded_at")
 _UPDATED_AT = ORDER_COLUMNS.index("updated_at")
 _STATE = ORDER_COLUMNS.index("state")
@@ -88,7 +88,7 @@ def load_orders(
     """Write one batch in one transaction and say what changed."""
     loaded_at = now or datetime.now(UTC)
     batch = _newest_per_order(parsed)
-    rows = [(store, *flatten_order(o), loaded_at) for o in batch]
+    rows = [(store, *flatten_order(o), run_id, run_id, loaded_at) for o in batch]
     result = LoadResult(fetched=len(parsed) + len(rejected), quarantined=len(rejected))
     stage_orders = stage_table(orders)
     stage_events = stage_table(order_events)
@@ -99,9 +99,7 @@ def load_orders(
             for order_id, updated_at, state in conn.execute(
                 select(stage_orders.c.order_id, orders.c.updated_at, orders.c.state).join(
                     orders,
-                    and_(
-                        orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id
-                    ),
+                    and_(orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id),
                 )
             )
         }
@@ -123,12 +121,17 @@ def load_orders(
                 result.unchanged += 1
                 continue
             if old_state != new_state:
-                events.append(
-                    (store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at)
-                )
+                events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
             for event_type, event_time in milestones(order.payload):
                 events.append((store, order_id, event_type, event_time, None, None, loaded_at))
-        upsert_from_stage(conn, orders, stage_orders, ("store", "order_id"), newer_than="updated_at")
+        upsert_from_stage(
+            conn,
+            orders,
+            stage_orders,
+            ("store", "order_id"),
+            newer_than="updated_at",
+            insert_only=("first_seen_run_id",),
+        )
         if events:
             fill_stage(conn, stage_events, _EVENT_COLUMNS, events)
             upsert_from_stage(
@@ -157,9 +160,7 @@ def load_orders(
     return result
 
 
-def _quarantine(
-    conn: Any, store: str, rejected: Sequence[OrderRecordError], run_id: str | None, now: datetime
-) -> None:
+def _quarantine(conn: Any, store: str, rejected: Sequence[OrderRecordError], run_id: str | None, now: datetime) -> None:
     unique: dict[str, dict[str, Any]] = {}
     for error in rejected:
         key = _record_key(error)
@@ -213,7 +214,21 @@ def read_cursor(engine: Engine, store: str, stream: str = ORDERS_STREAM) -> date
     """The stream's saved high-water mark, or None before the first load."""
     with engine.connect() as conn:
         return conn.execute(
-            select(sync_state.c.cursor_value).where(
-                sync_state.c.store == store, sync_state.c.stream == stream
-            )
+            select(sync_state.c.cursor_value).where(sync_state.c.store == store, sync_state.c.stream == stream)
         ).scalar_one_or_none()
+
+
+def run_changes(engine: Engine, store: str, run_id: str) -> tuple[list[str], int]:
+    """The orders a run recorded first (their ids) and how many others it updated.
+
+    Counted from the warehouse rather than from task results, so pages written by an attempt
+    that later failed and was retried still count as new for the run (and reach the digest).
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(orders.c.order_id, orders.c.first_seen_run_id).where(
+                orders.c.store == store, orders.c.last_run_id == run_id
+            )
+        ).all()
+    new = [order_id for order_id, first in rows if first == run_id]
+    return new, len(rows) - len(new)

@@ -97,9 +97,12 @@ orders = Table(
     Column("tracking_cancelled_at", UTCDateTime(), comment="Latest TRACKING_CANCELLED milestone."),
     Column("refunded_at", UTCDateTime(), comment="Latest refund time, if refunded."),
     Column("raw", RawJSON, nullable=False, comment="The order payload exactly as Wish returned it."),
+    Column("first_seen_run_id", String(64), comment="The pipeline run that first recorded the order."),
+    Column("last_run_id", String(64), comment="The pipeline run that last wrote a newer payload."),
     _loaded_at(),
     Index(None, "store", "state", "expected_ship_time"),
     Index(None, "store", "updated_at"),
+    Index(None, "store", "last_run_id"),
     comment="Current state of every order, one row per store and order id.",
 )
 
@@ -128,9 +131,7 @@ sync_state = Table(
     metadata,
     _store(),
     Column("stream", String(64), primary_key=True, comment="What the cursor covers, e.g. orders."),
-    Column(
-        "cursor_value", UTCDateTime(), nullable=False, comment="High-water mark of the source's updated_at."
-    ),
+    Column("cursor_value", UTCDateTime(), nullable=False, comment="High-water mark of the source's updated_at."),
     Column("run_id", String(64), comment="The run that last advanced the cursor."),
     Column("updated_at", UTCDateTime(), nullable=False, comment="When the cursor last moved."),
     comment="Incremental sync cursors; moved only in the transaction that saves the data they cover.",
@@ -177,4 +178,11 @@ rejected_records = Table(
     Column("resolved_at", UTCDateTime(), comment="When a valid version of the record arrived."),
     _loaded_at(),
     comment="Records Wish returned that are malformed (not parseable as orders): quarantined, not lost.",
+)
+
+from wishflow.warehouse import (  # noqa: E402,F401
+    aftersales_schema,
+    shipping_schema,  # noqa: E402,F401
+    tracking_schema,
+    validation_schema,  # noqa: E402,F401  (registers the validation tables)
 )

@@ -1,0 +1,102 @@
+"""The ``ShippingPolicy`` block: the merchant's shipping rules, default, package presets and label
+source, editable in the Prefect UI (or loaded from YAML with :meth:`ShippingPolicy.from_yaml`).
+
+The rules themselves are plain data here; the library (:mod:`wishflow.shipping.policy`) validates and
+applies them, so a block that does not parse fails the run before anything is submitted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from prefect.blocks.core import Block
+from pydantic import Field
+
+from wishflow.shipping.labels import LabelProvider, SandboxLabels, TableLabels
+from wishflow.shipping.packages import SkuTable
+from wishflow.shipping.policy import ShippingPolicy as Policy
+from wishflow.shipping.policy import default_policy
+
+POLICY_ENV = "WISHFLOW_SHIPPING_POLICY"
+
+
+class ShippingPolicy(Block):
+    """Which carrier, service, package and origin each order ships with (first matching rule wins)."""
+
+    _block_type_name = "Wishflow Shipping Policy"
+    _block_type_slug = "wishflow-shipping-policy"
+    _description = (
+        "Ordered shipping rules (first match wins) with a default; criteria: countries, regions, weight, "
+        "order value, Wish Express, confirmed delivery, SKUs, tags, warehouses."
+    )
+
+    default: dict[str, Any] = Field(
+        default_factory=lambda: {"carrier": "YunExpress", "service": "standard", "origin_country": "CN"},
+        description="Outcome when no rule matches: carrier, service, package, origin_country.",
+    )
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Ordered rules: [{name, when: {countries, regions, min_weight_grams, ...}, then: {carrier, ...}}].",
+    )
+    presets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Package presets: name -> {length_mm, width_mm, height_mm, tare_grams, max_weight_grams}.",
+    )
+    regions: dict[str, list[str]] = Field(default_factory=dict, description="Extra regions: name -> country codes.")
+    combine: bool = Field(default=True, description="Combine orders to the same recipient (Wish's 5-day rule).")
+    max_batch_size: int = Field(default=200, ge=1, le=5000, description="Orders per shipment batch (one task run).")
+    label_provider: Literal["sandbox", "table"] = Field(
+        default="sandbox", description="Where tracking numbers come from: the sandbox carrier or a CSV table."
+    )
+    label_table_path: str | None = Field(default=None, description="CSV of order_id,tracking_number[,carrier].")
+    sku_csv_path: str | None = Field(
+        default=None, description="CSV of sku,weight_grams,length_mm,width_mm,height_mm,tags (else the warehouse)."
+    )
+
+    def policy(self) -> Policy:
+        return Policy.from_mapping(
+            {
+                "default": self.default,
+                "rules": self.rules,
+                "presets": self.presets,
+                "regions": self.regions,
+                "combine": self.combine,
+                "max_batch_size": self.max_batch_size,
+            }
+        )
+
+    def label_source(self, api_url: str) -> LabelProvider:
+        if self.label_provider == "table":
+            if not self.label_table_path:
+                raise ValueError("label_provider is 'table' but label_table_path is empty")
+            return TableLabels.from_csv(self.label_table_path)
+        return SandboxLabels.for_api_url(api_url)
+
+    def skus(self) -> SkuTable | None:
+        return SkuTable.from_csv(self.sku_csv_path) if self.sku_csv_path else None
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> ShippingPolicy:
+        """A block from a YAML file or text (the policy keys plus label_provider, label_table_path,
+        sku_csv_path); the policy part is validated by the library first."""
+        text = (
+            Path(source).read_text() if isinstance(source, Path) or str(source).endswith((".yaml", ".yml")) else source
+        )
+        data = yaml.safe_load(text) or {}
+        extra = {k: data.pop(k) for k in ("label_provider", "label_table_path", "sku_csv_path") if k in data}
+        Policy.from_mapping(data)  # raise PolicyError early with a clear message
+        return cls(**data, **extra)
+
+
+def resolve_shipping_policy(block_name: str | None = None) -> ShippingPolicy:
+    """The named block, else a YAML file named by ``WISHFLOW_SHIPPING_POLICY``, else the embedded default."""
+    if block_name:
+        return ShippingPolicy.load(block_name)  # type: ignore[return-value]
+    path = os.environ.get(POLICY_ENV)
+    if path:
+        return ShippingPolicy.from_yaml(Path(path))
+    default = default_policy()
+    return ShippingPolicy(default=default.default.to_mapping(), max_batch_size=default.max_batch_size)

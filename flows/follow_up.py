@@ -1,0 +1,159 @@
+"""Flow ``follow_up``: stage 5 of the merchant's process, after-sales.
+
+1. Refresh the orders Wish changed (refunds land on order payloads), unless told not to.
+2. Sync refunds, tickets (with replies) and penalties.
+3. Optionally answer common tickets with a templated reply (off by default; dry-run by default).
+4. Complete delivered orders with no refund and no open ticket after the quiet period.
+5. Open and resolve follow-ups: what the merchant must act on.
+6. Publish the daily summary (the day against the day before, plus the open follow-ups) as a
+   markdown artifact and send it as one notification.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from pydantic import Field
+
+from blocks.warehouse import resolve_warehouse_url
+from flows.common import current_run_id, jsonable
+from tasks.aftersales import (
+    completions_task,
+    daily_summary_task,
+    follow_ups_task,
+    sync_penalties_task,
+    sync_refunds_task,
+    sync_tickets_task,
+    templated_replies_task,
+)
+from tasks.runs import record_run_end, record_run_start
+from tasks.tracking import plan_tracking, refresh_changed_pages
+from wishflow.config import DEFAULT_STORE
+
+
+@flow(name="follow_up", log_prints=False, validate_parameters=True)
+def follow_up(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    notify_block: Annotated[str | None, Field(description="Notification block for the daily summary.")] = None,
+    completion_days: Annotated[
+        float, Field(ge=0, description="Days after delivery with no refund or open ticket before completion.")
+    ] = 7.0,
+    refresh_orders: Annotated[
+        bool, Field(description="Read orders Wish changed first (refunds arrive on order payloads).")
+    ] = True,
+    auto_reply: Annotated[
+        bool, Field(description="Answer common tickets (e.g. shipping taking long) with a templated reply.")
+    ] = False,
+    reply_dry_run: Annotated[
+        bool, Field(description="With auto_reply: list the replies in the artifact without sending them.")
+    ] = True,
+    max_replies: Annotated[int, Field(ge=0, le=1000, description="At most this many templated replies per run.")] = 50,
+    ticket_response_hours: Annotated[
+        float, Field(gt=0, description="A ticket awaiting you is due this long after its wait began.")
+    ] = 48.0,
+    penalty_review_days: Annotated[
+        float, Field(gt=0, description="Days a new penalty stays a follow-up (its dispute window).")
+    ] = 14.0,
+    summary_day: Annotated[
+        date | None, Field(description="UTC day of the summary. Empty: the day before Wish's today.")
+    ] = None,
+    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages of changed orders per task run.")] = 20,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = current_run_id()
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    parameters = jsonable(
+        {
+            "store": store,
+            "wish_block": wish_block,
+            "warehouse_block": warehouse_block,
+            "notify_block": notify_block,
+            "completion_days": completion_days,
+            "refresh_orders": refresh_orders,
+            "auto_reply": auto_reply,
+            "reply_dry_run": reply_dry_run,
+            "summary_day": summary_day,
+        }
+    )
+    record_run_start(warehouse_url, run_id, store, "follow_up", parameters)
+    out: dict[str, Any] = {"store": store, "run_id": run_id}
+    try:
+        plan = plan_tracking(store, warehouse_url, wish_block, timedelta(minutes=10), timedelta(seconds=30))
+        now = plan["now"]
+        if refresh_orders:
+            position: dict[str, Any] | None = None
+            fetched = 0
+            while True:
+                chunk = refresh_changed_pages(
+                    store, warehouse_url, wish_block, plan["window"], position, pages_per_task, 500, run_id
+                )
+                fetched += chunk["fetched"]
+                position = chunk["next_position"]
+                if position is None:
+                    break
+            out["orders_fetched"] = fetched
+        out["refunds"] = sync_refunds_task(store, warehouse_url)
+        out["tickets"] = sync_tickets_task(store, warehouse_url, wish_block)
+        out["penalties"] = sync_penalties_task(store, warehouse_url, wish_block)
+        out["replies"] = templated_replies_task(
+            store, warehouse_url, wish_block, auto_reply, reply_dry_run, max_replies
+        )
+        out["completions"] = completions_task(store, warehouse_url, now, timedelta(days=completion_days))
+        out["follow_ups"] = follow_ups_task(
+            store, warehouse_url, now, timedelta(hours=ticket_response_hours), timedelta(days=penalty_review_days)
+        )
+        day = summary_day or (now.date() - timedelta(days=1))
+        summary = daily_summary_task(store, warehouse_url, day)
+    except BaseException as exc:
+        record_run_end(
+            warehouse_url, run_id, "failed", {}, jsonable({k: str(v)[:500] for k, v in out.items()}), repr(exc)
+        )
+        raise
+    markdown = summary["markdown"]
+    if out["replies"]:
+        lines = ["", "## Templated replies" + (" (dry run: not sent)" if reply_dry_run else ""), ""]
+        lines += [
+            f"- ticket `{r['ticket_id']}` (order `{r['order_id']}`, {r['reason']}): {r['outcome']}"
+            for r in out["replies"]
+        ]
+        markdown += "\n".join(lines) + "\n"
+    create_markdown_artifact(
+        key="daily-summary", markdown=markdown, description=f"Daily after-sales summary for store {store}."
+    )
+    out["summary"] = summary["summary"]
+    out["markdown"] = markdown
+    details = {
+        "refunds": {k: v for k, v in out["refunds"].items() if k != "new_refunds"},
+        "tickets": out["tickets"],
+        "penalties": {k: v for k, v in out["penalties"].items() if k != "new_penalties"},
+        "replies": [{k: r[k] for k in ("ticket_id", "outcome")} for r in out["replies"]],
+        "completions": out["completions"]["completed"],
+        "follow_ups_opened": len(out["follow_ups"]["opened"]),
+        "follow_ups_resolved": len(out["follow_ups"]["resolved"]),
+        "summary_day": day.isoformat(),
+    }
+    record_run_end(warehouse_url, run_id, "succeeded", {"fetched": out.get("orders_fetched", 0)}, details)
+    if notify_block:
+        from tasks.notify import send_notification
+
+        out["notified"] = send_notification(
+            notify_block, f"Wishflow [{store}]: daily summary {day.isoformat()}", markdown
+        )
+    logger.info(
+        "store %s: %d refunds new, %d tickets synced, %d penalties new, %d orders completed, follow-ups %d opened / "
+        "%d resolved / %d open",
+        store,
+        out["refunds"]["inserted"],
+        out["tickets"]["fetched"],
+        out["penalties"]["inserted"],
+        out["completions"]["completed"],
+        len(out["follow_ups"]["opened"]),
+        len(out["follow_ups"]["resolved"]),
+        out["follow_ups"]["open"],
+    )
+    return out

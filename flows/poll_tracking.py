@@ -1,0 +1,163 @@
+"""Flow ``poll_tracking``: stage 4 of the merchant's process, following parcels to delivery.
+
+1. Read the orders Wish changed since the last poll (by ``updated_at``, tracking's own cursor), a
+   chunk of pages per task run.
+2. Read, by id and in batches, the shipped-not-delivered parcels that went quiet and were not read
+   within their poll interval (shorter when a deadline is near).
+3. Derive each shipment's normalised status, its history and its exceptions: first scan late or
+   about to be, no movement, tracking cancelled (the order goes back to the ship queue and the old
+   number is void), confirmed-delivery or Wish Express deadline at risk or missed.
+4. Publish the open exceptions as an artifact and send one digest notification.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from pydantic import Field
+
+from blocks.warehouse import resolve_warehouse_url
+from flows.common import current_run_id, jsonable
+from tasks.runs import record_run_end, record_run_start
+from tasks.tracking import (
+    derive_tracking,
+    notify_tracking,
+    plan_tracking,
+    refresh_changed_pages,
+    refresh_parcels,
+    select_due_parcels,
+    tracking_report,
+)
+from wishflow.config import DEFAULT_STORE
+from wishflow.tracking import TrackingPolicy
+
+
+@flow(name="poll_tracking", log_prints=False, validate_parameters=True)
+def poll_tracking(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    notify_block: Annotated[
+        str | None, Field(description="Notification block for the run's digest of exceptions.")
+    ] = None,
+    poll_interval_hours: Annotated[
+        float, Field(gt=0, description="Read a quiet parcel from Wish at most this often.")
+    ] = 12.0,
+    urgent_poll_interval_hours: Annotated[
+        float, Field(gt=0, description="... or this often when a deadline is near or an exception is open.")
+    ] = 3.0,
+    first_scan_warning_hours: Annotated[
+        float, Field(ge=0, description="Flag a missing first scan this long before its 168/336 h deadline.")
+    ] = 48.0,
+    delivery_warning_hours: Annotated[
+        float, Field(ge=0, description="Flag confirmed-delivery / Wish Express orders this long before due.")
+    ] = 48.0,
+    stall_days: Annotated[
+        float, Field(gt=0, description="A scanned parcel with no new milestone for this many days is stalled.")
+    ] = 14.0,
+    max_polls: Annotated[
+        int, Field(ge=0, description="At most this many quiet parcels read by id per run (most urgent first).")
+    ] = 20_000,
+    ids_per_task: Annotated[int, Field(ge=1, le=5000, description="Parcels read by id per task run.")] = 500,
+    max_workers: Annotated[int, Field(ge=1, le=16, description="Concurrent GET /orders/{id} per batch.")] = 8,
+    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages of changed orders per task run.")] = 20,
+    page_size: Annotated[int, Field(ge=1, le=500, description="Orders per API page (Wish allows 1-500).")] = 500,
+    lookback_minutes: Annotated[
+        float, Field(ge=0, description="Re-read this much before the cursor (idempotent).")
+    ] = 10.0,
+    safety_lag_seconds: Annotated[float, Field(ge=0, description="Stop this long before Wish's now.")] = 30.0,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = current_run_id()
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    policy = TrackingPolicy(
+        first_scan_warning=timedelta(hours=first_scan_warning_hours),
+        delivery_warning=timedelta(hours=delivery_warning_hours),
+        stall_after=timedelta(days=stall_days),
+        poll_interval=timedelta(hours=poll_interval_hours),
+        urgent_poll_interval=timedelta(hours=urgent_poll_interval_hours),
+    )
+    parameters = jsonable(
+        {
+            "store": store,
+            "wish_block": wish_block,
+            "warehouse_block": warehouse_block,
+            "notify_block": notify_block,
+            "poll_interval_hours": poll_interval_hours,
+            "urgent_poll_interval_hours": urgent_poll_interval_hours,
+            "first_scan_warning_hours": first_scan_warning_hours,
+            "delivery_warning_hours": delivery_warning_hours,
+            "stall_days": stall_days,
+            "max_polls": max_polls,
+            "ids_per_task": ids_per_task,
+        }
+    )
+    record_run_start(warehouse_url, run_id, store, "track", parameters)
+    totals: dict[str, Any] = {"fetched": 0, "changed": 0, "pages": 0, "polled_by_id": 0, "not_found": 0}
+    try:
+        plan = plan_tracking(
+            store,
+            warehouse_url,
+            wish_block,
+            timedelta(minutes=lookback_minutes),
+            timedelta(seconds=safety_lag_seconds),
+        )
+        now = plan["now"]
+        changed: list[str] = []
+        position: dict[str, Any] | None = None
+        while True:
+            chunk = refresh_changed_pages(
+                store, warehouse_url, wish_block, plan["window"], position, pages_per_task, page_size, run_id
+            )
+            totals["fetched"] += chunk["fetched"]
+            totals["pages"] += chunk["pages"]
+            changed.extend(chunk["changed_order_ids"])
+            position = chunk["next_position"]
+            if position is None:
+                break
+        totals["changed"] = len(changed)
+        due = select_due_parcels(store, warehouse_url, now, policy, sorted(set(changed)), max_polls)
+        polled: list[str] = []
+        for start in range(0, len(due), ids_per_task):
+            batch = due[start : start + ids_per_task]
+            result = refresh_parcels(store, warehouse_url, wish_block, batch, max_workers, run_id)
+            totals["not_found"] += result["not_found"]
+            polled.extend(batch)
+        totals["polled_by_id"] = len(polled)
+        update = derive_tracking(store, warehouse_url, now, policy, sorted(set(changed) | set(polled)))
+    except BaseException as exc:
+        record_run_end(warehouse_url, run_id, "failed", {"fetched": totals["fetched"]}, totals, repr(exc))
+        raise
+    details = {**totals, **{k: v for k, v in update.items() if k != "changes"}}
+    record_run_end(
+        warehouse_url,
+        run_id,
+        "succeeded",
+        {"fetched": totals["fetched"] + totals["polled_by_id"], "changed": totals["changed"]},
+        details,
+    )
+    report = tracking_report(store, warehouse_url)
+    create_markdown_artifact(
+        key="tracking-exceptions",
+        markdown=report,
+        description=f"Open tracking exceptions for store {store}.",
+    )
+    notified = notify_tracking(notify_block, store, update)
+    logger.info(
+        "store %s: %d changed orders read in %d pages, %d quiet parcels polled; %d shipments written, "
+        "exceptions %d opened / %d escalated / %d resolved; %d numbers voided; statuses %s",
+        store,
+        totals["changed"],
+        totals["pages"],
+        totals["polled_by_id"],
+        update["shipments_written"],
+        update["exceptions_opened"],
+        update["exceptions_escalated"],
+        update["exceptions_resolved"],
+        len(update["voided"]),
+        update["statuses"],
+    )
+    return {"store": store, "run_id": run_id, "now": now.isoformat(), **details, "notified": notified, "update": update}

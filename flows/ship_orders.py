@@ -1,0 +1,224 @@
+"""Flows of shipping: ``ship_orders`` (stage 3: submit tracking for ready orders, exactly once),
+``modify_tracking`` (replace the tracking of a shipped order) and ``change_address`` (before shipment).
+
+``ship_orders`` first settles what earlier runs left uncertain (read back, never resend blindly),
+then plans the ready orders (policy, combined shipments, batches, labels, saved to the outbox before
+anything is sent), submits batch by batch (one task run per batch), and follows Wish's asynchronous
+processing. A dry run publishes the plan as a table artifact and sends nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import Field
+
+from blocks.warehouse import resolve_warehouse_url
+from flows.common import current_run_id, jsonable
+from tasks.runs import record_run_end, record_run_start
+from tasks.shipping import (
+    DEFAULT_WORKERS,
+    change_address_task,
+    follow_shipments,
+    modify_tracking_task,
+    plan_shipments,
+    reconcile_shipments,
+    submit_batch,
+)
+from wishflow.config import DEFAULT_STORE
+
+_COUNTS = ("sent", "submitted", "confirmed", "failed", "conflict", "pending", "requeued", "reads")
+
+
+def _merge(totals: dict[str, Any], part: dict[str, Any]) -> None:
+    for key in _COUNTS:
+        totals[key] = totals.get(key, 0) + int(part.get(key, 0))
+    totals.setdefault("failures", {}).update(part.get("failures", {}))
+    totals.setdefault("conflicts", {}).update(part.get("conflicts", {}))
+
+
+@flow(name="ship_orders", log_prints=False, validate_parameters=True)
+def ship_orders(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    order_ids: Annotated[
+        list[str], Field(description="Orders to ship. Empty: every ready order (valid, approved), in batches.")
+    ] = [],  # noqa: B006 - Prefect shows the default in the UI; it is never mutated
+    carrier: Annotated[
+        str | None, Field(description="Ship every selected order with this carrier (overrides the policy).")
+    ] = None,
+    tracking_numbers: Annotated[
+        dict[str, str],
+        Field(description="Order id -> tracking number, for single shipments with numbers you already have."),
+    ] = {},  # noqa: B006
+    package: Annotated[str | None, Field(description="Package preset for every order (overrides the policy).")] = None,
+    dry_run: Annotated[
+        bool, Field(description="Publish the plan as a table artifact; send nothing, buy no labels.")
+    ] = False,
+    follow_seconds: Annotated[
+        float, Field(ge=0, le=3600, description="How long to follow Wish's processing before leaving it to later.")
+    ] = 30.0,
+    max_batch_size: Annotated[
+        int | None, Field(ge=1, le=5000, description="Orders per batch (default: the policy's).")
+    ] = None,
+    workers: Annotated[int, Field(ge=1, le=64, description="Concurrent calls to Wish.")] = DEFAULT_WORKERS,
+    max_rate: Annotated[
+        float | None, Field(gt=0, description="Ceiling on calls per second (Wish's own limit is always honoured).")
+    ] = None,
+    lease_seconds: Annotated[
+        float, Field(ge=0, description="After this long a claim of another (dead) run is taken over.")
+    ] = 600.0,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    policy_block: Annotated[
+        str | None, Field(description="ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).")
+    ] = None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = current_run_id()
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    parameters = jsonable(
+        {
+            "store": store,
+            "order_ids": list(order_ids),
+            "carrier": carrier,
+            "tracking_numbers": dict(tracking_numbers),
+            "package": package,
+            "dry_run": dry_run,
+            "max_batch_size": max_batch_size,
+            "wish_block": wish_block,
+            "warehouse_block": warehouse_block,
+            "policy_block": policy_block,
+        }
+    )
+    record_run_start(warehouse_url, run_id, store, "ship", parameters)
+    totals: dict[str, Any] = {key: 0 for key in _COUNTS}
+    plan: dict[str, Any] = {}
+    try:
+        if not dry_run:
+            _merge(totals, reconcile_shipments(store, warehouse_url, wish_block, lease_seconds, workers))
+        plan = plan_shipments(
+            store,
+            warehouse_url,
+            wish_block,
+            policy_block,
+            list(order_ids),
+            carrier,
+            package,
+            dict(tracking_numbers),
+            dry_run,
+            max_batch_size,
+            run_id,
+        )
+        if dry_run:
+            create_table_artifact(
+                key="ship-orders-plan",
+                table=plan["table"] or [{"order_id": None, "note": "no ready orders"}],
+                description=f"Dry run for store {store}: {plan['orders']} orders in {plan['parcels']} parcels "
+                f"and {plan['batches']} batches. Nothing was sent.",
+            )
+            logger.info("dry run: %d orders in %d batches; nothing sent", plan["orders"], plan["batches"])
+            record_run_end(warehouse_url, run_id, "succeeded", {}, {"plan": _plan_summary(plan), "dry_run": True})
+            return {"store": store, "run_id": run_id, "dry_run": True, "plan": plan}
+        for batch_id in plan["batch_ids"]:
+            _merge(totals, submit_batch(warehouse_url, wish_block, batch_id, workers, max_rate))
+        if follow_seconds > 0 or plan["batch_ids"]:
+            _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers))
+    except BaseException as exc:
+        record_run_end(warehouse_url, run_id, "failed", None, {"plan": _plan_summary(plan), **totals}, repr(exc))
+        raise
+    _report(store, plan, totals)
+    details = {"plan": _plan_summary(plan), **totals}
+    record_run_end(warehouse_url, run_id, "succeeded", {"fetched": plan.get("orders", 0)}, details)
+    return {"store": store, "run_id": run_id, "plan": _plan_summary(plan), **totals}
+
+
+def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plan.items() if k != "table"}
+
+
+def _report(store: str, plan: dict[str, Any], totals: dict[str, Any]) -> None:
+    logger = get_run_logger()
+    create_table_artifact(
+        key="ship-orders-summary",
+        table=[{"store": store, "planned": plan.get("planned", 0), **{k: totals[k] for k in _COUNTS}}],
+        description=f"Shipping run for store {store}: outbox outcomes.",
+    )
+    if totals.get("conflicts"):
+        lines = [f"- order `{oid}`: {why}" for oid, why in totals["conflicts"].items()]
+        create_markdown_artifact(
+            key="ship-orders-conflicts",
+            markdown="## Tracking conflicts: nothing was overwritten\n\nThese orders carry a tracking number "
+            "Wishflow did not send. Check them in Wish, then resolve with `wishflow ship resolve`.\n\n"
+            + "\n".join(lines),
+            description="Orders whose tracking on Wish differs from ours",
+        )
+        logger.error("%d tracking conflicts (not overwritten): %s", len(lines), ", ".join(totals["conflicts"]))
+    if totals.get("failures"):
+        logger.warning("%d shipments failed: %s", len(totals["failures"]), totals["failures"])
+    if plan.get("not_ready"):
+        logger.warning("orders not ready to ship: %s", plan["not_ready"])
+    if plan.get("unlabelled"):
+        logger.warning("orders left without a valid tracking number: %s", plan["unlabelled"])
+    logger.info(
+        "store %s: %d planned, %d sent, %d confirmed, %d submitted (processing), %d failed, %d conflicts",
+        store,
+        plan.get("planned", 0),
+        totals["sent"],
+        totals["confirmed"],
+        totals["submitted"],
+        totals["failed"],
+        totals["conflict"],
+    )
+
+
+@flow(name="modify_tracking", log_prints=False, validate_parameters=True)
+def modify_tracking(
+    order_id: Annotated[str, Field(description="A shipped order whose tracking number must change.")],
+    tracking_number: Annotated[str, Field(description="The new tracking number (letters and digits).")],
+    carrier: Annotated[str, Field(description="Carrier of the new number (a Wish shipping_provider name).")],
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    origin_country: Annotated[
+        str | None, Field(description="ISO-2 origin (default: the current tracking's origin).")
+    ] = None,
+    ship_note: Annotated[str | None, Field(description="Optional note sent with the tracking.")] = None,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+) -> dict[str, Any]:
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    result = modify_tracking_task(
+        store,
+        warehouse_url,
+        wish_block,
+        order_id,
+        tracking_number,
+        carrier,
+        origin_country,
+        ship_note,
+        follow_seconds,
+        current_run_id(),
+    )
+    get_run_logger().info("modify tracking of %s: %s (%s)", order_id, result["state"], result["detail"])
+    return result
+
+
+@flow(name="change_address", log_prints=False, validate_parameters=True)
+def change_address(
+    order_id: Annotated[str, Field(description="An approved order not yet shipped.")],
+    address: Annotated[
+        dict[str, Any],
+        Field(description="New address fields: name, street_address1..3, city, state, zipcode, country_code, ..."),
+    ],
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+) -> dict[str, Any]:
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    result = change_address_task(
+        store, warehouse_url, wish_block, order_id, dict(address), follow_seconds, current_run_id()
+    )
+    get_run_logger().info("change address of %s: %s (%s)", order_id, result["state"], result["detail"])
+    return result

@@ -1,0 +1,109 @@
+"""Flow ``validate_orders``: stage 2, hold back orders that cannot be shipped as they are.
+
+Every order whose current version has not been judged is validated in batches (one read, one
+validate and one record task per batch). Orders failing a blocking rule are quarantined with their
+reasons until a fixed version passes; the shipping stage only takes orders from
+``ready_to_ship_order_ids``. The flow publishes counts per rule, the quarantined orders and the
+keyed ``unprocessed-orders-by-deadline`` table, and, when a notification block is named, one digest
+of the orders close to their ship-by deadline (quarantined ones included).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from blocks.warehouse import resolve_warehouse_url
+from flows.common import current_run_id, jsonable
+from tasks.notify import send_notification
+from tasks.runs import record_run_end, record_run_start
+from tasks.validation import (
+    publish_validation_artifacts,
+    read_order_views,
+    read_pending_orders,
+    record_validation,
+    validate_orders_frame,
+)
+from wishflow.config import DEFAULT_STORE
+from wishflow.notify.digest import deadline_risk_digest
+
+
+@flow(name="validate_orders", log_prints=False, validate_parameters=True)
+def validate_orders(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    batch_size: Annotated[int, Field(ge=1, le=500_000, description="Orders validated per task run.")] = 50_000,
+    risk_hours: Annotated[
+        float, Field(gt=0, description="Notify about unshipped orders with fewer hours than this left.")
+    ] = 24.0,
+    notify_block: Annotated[
+        str | None, Field(description="Notification block for the deadline-risk digest ('type-slug/name').")
+    ] = None,
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = current_run_id()
+    warehouse_url = resolve_warehouse_url(warehouse_block)
+    now = datetime.now(UTC)
+    parameters = jsonable(
+        {
+            "store": store,
+            "warehouse_block": warehouse_block,
+            "batch_size": batch_size,
+            "risk_hours": risk_hours,
+            "notify_block": notify_block,
+        }
+    )
+    record_run_start(warehouse_url, run_id, store, "validate", parameters)
+    totals: dict[str, Any] = {"batches": 0, "validated": 0, "valid": 0, "invalid": 0, "unattributed_failures": 0}
+    by_rule: dict[str, int] = {}
+    try:
+        after: str | None = None
+        while True:
+            frame = read_pending_orders(warehouse_url, store, after, batch_size)
+            if frame.empty:
+                break
+            after = str(frame["order_id"].iloc[-1])
+            outcome = validate_orders_frame(frame, now)
+            totals["batches"] += 1
+            counts = record_validation(warehouse_url, store, run_id, outcome, totals["batches"], now)
+            for key, value in counts.items():
+                totals[key] += value
+            for rule, count in outcome.counts_by_expectation().items():
+                by_rule[rule] = by_rule.get(rule, 0) + count
+            logger.info(
+                "batch %d: %d validated, %d quarantined", totals["batches"], counts["validated"], counts["invalid"]
+            )
+        views = read_order_views(warehouse_url, store, risk_hours)
+        publish_validation_artifacts(store, totals, by_rule, views)
+        notified = False
+        if notify_block and views["at_risk"]:
+            digest = deadline_risk_digest(store, views["at_risk"], risk_hours)
+            notified = send_notification(notify_block, digest.title, digest.body)
+    except BaseException as exc:
+        record_run_end(warehouse_url, run_id, "failed", _counts(totals), {**totals, "by_rule": by_rule}, repr(exc))
+        raise
+    details = {
+        **totals,
+        "by_rule": by_rule,
+        "quarantined_open": len(views["quarantined"]),
+        "at_risk": len(views["at_risk"]),
+        "notified": notified,
+    }
+    record_run_end(warehouse_url, run_id, "succeeded", _counts(totals), details)
+    logger.info(
+        "store %s: %d validated, %d valid, %d quarantined; %d at risk within %g h",
+        store,
+        totals["validated"],
+        totals["valid"],
+        totals["invalid"],
+        len(views["at_risk"]),
+        risk_hours,
+    )
+    return {"store": store, "run_id": run_id, **details}
+
+
+def _counts(totals: dict[str, Any]) -> dict[str, int]:
+    return {"fetched": totals["validated"], "quarantined": totals["invalid"]}

@@ -1,0 +1,111 @@
+"""Tasks of the follow-up stage: refunds, tickets (and templated replies), penalties, completion,
+follow-ups and the daily summary. One task run per step, whatever the number of orders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from blocks.wish import build_wish_client
+from tasks.common import engine_for, retry_transient
+from wishflow.aftersales import (
+    ReplyPolicy,
+    awaiting_merchant,
+    daily_summary,
+    open_follow_ups,
+    plan_replies,
+    render_markdown,
+    send_replies,
+    sync_penalties,
+    sync_refunds,
+    sync_tickets,
+    update_completions,
+    update_follow_ups,
+)
+
+_API: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+    "cache_policy": NO_CACHE,
+}
+_DB: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": 5,
+    "retry_condition_fn": retry_transient,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="sync-refunds", tags=["warehouse"], **_DB)
+def sync_refunds_task(store: str, warehouse_url: str) -> dict[str, Any]:
+    """Refunds from the recorded order payloads."""
+    return sync_refunds(engine_for(warehouse_url), store).to_json()
+
+
+@task(name="sync-tickets", tags=["wish-api", "warehouse"], **_API)
+def sync_tickets_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
+    """Tickets updated since the last sync, with their replies."""
+    with build_wish_client(wish_block) as client:
+        return sync_tickets(client, engine_for(warehouse_url), store).to_json()
+
+
+@task(name="sync-penalties", tags=["wish-api", "warehouse"], **_API)
+def sync_penalties_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
+    """Penalties created or reversed since the last sync."""
+    with build_wish_client(wish_block) as client:
+        return sync_penalties(client, engine_for(warehouse_url), store).to_json()
+
+
+@task(name="templated-replies", tags=["wish-api", "warehouse"], **_API)
+def templated_replies_task(
+    store: str, warehouse_url: str, wish_block: str | None, enabled: bool, dry_run: bool, max_replies: int
+) -> list[dict[str, Any]]:
+    """Plan (and unless ``dry_run``, send) templated replies to common tickets; off unless ``enabled``."""
+    policy = ReplyPolicy(enabled=enabled, dry_run=dry_run, max_replies=max_replies)
+    engine = engine_for(warehouse_url)
+    plans = plan_replies(engine, store, policy)
+    if not plans:
+        return []
+    if dry_run:
+        return [p.to_json() for p in send_replies(None, engine, store, plans, dry_run=True)]  # type: ignore[arg-type]
+    with build_wish_client(wish_block) as client:
+        return [p.to_json() for p in send_replies(client, engine, store, plans, dry_run=False)]
+
+
+@task(name="update-completions", tags=["warehouse"], **_DB)
+def completions_task(store: str, warehouse_url: str, now: datetime, quiet_period: timedelta) -> dict[str, Any]:
+    """Complete delivered orders past the quiet period with no refund and no open ticket."""
+    return update_completions(engine_for(warehouse_url), store, now=now, quiet_period=quiet_period).to_json()
+
+
+@task(name="update-follow-ups", tags=["warehouse"], **_DB)
+def follow_ups_task(
+    store: str, warehouse_url: str, now: datetime, ticket_response: timedelta, penalty_review: timedelta
+) -> dict[str, Any]:
+    """Open and resolve follow-ups; also list the tickets awaiting the merchant with their wait."""
+    engine = engine_for(warehouse_url)
+    result = update_follow_ups(
+        engine, store, now=now, ticket_response=ticket_response, penalty_review=penalty_review
+    ).to_json()
+    result["awaiting_merchant"] = [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in awaiting_merchant(engine, store, now=now)
+    ]
+    return result
+
+
+@task(name="daily-summary", tags=["warehouse"], **_DB)
+def daily_summary_task(store: str, warehouse_url: str, day: date) -> dict[str, Any]:
+    """The day's figures against the day before, and the markdown report with open follow-ups."""
+    engine = engine_for(warehouse_url)
+    summary = daily_summary(engine, store, day)
+    return {
+        "summary": summary.to_json(),
+        "markdown": render_markdown(summary, follow_ups=open_follow_ups(engine, store)),
+    }

@@ -1,0 +1,135 @@
+"""Tasks of the tracking poll: plan, refresh changed orders (a chunk of pages per task run), read
+quiet parcels by id (a batch per task run), derive statuses and exceptions, and send one digest.
+
+Task runs grow with pages and batches, never with orders (DESIGN.md §4.7). Reads are idempotent and
+every write is an idempotent merge, so a retried task simply runs again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from blocks.wish import build_wish_client
+from tasks.common import engine_for, retry_transient
+from wishflow.api.pagination import Position
+from wishflow.pull import PullWindow
+from wishflow.tracking import (
+    TrackingPolicy,
+    due_for_poll,
+    open_exceptions,
+    plan_tracking_window,
+    refresh_by_id,
+    refresh_changed,
+    update_tracking,
+)
+from wishflow.tracking.digest import exceptions_markdown, tracking_digest
+
+_API_RETRIES: dict[str, Any] = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+    "cache_policy": NO_CACHE,
+}
+
+
+@task(name="plan-tracking-poll", tags=["wish-api"], **_API_RETRIES)
+def plan_tracking(
+    store: str, warehouse_url: str, wish_block: str | None, lookback: timedelta, safety_lag: timedelta
+) -> dict[str, Any]:
+    """Wish's clock (deadlines are Wish's) and the window of changed orders to read."""
+    with build_wish_client(wish_block) as client:
+        now = client.server_now()
+    window = plan_tracking_window(engine_for(warehouse_url), store, now=now, lookback=lookback, safety_lag=safety_lag)
+    return {"now": now, "window": window.to_json()}
+
+
+@task(name="wish-clock", tags=["wish-api"], **_API_RETRIES)
+def wish_now(wish_block: str | None) -> datetime:
+    """Wish's idea of now (its ``Date`` header): the sandbox clock in tests."""
+    with build_wish_client(wish_block) as client:
+        return client.server_now()
+
+
+@task(name="refresh-changed-orders", tags=["wish-api", "warehouse"], timeout_seconds=1800, **_API_RETRIES)
+def refresh_changed_pages(
+    store: str,
+    warehouse_url: str,
+    wish_block: str | None,
+    window: dict[str, Any],
+    position: dict[str, Any] | None,
+    pages_per_task: int,
+    page_size: int,
+    run_id: str,
+) -> dict[str, Any]:
+    """Read and record up to ``pages_per_task`` pages of changed orders (tracking's own cursor)."""
+    with build_wish_client(wish_block) as client:
+        result = refresh_changed(
+            client,
+            engine_for(warehouse_url),
+            store,
+            PullWindow.from_json(window),
+            Position.from_json(position) if position else None,
+            max_pages=pages_per_task,
+            page_size=page_size,
+            run_id=run_id,
+        )
+    return result.to_json()
+
+
+@task(name="select-parcels-to-poll", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def select_due_parcels(
+    store: str,
+    warehouse_url: str,
+    now: datetime,
+    policy: TrackingPolicy,
+    exclude: list[str],
+    limit: int | None,
+) -> list[str]:
+    """Shipped-not-delivered parcels due for a read (quiet ones not polled within their interval)."""
+    return due_for_poll(engine_for(warehouse_url), store, now=now, policy=policy, exclude=exclude, limit=limit)
+
+
+@task(name="poll-parcels-by-id", tags=["wish-api", "warehouse"], timeout_seconds=1800, **_API_RETRIES)
+def refresh_parcels(
+    store: str, warehouse_url: str, wish_block: str | None, order_ids: list[str], max_workers: int, run_id: str
+) -> dict[str, Any]:
+    """Read one batch of quiet parcels' orders by id (bounded thread pool) and record them."""
+    with build_wish_client(wish_block) as client:
+        result = refresh_by_id(
+            client, engine_for(warehouse_url), store, order_ids, max_workers=max_workers, run_id=run_id
+        )
+    return result.to_json()
+
+
+@task(name="derive-tracking", tags=["warehouse"], retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def derive_tracking(
+    store: str, warehouse_url: str, now: datetime, policy: TrackingPolicy, polled_ids: list[str]
+) -> dict[str, Any]:
+    """Statuses, parcel history and exceptions for every order that needs it."""
+    result = update_tracking(engine_for(warehouse_url), store, now=now, policy=policy, polled_order_ids=polled_ids)
+    return result.to_json()
+
+
+@task(name="tracking-report", tags=["warehouse"], cache_policy=NO_CACHE)
+def tracking_report(store: str, warehouse_url: str) -> str:
+    """Open exceptions as markdown."""
+    return exceptions_markdown(store, open_exceptions(engine_for(warehouse_url), store))
+
+
+@task(name="notify-tracking", retries=2, retry_delay_seconds=5, tags=["notifications"], cache_policy=NO_CACHE)
+def notify_tracking(block_name: str | None, store: str, update: dict[str, Any]) -> bool:
+    """One digest of the run's new and escalated exceptions (nothing sent when there are none)."""
+    if not block_name:
+        return False
+    digest = tracking_digest(store, update)
+    if digest is None:
+        return False
+    from tasks.notify import send_notification
+
+    return bool(send_notification.fn(block_name, digest.title, digest.body))

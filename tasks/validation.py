@@ -1,0 +1,124 @@
+"""Validation tasks: read a batch of unjudged orders, validate it, record the verdicts, publish.
+
+One task run per batch of up to 50k orders (DataFrames in, DataFrames out), never per order.
+DataFrames are not hashed for caching (``NO_CACHE``): validation must always run on fresh data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks.common import engine_for, retry_transient
+from wishflow.validation.outcome import ValidationOutcome
+from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
+from wishflow.validation.store import read_pending_batch, record_outcome
+from wishflow.validation.validate import validate_frame
+
+#: Rows shown in table artifacts (the views hold the full lists).
+ARTIFACT_ROWS = 500
+
+
+@task(
+    name="read-pending-orders",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+    tags=["warehouse"],
+)
+def read_pending_orders(warehouse_url: str, store: str, after_order_id: str | None, batch_size: int) -> pd.DataFrame:
+    """The next batch of orders whose current version has not been validated."""
+    return read_pending_batch(engine_for(warehouse_url), store, after_order_id=after_order_id, limit=batch_size)
+
+
+@task(name="validate-orders-frame", cache_policy=NO_CACHE, timeout_seconds=1800)
+def validate_orders_frame(frame: pd.DataFrame, now: datetime) -> ValidationOutcome:
+    """Run the blocking and warning suites over one batch."""
+    return validate_frame(frame, now)
+
+
+@task(
+    name="record-validation",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+    tags=["warehouse"],
+)
+def record_validation(
+    warehouse_url: str, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
+) -> dict[str, int]:
+    """Write one batch's verdicts, findings and run row in one transaction (safe to retry)."""
+    return record_outcome(engine_for(warehouse_url), store, run_id, outcome, batch_number=batch_number, now=now)
+
+
+@task(
+    name="read-order-views",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+    tags=["warehouse"],
+)
+def read_order_views(warehouse_url: str, store: str, risk_hours: float) -> dict[str, list[dict[str, Any]]]:
+    """The quarantined, unprocessed (by deadline) and at-risk orders of ``store``."""
+    engine = engine_for(warehouse_url)
+    return {
+        "quarantined": quarantined_orders(engine, store, limit=ARTIFACT_ROWS),
+        "unprocessed": unprocessed_orders(engine, store, limit=ARTIFACT_ROWS),
+        "at_risk": orders_at_risk(engine, store, risk_hours),
+    }
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, float):
+        return round(value, 1)
+    return value
+
+
+def _table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _cell(v) for k, v in row.items()} for row in rows]
+
+
+def artifact_key(base: str, store: str) -> str:
+    """Artifact keys are lowercase letters, digits and dashes; other stores get a suffix."""
+    if store == "default":
+        return base
+    slug = "".join(c if c.isalnum() else "-" for c in store.lower()).strip("-")
+    return f"{base}-{slug}"
+
+
+@task(name="publish-validation-artifacts", cache_policy=NO_CACHE)
+def publish_validation_artifacts(
+    store: str, totals: dict[str, Any], failures_by_expectation: dict[str, int], views: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Counts per rule and the quarantined orders of this run; refresh the keyed deadline table."""
+    counts = [{"expectation": rule, "failing_orders": n} for rule, n in sorted(failures_by_expectation.items())]
+    create_table_artifact(
+        key=artifact_key("validation-failures-by-expectation", store),
+        table=counts or [{"expectation": "(none)", "failing_orders": 0}],
+        description=(
+            f"Store {store}: {totals['validated']} orders validated, {totals['valid']} valid, "
+            f"{totals['invalid']} quarantined. Failing orders per rule."
+        ),
+    )
+    quarantined = _table(views["quarantined"])
+    create_table_artifact(
+        key=artifact_key("quarantined-orders", store),
+        table=quarantined or [{"order_id": "(none)"}],
+        description=f"Store {store}: orders held back from shipping until fixed upstream (first {ARTIFACT_ROWS}).",
+    )
+    unprocessed = _table(views["unprocessed"])
+    create_table_artifact(
+        key=artifact_key("unprocessed-orders-by-deadline", store),
+        table=unprocessed or [{"order_id": "(none)"}],
+        description=f"Store {store}: valid APPROVED orders not yet shipped, soonest ship-by deadline first.",
+    )

@@ -1,0 +1,104 @@
+"""Each blocking rule fails on a bad order and passes on a good one; warnings never quarantine.
+
+Everything here is validated in one DataFrame (GX costs about a second per validation call), then
+each test reads its order's verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from bad_orders import BAD_KINDS, GOOD_KINDS
+from conftest import NOW, good_order
+
+from wishflow.validation import ValidationOutcome, validate_frame
+from wishflow.validation.suites import RULES
+
+
+@pytest.fixture(scope="module")
+def outcome() -> ValidationOutcome:
+    rows = [good_order(f"bad-{kind}", **changes) for kind, (changes, _) in BAD_KINDS.items()]
+    rows += [good_order(f"good-{kind}", **changes) for kind, changes in GOOD_KINDS.items()]
+    rows += [good_order("dup-1"), good_order("dup-1", sku="OTHER")]
+    rows += [{**good_order("placeholder"), "order_id": None}]
+    rows += [
+        good_order("warn-quantity", quantity=50),
+        good_order("warn-long", street_address1="Apartment 1234, Building Seventeen, Long Street Name"),
+        good_order("warn-latin", recipient_name="Zoë Müller"),
+        good_order("warn-price", product_price=5000),
+    ]
+    return validate_frame(pd.DataFrame(rows), NOW)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_KINDS))
+def test_bad_order_is_quarantined_for_its_rule(outcome: ValidationOutcome, kind: str) -> None:
+    _, rule = BAD_KINDS[kind]
+    assert outcome.reasons(f"bad-{kind}") == [rule]
+    failure = next(f for f in outcome.failures if f.order_id == f"bad-{kind}" and f.expectation == rule)
+    assert failure.severity == "blocking"
+    assert failure.column == RULES[rule].column
+
+
+@pytest.mark.parametrize("kind", sorted(GOOD_KINDS))
+def test_good_order_passes_every_blocking_rule(outcome: ValidationOutcome, kind: str) -> None:
+    assert f"good-{kind}" not in outcome.invalid_order_ids
+    assert outcome.reasons(f"good-{kind}") == []
+
+
+def test_every_blocking_rule_has_a_failing_case() -> None:
+    blocking = {name for name, info in RULES.items() if info.severity == "blocking"}
+    covered = {rule for _, rule in BAD_KINDS.values()} | {"order_id_present", "order_id_unique"}
+    assert blocking == covered
+
+
+def test_duplicate_order_ids_are_both_flagged(outcome: ValidationOutcome) -> None:
+    assert outcome.reasons("dup-1") == ["order_id_unique"]
+
+
+def test_rows_without_an_id_are_reported_not_attributed(outcome: ValidationOutcome) -> None:
+    assert {f.expectation for f in outcome.unattributed} == {"order_id_present"}
+
+
+def test_observed_values_are_recorded(outcome: ValidationOutcome) -> None:
+    observed = {(f.order_id, f.expectation): f.observed_value for f in outcome.failures}
+    assert observed[("bad-zero_quantity", "quantity_at_least_one")] == "0"
+    assert observed[("bad-unknown_country", "country_code_valid")] == "XX"
+    assert observed[("bad-us_bad_zipcode", "zipcode_format")] == "US:ABCDE"
+    assert observed[("bad-unknown_state", "state_known")] == "SHIPPING"
+    assert "released_at=" in observed[("bad-deadline_before_release", "expected_ship_time_after_release")]
+
+
+def test_warnings_are_recorded_but_do_not_quarantine(outcome: ValidationOutcome) -> None:
+    warned = {(f.order_id, f.expectation) for f in outcome.failures if f.severity == "warning"}
+    assert ("warn-quantity", "quantity_unusual") in warned
+    assert ("warn-long", "street_address1_too_long_for_label") in warned
+    assert ("warn-latin", "address_not_printable_ascii") in warned
+    assert ("warn-price", "price_outlier") in warned
+    assert not {"warn-quantity", "warn-long", "warn-latin", "warn-price"} & outcome.invalid_order_ids
+
+
+def test_gx_result_json_is_kept_and_sampled(outcome: ValidationOutcome) -> None:
+    suites = outcome.gx_result["suites"]
+    assert set(suites) == {"wishflow_orders_blocking", "wishflow_orders_warning"}
+    assert suites["wishflow_orders_blocking"]["success"] is False
+    for result in suites["wishflow_orders_blocking"]["results"]:
+        assert len(result["result"].get("unexpected_index_list", [])) <= 20
+
+
+def test_released_at_is_judged_against_the_given_clock() -> None:
+    frame = pd.DataFrame([good_order("later", released_at=NOW + timedelta(hours=1))])
+    assert validate_frame(frame, NOW).reasons("later") == ["released_at_valid"]
+    assert validate_frame(frame, NOW + timedelta(hours=2)).reasons("later") == []
+
+
+def test_gx_analytics_are_off_and_gx_loads_once() -> None:
+    import sys
+
+    from wishflow.validation.gx_runtime import gx_runtime
+
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
+    assert "great_expectations" in sys.modules
+    assert gx_runtime() is gx_runtime()

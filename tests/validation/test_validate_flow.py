@@ -1,0 +1,140 @@
+"""The ``validate_orders`` flow end to end under the session Prefect harness: verdicts, pipeline
+run row, artifacts, and the deadline-risk digest received by a real webhook on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import NOW, good_order, insert_orders
+
+from wishflow.warehouse.engine import make_engine, upgrade
+from wishflow.warehouse.schema import pipeline_runs
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", 0))
+        self.received.append(json.loads(self.rfile.read(length) or b"{}"))
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A real HTTP receiver on a free loopback port; yields its URL and the JSON bodies received."""
+    _Receiver.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def notify_block(prefect_harness: None, webhook: tuple[str, list[dict]]) -> str:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    url, _ = webhook
+    CustomWebhookNotificationBlock(
+        name="wishflow-test",
+        url=url,
+        json_data={"title": "{{subject}}", "text": "{{body}}"},
+        allow_private_urls=True,
+    ).save("wishflow-test", overwrite=True)
+    return "custom-webhook/wishflow-test"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    upgrade(url)
+    monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", url)
+    return url
+
+
+def test_flow_quarantines_publishes_and_warns_about_deadlines(
+    prefect_harness: None, sqlite_url: str, notify_block: str, webhook: tuple[str, list[dict]]
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.validate_orders import validate_orders
+
+    engine = make_engine(sqlite_url)
+    insert_orders(
+        engine,
+        "default",
+        [
+            good_order("ok-1"),
+            good_order("ok-2", expected_ship_time=NOW + timedelta(hours=5), is_wish_express=True),
+            good_order("held-1", zipcode=None, expected_ship_time=NOW + timedelta(hours=3)),
+            good_order("held-2", quantity=0),
+        ],
+    )
+    result = validate_orders(batch_size=3, risk_hours=12, notify_block=notify_block)
+    assert result["batches"] == 2
+    assert (result["validated"], result["valid"], result["invalid"]) == (4, 2, 2)
+    assert result["notified"] is True
+
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.run_id == result["run_id"])).one()
+    assert (run.stage, run.outcome, run.records_fetched, run.records_quarantined) == ("validate", "succeeded", 4, 2)
+
+    unprocessed = Artifact.get("unprocessed-orders-by-deadline")
+    assert unprocessed is not None
+    rows = json.loads(unprocessed.data) if isinstance(unprocessed.data, str) else unprocessed.data
+    assert [r["order_id"] for r in rows] == ["ok-2", "ok-1"]
+    counts = Artifact.get("validation-failures-by-expectation")
+    assert "zipcode_required" in str(counts.data) and "quantity_at_least_one" in str(counts.data)
+
+    _, received = webhook
+    assert len(received) == 1
+    assert received[0]["title"] == "Wishflow [default]: 2 orders due within 12 h"
+    assert "`held-1`" in received[0]["text"] and "QUARANTINED" in received[0]["text"]
+    assert "`ok-2`" in received[0]["text"] and "Wish Express" in received[0]["text"]
+
+    again = validate_orders(batch_size=3, risk_hours=1)  # nothing changed: nothing re-judged, nothing sent
+    assert again["validated"] == 0 and again["notified"] is False
+    assert len(received) == 1
+    engine.dispose()
+
+
+def test_send_notification_without_a_block_sends_nothing(prefect_harness: None) -> None:
+    from tasks.notify import send_notification
+
+    assert send_notification.fn(None, "title", "body") is False
+
+
+def test_new_orders_digest_is_sent_through_the_block(
+    prefect_harness: None, sqlite_url: str, notify_block: str, webhook: tuple[str, list[dict]]
+) -> None:
+    from prefect import flow
+
+    from tasks.notify import notify_new_orders
+
+    engine = make_engine(sqlite_url)
+    insert_orders(engine, "default", [good_order(f"n-{i}") for i in range(60)])
+    engine.dispose()
+
+    @flow
+    def pull_like() -> bool:
+        return notify_new_orders(notify_block, "default", sqlite_url, [f"n-{i}" for i in range(60)])
+
+    assert pull_like() is True
+    _, received = webhook
+    assert received[0]["title"] == "Wishflow [default]: 60 new orders"
+    assert received[0]["text"].endswith("… and 10 more")
+    assert "Ann Lee" not in received[0]["text"]  # no personal data in notifications

@@ -1,0 +1,99 @@
+"""Digest texts for notifications: one message per run, never one per order.
+
+A digest is a title and a markdown body, capped at ``max_lines`` order lines with an "and N more"
+line, because chat tools truncate or reject long messages and a person reads the first lines only.
+Bodies hold order ids, deadlines, SKUs and destinations (country), never names, addresses or phones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_MAX_LINES = 50
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What to send: ``title`` (the subject) and ``body`` (markdown)."""
+
+    title: str
+    body: str
+
+
+def _time(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "?" if value is None else str(value)
+
+
+def _flags(order: Mapping[str, Any]) -> str:
+    flags = []
+    if order.get("is_wish_express"):
+        flags.append("Wish Express")
+    if order.get("is_confirmed_delivery"):
+        flags.append("confirmed delivery")
+    return f" [{', '.join(flags)}]" if flags else ""
+
+
+def _capped(lines: Sequence[str], max_lines: int) -> list[str]:
+    if len(lines) <= max_lines:
+        return list(lines)
+    return [*lines[:max_lines], f"… and {len(lines) - max_lines} more"]
+
+
+def new_orders_digest(store: str, orders: Sequence[Mapping[str, Any]], *, max_lines: int = DEFAULT_MAX_LINES) -> Digest:
+    """ "N new orders" with one line per order (id, SKU × quantity, destination, ship-by), soonest first."""
+    ordered = sorted(orders, key=lambda o: (o.get("expected_ship_time") is None, o.get("expected_ship_time") or 0))
+    lines = [
+        f"- `{o.get('order_id')}` {o.get('sku') or '?'} × {o.get('quantity') or '?'} → "
+        f"{o.get('country_code') or '?'}, ship by {_time(o.get('expected_ship_time'))}{_flags(o)}"
+        for o in ordered
+    ]
+    count = len(lines)
+    title = f"Wishflow [{store}]: {count} new order{'s' if count != 1 else ''}"
+    body = "\n".join(
+        [f"**{count} new order{'s' if count != 1 else ''}** for store `{store}`:", "", *_capped(lines, max_lines)]
+    )
+    return Digest(title, body)
+
+
+def deadline_risk_digest(
+    store: str,
+    orders: Sequence[Mapping[str, Any]],
+    hours: float,
+    *,
+    max_lines: int = DEFAULT_MAX_LINES,
+) -> Digest:
+    """Orders with less than ``hours`` left to be marked shipped (overdue first), flagging the
+    quarantined ones, which need a person to fix the order before they can ship at all."""
+    ordered = sorted(orders, key=lambda o: o.get("hours_left") if o.get("hours_left") is not None else 0)
+    lines = []
+    quarantined = 0
+    overdue = 0
+    for o in ordered:
+        left = o.get("hours_left")
+        status = o.get("validation_status") or "valid"
+        quarantined += status == "quarantined"
+        if left is not None and left < 0:
+            overdue += 1
+            when = f"OVERDUE by {abs(left):.1f} h"
+        else:
+            when = f"{left:.1f} h left" if left is not None else "no deadline"
+        note = (
+            " — QUARANTINED: fix the order first"
+            if status == "quarantined"
+            else (" — awaiting validation" if status == "pending" else "")
+        )
+        lines.append(
+            f"- `{o.get('order_id')}` {when} (ship by {_time(o.get('expected_ship_time'))}), "
+            f"{o.get('sku') or '?'} → {o.get('country_code') or '?'}{_flags(o)}{note}"
+        )
+    count = len(lines)
+    title = f"Wishflow [{store}]: {count} order{'s' if count != 1 else ''} due within {hours:g} h"
+    summary = f"**{count}** unshipped order{'s' if count != 1 else ''} within {hours:g} h of the ship-by deadline"
+    details = f"{overdue} overdue, {quarantined} quarantined."
+    body = "\n".join([f"{summary} for store `{store}` ({details})", "", *_capped(lines, max_lines)])
+    return Digest(title, body)

@@ -1,0 +1,1890 @@
+"""The sandbox's state and behaviour, usable directly (without HTTP).
+
+Orders are held as pre-serialised JSON bytes (the canonical form, exactly what the API returns) next
+to a small record of the fields the sandbox indexes on. Listing walks sorted ``(timestamp_ms, id)``
+indexes kept per state, so a page costs O(log n + limit) whatever the number of orders.
+
+Everything that happens "later" (asynchronous write completion, first carrier scan, delivery,
+cancelled tracking, auto-refund at ``expected_ship_time``, penalties, tickets, releases) is an event
+on a heap keyed by sandbox time; :meth:`Sandbox.tick` fires what is due, and every API call ticks
+first. An event fires with its own due time as ``updated_at`` (never earlier than the previous tick),
+so a keyset client never misses an update that happened "in the past".
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import gc
+import hashlib
+import heapq
+import itertools
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from . import errors as E
+from .config import FaultConfig, SandboxConfig
+from .data import (
+    BAD_DATA_KINDS,
+    CONFIRMED_DELIVERY_CARRIERS,
+    TRACKING_FORMATS,
+    Variation,
+    apply_defect,
+    build_catalog,
+    canonical_carrier,
+    carrier_serves,
+    carriers_for,
+    make_recipient,
+    make_tracking_number,
+    object_id,
+)
+from .errors import SandboxError
+from .timeutil import DAY_MS, HOUR_MS, SECOND_MS, dt_to_ms, fmt_ms, ms_to_dt, parse_bound_ms, parse_ms
+
+STATES = ("APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED")
+ORDER_TYPE_FILTERS = (
+    "WISH_EXPRESS",
+    "FULFILLED_BY_WISH",
+    "FULFILLED_BY_STORE",
+    "LESS_THAN_TRUCKLOAD",
+    "ADVANCED_LOGISTICS",
+    "WISH_PLUS",
+)
+REFUND_REASONS = (
+    "UNABLE_TO_SHIP",
+    "ITEM_RETURNED_TO_SENDER",
+    "ITEM_IS_DAMAGED",
+    "SHIPPING_TAKING_TOO_LONG",
+    "ITEM_DOES_NOT_FIT",
+    "RECEIVED_WRONG_ITEM",
+    "ITEM_IS_COUNTERFEIT",
+    "ITEM_DOES_NOT_WORK_AS_DESCRIBED",
+    "ITEM_DOES_NOT_MATCH_LISTING",
+    "ITEM_MARKED_DELIVERED_BUT_DID_NOT_ARRIVE",
+    "MERCHANT_SENT_TO_WRONG_ADDRESS",
+    "REPLACEMENT_NEVER_RECEIVED",
+    "WRONG_COLOR",
+    "ITEM_IS_POOR_QUALITY",
+    "INCOMPLETE_ORDER",
+    "MERCHANT_OUT_OF_STOCK",
+    "EMPTY_PACKAGE",
+    "PRODUCT_LISTING_MISSING_INFO",
+    "ITEM_DID_NOT_MEET_EXPECTATIONS",
+    "RECEIVED_NOTE_FROM_MERCHANT",
+    "MERCHANT_REPORTED_ORDER",
+    "MERCHANT_REPORTED_BUYER_FRAUD",
+)
+REASONS_BEFORE_SHIPPING = (
+    "UNABLE_TO_SHIP",
+    "MERCHANT_OUT_OF_STOCK",
+    "PRODUCT_LISTING_MISSING_INFO",
+    "MERCHANT_REPORTED_ORDER",
+    "MERCHANT_REPORTED_BUYER_FRAUD",
+)
+REASONS_IN_TRANSIT = (
+    "SHIPPING_TAKING_TOO_LONG",
+    "ITEM_RETURNED_TO_SENDER",
+    "MERCHANT_SENT_TO_WRONG_ADDRESS",
+    "INCOMPLETE_ORDER",
+    "RECEIVED_NOTE_FROM_MERCHANT",
+)
+REASONS_AFTER_DELIVERY = (
+    "ITEM_IS_DAMAGED",
+    "RECEIVED_WRONG_ITEM",
+    "ITEM_DOES_NOT_FIT",
+    "ITEM_DOES_NOT_MATCH_LISTING",
+    "ITEM_MARKED_DELIVERED_BUT_DID_NOT_ARRIVE",
+    "ITEM_IS_POOR_QUALITY",
+    "ITEM_DOES_NOT_WORK_AS_DESCRIBED",
+    "ITEM_IS_COUNTERFEIT",
+    "WRONG_COLOR",
+    "EMPTY_PACKAGE",
+    "ITEM_DID_NOT_MEET_EXPECTATIONS",
+)
+TICKET_STATES = ("AWAITING_WISH", "AWAITING_USER", "AWAITING_MERCHANT", "CLOSED", "PERMANENTLY_CLOSED")
+TICKET_TYPES = ("ORDER", "PRE_PURCHASE", "POST_CUSTOMER_SUPPORT")
+SCOPES = [
+    "orders:read",
+    "orders:write",
+    "tickets:read",
+    "tickets:write",
+    "penalties:read",
+    "merchant:read",
+]
+
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+_ISO2 = re.compile(r"^[A-Z]{2}$")
+_ID_MAX = "g"  # sorts after any lowercase hex id
+SHIP_DEADLINE_MS = 5 * DAY_MS
+SHARED_TRACKING_WINDOW_MS = 5 * DAY_MS
+INITIAL_RELEASE_WINDOW_MS = 4 * DAY_MS
+
+
+def _digest(*parts: object, length: int = 32) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:length]
+
+
+def is_object_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_OBJECT_ID.match(value))
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A new dict: ``override`` merged over ``base`` (dicts merge recursively, anything else replaces).
+
+    Nested dicts of ``base`` are copied on the way down, never changed in place (generated orders
+    share some sub-objects)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _money(amount: float, currency: str = "USD") -> dict[str, Any]:
+    return {"amount": round(amount, 2), "currency_code": currency}
+
+
+@dataclass(slots=True)
+class OrderRec:
+    id: str
+    state: str
+    updated_ms: int
+    released_ms: int
+    types: tuple[str, ...]
+    raw: bytes
+    ship_gen: int = 0
+    write_seq: int = 0
+    penalized: set[str] = field(default_factory=set)
+
+
+class SandboxClock:
+    """Sandbox time: real time by default; settable and advanceable; optionally frozen."""
+
+    def __init__(self, start_ms: int, running: bool) -> None:
+        self._base_ms = start_ms
+        self._mono = time.monotonic()
+        self.running = running
+
+    def now_ms(self) -> int:
+        if not self.running:
+            return self._base_ms
+        return self._base_ms + int((time.monotonic() - self._mono) * 1000)
+
+    def set_ms(self, ms: int) -> None:
+        self._base_ms = ms
+        self._mono = time.monotonic()
+
+
+class Sandbox:
+    """In-memory Wish merchant: orders, tokens, tickets, penalties, a clock and the events it drives."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.lock = threading.RLock()
+        self._init_state(self.config.seed)
+
+    # ------------------------------------------------------------------------------------------
+    # set-up
+    # ------------------------------------------------------------------------------------------
+
+    def _init_state(self, seed: int) -> None:
+        cfg = self.config
+        cfg.seed = seed
+        start_ms = dt_to_ms(cfg.start_time) if cfg.start_time is not None else int(time.time() * 1000)
+        running = cfg.clock_running if cfg.clock_running is not None else cfg.start_time is None
+        self.clock = SandboxClock(start_ms, running)
+        self._last_tick_ms = start_ms
+        self._rng = random.Random(f"{seed}:orders")
+        self._id_rng = random.Random(f"{seed}:ids")
+        self.fault_rng = random.Random(f"{seed}:faults")
+        self.faults: FaultConfig = FaultConfig.from_dict(cfg.faults.to_dict())
+        # credentials, deterministic by seed
+        self.merchant_id = _digest("merchant", seed, length=24)
+        self.client_id = _digest("client_id", seed, length=24)
+        self.client_secret = _digest("client_secret", seed)
+        self.refresh_token = _digest("refresh_token", seed)
+        self.redirect_uri = "https://localhost/wishflow/oauth/callback"
+        self.warehouse_id = _digest("warehouse", seed, length=24)
+        self._token_counter = 0
+        self._tokens: dict[str, dict[str, Any]] = {}
+        self._refresh_tokens: dict[str, bool] = {self.refresh_token: True}
+        self._auth_codes: dict[str, dict[str, Any]] = {}
+        self.access_token = self._issue_access_token(start_ms)
+        self.auth_code = self.new_auth_code()
+        # reference data
+        catalog_epoch = start_ms - 400 * DAY_MS
+        self.catalog: list[Variation] = build_catalog(random.Random(f"{seed}:catalog"), catalog_epoch)
+        self._recent_recipients: deque[dict[str, Any]] = deque(maxlen=300)
+        self._product_cache: dict[int, dict[str, Any]] = {}
+        self._proto_cache: list[tuple[list[bytes | str], tuple[str, ...], int]] | None = None
+        self._payment_cache: dict[tuple[int, int, bool], dict[str, Any]] = {}
+        # orders and indexes
+        self._orders: dict[str, OrderRec] = {}
+        self._idx: dict[tuple[str, str], list[tuple[int, str]]] = {
+            (f, s): [] for f in ("updated_at", "released_at") for s in STATES
+        }
+        self._tracking_index: dict[str, set[str]] = {}
+        self._writes: dict[str, list[dict[str, Any]]] = {}
+        self._events: list[tuple[int, int, str, str, dict[str, Any]]] = []
+        self._event_seq = itertools.count()
+        self._tickets: dict[str, dict[str, Any]] = {}
+        self._penalties: dict[str, dict[str, Any]] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._label_counter = 0
+        self.request_stats: Counter[tuple[str, str]] = Counter()
+        self._next_release_ms: int | None = None
+        if cfg.release_rate_per_hour > 0:
+            self._next_release_ms = start_ms + int(HOUR_MS / cfg.release_rate_per_hour)
+        if cfg.orders:
+            self._generate_initial(cfg.orders, start_ms)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget everything and start again (same config; optionally another seed)."""
+        with self.lock:
+            self._init_state(self.config.seed if seed is None else seed)
+
+    # ------------------------------------------------------------------------------------------
+    # clock and events
+    # ------------------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def now(self) -> datetime:
+        return ms_to_dt(self.clock.now_ms())
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward and fire everything that falls due."""
+        if seconds < 0:
+            raise SandboxError(E.INVALID_PARAMETER, "advance_seconds must not be negative")
+        with self.lock:
+            self.clock.set_ms(self.clock.now_ms() + int(round(seconds * 1000)))
+            self.tick()
+            return self.now()
+
+    def set_now(self, when: datetime | str) -> datetime:
+        """Set the clock (never backwards) and fire everything that falls due."""
+        with self.lock:
+            ms = parse_ms(when) if isinstance(when, str) else dt_to_ms(when)
+            if ms < self.clock.now_ms():
+                raise SandboxError(E.INVALID_PARAMETER, "the sandbox clock cannot go backwards")
+            self.clock.set_ms(ms)
+            self.tick()
+            return self.now()
+
+    def _schedule(self, due_ms: int, kind: str, target: str, **data: Any) -> None:
+        due_ms = max(due_ms, self._last_tick_ms)
+        heapq.heappush(self._events, (due_ms, next(self._event_seq), kind, target, data))
+
+    def tick(self) -> int:
+        """Fire every event and release that is due by the current sandbox time."""
+        with self.lock:
+            now = self.clock.now_ms()
+            while True:
+                next_event = self._events[0][0] if self._events else None
+                next_release = self._next_release_ms
+                if (
+                    next_release is not None
+                    and next_release <= now
+                    and (next_event is None or next_release <= next_event)
+                ):
+                    self._last_tick_ms = max(self._last_tick_ms, next_release)
+                    self._release_one(next_release)
+                    assert self.config.release_rate_per_hour > 0
+                    step = int(HOUR_MS / self.config.release_rate_per_hour)
+                    self._next_release_ms = next_release + max(step, 1)
+                    continue
+                if next_event is None or next_event > now:
+                    break
+                due, _, kind, target, data = heapq.heappop(self._events)
+                self._last_tick_ms = max(self._last_tick_ms, due)
+                handler = getattr(self, f"_on_{kind}")
+                handler(due, target, data)
+            self._last_tick_ms = max(self._last_tick_ms, now)
+            return now
+
+    # ------------------------------------------------------------------------------------------
+    # auth
+    # ------------------------------------------------------------------------------------------
+
+    def _issue_access_token(self, now_ms: int) -> str:
+        token = _digest("access_token", self.config.seed, self._token_counter)
+        self._token_counter += 1
+        ttl = int(self.config.token_ttl_days * DAY_MS)
+        self._tokens[token] = {"expires_ms": now_ms + ttl, "revoked": False}
+        return token
+
+    def _token_payload(self, token: str) -> dict[str, Any]:
+        return {
+            "access_token": token,
+            "refresh_token": self.refresh_token,
+            "expiry_time": fmt_ms(self._tokens[token]["expires_ms"]),
+            "merchant_id": self.merchant_id,
+            "scopes": list(SCOPES),
+        }
+
+    def issue_token(self) -> str:
+        """A fresh access token (older tokens stay valid); it becomes :attr:`access_token`."""
+        with self.lock:
+            self.access_token = self._issue_access_token(self.now_ms())
+            return self.access_token
+
+    def new_auth_code(self) -> str:
+        """A fresh authorization code (what the consent page would redirect with); valid 10 minutes."""
+        with self.lock:
+            code = _digest("auth_code", self.config.seed, len(self._auth_codes))
+            self._auth_codes[code] = {"redeemed": False, "expires_ms": self.now_ms() + 600 * SECOND_MS}
+            return code
+
+    def check_token(self, token: str | None) -> str | None:
+        """None when the token may be used, else the error kind: "missing", "expired" or "revoked"."""
+        info = self._tokens.get(token) if token else None
+        if info is None:
+            return "missing"
+        if info["revoked"]:
+            return "revoked"
+        if self.now_ms() >= info["expires_ms"]:
+            return "expired"
+        return None
+
+    def exchange_code(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``/oauth/access_token``: trade an authorization code for tokens."""
+        with self.lock:
+            self.tick()
+            for name in ("client_id", "client_secret", "code", "grant_type", "redirect_uri"):
+                if not params.get(name):
+                    raise SandboxError(E.INVALID_PARAMETER, f"{name} is required")
+            if params["grant_type"] != "authorization_code":
+                raise SandboxError(E.INVALID_PARAMETER, "grant_type must be set to 'authorization_code'")
+            if params["client_id"] != self.client_id or params["client_secret"] != self.client_secret:
+                raise SandboxError(
+                    E.INVALID_CREDENTIALS,
+                    "Incorrect credentials. One of client_id, client_secret, or redirect_url does not "
+                    "match our records",
+                )
+            code = self._auth_codes.get(params["code"])
+            if code is None:
+                raise SandboxError(E.INVALID_AUTH_CODE, "Incorrect authorization code provided")
+            if code["redeemed"]:
+                raise SandboxError(E.AUTH_CODE_REDEEMED, "The authorization code has already been redeemed")
+            if self.now_ms() >= code["expires_ms"]:
+                raise SandboxError(E.AUTH_CODE_EXPIRED, "The authorization code has expired")
+            code["redeemed"] = True
+            token = self._issue_access_token(self.now_ms())
+            return self._token_payload(token)
+
+    def refresh(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``/oauth/refresh_token``: a new access token; every older access token is revoked."""
+        with self.lock:
+            self.tick()
+            for name in ("client_id", "client_secret", "refresh_token", "grant_type"):
+                if not params.get(name):
+                    raise SandboxError(E.INVALID_PARAMETER, f"{name} is required")
+            if params["grant_type"] != "refresh_token":
+                raise SandboxError(E.INVALID_PARAMETER, "grant_type must be set to 'refresh_token'")
+            if params["client_id"] != self.client_id or params["client_secret"] != self.client_secret:
+                raise SandboxError(
+                    E.INVALID_CREDENTIALS,
+                    "Incorrect credentials. client_id or client_secret does not match our records",
+                )
+            if params["refresh_token"] not in self._refresh_tokens:
+                raise SandboxError(E.UNAUTHORIZED_ACCESS, "Unauthorized access on this API")
+            for info in self._tokens.values():
+                info["revoked"] = True
+            token = self._issue_access_token(self.now_ms())
+            self.access_token = token
+            return self._token_payload(token)
+
+    # ------------------------------------------------------------------------------------------
+    # order generation
+    # ------------------------------------------------------------------------------------------
+
+    def _new_id(self, ts_ms: int) -> str:
+        while True:
+            oid = object_id(self._id_rng, ts_ms)
+            if oid not in self._orders:
+                return oid
+
+    def _pick_recipient(self, rng: random.Random) -> dict[str, Any]:
+        if self._recent_recipients and rng.random() < 0.15:
+            return _copy_recipient(rng.choice(self._recent_recipients))
+        recipient = make_recipient(rng)
+        self._recent_recipients.append(recipient)
+        return _copy_recipient(recipient)
+
+    def _draw_types(self, rng: random.Random) -> list[str]:
+        types = []
+        if rng.random() < self.config.wish_express_share:
+            types.append("WISH_EXPRESS")
+        types.append("FULFILLED_BY_STORE")
+        if rng.random() < self.config.confirmed_delivery_share:
+            types.append("CONFIRMED_DELIVERY_POLICY")
+        return types
+
+    def _build_order(
+        self,
+        *,
+        rng: random.Random,
+        released_ms: int,
+        now_ms: int,
+        state: str,
+        recipient: dict[str, Any],
+        types: list[str],
+        transaction_id: str,
+        allow_defect: bool = True,
+    ) -> dict[str, Any]:
+        var_index = rng.randrange(len(self.catalog))
+        qty = rng.choices((1, 2, 3, 4, 5), weights=(75, 15, 5, 3, 2))[0]
+        express = "WISH_EXPRESS" in types
+        cdp = "CONFIRMED_DELIVERY_POLICY" in types
+        delivery_days = 7 if express else 30
+        released = fmt_ms(released_ms)
+        order: dict[str, Any] = {
+            "id": self._new_id(released_ms),
+            "transaction_id": transaction_id,
+            "state": state,
+            "released_at": released,
+            "updated_at": released,
+            "fulfillment_requirements": {
+                "expected_ship_time": fmt_ms(released_ms + SHIP_DEADLINE_MS),
+                "expected_delivery_time": fmt_ms(released_ms + delivery_days * DAY_MS),
+            },
+            # shared per variation / quantity: never mutated in place (see deep_merge)
+            "product_information": self._product_info(var_index),
+            "order_payment": self._payment(var_index, qty, express),
+            "full_address": {"shipping_detail": recipient},
+            "fulfillment_order_types": types,
+            "fulfillment_records": [{"event_type": "ORDER_RELEASED", "event_time": released}],
+            "tracking_information": [],
+            "refunds": [],
+            "penalties": [],
+            "total_frs_quantity": qty,
+            "warehouse_information": {
+                "warehouse_type": "PRIMARY",
+                "warehouse_name": "Main warehouse",
+                "warehouse_id": self.warehouse_id,
+            },
+            "special_programs": [],
+        }
+        if cdp:
+            order["special_programs"].append({"display_name": "Confirmed Delivery", "status": "PENDING"})
+        if state == "SHIPPED":
+            self._generate_shipped_history(order, rng, released_ms, now_ms)
+        elif state == "REFUNDED":
+            refund_ms = min(now_ms, released_ms + rng.randint(1, 48) * HOUR_MS)
+            refund_ms = max(refund_ms, released_ms)
+            total = self._order_value(order)
+            order["refunds"].append(
+                {
+                    "refund_reason": rng.choice(("UNABLE_TO_SHIP", "MERCHANT_OUT_OF_STOCK")),
+                    "refund_source": rng.choice(("MERCHANT", "CUSTOMER")),
+                    "refund_time": fmt_ms(refund_ms),
+                    "refund_amount": _money(total),
+                    "merchant_responsible_amount": _money(0.0),
+                }
+            )
+            order["updated_at"] = fmt_ms(refund_ms)
+        bad_share = self.config.bad_order_share
+        if allow_defect and bad_share > 0 and rng.random() < bad_share:
+            order = copy.deepcopy(order)
+            apply_defect(order, rng.choice(BAD_DATA_KINDS))
+        return order
+
+    def _product_info(self, var_index: int) -> dict[str, Any]:
+        cached = self._product_cache.get(var_index)
+        if cached is None:
+            var = self.catalog[var_index]
+            cached = self._product_cache[var_index] = {
+                "id": var.product_id,
+                "variation_id": var.variation_id,
+                "sku": var.sku,
+                "name": var.name,
+                "color": var.color,
+                "size": var.size,
+                "manufactured_country": var.manufactured_country,
+                "variation_image_url": var.image_url,
+            }
+        return cached
+
+    def _payment(self, var_index: int, qty: int, express: bool) -> dict[str, Any]:
+        key = (var_index, qty, express)
+        cached = self._payment_cache.get(key)
+        if cached is None:
+            var = self.catalog[var_index]
+            price, ship = var.price, var.shipping_price
+            total = (price + ship) * qty
+            cached = {
+                "general_payment_details": {
+                    "product_quantity": qty,
+                    "product_price": _money(price),
+                    "product_shipping_price": _money(ship),
+                    "payment_total": _money(total),
+                    "product_merchant_payment": _money(price * qty * 0.85),
+                    "shipping_merchant_payment": _money(ship * qty * 0.85),
+                    "customer_paid_prices_detail": {
+                        "product_price": _money(price),
+                        "product_price_total": _money(price * qty),
+                        "shipping_price": _money(ship),
+                        "shipping_price_total": _money(ship * qty),
+                        "total": _money(total),
+                    },
+                },
+                "rev_share": {
+                    "rev_share": 15,
+                    "product_category": var.category,
+                    "merchant_commission_fees": _money(price * qty * 0.15),
+                },
+            }
+            if express:
+                cached["rev_share"]["shipping_type"] = "WISH_EXPRESS"
+            self._payment_cache[key] = cached
+        return cached
+
+    def _generate_shipped_history(
+        self, order: dict[str, Any], rng: random.Random, released_ms: int, now_ms: int
+    ) -> None:
+        detail = order["full_address"]["shipping_detail"]
+        country = detail.get("country_code", "US")
+        cdp = "CONFIRMED_DELIVERY_POLICY" in order["fulfillment_order_types"]
+        choices = [
+            c for c in TRACKING_FORMATS if carrier_serves(c, country) and (not cdp or c in CONFIRMED_DELIVERY_CARRIERS)
+        ] or ["DHL"]
+        carrier = rng.choice(choices)
+        span = max(now_ms - released_ms, HOUR_MS)
+        ship_ms = released_ms + min(span, rng.randint(2, 72) * HOUR_MS)
+        ship_ms = min(ship_ms, max(now_ms, released_ms))
+        order["tracking_information"] = [
+            {
+                "tracking_number": make_tracking_number(carrier, rng),
+                "shipping_provider": {"name": carrier},
+                "origin_country": "CN",
+            }
+        ]
+        order["processing_source"] = "UPDATE_TRACKING"
+        order["processing_status"] = "SUCCEEDED"
+        records = order["fulfillment_records"]
+        records.append({"event_type": "MARK_SHIPPED", "event_time": fmt_ms(ship_ms)})
+        last = ship_ms
+        scan_ms = ship_ms + rng.randint(12, 60) * HOUR_MS
+        if scan_ms <= now_ms:
+            records.append({"event_type": "CONFIRM_FULFILLED", "event_time": fmt_ms(scan_ms)})
+            last = scan_ms
+            deliver_ms = scan_ms + rng.randint(3, 10) * DAY_MS
+            if deliver_ms <= now_ms:
+                records.append({"event_type": "CONFIRMED_DELIVERED", "event_time": fmt_ms(deliver_ms)})
+                last = deliver_ms
+        order["updated_at"] = fmt_ms(last)
+
+    def _draw_state(self, rng: random.Random) -> str:
+        return rng.choices(STATES, weights=(78, 10, 4, 5, 3))[0]
+
+    def _generate_initial(self, count: int, now_ms: int) -> None:
+        """A realistic mix of orders released over the last four days."""
+        rng = self._rng
+        offsets = sorted(rng.randrange(INITIAL_RELEASE_WINDOW_MS) for _ in range(count))
+
+        def docs() -> Iterator[dict[str, Any]]:
+            made = i = 0
+            while made < count:
+                released_ms = now_ms - INITIAL_RELEASE_WINDOW_MS + offsets[min(i, count - 1)]
+                i += 1
+                for doc in self._generate_group(rng, released_ms, now_ms, None, count - made):
+                    made += 1
+                    yield doc
+
+        self._add_docs(docs(), now_ms)
+
+    def _generate_group(
+        self, rng: random.Random, released_ms: int, now_ms: int, state: str | None, room: int
+    ) -> list[dict[str, Any]]:
+        """One transaction: usually one order, sometimes 2-3 to the same recipient."""
+        size = 1
+        if room > 1 and rng.random() < 0.08:
+            size = min(room, rng.choice((2, 2, 3)))
+        recipient = self._pick_recipient(rng)
+        transaction_id = object_id(self._id_rng, released_ms)
+        types = self._draw_types(rng)
+        st = state or self._draw_state(rng)
+        return [
+            self._build_order(
+                rng=rng,
+                released_ms=released_ms,
+                now_ms=now_ms,
+                state=st,
+                recipient=_copy_recipient(recipient),
+                types=list(types),
+                transaction_id=transaction_id,
+            )
+            for _ in range(size)
+        ]
+
+    def _release_one(self, at_ms: int) -> None:
+        docs = self._generate_group(self._rng, at_ms, at_ms, "APPROVED", 3)
+        self._add_docs(docs, at_ms)
+
+    # ------------------------------------------------------------------------------------------
+    # admin: creating orders
+    # ------------------------------------------------------------------------------------------
+
+    def create_orders(self, partials: list[dict[str, Any]]) -> list[str]:
+        """Create orders: each partial order JSON is deep-merged over a generated APPROVED order.
+
+        Defaults: released now, ``updated_at`` = ``released_at``; a given ``released_at`` moves the
+        order's release record and deadlines with it. Deadlines already past when the order is
+        created are not enforced (no auto-refund for an order created overdue).
+        """
+        with self.lock:
+            now = self.tick()
+            docs = []
+            for partial in partials:
+                if not isinstance(partial, dict):
+                    raise SandboxError(E.INVALID_PARAMETER, "each order must be an object")
+                docs.append(self._doc_from_partial(partial, now))
+            seen: set[str] = set()
+            for doc in docs:
+                if doc["id"] in seen or (doc["id"] in self._orders):
+                    raise SandboxError(E.INVALID_PARAMETER, f"order id {doc['id']} already exists")
+                seen.add(doc["id"])
+            return self._add_docs(docs, now)
+
+    def _doc_from_partial(self, partial: dict[str, Any], now: int) -> dict[str, Any]:
+        state = partial.get("state", "APPROVED")
+        if state not in STATES:
+            raise SandboxError(E.INVALID_PARAMETER, f"unknown state {state!r}")
+        try:
+            released_ms = parse_ms(partial["released_at"]) if "released_at" in partial else None
+            updated_ms = parse_ms(partial["updated_at"]) if "updated_at" in partial else None
+        except (TypeError, ValueError) as exc:
+            raise SandboxError(E.INVALID_PARAMETER, f"bad timestamp: {exc}") from None
+        if released_ms is None:
+            released_ms = min(now, updated_ms) if updated_ms is not None else now
+        rng = self._rng
+        types = partial.get("fulfillment_order_types")
+        if not isinstance(types, list):
+            types = self._draw_types(rng)
+        recipient = self._pick_recipient(rng)
+        doc = self._build_order(
+            rng=rng,
+            released_ms=released_ms,
+            now_ms=max(now, released_ms),
+            state=state,
+            recipient=recipient,
+            types=list(types),
+            transaction_id=object_id(self._id_rng, released_ms),
+            allow_defect=False,
+        )
+        doc = deep_merge(doc, partial)
+        if updated_ms is not None:
+            doc["updated_at"] = fmt_ms(updated_ms)
+        if not is_object_id(doc.get("id")):
+            raise SandboxError(E.INVALID_PARAMETER, "order id must be 24 lowercase hex digits")
+        return doc
+
+    def create_default_orders(
+        self,
+        count: int,
+        *,
+        template: dict[str, Any] | None = None,
+        spread_seconds: float | None = None,
+        mix: bool = False,
+    ) -> list[str]:
+        """Quickly create ``count`` generated orders (APPROVED unless ``mix``) released over the last
+        ``spread_seconds`` (default: one second apart), with ``template`` deep-merged over each."""
+        if count < 0 or count > 2_000_000:
+            raise SandboxError(E.INVALID_PARAMETER, "count must be between 0 and 2000000")
+        with self.lock:
+            now = self.tick()
+            spread_ms = int((spread_seconds if spread_seconds is not None else count) * 1000)
+            rng = self._rng
+            if not template and not mix:
+                return self._fast_approved(count, now, spread_ms)
+            template_updated = None
+            if template and "updated_at" in template:
+                try:
+                    template_updated = fmt_ms(parse_ms(template["updated_at"]))
+                except (TypeError, ValueError):
+                    raise SandboxError(E.INVALID_PARAMETER, "template updated_at is not a timestamp") from None
+
+            def docs() -> Iterator[dict[str, Any]]:
+                made = i = 0
+                while made < count:
+                    released_ms = now - spread_ms + (spread_ms * i) // max(count, 1)
+                    i += 1
+                    group = self._generate_group(rng, released_ms, now, None if mix else "APPROVED", count - made)
+                    for doc in group:
+                        if template:
+                            doc = deep_merge(doc, template)
+                            if template_updated:
+                                doc["updated_at"] = template_updated
+                        made += 1
+                        yield doc
+
+            return self._add_docs(docs(), now)
+
+    _MARKER = re.compile(rb"@@(ID|TX|REL|SHIP|DELIV)@@")
+
+    def _prototypes(self) -> list[tuple[list[bytes | str], tuple[str, ...], int]]:
+        """Serialised APPROVED orders with placeholders for ids and timestamps (for bulk creation)."""
+        if self._proto_cache is None:
+            rng = random.Random(f"{self.config.seed}:prototypes")
+            protos = []
+            for _ in range(2048):
+                doc = self._generate_group(rng, 0, 0, "APPROVED", 1)[0]
+                doc["id"] = "@@ID@@"
+                doc["transaction_id"] = "@@TX@@"
+                doc["released_at"] = doc["updated_at"] = "@@REL@@"
+                doc["fulfillment_records"] = [{"event_type": "ORDER_RELEASED", "event_time": "@@REL@@"}]
+                doc["fulfillment_requirements"] = {
+                    "expected_ship_time": "@@SHIP@@",
+                    "expected_delivery_time": "@@DELIV@@",
+                }
+                parts: list[bytes | str] = []
+                for i, piece in enumerate(self._MARKER.split(orjson.dumps(doc))):
+                    parts.append(piece.decode() if i % 2 else piece)
+                types = tuple(doc["fulfillment_order_types"])
+                delivery_days = 7 if "WISH_EXPRESS" in types else 30
+                value = self._order_value(doc)
+                protos.append((parts, types, delivery_days * DAY_MS + (0 if value < 100 else 1)))
+            self._proto_cache = protos
+        return self._proto_cache
+
+    def _fast_approved(self, count: int, now: int, spread_ms: int) -> list[str]:
+        """Bulk APPROVED orders stamped from prototypes: ~10x faster than full generation."""
+        protos = self._prototypes()
+        rng = self._rng
+        ids: list[str] = []
+        upd = self._idx[("updated_at", "APPROVED")]
+        rel = self._idx[("released_at", "APPROVED")]
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for i in range(count):
+                released_ms = now - spread_ms + (spread_ms * i) // max(count, 1)
+                parts, types, extra = protos[rng.randrange(len(protos))]
+                delivery_ms, big = extra - (extra % 2), extra % 2
+                oid = self._new_id(released_ms)
+                released = fmt_ms(released_ms)
+                ship_by = released_ms + SHIP_DEADLINE_MS
+                values = {
+                    "ID": oid,
+                    "TX": object_id(self._id_rng, released_ms),
+                    "REL": released,
+                    "SHIP": fmt_ms(ship_by),
+                    "DELIV": fmt_ms(released_ms + delivery_ms),
+                }
+                raw = b"".join(p if isinstance(p, bytes) else values[p].encode() for p in parts)
+                rec = OrderRec(oid, "APPROVED", released_ms, released_ms, types, raw)
+                self._orders[oid] = rec
+                upd.append((released_ms, oid))
+                rel.append((released_ms, oid))
+                if ship_by > now:
+                    self._schedule(ship_by, "ship_deadline", oid, due=ship_by)
+                scan_by = released_ms + (336 if big else 168) * HOUR_MS
+                if scan_by > now:
+                    self._schedule(scan_by, "scan_deadline", oid)
+                ids.append(oid)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+            upd.sort()
+            rel.sort()
+        return ids
+
+    def _add_docs(self, docs: Iterable[dict[str, Any]], now: int) -> list[str]:
+        """Index and store orders (a stream: each dict is serialised and dropped)."""
+        ids = []
+        touched: set[tuple[str, str]] = set()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # millions of short-lived dicts would make the cyclic GC quadratic
+        try:
+            self._add_docs_inner(docs, now, ids, touched)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+            for key in touched:
+                self._idx[key].sort()
+        return ids
+
+    def _add_docs_inner(
+        self, docs: Iterable[dict[str, Any]], now: int, ids: list[str], touched: set[tuple[str, str]]
+    ) -> None:
+        for doc in docs:
+            try:
+                state = doc["state"]
+                updated_ms = parse_ms(doc["updated_at"])
+                released_ms = parse_ms(doc["released_at"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SandboxError(E.INVALID_PARAMETER, f"order needs state/updated_at/released_at: {exc}") from None
+            if state not in STATES:
+                raise SandboxError(E.INVALID_PARAMETER, f"unknown state {state!r}")
+            if len(doc["updated_at"]) != 24:
+                doc["updated_at"] = fmt_ms(updated_ms)
+            if len(doc["released_at"]) != 24:
+                doc["released_at"] = fmt_ms(released_ms)
+            types = tuple(doc.get("fulfillment_order_types") or ())
+            rec = OrderRec(doc["id"], state, updated_ms, released_ms, types, _dumps(doc))
+            self._orders[rec.id] = rec
+            self._idx[("updated_at", state)].append((updated_ms, rec.id))
+            self._idx[("released_at", state)].append((released_ms, rec.id))
+            touched.add(("updated_at", state))
+            touched.add(("released_at", state))
+            for info in doc.get("tracking_information") or ():
+                number = info.get("tracking_number") if isinstance(info, dict) else None
+                if number:
+                    self._tracking_index.setdefault(number, set()).add(rec.id)
+            self._schedule_lifecycle(rec, doc, now)
+            ids.append(rec.id)
+
+    def _schedule_lifecycle(self, rec: OrderRec, doc: dict[str, Any], now: int) -> None:
+        """Deadlines and milestones of a newly added order (only those still ahead)."""
+        if rec.state == "APPROVED":
+            ship_by = self._expected_ship_ms(doc)
+            if ship_by is not None and ship_by > now:
+                self._schedule(ship_by, "ship_deadline", rec.id, due=ship_by)
+        elif rec.state == "REQUIRE_REVIEW":
+            resolve = max(rec.released_ms + 24 * HOUR_MS, now + HOUR_MS)
+            self._schedule(resolve, "review_resolved", rec.id)
+        if rec.state in ("APPROVED", "SHIPPED"):
+            scan_by = rec.released_ms + self._scan_window_ms(doc)
+            if scan_by > now:
+                self._schedule(scan_by, "scan_deadline", rec.id)
+        if rec.state == "SHIPPED":
+            events = {r.get("event_type") for r in doc.get("fulfillment_records") or () if isinstance(r, dict)}
+            if "CONFIRMED_DELIVERED" not in events:
+                self._plan_carrier(rec, doc, now, scanned="CONFIRM_FULFILLED" in events)
+
+    # ------------------------------------------------------------------------------------------
+    # order reads
+    # ------------------------------------------------------------------------------------------
+
+    def _rec(self, order_id: str) -> OrderRec:
+        if not is_object_id(order_id):
+            raise SandboxError(E.INVALID_PARAMETER, "id must be an object id (24 hex digits)")
+        rec = self._orders.get(order_id)
+        if rec is None:
+            raise SandboxError(E.NOT_FOUND, f"Order {order_id} not found")
+        return rec
+
+    def get_order_raw(self, order_id: str) -> bytes:
+        with self.lock:
+            self.tick()
+            return self._rec(order_id).raw
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        return orjson.loads(self.get_order_raw(order_id))
+
+    def order_ids(self) -> list[str]:
+        with self.lock:
+            return list(self._orders)
+
+    def list_orders_raw(self, params: dict[str, list[str]] | None = None, **kwargs: Any) -> list[bytes]:
+        """``GET /orders`` with Wish's keyset semantics. ``params`` is the parsed query string (each
+        value a list of strings); keyword arguments are a convenience for direct calls."""
+        query: dict[str, list[str]] = {k: list(v) for k, v in (params or {}).items()}
+        for key, value in kwargs.items():
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                value = fmt_ms(dt_to_ms(value))
+            query[key] = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+        with self.lock:
+            self.tick()
+            return self._list(query)
+
+    def list_orders(self, params: dict[str, list[str]] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        return [orjson.loads(raw) for raw in self.list_orders_raw(params, **kwargs)]
+
+    def _list(self, query: dict[str, list[str]], limit_override: int | None = None) -> list[bytes]:
+        limit = limit_override or _parse_limit(query, default=50, maximum=500)
+        field_name, desc = _parse_sort(query, ("updated_at", "released_at"), "updated_at")
+        states = _parse_multi(query, "states", STATES, max_items=5) or list(STATES)
+        bounds = {}
+        for name in ("updated_at_min", "updated_at_max", "released_at_min", "released_at_max"):
+            value = _single(query, name)
+            if value:
+                try:
+                    bounds[name] = parse_bound_ms(value, upper=name.endswith("_max"))
+                except ValueError:
+                    raise SandboxError(E.INVALID_PARAMETER, f"{name} is not a valid ISO 8601 date-time") from None
+        order_type = _single(query, "order_type")
+        if order_type and order_type not in ORDER_TYPE_FILTERS:
+            raise SandboxError(E.INVALID_PARAMETER, f"order_type must be one of {', '.join(ORDER_TYPE_FILTERS)}")
+        lo_ms = bounds.get(f"{field_name}_min")
+        hi_ms = bounds.get(f"{field_name}_max")
+        other = "released_at" if field_name == "updated_at" else "updated_at"
+        other_lo = bounds.get(f"{other}_min")
+        other_hi = bounds.get(f"{other}_max")
+        iterators = []
+        for state in dict.fromkeys(states):
+            keys = self._idx[(field_name, state)]
+            lo = bisect.bisect_left(keys, (lo_ms, "")) if lo_ms is not None else 0
+            hi = bisect.bisect_right(keys, (hi_ms, _ID_MAX)) if hi_ms is not None else len(keys)
+            if lo < hi:
+                iterators.append(_walk(keys, lo, hi, desc))
+        merged: Iterable[tuple[int, str]] = (
+            iterators[0] if len(iterators) == 1 else heapq.merge(*iterators, reverse=desc)
+        )
+        out: list[bytes] = []
+        orders = self._orders
+        for _, oid in merged:
+            rec = orders[oid]
+            if other_lo is not None or other_hi is not None:
+                value = rec.released_ms if other == "released_at" else rec.updated_ms
+                if (other_lo is not None and value < other_lo) or (other_hi is not None and value > other_hi):
+                    continue
+            if order_type and order_type not in rec.types:
+                continue
+            out.append(rec.raw)
+            if len(out) >= limit:
+                break
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    # order mutation helpers
+    # ------------------------------------------------------------------------------------------
+
+    def _save(self, rec: OrderRec, doc: dict[str, Any], at_ms: int) -> None:
+        """Store a changed order: bump updated_at, re-serialise, re-index."""
+        at_ms = max(at_ms, rec.updated_ms)
+        doc["updated_at"] = fmt_ms(at_ms)
+        new_state = doc["state"]
+        self._unindex(("updated_at", rec.state), (rec.updated_ms, rec.id))
+        if new_state != rec.state:
+            self._unindex(("released_at", rec.state), (rec.released_ms, rec.id))
+            bisect.insort(self._idx[("released_at", new_state)], (rec.released_ms, rec.id))
+        bisect.insort(self._idx[("updated_at", new_state)], (at_ms, rec.id))
+        rec.state = new_state
+        rec.updated_ms = at_ms
+        rec.types = tuple(doc.get("fulfillment_order_types") or ())
+        rec.raw = _dumps(doc)
+
+    def _unindex(self, key: tuple[str, str], item: tuple[int, str]) -> None:
+        keys = self._idx[key]
+        i = bisect.bisect_left(keys, item)
+        if i < len(keys) and keys[i] == item:
+            del keys[i]
+
+    @staticmethod
+    def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
+        records = doc.get("fulfillment_records")
+        if not isinstance(records, list):
+            records = doc["fulfillment_records"] = []
+        return records
+
+    @staticmethod
+    def _has_record(doc: dict[str, Any], kind: str) -> bool:
+        return any(isinstance(r, dict) and r.get("event_type") == kind for r in doc.get("fulfillment_records") or ())
+
+    @staticmethod
+    def _expected_ship_ms(doc: dict[str, Any]) -> int | None:
+        try:
+            return parse_ms(doc["fulfillment_requirements"]["expected_ship_time"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @staticmethod
+    def _order_value(doc: dict[str, Any]) -> float:
+        try:
+            return float(doc["order_payment"]["general_payment_details"]["payment_total"]["amount"])
+        except (KeyError, TypeError, ValueError):
+            return 0.0
+
+    def _scan_window_ms(self, doc: dict[str, Any]) -> int:
+        return (168 if self._order_value(doc) < 100 else 336) * HOUR_MS
+
+    def _log_write(self, order_id: str, entry: dict[str, Any]) -> int:
+        """Append to the order's write log; returns the entry's index (events refer to it by index)."""
+        log = self._writes.setdefault(order_id, [])
+        log.append(entry)
+        return len(log) - 1
+
+    def _reject(self, order_id: str, endpoint: str, body: Any, at_ms: int, err: SandboxError) -> SandboxError:
+        if order_id in self._orders:
+            self._log_write(
+                order_id,
+                {
+                    "at": fmt_ms(at_ms),
+                    "endpoint": endpoint,
+                    "body": body,
+                    "outcome": "rejected",
+                    "code": err.code,
+                    "message": err.message,
+                },
+            )
+        return err
+
+    # ------------------------------------------------------------------------------------------
+    # tracking (ship / change tracking)
+    # ------------------------------------------------------------------------------------------
+
+    def ship(self, order_id: str, body: Any) -> bytes:
+        """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously."""
+        with self.lock:
+            now = self.tick()
+            rec = self._rec(order_id)
+            try:
+                number, carrier, origin, note = self._validate_tracking(rec, body)
+            except SandboxError as err:
+                raise self._reject(order_id, "tracking", body, now, err) from None
+            doc = orjson.loads(rec.raw)
+            previous = list(doc.get("tracking_information") or [])
+            tracking: dict[str, Any] = {
+                "tracking_number": number,
+                "shipping_provider": {"name": carrier},
+                "origin_country": origin,
+            }
+            if note is not None:
+                tracking["ship_note"] = note
+            doc["tracking_information"] = [tracking, *previous][:2]
+            doc["processing_source"] = "UPDATE_TRACKING"
+            doc["processing_status"] = "IN_PROGRESS"
+            rec.write_seq += 1
+            entry_index = self._log_write(
+                order_id,
+                {
+                    "at": fmt_ms(now),
+                    "endpoint": "tracking",
+                    "body": body,
+                    "outcome": "accepted",
+                    "code": 0,
+                    "processing_status": "IN_PROGRESS",
+                },
+            )
+            self._tracking_index.setdefault(number, set()).add(order_id)
+            self._save(rec, doc, now)
+            delay = int(self.config.ship_processing_seconds * 1000)
+            self._schedule(
+                now + delay,
+                "tracking_processed",
+                order_id,
+                seq=rec.write_seq,
+                previous=previous,
+                number=number,
+                carrier=carrier,
+                entry=entry_index,
+            )
+            if delay <= 0:
+                self.tick()
+            return rec.raw
+
+    def _validate_tracking(self, rec: OrderRec, body: Any) -> tuple[str, str, str, str | None]:
+        if not isinstance(body, dict):
+            raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
+        number = body.get("tracking_number")
+        provider = body.get("shipping_provider")
+        origin = body.get("origin_country")
+        note = body.get("ship_note")
+        for name, value in (("tracking_number", number), ("shipping_provider", provider), ("origin_country", origin)):
+            if not isinstance(value, str) or not value.strip():
+                raise SandboxError(E.INVALID_PARAMETER, f"{name} is required")
+        assert isinstance(number, str) and isinstance(provider, str) and isinstance(origin, str)
+        if not _ISO2.match(origin):
+            raise SandboxError(E.INVALID_PARAMETER, "origin_country must be an ISO 3166 alpha-2 code")
+        if note is not None and (not isinstance(note, str) or not note or len(note) > 500):
+            raise SandboxError(E.INVALID_PARAMETER, "ship_note must be a string of 1 to 500 characters")
+        if self._in_progress(rec):
+            raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
+        if rec.state not in ("APPROVED", "SHIPPED"):
+            raise SandboxError(E.ORDER_NOT_SHIPPABLE, f"Order in state {rec.state} cannot be shipped")
+        if not (number.isascii() and number.isalnum()) or len(number) > 64:
+            raise SandboxError(E.INVALID_TRACKING_NUMBER, "Tracking number must contain only letters and digits")
+        carrier = canonical_carrier(provider)
+        if carrier is None:
+            raise SandboxError(E.CARRIER_NOT_ACCEPTED, f"Shipping provider {provider!r} is not accepted by Wish")
+        doc = orjson.loads(rec.raw)
+        others = self._tracking_index.get(number, set()) - {rec.id}
+        if others:
+            mine = _recipient_key(doc)
+            for other_id in others:
+                other = self._orders.get(other_id)
+                if other is None:
+                    continue
+                other_doc = orjson.loads(other.raw)
+                if _recipient_key(other_doc) != mine or abs(other.released_ms - rec.released_ms) > (
+                    SHARED_TRACKING_WINDOW_MS
+                ):
+                    raise SandboxError(
+                        E.TRACKING_NUMBER_IN_USE,
+                        "Tracking number is already used by an order with another recipient or released "
+                        "more than 5 days apart",
+                    )
+        return number, carrier, origin, note
+
+    def _in_progress(self, rec: OrderRec) -> bool:
+        return b'"processing_status":"IN_PROGRESS"' in rec.raw
+
+    def _on_tracking_processed(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        rec = self._orders.get(order_id)
+        if rec is None or rec.write_seq != data["seq"]:
+            return
+        doc = orjson.loads(rec.raw)
+        entry = self._writes[order_id][data["entry"]]
+        carrier = data["carrier"]
+        country = str(doc.get("full_address", {}).get("shipping_detail", {}).get("country_code", ""))
+        cdp = "CONFIRMED_DELIVERY_POLICY" in (doc.get("fulfillment_order_types") or ())
+        failure = None
+        if not carrier_serves(carrier, country):
+            failure = (E.FAILED_CARRIER_DESTINATION, f"{carrier} does not deliver to {country}")
+        elif cdp and carrier not in CONFIRMED_DELIVERY_CARRIERS:
+            failure = (E.FAILED_CARRIER_PROGRAM, f"{carrier} is not a confirmed-delivery carrier")
+        elif doc["state"] not in ("APPROVED", "SHIPPED"):
+            failure = (E.ORDER_NOT_SHIPPABLE, f"Order became {doc['state']}")
+        if failure:
+            doc["tracking_information"] = data["previous"]
+            doc["processing_status"] = "FAILED"
+            self._tracking_index.get(data["number"], set()).discard(order_id)
+            entry.update(processing_status="FAILED", code=failure[0], message=failure[1])
+            self._save(rec, doc, at)
+            if doc["state"] == "APPROVED":
+                ship_by = self._expected_ship_ms(doc)
+                if ship_by is not None and ship_by <= at:
+                    self._schedule(at, "ship_deadline", order_id, due=ship_by)
+            return
+        doc["processing_status"] = "SUCCEEDED"
+        entry.update(processing_status="SUCCEEDED")
+        first_shipment = doc["state"] == "APPROVED"
+        if first_shipment:
+            doc["state"] = "SHIPPED"
+            self._records(doc).append({"event_type": "MARK_SHIPPED", "event_time": fmt_ms(at)})
+        self._save(rec, doc, at)
+        rec.ship_gen += 1
+        self._plan_carrier(rec, doc, at, scanned=False)
+
+    def _plan_carrier(self, rec: OrderRec, doc: dict[str, Any], at: int, *, scanned: bool) -> None:
+        """What the carrier will do with this parcel: scan, deliver, get delayed, never scan, or
+        cancel the tracking (the order is then re-released to the merchant). Seeded per order."""
+        cfg = self.config
+        gen = rec.ship_gen
+        rng = random.Random(f"{cfg.seed}:carrier:{rec.id}:{gen}")
+        roll = rng.random()
+        express = "WISH_EXPRESS" in rec.types
+        delayed = rng.random() < cfg.delayed_share
+        if not scanned and roll < cfg.cancelled_share:
+            self._schedule(at + rng.randint(3, 8) * DAY_MS, "tracking_cancelled", rec.id, gen=gen)
+            return
+        if not scanned and roll < cfg.cancelled_share + cfg.never_scanned_share:
+            return
+        scan_at = at
+        if not scanned:
+            scan_at = at + rng.randint(6, 60) * HOUR_MS + (rng.randint(7, 12) * DAY_MS if delayed else 0)
+            self._schedule(scan_at, "first_scan", rec.id, gen=gen)
+        transit = rng.randint(1, 3) if express else rng.randint(4, 12)
+        if delayed:
+            transit += rng.randint(15, 30)
+        deliver_at = scan_at + transit * DAY_MS + rng.randint(0, 23) * HOUR_MS
+        self._schedule(deliver_at, "delivered", rec.id, gen=gen)
+        try:
+            deadline = parse_ms(doc["fulfillment_requirements"]["expected_delivery_time"])
+        except (KeyError, TypeError, ValueError):
+            deadline = None
+        if deadline is not None and deadline > at and (express or "CONFIRMED_DELIVERY_POLICY" in rec.types):
+            self._schedule(deadline, "delivery_deadline", rec.id, gen=gen)
+        if rng.random() < cfg.ticket_share:
+            if delayed:
+                self._schedule(at + 20 * DAY_MS, "ticket_opened", rec.id, gen=gen, reason="SHIPPING_TAKING_TOO_LONG")
+            else:
+                reason = rng.choice(("ITEM_IS_DAMAGED", "ITEM_DOES_NOT_MATCH_LISTING", "ITEM_DOES_NOT_FIT"))
+                self._schedule(deliver_at + 2 * DAY_MS, "ticket_opened", rec.id, gen=gen, reason=reason)
+
+    def _carrier_event_applies(self, order_id: str, data: dict[str, Any]) -> tuple[OrderRec, dict] | None:
+        rec = self._orders.get(order_id)
+        if rec is None or rec.ship_gen != data.get("gen") or rec.state != "SHIPPED":
+            return None
+        return rec, orjson.loads(rec.raw)
+
+    def _on_first_scan(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        found = self._carrier_event_applies(order_id, data)
+        if found and not self._has_record(found[1], "CONFIRM_FULFILLED"):
+            rec, doc = found
+            self._records(doc).append({"event_type": "CONFIRM_FULFILLED", "event_time": fmt_ms(at)})
+            self._save(rec, doc, at)
+
+    def _on_delivered(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        found = self._carrier_event_applies(order_id, data)
+        if found and not self._has_record(found[1], "CONFIRMED_DELIVERED"):
+            rec, doc = found
+            if not self._has_record(doc, "CONFIRM_FULFILLED"):
+                self._records(doc).append({"event_type": "CONFIRM_FULFILLED", "event_time": fmt_ms(at)})
+            self._records(doc).append({"event_type": "CONFIRMED_DELIVERED", "event_time": fmt_ms(at)})
+            for program in doc.get("special_programs") or ():
+                if isinstance(program, dict) and program.get("status") == "PENDING":
+                    program["status"] = "SUCCEED"
+            self._save(rec, doc, at)
+
+    def _on_tracking_cancelled(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        found = self._carrier_event_applies(order_id, data)
+        if not found:
+            return
+        rec, doc = found
+        if self._has_record(doc, "CONFIRM_FULFILLED"):
+            return
+        for info in doc.get("tracking_information") or ():
+            if isinstance(info, dict):
+                self._tracking_index.get(info.get("tracking_number", ""), set()).discard(order_id)
+        records = self._records(doc)
+        records.append({"event_type": "TRACKING_CANCELLED", "event_time": fmt_ms(at)})
+        records.append({"event_type": "ORDER_RE_RELEASED", "event_time": fmt_ms(at)})
+        doc["state"] = "APPROVED"
+        doc["tracking_information"] = []
+        doc.pop("processing_source", None)
+        doc.pop("processing_status", None)
+        ship_by = at + SHIP_DEADLINE_MS
+        doc.setdefault("fulfillment_requirements", {})["expected_ship_time"] = fmt_ms(ship_by)
+        rec.ship_gen += 1
+        self._save(rec, doc, at)
+        self._schedule(ship_by, "ship_deadline", order_id, due=ship_by)
+
+    def _on_ship_deadline(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        """Not marked shipped by expected_ship_time: Wish refunds the order and fines the merchant."""
+        rec = self._orders.get(order_id)
+        if rec is None or rec.state != "APPROVED" or self._in_progress(rec):
+            return
+        doc = orjson.loads(rec.raw)
+        if self._expected_ship_ms(doc) != data.get("due"):
+            return
+        value = self._order_value(doc)
+        doc["state"] = "REFUNDED"
+        doc.setdefault("refunds", []).append(
+            {
+                "refund_reason": "UNABLE_TO_SHIP",
+                "refund_reason_note": "Automatically refunded: not marked shipped by the expected ship time",
+                "refund_source": "WISH",
+                "refund_time": fmt_ms(at),
+                "refund_amount": _money(value),
+                "merchant_responsible_amount": _money(value),
+            }
+        )
+        penalty_id = self._add_penalty(at, order_id, "AUTO_REFUND_LATE_FULFILLMENT", max(1.0, value * 0.2))
+        doc.setdefault("penalties", []).append(penalty_id)
+        self._save(rec, doc, at)
+
+    def _on_scan_deadline(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        """No first carrier scan within 168 h (336 h from $100) of release: late fulfillment penalty."""
+        rec = self._orders.get(order_id)
+        if rec is None or rec.state != "SHIPPED" or "late_scan" in rec.penalized:
+            return
+        doc = orjson.loads(rec.raw)
+        if self._has_record(doc, "CONFIRM_FULFILLED"):
+            return
+        rec.penalized.add("late_scan")
+        penalty_id = self._add_penalty(
+            at, order_id, "LATE_CONFIRMED_FULFILLMENT", max(1.0, self._order_value(doc) * 0.2)
+        )
+        doc.setdefault("penalties", []).append(penalty_id)
+        self._save(rec, doc, at)
+
+    def _on_delivery_deadline(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        found = self._carrier_event_applies(order_id, data)
+        if not found or "late_delivery" in found[0].penalized:
+            return
+        rec, doc = found
+        if self._has_record(doc, "CONFIRMED_DELIVERED"):
+            return
+        rec.penalized.add("late_delivery")
+        reason = "WISH_EXPRESS_LATE_DELIVERY" if "WISH_EXPRESS" in rec.types else "CONFIRMED_DELIVERY_NOT_MET"
+        penalty_id = self._add_penalty(at, order_id, reason, max(1.0, self._order_value(doc) * 0.2))
+        doc.setdefault("penalties", []).append(penalty_id)
+        for program in doc.get("special_programs") or ():
+            if isinstance(program, dict) and program.get("status") == "PENDING":
+                program["status"] = "FAILED"
+        self._save(rec, doc, at)
+
+    def _on_review_resolved(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        rec = self._orders.get(order_id)
+        if rec is None or rec.state != "REQUIRE_REVIEW":
+            return
+        doc = orjson.loads(rec.raw)
+        approved = random.Random(f"{self.config.seed}:review:{order_id}").random() < 0.7
+        doc["state"] = "APPROVED" if approved else "DECLINED"
+        if approved:
+            ship_by = at + SHIP_DEADLINE_MS
+            doc.setdefault("fulfillment_requirements", {})["expected_ship_time"] = fmt_ms(ship_by)
+            self._schedule(ship_by, "ship_deadline", order_id, due=ship_by)
+        self._save(rec, doc, at)
+
+    # ------------------------------------------------------------------------------------------
+    # address, refunds, carriers
+    # ------------------------------------------------------------------------------------------
+
+    def modify_address(self, order_id: str, body: Any) -> bytes:
+        """``PUT /orders/{id}/address``: only before shipping; asynchronous (MODIFY_SHIPPING)."""
+        with self.lock:
+            now = self.tick()
+            rec = self._rec(order_id)
+            try:
+                address = self._validate_address(rec, body)
+            except SandboxError as err:
+                raise self._reject(order_id, "address", body, now, err) from None
+            doc = orjson.loads(rec.raw)
+            detail = doc.setdefault("full_address", {}).setdefault("shipping_detail", {})
+            for key in ("street_address2", "street_address3", "region"):
+                detail.pop(key, None)
+            detail.update(address)
+            doc["processing_source"] = "MODIFY_SHIPPING"
+            doc["processing_status"] = "IN_PROGRESS"
+            rec.write_seq += 1
+            entry_index = self._log_write(
+                order_id,
+                {"at": fmt_ms(now), "endpoint": "address", "body": body, "outcome": "accepted", "code": 0},
+            )
+            self._save(rec, doc, now)
+            self._schedule(
+                now + int(self.config.ship_processing_seconds * 1000),
+                "write_processed",
+                order_id,
+                seq=rec.write_seq,
+                entry=entry_index,
+            )
+            return rec.raw
+
+    def _validate_address(self, rec: OrderRec, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
+        for name in ("street_address1", "city", "state", "zipcode", "country_code"):
+            if not isinstance(body.get(name), str) or not body[name].strip():
+                raise SandboxError(E.INVALID_PARAMETER, f"{name} is required")
+        if not _ISO2.match(body["country_code"]):
+            raise SandboxError(E.INVALID_PARAMETER, "country_code must be an ISO 3166 alpha-2 code")
+        phone = body.get("phone_number")
+        if phone is not None and (not isinstance(phone, dict) or not isinstance(phone.get("number"), str)):
+            raise SandboxError(E.INVALID_PARAMETER, "phone_number must be an object with a number")
+        if self._in_progress(rec):
+            raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
+        if rec.state != "APPROVED":
+            raise SandboxError(E.ADDRESS_NOT_EDITABLE, f"The address of a {rec.state} order cannot be changed")
+        doc = orjson.loads(rec.raw)
+        current = doc.get("full_address", {}).get("shipping_detail", {}).get("country_code")
+        if current and current != body["country_code"]:
+            raise SandboxError(E.COUNTRY_CHANGE_NOT_ALLOWED, "The destination country cannot be changed")
+        allowed = (
+            "street_address1",
+            "street_address2",
+            "street_address3",
+            "city",
+            "state",
+            "zipcode",
+            "country_code",
+            "country",
+            "region",
+            "phone_number",
+        )
+        return {k: copy.deepcopy(body[k]) for k in allowed if k in body}
+
+    def refund_reasons(self, order_id: str) -> list[str]:
+        with self.lock:
+            self.tick()
+            return self._refund_reasons(self._rec(order_id))
+
+    def _refund_reasons(self, rec: OrderRec) -> list[str]:
+        if rec.state == "APPROVED":
+            return list(REASONS_BEFORE_SHIPPING)
+        if rec.state == "SHIPPED":
+            doc = orjson.loads(rec.raw)
+            if self._has_record(doc, "CONFIRMED_DELIVERED"):
+                return list(REASONS_AFTER_DELIVERY)
+            return list(REASONS_IN_TRANSIT)
+        return []
+
+    def refund(self, order_id: str, body: Any) -> bytes:
+        """``PUT /orders/{id}/refund``: needs a reason valid for the order's stage; asynchronous."""
+        with self.lock:
+            now = self.tick()
+            rec = self._rec(order_id)
+            try:
+                if not isinstance(body, dict):
+                    raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
+                reason = body.get("refund_reason")
+                note = body.get("refund_reason_note")
+                if reason not in REFUND_REASONS:
+                    raise SandboxError(E.INVALID_PARAMETER, "refund_reason must be a valid refund reason")
+                if note is not None and (not isinstance(note, str) or not note):
+                    raise SandboxError(E.INVALID_PARAMETER, "refund_reason_note must be a non-empty string")
+                if self._in_progress(rec):
+                    raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
+                valid = self._refund_reasons(rec)
+                if not valid:
+                    raise SandboxError(E.ORDER_NOT_REFUNDABLE, f"A {rec.state} order cannot be refunded")
+                if reason not in valid:
+                    raise SandboxError(
+                        E.REFUND_REASON_INVALID, f"{reason} is not a valid refund reason for this order now"
+                    )
+            except SandboxError as err:
+                raise self._reject(order_id, "refund", body, now, err) from None
+            doc = orjson.loads(rec.raw)
+            doc["processing_source"] = "REFUND"
+            doc["processing_status"] = "IN_PROGRESS"
+            rec.write_seq += 1
+            entry_index = self._log_write(
+                order_id,
+                {"at": fmt_ms(now), "endpoint": "refund", "body": body, "outcome": "accepted", "code": 0},
+            )
+            self._save(rec, doc, now)
+            self._schedule(
+                now + int(self.config.ship_processing_seconds * 1000),
+                "write_processed",
+                order_id,
+                seq=rec.write_seq,
+                entry=entry_index,
+                refund={"reason": reason, "note": note},
+            )
+            return rec.raw
+
+    def _on_write_processed(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        rec = self._orders.get(order_id)
+        if rec is None or rec.write_seq != data["seq"]:
+            return
+        doc = orjson.loads(rec.raw)
+        doc["processing_status"] = "SUCCEEDED"
+        self._writes[order_id][data["entry"]]["processing_status"] = "SUCCEEDED"
+        refund = data.get("refund")
+        if refund:
+            value = self._order_value(doc)
+            item: dict[str, Any] = {
+                "refund_reason": refund["reason"],
+                "refund_source": "MERCHANT",
+                "refund_time": fmt_ms(at),
+                "refund_amount": _money(value),
+                "merchant_responsible_amount": _money(value),
+            }
+            if refund.get("note"):
+                item["refund_reason_note"] = refund["note"]
+            doc.setdefault("refunds", []).append(item)
+            doc["state"] = "REFUNDED"
+            rec.ship_gen += 1  # the carrier's future events no longer matter
+        self._save(rec, doc, at)
+
+    def shipping_carriers(self, order_type: str | None, dest_country: str | None) -> list[dict[str, str]]:
+        if order_type not in ("GENERAL", "CONFIRMED_DELIVERY"):
+            raise SandboxError(E.INVALID_PARAMETER, "order_type must be GENERAL or CONFIRMED_DELIVERY")
+        if order_type == "CONFIRMED_DELIVERY":
+            if not dest_country:
+                raise SandboxError(E.INVALID_PARAMETER, "dest_country_code is required for CONFIRMED_DELIVERY")
+            if not _ISO2.match(dest_country):
+                raise SandboxError(E.INVALID_PARAMETER, "dest_country_code must be an ISO 3166 alpha-2 code")
+        return [{"name": name} for name in carriers_for(order_type, dest_country)]
+
+    def writes(self, order_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            self.tick()
+            return copy.deepcopy(self._writes.get(order_id, []))
+
+    # ------------------------------------------------------------------------------------------
+    # labels (sandbox-only)
+    # ------------------------------------------------------------------------------------------
+
+    def make_labels(self, order_ids: list[str], carrier: str) -> list[dict[str, Any]]:
+        """Carrier-format tracking numbers for the given orders (deterministic by seed)."""
+        with self.lock:
+            self.tick()
+            name = canonical_carrier(carrier) if isinstance(carrier, str) else None
+            if name is None:
+                raise SandboxError(E.CARRIER_NOT_ACCEPTED, f"Shipping provider {carrier!r} is not accepted by Wish")
+            labels = []
+            for oid in order_ids:
+                rec = self._rec(oid)
+                self._label_counter += 1
+                rng = random.Random(f"{self.config.seed}:label:{self._label_counter}")
+                doc = orjson.loads(rec.raw)
+                detail = doc.get("full_address", {}).get("shipping_detail", {})
+                var = next(
+                    (v for v in self.catalog if v.variation_id == doc["product_information"].get("variation_id")), None
+                )
+                qty = doc.get("order_payment", {}).get("general_payment_details", {}).get("product_quantity", 1)
+                labels.append(
+                    {
+                        "order_id": oid,
+                        "carrier": name,
+                        "tracking_number": make_tracking_number(name, rng),
+                        "dest_country_code": detail.get("country_code"),
+                        "weight_grams": (var.weight_grams if var else 250) * max(int(qty or 1), 1),
+                    }
+                )
+            return labels
+
+    # ------------------------------------------------------------------------------------------
+    # tickets
+    # ------------------------------------------------------------------------------------------
+
+    def _on_ticket_opened(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        rec = self._orders.get(order_id)
+        if rec is None or rec.state != "SHIPPED" or rec.ship_gen != data.get("gen"):
+            return
+        doc = orjson.loads(rec.raw)
+        if data["reason"] == "SHIPPING_TAKING_TOO_LONG" and self._has_record(doc, "CONFIRMED_DELIVERED"):
+            return
+        self.open_ticket(order_id, data["reason"], at_ms=at)
+
+    _SUBJECTS = {
+        "SHIPPING_TAKING_TOO_LONG": "Where is my order?",
+        "ITEM_IS_DAMAGED": "The item arrived damaged",
+        "ITEM_DOES_NOT_MATCH_LISTING": "I received the wrong item",
+        "ITEM_DOES_NOT_FIT": "The item does not fit",
+        "OTHER": "Question about my order",
+    }
+
+    def open_ticket(self, order_id: str, reason: str = "OTHER", *, at_ms: int | None = None) -> str:
+        """Open a customer ticket on an order (clock-driven, or via the admin API)."""
+        with self.lock:
+            at = self.now_ms() if at_ms is None else at_ms
+            rec = self._rec(order_id)
+            doc = orjson.loads(rec.raw)
+            rng = random.Random(f"{self.config.seed}:ticket:{len(self._tickets)}")
+            tid = object_id(rng, at)
+            subject = self._SUBJECTS.get(reason, self._SUBJECTS["OTHER"])
+            buyer = str(doc.get("full_address", {}).get("shipping_detail", {}).get("name", "Customer"))
+            self._tickets[tid] = {
+                "id": tid,
+                "merchant_id": self.merchant_id,
+                "type": "ORDER",
+                "state": "AWAITING_MERCHANT",
+                "subject": subject,
+                "sub_label": reason.replace("_", " ").capitalize(),
+                "opened_at": fmt_ms(at),
+                "updated_at": fmt_ms(at),
+                "orders": [{"id": order_id}],
+                "products": [{"id": doc.get("product_information", {}).get("id", order_id)}],
+                "buyer_info": {"name": buyer, "locale": "en"},
+                "refund_reason": reason if reason != "ITEM_DOES_NOT_FIT" else "ITEM_DOES_NOT_FIT",
+                "replies": [{"sender": "USER", "message": subject, "replied_at": fmt_ms(at)}],
+                "_updated_ms": at,
+            }
+            return tid
+
+    def _ticket(self, ticket_id: str) -> dict[str, Any]:
+        if not is_object_id(ticket_id):
+            raise SandboxError(E.INVALID_PARAMETER, "id must be an object id (24 hex digits)")
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise SandboxError(E.NOT_FOUND, f"Ticket {ticket_id} not found")
+        return ticket
+
+    @staticmethod
+    def _public_ticket(ticket: dict[str, Any]) -> dict[str, Any]:
+        return {k: copy.deepcopy(v) for k, v in ticket.items() if not k.startswith("_")}
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            return self._public_ticket(self._ticket(ticket_id))
+
+    def list_tickets(self, query: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        query = query or {}
+        with self.lock:
+            self.tick()
+            limit = _parse_limit(query, default=50, maximum=500)
+            _, desc = _parse_sort(query, ("updated_at",), "updated_at")
+            states = set(_parse_multi(query, "states", TICKET_STATES) or TICKET_STATES)
+            types = set(_parse_multi(query, "types", TICKET_TYPES) or TICKET_TYPES)
+            lo, hi = _bounds(query, "updated_at")
+            items = [
+                t
+                for t in self._tickets.values()
+                if t["state"] in states
+                and t["type"] in types
+                and (lo is None or t["_updated_ms"] >= lo)
+                and (hi is None or t["_updated_ms"] <= hi)
+            ]
+            items.sort(key=lambda t: (t["_updated_ms"], t["id"]), reverse=desc)
+            return [self._public_ticket(t) for t in items[:limit]]
+
+    def update_ticket(self, ticket_id: str, body: Any) -> dict[str, Any]:
+        with self.lock:
+            now = self.tick()
+            ticket = self._ticket(ticket_id)
+            state = body.get("state") if isinstance(body, dict) else None
+            if state not in ("CLOSED", "AWAITING_MERCHANT", "AWAITING_WISH"):
+                raise SandboxError(E.INVALID_PARAMETER, "state must be CLOSED, AWAITING_MERCHANT or AWAITING_WISH")
+            current = ticket["state"]
+            allowed = {
+                "CLOSED": {"AWAITING_MERCHANT", "AWAITING_USER", "AWAITING_WISH"},
+                "AWAITING_MERCHANT": {"CLOSED"},  # re-open
+                "AWAITING_WISH": {"AWAITING_MERCHANT", "AWAITING_USER"},  # appeal to Wish support
+            }[state]
+            if current not in allowed:
+                raise SandboxError(E.TICKET_STATE_CHANGE_INVALID, f"A ticket in state {current} cannot become {state}")
+            ticket["state"] = state
+            if state == "CLOSED":
+                ticket["resolution_info"] = {"closed_at": fmt_ms(now), "closed_by": "MERCHANT"}
+            else:
+                ticket.pop("resolution_info", None)
+            self._touch_ticket(ticket, now)
+            return self._public_ticket(ticket)
+
+    def reply_ticket(self, ticket_id: str, body: Any) -> dict[str, Any]:
+        with self.lock:
+            now = self.tick()
+            ticket = self._ticket(ticket_id)
+            message = body.get("message") if isinstance(body, dict) else None
+            if not isinstance(message, str) or not message.strip():
+                raise SandboxError(E.INVALID_PARAMETER, "message is required")
+            if ticket["state"] != "AWAITING_MERCHANT":
+                raise SandboxError(
+                    E.TICKET_NOT_AWAITING_MERCHANT, "You can only reply to a ticket awaiting the merchant"
+                )
+            reply = {"sender": "MERCHANT", "message": message, "replied_at": fmt_ms(now), "supporting_files": []}
+            ticket["replies"].append(reply)
+            ticket["state"] = "AWAITING_USER"
+            self._touch_ticket(ticket, now)
+            self._schedule(now + DAY_MS, "ticket_user_closes", ticket_id, replies=len(ticket["replies"]))
+            return copy.deepcopy(reply)
+
+    def _touch_ticket(self, ticket: dict[str, Any], at: int) -> None:
+        ticket["_updated_ms"] = max(at, ticket["_updated_ms"])
+        ticket["updated_at"] = fmt_ms(ticket["_updated_ms"])
+
+    def _on_ticket_user_closes(self, at: int, ticket_id: str, data: dict[str, Any]) -> None:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None or ticket["state"] != "AWAITING_USER" or len(ticket["replies"]) != data["replies"]:
+            return
+        ticket["replies"].append({"sender": "USER", "message": "Thank you!", "replied_at": fmt_ms(at)})
+        ticket["state"] = "CLOSED"
+        ticket["resolution_info"] = {"closed_at": fmt_ms(at), "closed_by": "USER"}
+        self._touch_ticket(ticket, at)
+
+    # ------------------------------------------------------------------------------------------
+    # penalties
+    # ------------------------------------------------------------------------------------------
+
+    def _add_penalty(self, at: int, order_id: str, reason: str, amount: float) -> str:
+        rng = random.Random(f"{self.config.seed}:penalty:{len(self._penalties)}")
+        pid = object_id(rng, at)
+        amount = round(amount, 2)
+        self._penalties[pid] = {
+            "id": pid,
+            "penalty_reason": reason,
+            "related_entity_type": "ORDER",
+            "related_entity_id": order_id,
+            "penalty_amount": _money(amount),
+            "amount": amount,
+            "currency_code": "USD",
+            "created_at": fmt_ms(at),
+            "reversed": False,
+            "_created_ms": at,
+        }
+        return pid
+
+    def get_penalty(self, penalty_id: str) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            if not is_object_id(penalty_id):
+                raise SandboxError(E.INVALID_PARAMETER, "id must be an object id (24 hex digits)")
+            penalty = self._penalties.get(penalty_id)
+            if penalty is None:
+                raise SandboxError(E.NOT_FOUND, f"Penalty {penalty_id} not found")
+            return self._public_ticket(penalty)
+
+    def _filtered_penalties(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        c_lo, c_hi = _bounds(query, "created_at")
+        r_lo, r_hi = _bounds(query, "reversed_at")
+        out = []
+        for p in self._penalties.values():
+            created = p["_created_ms"]
+            if (c_lo is not None and created < c_lo) or (c_hi is not None and created > c_hi):
+                continue
+            reversed_ms = p.get("_reversed_ms")
+            if (r_lo is not None or r_hi is not None) and (
+                reversed_ms is None
+                or (r_lo is not None and reversed_ms < r_lo)
+                or (r_hi is not None and reversed_ms > r_hi)
+            ):
+                continue
+            out.append(p)
+        return out
+
+    def list_penalties(self, query: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        query = query or {}
+        with self.lock:
+            self.tick()
+            limit = _parse_limit(query, default=100, maximum=500)
+            field_name, desc = _parse_sort(query, ("created_at", "reversed_at"), "created_at")
+            items = self._filtered_penalties(query)
+            key = "_created_ms" if field_name == "created_at" else "_reversed_ms"
+            items.sort(key=lambda p: (p.get(key) or 0, p["id"]), reverse=desc)
+            return [self._public_ticket(p) for p in items[:limit]]
+
+    def count_penalties(self, query: dict[str, list[str]] | None = None) -> int:
+        with self.lock:
+            self.tick()
+            return len(self._filtered_penalties(query or {}))
+
+    # ------------------------------------------------------------------------------------------
+    # batch download jobs
+    # ------------------------------------------------------------------------------------------
+
+    def create_download_job(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """``POST /orders/bulk_get``: snapshot the matching orders; READY when first polled."""
+        with self.lock:
+            now = self.tick()
+            q = dict(query)
+            limit_values = q.pop("limit", None)
+            limit = 10_000_000
+            if limit_values:
+                try:
+                    limit = int(limit_values[-1])
+                except ValueError:
+                    raise SandboxError(E.INVALID_PARAMETER, "limit must be an integer") from None
+                if limit < 1:
+                    raise SandboxError(E.INVALID_PARAMETER, "limit must be at least 1")
+            rows = self._list(q, limit_override=limit)
+            jid = object_id(random.Random(f"{self.config.seed}:job:{len(self._jobs)}"), now)
+            self._jobs[jid] = {
+                "id": jid,
+                "status": "PENDING",
+                "created_at": fmt_ms(now),
+                "total_count": len(rows),
+                "processed_count": 0,
+                "_body": b"[" + b",".join(rows) + b"]",
+                "_created_ms": now,
+            }
+            return self._public_job(self._jobs[jid], None)
+
+    def get_download_job(self, job_id: str, base_url: str | None) -> dict[str, Any]:
+        with self.lock:
+            now = self.tick()
+            job = self._jobs.get(job_id) if is_object_id(job_id) else None
+            if job is None:
+                raise SandboxError(E.NO_SUCH_JOB, "There is no such download job for the merchant.")
+            if job["status"] == "PENDING":
+                job["status"] = "READY"
+                job["processed_count"] = job["total_count"]
+                job["completed_at"] = fmt_ms(now)
+                job["expiry_time"] = fmt_ms(now + 3 * DAY_MS)
+            return self._public_job(job, base_url)
+
+    def _public_job(self, job: dict[str, Any], base_url: str | None) -> dict[str, Any]:
+        out = {k: v for k, v in job.items() if not k.startswith("_")}
+        if job["status"] == "READY":
+            out["file_urls"] = [f"{base_url or ''}/sandbox/files/orders/{job['id']}.json"]
+        return out
+
+    def download_file(self, job_id: str) -> bytes:
+        with self.lock:
+            job = self._jobs.get(job_id)
+            if job is None or job["status"] != "READY":
+                raise SandboxError(E.NO_SUCH_JOB, "There is no such download job for the merchant.")
+            return job["_body"]
+
+    # ------------------------------------------------------------------------------------------
+    # stats
+    # ------------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            by_state = {s: len(self._idx[("updated_at", s)]) for s in STATES}
+            requests: dict[str, dict[str, int]] = {}
+            for (endpoint, outcome), n in sorted(self.request_stats.items()):
+                requests.setdefault(endpoint, {})[outcome] = n
+            return {
+                "now": fmt_ms(self.now_ms()),
+                "orders": {"total": len(self._orders), "by_state": by_state},
+                "requests": requests,
+                "tickets": dict(Counter(t["state"] for t in self._tickets.values())),
+                "penalties": len(self._penalties),
+                "pending_events": len(self._events),
+                "writes": sum(len(w) for w in self._writes.values()),
+            }
+
+
+# ----------------------------------------------------------------------------------------------
+# query helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _walk(keys: list[tuple[int, str]], lo: int, hi: int, desc: bool) -> Iterator[tuple[int, str]]:
+    if desc:
+        for i in range(hi - 1, lo - 1, -1):
+            yield keys[i]
+    else:
+        for i in range(lo, hi):
+            yield keys[i]
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _parse_limit(query: dict[str, list[str]], default: int, maximum: int) -> int:
+    raw = _single(query, "limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise SandboxError(E.INVALID_PARAMETER, f"limit must be an integer between 1 and {maximum}") from None
+    if not 1 <= limit <= maximum:
+        raise SandboxError(E.INVALID_PARAMETER, f"limit must be an integer between 1 and {maximum}")
+    return limit
+
+
+def _parse_sort(query: dict[str, list[str]], fields: tuple[str, ...], default: str) -> tuple[str, bool]:
+    raw = _single(query, "sort_by") or f"{default}.desc"
+    name, _, direction = raw.partition(".")
+    if name not in fields or direction not in ("", "asc", "desc"):
+        allowed = "|".join(fields)
+        raise SandboxError(E.INVALID_PARAMETER, f"sort_by must match ({allowed})(.asc|.desc)")
+    return name, direction != "asc"
+
+
+def _parse_multi(
+    query: dict[str, list[str]], name: str, allowed: tuple[str, ...], max_items: int | None = None
+) -> list[str]:
+    """A multi-valued parameter, repeated (``states=A&states=B``) and/or comma-separated."""
+    values = [part.strip() for raw in query.get(name, []) for part in raw.split(",") if part.strip()]
+    for value in values:
+        if value not in allowed:
+            raise SandboxError(E.INVALID_PARAMETER, f"{name} values must be among {', '.join(allowed)}")
+    if max_items is not None and len(values) > max_items:
+        raise SandboxError(E.INVALID_PARAMETER, f"{name} takes at most {max_items} values")
+    return values
+
+
+def _bounds(query: dict[str, list[str]], prefix: str) -> tuple[int | None, int | None]:
+    out: list[int | None] = []
+    for suffix, upper in (("min", False), ("max", True)):
+        raw = _single(query, f"{prefix}_{suffix}")
+        if not raw:
+            out.append(None)
+            continue
+        try:
+            out.append(parse_bound_ms(raw, upper=upper))
+        except ValueError:
+            raise SandboxError(E.INVALID_PARAMETER, f"{prefix}_{suffix} is not a valid ISO 8601 date-time") from None
+    return out[0], out[1]
+
+
+def _dumps(doc: Any) -> bytes:
+    # orjson over-allocates its output buffer; an exact-size copy keeps 100k orders ~8x smaller
+    return bytes(memoryview(orjson.dumps(doc)))
+
+
+def _copy_recipient(recipient: dict[str, Any]) -> dict[str, Any]:
+    out = dict(recipient)
+    phone = out.get("phone_number")
+    if isinstance(phone, dict):
+        out["phone_number"] = dict(phone)
+    return out
+
+
+def _recipient_key(doc: dict[str, Any]) -> tuple[str, ...]:
+    detail = doc.get("full_address", {}).get("shipping_detail", {}) or {}
+    return tuple(
+        str(detail.get(k, "")).strip().lower()
+        for k in ("name", "street_address1", "street_address2", "city", "state", "zipcode", "country_code")
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

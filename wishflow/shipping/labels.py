@@ -1,0 +1,217 @@
+"""Where tracking numbers come from, and the checks every number passes before it is submitted.
+
+Three label providers share one interface (:class:`LabelProvider`): the sandbox carrier
+(``POST /sandbox/labels``), a CSV file or table of numbers, and numbers given by hand. Every number is
+checked (ASCII letters and digits only, which is all Wish accepts, and the carrier's format when it
+is known) before it is saved to the outbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from wishflow.shipping.batching import PlannedParcel
+
+#: Known carrier formats (Wish shipping_provider names, lower-cased). A carrier missing here only gets
+#: the letters-and-digits check.
+_S10 = r"[A-Z]{2}\d{9}[A-Z]{2}"  # UPU S10, used by most postal operators
+CARRIER_FORMATS: dict[str, re.Pattern[str]] = {
+    name.lower(): re.compile(rf"^(?:{pattern})$")
+    for name, pattern in {
+        "USPS": r"9[1-5]\d{18,20}|" + _S10,
+        "UPS": r"1Z[0-9A-Z]{16}",
+        "FedEx": r"\d{12}|\d{15}|\d{20}|\d{22}",
+        "DHL": r"\d{10,11}|JJD\d{18,20}",
+        "DHLeCommerce": r"GM\d{16,18}|\d{10,22}",
+        "YunExpress": r"YT\d{16}",
+        "4PX": r"4PX\d{10,16}",
+        "ChinaAirPost": _S10,
+        "Yanwen": r"UG\d{9}YP|" + _S10,
+        "WishPost": r"WI\d{13,16}",
+        "SFExpress": r"SF\d{12,13}",
+        "RoyalMail": _S10,
+        "LaPoste": r"\d[A-Z]\d{11}|" + _S10,
+        "DeutschePost": _S10,
+        "PostNL": r"3S[A-Z0-9]{4}\d{6,9}|" + _S10,
+        "CanadaPost": r"\d{12}|\d{16}|" + _S10,
+        "AustraliaPost": _S10 + r"|[A-Z0-9]{10,12}\d{8,11}",
+        "Correios": _S10,
+        "CorreosDeMexico": _S10,
+        "Correos": r"PQ[A-Z0-9]{19,21}|" + _S10,
+    }.items()
+}
+
+
+class LabelError(ValueError):
+    """A tracking number that must not be submitted, or a provider that could not give one."""
+
+
+def check_tracking_number(number: str, carrier: str | None = None) -> str:
+    """The number, stripped, if Wish would accept it for ``carrier``; else :class:`LabelError`."""
+    if not isinstance(number, str):
+        raise LabelError(f"tracking number must be text, not {type(number).__name__}")
+    value = number.strip()
+    if not value:
+        raise LabelError("tracking number is empty")
+    if not (value.isascii() and value.isalnum()):
+        raise LabelError(f"tracking number {value!r} must contain only letters and digits")
+    if len(value) > 64:
+        raise LabelError(f"tracking number {value!r} is longer than 64 characters")
+    if carrier:
+        pattern = CARRIER_FORMATS.get(carrier.strip().lower())
+        if pattern is not None and not pattern.match(value.upper()):
+            raise LabelError(f"tracking number {value!r} does not have the {carrier} format")
+    return value
+
+
+class LabelProvider(Protocol):
+    """Gives one tracking number per parcel (combined orders share their parcel's number)."""
+
+    name: str
+
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+        """``parcel_id -> tracking number`` for each parcel it can serve (missing ones stay unlabelled)."""
+        ...
+
+
+def _by_order(parcels: Sequence[PlannedParcel], numbers: Mapping[str, str]) -> dict[str, str]:
+    """Pick each parcel's number from an order-id keyed mapping; a combined parcel's orders must agree."""
+    out: dict[str, str] = {}
+    for parcel in parcels:
+        found = {numbers[o] for o in parcel.order_ids if o in numbers}
+        if len(found) > 1:
+            raise LabelError(f"orders combined in one parcel were given different numbers: {sorted(found)}")
+        if found:
+            out[parcel.parcel_id] = found.pop()
+    return out
+
+
+class ManualLabels:
+    """Numbers given by hand: ``order_id -> tracking number``."""
+
+    name = "manual"
+
+    def __init__(self, numbers: Mapping[str, str]) -> None:
+        self._numbers = {str(k): str(v).strip() for k, v in numbers.items()}
+
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+        return _by_order(parcels, self._numbers)
+
+
+class TableLabels:
+    """Numbers imported from a CSV (``order_id,tracking_number[,carrier]``) or any row iterable."""
+
+    name = "table"
+
+    def __init__(self, rows: Sequence[Mapping[str, str]]) -> None:
+        self._numbers: dict[str, str] = {}
+        self.carriers: dict[str, str] = {}
+        for i, row in enumerate(rows, start=1):
+            order_id = (row.get("order_id") or "").strip()
+            number = (row.get("tracking_number") or "").strip()
+            if not order_id or not number:
+                raise LabelError(f"label row {i}: order_id and tracking_number are required")
+            self._numbers[order_id] = number
+            if row.get("carrier"):
+                self.carriers[order_id] = str(row["carrier"]).strip()
+
+    @classmethod
+    def from_csv(cls, source: str | Path | io.TextIOBase) -> TableLabels:
+        if isinstance(source, (str, Path)):
+            with open(source, newline="", encoding="utf-8") as fh:
+                return cls(list(csv.DictReader(fh)))
+        return cls(list(csv.DictReader(source)))
+
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+        for parcel in parcels:
+            for order_id in parcel.order_ids:
+                named = self.carriers.get(order_id)
+                if named and named.lower() != parcel.decision.carrier.lower():
+                    raise LabelError(
+                        f"label for order {order_id} is a {named} label but the plan ships it with "
+                        f"{parcel.decision.carrier}"
+                    )
+        return _by_order(parcels, self._numbers)
+
+
+class SandboxLabels:
+    """The sandbox's carrier: ``POST /sandbox/labels`` buys carrier-format numbers (one per parcel)."""
+
+    name = "sandbox"
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._transport = transport
+
+    @classmethod
+    def for_api_url(cls, api_url: str) -> SandboxLabels:
+        """From the API root (``.../api/v3``) of a sandbox."""
+        root = api_url.rstrip("/")
+        if root.endswith("/api/v3"):
+            root = root[: -len("/api/v3")]
+        return cls(root)
+
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        by_carrier: dict[str, list[PlannedParcel]] = {}
+        for parcel in parcels:
+            by_carrier.setdefault(parcel.decision.carrier, []).append(parcel)
+        with httpx.Client(timeout=self._timeout, transport=self._transport) as http:
+            for carrier, group in by_carrier.items():
+                lead = {p.order_ids[0]: p for p in group}
+                response = http.post(
+                    f"{self.base_url}/sandbox/labels", json={"order_ids": list(lead), "carrier": carrier}
+                )
+                if response.status_code != 200:
+                    raise LabelError(
+                        f"sandbox labels for {carrier}: HTTP {response.status_code}: {response.text[:200]}"
+                    )
+                body = response.json()
+                labels = body.get("data", body) if isinstance(body, dict) else body
+                if isinstance(labels, dict):
+                    labels = labels.get("labels", [])
+                for label in labels or []:
+                    parcel = lead.get(str(label.get("order_id")))
+                    if parcel is not None and label.get("tracking_number"):
+                        out[parcel.parcel_id] = str(label["tracking_number"])
+        return out
+
+
+def assign_numbers(
+    parcels: Sequence[PlannedParcel], provider: LabelProvider, *, require_all: bool = True
+) -> dict[str, str]:
+    """Ask ``provider`` for numbers, check each, and set them on the parcels.
+
+    Returns ``order_id -> reason`` for orders left without a (valid) number; with ``require_all``
+    any such order raises :class:`LabelError` instead. Two parcels may never share a number.
+    """
+    numbers = provider.numbers(parcels)
+    problems: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for parcel in parcels:
+        number = numbers.get(parcel.parcel_id)
+        try:
+            if number is None:
+                raise LabelError(f"no tracking number from the {provider.name} label provider")
+            number = check_tracking_number(number, parcel.decision.carrier)
+            other = seen.get(number.upper())
+            if other is not None:
+                raise LabelError(f"tracking number {number} is already used by another parcel in this plan")
+            seen[number.upper()] = parcel.parcel_id
+            parcel.tracking_number = number
+        except LabelError as exc:
+            parcel.tracking_number = None
+            for order_id in parcel.order_ids:
+                problems[order_id] = str(exc)
+    if problems and require_all:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:5])
+        raise LabelError(f"{len(problems)} orders have no valid tracking number: {shown}")
+    return problems

@@ -1,0 +1,751 @@
+"""The exactly-once shipping outbox (``shipments``).
+
+Wish's ``PUT /orders/{id}/tracking`` has no idempotency key and completes asynchronously, so the only
+way to never ship an order twice, nor overwrite a tracking number on a retry, is to write down what we
+are about to do before doing it, and to look before sending again:
+
+``planned``     the tracking number is saved (before anything is sent).
+``submitting``  claimed by one worker: atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
+                ``BEGIN IMMEDIATE`` transaction on SQLite), so two runs never hold the same row. Just
+                before the PUT the worker stamps ``sent_at`` (only if it still holds the claim): a row
+                with no ``sent_at`` was certainly never sent.
+``submitted``   Wish accepted the write; it is followed until ``processing_status`` settles.
+``confirmed``   SUCCEEDED.        ``failed``   rejected, or FAILED at Wish (the order is ready again).
+``conflict``    another tracking number is on the order: never overwritten; a person must decide.
+
+After any uncertain outcome (timeout, dropped connection, 5xx, a crash leaving a row in
+``submitting`` with ``sent_at`` set) the order is **read back** before anything is sent again
+(:func:`judge_readback`): our number on it -> submitted; another number -> conflict; no tracking and
+still APPROVED -> safe to send.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+
+from wishflow.shipping.batching import ShipmentPlan
+from wishflow.warehouse.bulk import dialect_insert
+from wishflow.warehouse.shipping_schema import shipment_batches, shipment_events, shipments
+
+
+class State(StrEnum):
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+
+
+#: States in which the row holds the order (``active_order_id`` set): nothing else may ship it.
+HOLDING = frozenset({State.PLANNED, State.SUBMITTING, State.SUBMITTED, State.CONFLICT})
+TERMINAL = frozenset({State.CONFIRMED, State.FAILED, State.CONFLICT})
+
+#: A claim older than this is presumed abandoned (its worker died elsewhere); same-host claims of dead
+#: processes are taken over at once.
+DEFAULT_LEASE = timedelta(minutes=10)
+
+_HOST = socket.gethostname()
+
+#: Claim tokens of workers alive in this process; a same-process token not in here is abandoned
+#: (e.g. a task run that raised and whose rows a retry or reconcile may take over at once).
+LIVE_TOKENS: set[str] = set()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_claim_token() -> str:
+    """``host:pid:random``: unique per claim, and tells whether the claimer can still be alive."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def claimer_is_dead(token: str | None) -> bool:
+    """True when the claim was taken by a process on this host that no longer exists."""
+    if not token:
+        return True
+    parts = token.split(":")
+    if len(parts) < 3 or parts[0] != _HOST:
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return token not in LIVE_TOKENS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    shipment_id: str
+    store: str
+    order_id: str
+    kind: str
+    batch_id: str | None
+    parcel_id: str
+    carrier: str
+    origin_country: str
+    tracking_number: str
+    previous_tracking_number: str | None
+    ship_note: str | None
+    state: str
+    attempts: int
+    claimed_by: str | None
+    sent_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxRow:
+        m = row._mapping
+        return cls(**{k: m[k] for k in cls.__dataclass_fields__})
+
+
+_ROW_COLUMNS = [shipments.c[name] for name in OutboxRow.__dataclass_fields__]
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SavedPlan:
+    batch_ids: list[str]
+    planned: int
+    already_in_flight: list[str]
+
+
+def save_plan(engine: Engine, store: str, plan: ShipmentPlan, *, run_id: str | None = None) -> SavedPlan:
+    """Write the plan's batches and one ``planned`` row per order, tracking numbers included, in one
+    transaction. An order another run already holds is skipped (the unique ``active_order_id``)."""
+    now = utcnow()
+    batch_rows = []
+    rows = []
+    for batch in plan.batches:
+        batch_rows.append(
+            {
+                "batch_id": batch.batch_id,
+                "store": store,
+                "run_id": run_id,
+                "origin_country": batch.origin_country,
+                "carrier": batch.carrier,
+                "service": batch.service,
+                "shipment_count": len(batch.parcels),
+                "order_count": batch.order_count,
+                "earliest_deadline_at": batch.earliest_deadline,
+                "planned_at": now,
+                "_loaded_at": now,
+            }
+        )
+        for parcel in batch.parcels:
+            if not parcel.tracking_number:
+                raise ValueError(f"parcel {parcel.parcel_id} has no tracking number: label it before saving")
+            for order in parcel.orders:
+                rows.append(
+                    _new_row(
+                        store=store,
+                        order_id=order.order_id,
+                        kind="ship",
+                        batch_id=batch.batch_id,
+                        parcel_id=parcel.parcel_id,
+                        carrier=parcel.decision.carrier,
+                        service=parcel.decision.service,
+                        package=parcel.package,
+                        weight_grams=parcel.weight_grams,
+                        origin_country=parcel.decision.origin_country,
+                        tracking_number=parcel.tracking_number,
+                        run_id=run_id,
+                        now=now,
+                    )
+                )
+    with engine.begin() as conn:
+        if batch_rows:
+            conn.execute(insert(shipment_batches), batch_rows)
+        inserted = _insert_rows(conn, rows, now)
+        skipped = [r["order_id"] for r in rows if r["shipment_id"] not in inserted]
+        if skipped:
+            # keep batch counts honest: a batch may have lost orders to a concurrent planner
+            for batch in plan.batches:
+                kept = sum(1 for p in batch.parcels for o in p.orders if o.order_id not in skipped)
+                conn.execute(
+                    update(shipment_batches)
+                    .where(shipment_batches.c.batch_id == batch.batch_id)
+                    .values(order_count=kept)
+                )
+    batch_ids = [b.batch_id for b in plan.batches]
+    return SavedPlan(batch_ids, len(inserted), skipped)
+
+
+def _new_row(**kw: Any) -> dict[str, Any]:
+    now = kw.pop("now")
+    return {
+        "shipment_id": uuid.uuid4().hex,
+        "active_order_id": kw["order_id"],
+        "previous_tracking_number": None,
+        "ship_note": None,
+        "state": State.PLANNED.value,
+        "attempts": 0,
+        "claimed_by": None,
+        "claimed_at": None,
+        "sent_at": None,
+        "last_error": None,
+        "found_tracking_number": None,
+        "wish_processing_status": None,
+        "planned_at": now,
+        "submitted_at": None,
+        "finished_at": None,
+        "updated_at": now,
+        "_loaded_at": now,
+        "service": None,
+        "package": None,
+        "weight_grams": None,
+        "batch_id": None,
+        **kw,
+    }
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> set[str]:
+    """Insert planned rows, skipping orders already held; returns the ids inserted."""
+    if not rows:
+        return set()
+    stmt = dialect_insert(conn, shipments).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
+    conn.execute(stmt, rows)
+    ids = [r["shipment_id"] for r in rows]
+    inserted: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        inserted.update(
+            conn.execute(select(shipments.c.shipment_id).where(shipments.c.shipment_id.in_(chunk))).scalars()
+        )
+    events = [
+        {
+            "shipment_id": r["shipment_id"],
+            "store": r["store"],
+            "order_id": r["order_id"],
+            "from_state": None,
+            "to_state": State.PLANNED.value,
+            "detail": f"{r['kind']} with {r['carrier']} {r['tracking_number']}",
+            "at": now,
+        }
+        for r in rows
+        if r["shipment_id"] in inserted
+    ]
+    if events:
+        conn.execute(insert(shipment_events), events)
+    return inserted
+
+
+def plan_single(
+    engine: Engine,
+    store: str,
+    order_id: str,
+    *,
+    kind: str,
+    carrier: str,
+    origin_country: str,
+    tracking_number: str,
+    previous_tracking_number: str | None = None,
+    ship_note: str | None = None,
+    run_id: str | None = None,
+) -> OutboxRow | None:
+    """One outbox row outside a batch (``modify`` of a shipped order, or a hand-given shipment).
+    Returns None when the order is already held by another row."""
+    now = utcnow()
+    row = _new_row(
+        store=store,
+        order_id=order_id,
+        kind=kind,
+        parcel_id=uuid.uuid4().hex,
+        carrier=carrier,
+        origin_country=origin_country,
+        tracking_number=tracking_number,
+        previous_tracking_number=previous_tracking_number,
+        ship_note=ship_note,
+        run_id=run_id,
+        now=now,
+    )
+    with engine.begin() as conn:
+        inserted = _insert_rows(conn, [row], now)
+    if not inserted:
+        return None
+    return get_row(engine, row["shipment_id"])
+
+
+# -- claiming -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def claim_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction in which a claim is atomic: on SQLite ``BEGIN IMMEDIATE`` takes the write lock
+    up front (claims are serialised); on PostgreSQL the claim query itself locks with SKIP LOCKED."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def _lock_candidates(conn: Connection, stmt: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
+
+
+def claim_batch(engine: Engine, batch_id: str, token: str, *, limit: int = 100) -> list[OutboxRow]:
+    """Move up to ``limit`` planned rows of ``batch_id`` to ``submitting`` under claim ``token``."""
+    return _claim(
+        engine,
+        and_(shipments.c.batch_id == batch_id, shipments.c.state == State.PLANNED.value),
+        token,
+        limit,
+    )
+
+
+def claim_planned(
+    engine: Engine, store: str, token: str, *, shipment_ids: Sequence[str] | None = None, limit: int = 100
+) -> list[OutboxRow]:
+    """Claim planned rows of ``store`` (any batch, or only ``shipment_ids``)."""
+    cond = and_(shipments.c.store == store, shipments.c.state == State.PLANNED.value)
+    if shipment_ids is not None:
+        cond = and_(cond, shipments.c.shipment_id.in_(list(shipment_ids)))
+    return _claim(engine, cond, token, limit)
+
+
+def claim_stale(
+    engine: Engine,
+    store: str,
+    token: str,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    limit: int = 500,
+    shipment_ids: Sequence[str] | None = None,
+) -> list[OutboxRow]:
+    """Take over ``submitting`` rows nobody is working on: released (no claimer), claimed by a dead
+    process on this host, or claimed longer ago than ``lease``. They keep their ``sent_at``: a row
+    that was sent must be read back before it is sent again."""
+    now = utcnow()
+    cond = and_(shipments.c.store == store, shipments.c.state == State.SUBMITTING.value)
+    if shipment_ids is not None:
+        cond = and_(cond, shipments.c.shipment_id.in_(list(shipment_ids)))
+    with engine.connect() as conn:
+        candidates = conn.execute(
+            select(shipments.c.shipment_id, shipments.c.claimed_by, shipments.c.claimed_at).where(cond)
+        ).all()
+    stale = [
+        r.shipment_id
+        for r in candidates
+        if r.claimed_by is None
+        or claimer_is_dead(r.claimed_by)
+        or (r.claimed_at is not None and r.claimed_at < now - lease)
+    ][:limit]
+    if not stale:
+        return []
+    previous = {r.shipment_id: r.claimed_by for r in candidates}
+    claimed: list[OutboxRow] = []
+    with claim_transaction(engine) as conn:
+        for shipment_id in stale:
+            stmt = (
+                update(shipments)
+                .where(
+                    shipments.c.shipment_id == shipment_id,
+                    shipments.c.state == State.SUBMITTING.value,
+                    shipments.c.claimed_by.is_(None)
+                    if previous[shipment_id] is None
+                    else shipments.c.claimed_by == previous[shipment_id],
+                )
+                .values(claimed_by=token, claimed_at=now, attempts=shipments.c.attempts + 1, updated_at=now)
+            )
+            if conn.execute(stmt).rowcount == 1:
+                claimed.append(
+                    OutboxRow.from_row(
+                        conn.execute(select(*_ROW_COLUMNS).where(shipments.c.shipment_id == shipment_id)).one()
+                    )
+                )
+    return claimed
+
+
+def _claim(engine: Engine, cond: Any, token: str, limit: int) -> list[OutboxRow]:
+    now = utcnow()
+    with claim_transaction(engine) as conn:
+        pick = _lock_candidates(
+            conn,
+            select(shipments.c.shipment_id)
+            .where(cond)
+            .order_by(shipments.c.planned_at, shipments.c.shipment_id)
+            .limit(limit),
+        )
+        ids = list(conn.execute(pick).scalars())
+        if not ids:
+            return []
+        conn.execute(
+            update(shipments)
+            .where(shipments.c.shipment_id.in_(ids), shipments.c.state == State.PLANNED.value)
+            .values(
+                state=State.SUBMITTING.value,
+                claimed_by=token,
+                claimed_at=now,
+                sent_at=None,
+                attempts=shipments.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(shipment_events),
+            [
+                {
+                    "shipment_id": r.shipment_id,
+                    "store": r.store,
+                    "order_id": r.order_id,
+                    "from_state": State.PLANNED.value,
+                    "to_state": State.SUBMITTING.value,
+                    "detail": f"claimed by {token}",
+                    "at": now,
+                }
+                for r in conn.execute(
+                    select(shipments.c.shipment_id, shipments.c.store, shipments.c.order_id).where(
+                        shipments.c.shipment_id.in_(ids)
+                    )
+                )
+            ],
+        )
+        rows = conn.execute(
+            select(*_ROW_COLUMNS).where(shipments.c.shipment_id.in_(ids), shipments.c.claimed_by == token)
+        ).all()
+    return [OutboxRow.from_row(r) for r in rows]
+
+
+def mark_sending(engine: Engine, shipment_id: str, token: str) -> bool:
+    """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row. False: don't send."""
+    now = utcnow()
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(shipments)
+            .where(
+                shipments.c.shipment_id == shipment_id,
+                shipments.c.state == State.SUBMITTING.value,
+                shipments.c.claimed_by == token,
+            )
+            .values(sent_at=now, updated_at=now)
+        )
+        return result.rowcount == 1
+
+
+# -- transitions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Move one row to ``to`` (guarded: it must still be in ``from_state`` and, when given, claimed by
+    ``token``). ``release`` clears the claim (a row left in submitting then awaits a read-back)."""
+
+    shipment_id: str
+    to: State
+    from_state: State
+    token: str | None = None
+    detail: str | None = None
+    found_tracking_number: str | None = None
+    processing_status: str | None = None
+    release: bool = False
+    clear_sent: bool = False
+
+
+def apply(engine: Engine, transitions: Sequence[Transition]) -> int:
+    """Apply transitions in one transaction with their events; returns how many applied."""
+    if not transitions:
+        return 0
+    now = utcnow()
+    applied = 0
+    with engine.begin() as conn:
+        events = []
+        for t in transitions:
+            guard = [shipments.c.shipment_id == t.shipment_id, shipments.c.state == t.from_state.value]
+            if t.token is not None:
+                guard.append(shipments.c.claimed_by == t.token)
+            values: dict[str, Any] = {"state": t.to.value, "updated_at": now}
+            if t.detail is not None:
+                values["last_error"] = t.detail[:4000]
+            if t.processing_status is not None:
+                values["wish_processing_status"] = t.processing_status
+            if t.found_tracking_number is not None:
+                values["found_tracking_number"] = t.found_tracking_number
+            if t.to == State.SUBMITTED and t.from_state == State.SUBMITTING:
+                values["submitted_at"] = now
+            if t.to in (State.CONFIRMED, State.FAILED, State.CONFLICT):
+                values["finished_at"] = now
+            if t.to in (State.CONFIRMED, State.FAILED):
+                values["active_order_id"] = None
+            if t.to != State.SUBMITTING or t.release:
+                values["claimed_by"] = None
+            if t.clear_sent:
+                values["sent_at"] = None
+            result = conn.execute(update(shipments).where(*guard).values(**values))
+            if result.rowcount == 1:
+                applied += 1
+                if t.to != t.from_state:
+                    events.append((t, now))
+        if events:
+            ids = [t.shipment_id for t, _ in events]
+            keys = {
+                r.shipment_id: (r.store, r.order_id)
+                for r in conn.execute(
+                    select(shipments.c.shipment_id, shipments.c.store, shipments.c.order_id).where(
+                        shipments.c.shipment_id.in_(ids)
+                    )
+                )
+            }
+            conn.execute(
+                insert(shipment_events),
+                [
+                    {
+                        "shipment_id": t.shipment_id,
+                        "store": keys[t.shipment_id][0],
+                        "order_id": keys[t.shipment_id][1],
+                        "from_state": t.from_state.value,
+                        "to_state": t.to.value,
+                        "detail": (t.detail or "")[:4000] or None,
+                        "at": at,
+                    }
+                    for t, at in events
+                ],
+            )
+    return applied
+
+
+# -- read-back ----------------------------------------------------------------------------------
+
+
+class Verdict(StrEnum):
+    SEND = "send"  # nothing of ours on the order, still shippable: safe to send
+    SUBMITTED = "submitted"  # our number is on the order, processing not finished
+    CONFIRMED = "confirmed"  # our number is on the order and Wish says SUCCEEDED
+    FAILED = "failed"  # Wish failed our write, or the order can no longer be shipped
+    CONFLICT = "conflict"  # another number is on the order: never overwrite
+    WAIT = "wait"  # another write on the order is in progress: read back later
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    detail: str
+    found_tracking_number: str | None = None
+    processing_status: str | None = None
+
+
+def tracking_numbers(order: dict[str, Any]) -> list[str]:
+    """Tracking numbers on an order payload, newest first."""
+    out = []
+    for item in order.get("tracking_information") or ():
+        if isinstance(item, dict) and item.get("tracking_number"):
+            out.append(str(item["tracking_number"]))
+    return out
+
+
+def judge_readback(row: OutboxRow, order: dict[str, Any]) -> Judgement:
+    """What to do with a row whose write may or may not have reached Wish, given the order as read now."""
+    numbers = tracking_numbers(order)
+    latest = numbers[0] if numbers else None
+    status = order.get("processing_status")
+    source = order.get("processing_source")
+    state = order.get("state")
+    ours = row.tracking_number.upper()
+    if latest is not None and latest.upper() == ours:
+        if source in (None, "UPDATE_TRACKING") and status == "FAILED":
+            return Judgement(Verdict.FAILED, "Wish processed our tracking update as FAILED", None, status)
+        if status == "SUCCEEDED" or (status is None and state == "SHIPPED"):
+            return Judgement(Verdict.CONFIRMED, "our tracking number is on the order; Wish SUCCEEDED", None, status)
+        return Judgement(Verdict.SUBMITTED, "our tracking number is on the order", None, status)
+    if any(n.upper() == ours for n in numbers[1:]):
+        return Judgement(
+            Verdict.CONFLICT,
+            f"our number {row.tracking_number} was replaced on the order by {latest}",
+            latest,
+            status,
+        )
+    expected_current = (row.previous_tracking_number or "").upper() if row.kind == "modify" else ""
+    if latest is not None and latest.upper() != expected_current:
+        return Judgement(
+            Verdict.CONFLICT,
+            f"the order already carries another tracking number ({latest}); not overwritten",
+            latest,
+            status,
+        )
+    if status == "IN_PROGRESS":
+        return Judgement(Verdict.WAIT, f"another write ({source}) is in progress on the order", None, status)
+    shippable = ("APPROVED",) if row.kind == "ship" else ("SHIPPED", "APPROVED")
+    if state not in shippable:
+        return Judgement(Verdict.FAILED, f"the order is {state}; it can no longer be shipped", None, status)
+    if source == "UPDATE_TRACKING" and status == "FAILED" and row.sent_at is not None:
+        return Judgement(
+            Verdict.FAILED,
+            "Wish reports the last tracking update FAILED (our write reached Wish and was rejected)",
+            None,
+            status,
+        )
+    return Judgement(Verdict.SEND, "our number is not on the order and it is still shippable", None, status)
+
+
+def judge_follow(row: OutboxRow, order: dict[str, Any]) -> Judgement:
+    """For a ``submitted`` row: has Wish finished processing it, and how?"""
+    numbers = tracking_numbers(order)
+    status = order.get("processing_status")
+    source = order.get("processing_source")
+    ours = row.tracking_number.upper()
+    if numbers and numbers[0].upper() == ours:
+        if status == "FAILED" and source in (None, "UPDATE_TRACKING"):
+            return Judgement(Verdict.FAILED, "Wish processing_status FAILED for our tracking update", None, status)
+        if status == "SUCCEEDED" or (status is None and order.get("state") == "SHIPPED"):
+            return Judgement(Verdict.CONFIRMED, "Wish processing_status SUCCEEDED", None, status)
+        return Judgement(Verdict.SUBMITTED, f"processing_status {status}", None, status)
+    if status == "FAILED" and source in (None, "UPDATE_TRACKING") and not any(n.upper() == ours for n in numbers):
+        return Judgement(
+            Verdict.FAILED,
+            "Wish processing_status FAILED for our tracking update (e.g. the carrier does not serve the "
+            "destination or program); the order is ready to ship again",
+            None,
+            status,
+        )
+    latest = numbers[0] if numbers else None
+    if latest is None:
+        return Judgement(Verdict.FAILED, f"our tracking is no longer on the order (state {order.get('state')})")
+    return Judgement(Verdict.CONFLICT, f"another tracking number ({latest}) replaced ours on the order", latest, status)
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+def get_row(engine: Engine, shipment_id: str) -> OutboxRow:
+    with engine.connect() as conn:
+        return OutboxRow.from_row(
+            conn.execute(select(*_ROW_COLUMNS).where(shipments.c.shipment_id == shipment_id)).one()
+        )
+
+
+def rows_in_state(
+    engine: Engine, store: str, state: State, *, shipment_ids: Sequence[str] | None = None, limit: int | None = None
+) -> list[OutboxRow]:
+    stmt = select(*_ROW_COLUMNS).where(shipments.c.store == store, shipments.c.state == state.value)
+    params: dict[str, Any] = {}
+    if shipment_ids is not None:
+        stmt = stmt.where(shipments.c.shipment_id.in_(bindparam("ids", expanding=True)))
+        params["ids"] = list(shipment_ids)
+    stmt = stmt.order_by(shipments.c.planned_at, shipments.c.shipment_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with engine.connect() as conn:
+        return [OutboxRow.from_row(r) for r in conn.execute(stmt, params)]
+
+
+def counts_by_state(engine: Engine, store: str, batch_ids: Sequence[str] | None = None) -> dict[str, int]:
+    from sqlalchemy import func
+
+    stmt = select(shipments.c.state, func.count()).where(shipments.c.store == store).group_by(shipments.c.state)
+    if batch_ids is not None:
+        stmt = stmt.where(shipments.c.batch_id.in_(list(batch_ids)))
+    with engine.connect() as conn:
+        return {state: n for state, n in conn.execute(stmt)}
+
+
+def conflicts(engine: Engine, store: str) -> list[dict[str, Any]]:
+    """Open conflicts: what we meant to send, what Wish has, since when."""
+    stmt = select(
+        shipments.c.order_id,
+        shipments.c.tracking_number,
+        shipments.c.found_tracking_number,
+        shipments.c.carrier,
+        shipments.c.last_error,
+        shipments.c.finished_at,
+    ).where(shipments.c.store == store, shipments.c.state == State.CONFLICT.value)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def resolve_conflict(engine: Engine, store: str, order_id: str, note: str) -> int:
+    """A person decided: close the conflict (the order is released from the outbox's hold)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        rows = (
+            conn.execute(
+                select(shipments.c.shipment_id).where(
+                    shipments.c.store == store,
+                    shipments.c.order_id == order_id,
+                    shipments.c.state == State.CONFLICT.value,
+                    shipments.c.active_order_id.is_not(None),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for shipment_id in rows:
+            conn.execute(
+                update(shipments)
+                .where(shipments.c.shipment_id == shipment_id)
+                .values(active_order_id=None, updated_at=now, last_error=f"resolved: {note}")
+            )
+            conn.execute(
+                insert(shipment_events).values(
+                    shipment_id=shipment_id,
+                    store=store,
+                    order_id=order_id,
+                    from_state=State.CONFLICT.value,
+                    to_state=State.CONFLICT.value,
+                    detail=f"resolved by a person: {note}",
+                    at=now,
+                )
+            )
+    return len(rows)
+
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "HOLDING",
+    "Judgement",
+    "OutboxRow",
+    "SavedPlan",
+    "State",
+    "Transition",
+    "Verdict",
+    "apply",
+    "claim_batch",
+    "claim_planned",
+    "claim_stale",
+    "claim_transaction",
+    "claimer_is_dead",
+    "conflicts",
+    "counts_by_state",
+    "get_row",
+    "judge_follow",
+    "judge_readback",
+    "mark_sending",
+    "new_claim_token",
+    "plan_single",
+    "resolve_conflict",
+    "rows_in_state",
+    "save_plan",
+]

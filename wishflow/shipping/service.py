@@ -1,0 +1,434 @@
+"""Shipping operations as plain functions (the Prefect tasks and the benchmark call these).
+
+- :func:`plan_and_save`: ready orders -> decided, combined, packaged, batched, labelled -> outbox.
+- :func:`modify_tracking`: replace the tracking number of a shipped order, with the same guarantees.
+- :func:`change_address`: change the shipping address before shipment, with the same guarantees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, select, update
+
+from wishflow.api.errors import (
+    WishError,
+    WishRateLimited,
+    WishRequestError,
+    WishUncertainWriteError,
+)
+from wishflow.shipping import outbox
+from wishflow.shipping.batching import ShipmentPlan, plan_shipments
+from wishflow.shipping.labels import LabelProvider, ManualLabels, assign_numbers, check_tracking_number
+from wishflow.shipping.model import normalise
+from wishflow.shipping.outbox import State
+from wishflow.shipping.packages import SkuTable
+from wishflow.shipping.policy import CarrierCheck, ShippingPolicy
+from wishflow.shipping.ready import not_ready_reasons, ready_orders
+from wishflow.shipping.submit import SubmitReport, Submitter
+from wishflow.warehouse.shipping_schema import address_changes, shipments
+
+
+class ShippingError(RuntimeError):
+    """A shipping request that cannot be carried out as asked (nothing was sent)."""
+
+
+@dataclass
+class PlanResult:
+    plan: ShipmentPlan
+    batch_ids: list[str] = field(default_factory=list)
+    planned: int = 0
+    not_ready: dict[str, str] = field(default_factory=dict)
+    unlabelled: dict[str, str] = field(default_factory=dict)
+    already_in_flight: list[str] = field(default_factory=list)
+    carrier_lookups: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_ids": self.batch_ids,
+            "planned": self.planned,
+            "orders": self.plan.order_count,
+            "parcels": len(self.plan.parcels),
+            "batches": len(self.plan.batches),
+            "not_ready": self.not_ready,
+            "unlabelled": self.unlabelled,
+            "already_in_flight": self.already_in_flight,
+            "carrier_lookups": self.carrier_lookups,
+        }
+
+
+def plan_and_save(
+    engine: Engine,
+    client: Any,
+    store: str,
+    policy: ShippingPolicy,
+    *,
+    skus: SkuTable | None = None,
+    order_ids: Sequence[str] | None = None,
+    carrier: str | None = None,
+    package: str | None = None,
+    tracking_numbers: Mapping[str, str] | None = None,
+    labels: LabelProvider | None = None,
+    dry_run: bool = False,
+    check_carriers: bool = True,
+    max_batch_size: int | None = None,
+    run_id: str | None = None,
+) -> PlanResult:
+    """Plan the ready orders (all, or ``order_ids``) and, unless ``dry_run``, label them and save the
+    plan to the outbox. With ``tracking_numbers`` (order id -> number) the orders ship singly with
+    those numbers. Raises :class:`~wishflow.shipping.policy.CarrierNotAccepted` before anything is
+    saved when a decision names a carrier Wish does not accept (the orders stay ready).
+
+    A dry run reads (the ready orders, Wish's accepted carriers) but writes nothing and buys no label.
+    """
+    if tracking_numbers:
+        order_ids = list(order_ids or tracking_numbers)
+        missing = [o for o in order_ids if o not in tracking_numbers]
+        if missing:
+            raise ShippingError(f"tracking_numbers lacks numbers for orders {missing[:5]}")
+    wanted = list(order_ids) if order_ids else None
+    orders = ready_orders(engine, store, wanted)
+    result_not_ready = not_ready_reasons(engine, store, wanted) if wanted else {}
+    check = CarrierCheck(lambda t, d: client.shipping_carriers(t, d)) if check_carriers else None
+    plan = plan_shipments(
+        orders,
+        policy,
+        skus or SkuTable.load(engine, store),
+        carriers=check,
+        carrier=carrier,
+        package=package,
+        max_batch_size=max_batch_size,
+        combine=False if tracking_numbers else None,
+    )
+    result = PlanResult(plan, not_ready=result_not_ready, carrier_lookups=check.lookups if check else 0)
+    if dry_run or not plan.batches:
+        return result
+    provider: LabelProvider | None = ManualLabels(tracking_numbers) if tracking_numbers else labels
+    if provider is None:
+        raise ShippingError("no label provider: give tracking numbers or configure one")
+    result.unlabelled = assign_numbers(plan.parcels, provider, require_all=False)
+    for batch in plan.batches:
+        batch.parcels = [p for p in batch.parcels if p.tracking_number]
+    plan.batches = [b for b in plan.batches if b.parcels]
+    saved = outbox.save_plan(engine, store, plan, run_id=run_id)
+    result.batch_ids = saved.batch_ids
+    result.planned = saved.planned
+    result.already_in_flight = saved.already_in_flight
+    return result
+
+
+# -- modify tracking ------------------------------------------------------------------------------
+
+
+@dataclass
+class SingleResult:
+    order_id: str
+    state: str
+    detail: str
+    tracking_number: str | None = None
+    report: dict[str, int] = field(default_factory=dict)
+
+
+def modify_tracking(
+    engine: Engine,
+    client: Any,
+    submitter: Submitter,
+    store: str,
+    order_id: str,
+    *,
+    tracking_number: str,
+    carrier: str,
+    origin_country: str | None = None,
+    ship_note: str | None = None,
+    follow_seconds: float = 0.0,
+    run_id: str | None = None,
+) -> SingleResult:
+    """Replace the tracking of an already shipped order, exactly once.
+
+    Rerunning with the same number continues (or reports) the earlier request instead of sending
+    again; a number on the order that is neither the one we replace nor ours is a conflict.
+    """
+    number = check_tracking_number(tracking_number, carrier)
+    with engine.connect() as conn:
+        existing = conn.execute(
+            select(shipments.c.shipment_id, shipments.c.state, shipments.c.tracking_number, shipments.c.active_order_id)
+            .where(shipments.c.store == store, shipments.c.order_id == order_id)
+            .order_by(shipments.c.planned_at.desc())
+        ).all()
+    same = next((r for r in existing if r.tracking_number.upper() == number.upper()), None)
+    holder = next((r for r in existing if r.active_order_id is not None), None)
+    if same is not None and same.state in (State.SUBMITTED, State.CONFIRMED, State.CONFLICT):
+        report = submitter.follow(store, wait_seconds=follow_seconds, shipment_ids=[same.shipment_id])
+        row = outbox.get_row(engine, same.shipment_id)
+        return SingleResult(order_id, row.state, "already requested earlier; not sent again", number, report.counts())
+    if holder is not None and (same is None or holder.shipment_id != same.shipment_id):
+        # settle the earlier write first (follow it, or read it back), then look again
+        submitter.reconcile(store, shipment_ids=[holder.shipment_id])
+        submitter.follow(store, shipment_ids=[holder.shipment_id])
+        if outbox.get_row(engine, holder.shipment_id).state in (State.CONFIRMED, State.FAILED):
+            holder = None
+    if holder is not None and (same is None or holder.shipment_id != same.shipment_id):
+        raise ShippingError(
+            f"order {order_id} has a tracking write in flight or in conflict ({holder.state}, "
+            f"{holder.tracking_number}); settle it first"
+        )
+    if same is None:
+        order = client.get_order(order_id)
+        numbers = outbox.tracking_numbers(order)
+        if order.get("state") != "SHIPPED" or not numbers:
+            raise ShippingError(f"order {order_id} is {order.get('state')} without tracking: ship it instead")
+        if numbers[0].upper() == number.upper():
+            return SingleResult(order_id, "confirmed", "the order already carries this number", number)
+        current = (order.get("tracking_information") or [{}])[0]
+        origin = origin_country or current.get("origin_country")
+        if not origin:
+            raise ShippingError("origin_country is required (the order's current tracking has none)")
+        row = outbox.plan_single(
+            engine,
+            store,
+            order_id,
+            kind="modify",
+            carrier=carrier,
+            origin_country=str(origin).upper(),
+            tracking_number=number,
+            previous_tracking_number=numbers[0],
+            ship_note=ship_note,
+            run_id=run_id,
+        )
+        if row is None:
+            raise ShippingError(f"order {order_id} was claimed by another run meanwhile")
+        shipment_id = row.shipment_id
+    else:
+        shipment_id = same.shipment_id
+    report = SubmitReport()
+    report.add(submitter.reconcile(store, shipment_ids=[shipment_id], lease=timedelta(0)))
+    report.add(submitter.submit_rows(store, [shipment_id]))
+    report.add(submitter.follow(store, wait_seconds=follow_seconds, shipment_ids=[shipment_id]))
+    row = outbox.get_row(engine, shipment_id)
+    detail = report.failures.get(order_id) or report.conflicts.get(order_id) or row.state
+    return SingleResult(order_id, row.state, detail, number, report.counts())
+
+
+# -- change address -------------------------------------------------------------------------------
+
+ADDRESS_FIELDS = (
+    "name",
+    "street_address1",
+    "street_address2",
+    "street_address3",
+    "city",
+    "state",
+    "zipcode",
+    "country",
+    "country_code",
+    "region",
+    "phone_number",
+)
+
+
+def _address_matches(wanted: Mapping[str, Any], detail: Mapping[str, Any]) -> bool:
+    for key, value in wanted.items():
+        if isinstance(value, Mapping):
+            sub = detail.get(key) if isinstance(detail.get(key), Mapping) else {}
+            if not _address_matches(value, sub):  # type: ignore[arg-type]
+                return False
+        elif normalise(str(value)) != normalise(str(detail.get(key) or "")):
+            return False
+    return True
+
+
+def _shipping_detail(order: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((order.get("full_address") or {}).get("shipping_detail") or {})
+
+
+def change_address(
+    engine: Engine,
+    client: Any,
+    store: str,
+    order_id: str,
+    address: Mapping[str, Any],
+    *,
+    follow_seconds: float = 0.0,
+    poll_interval: float = 1.0,
+    run_id: str | None = None,
+) -> SingleResult:
+    """Change the shipping address of an order not yet shipped, exactly once.
+
+    The change is written to ``address_changes`` before it is sent; while it is in flight, shipping does
+    not plan the order (no label for the old address). After an uncertain PUT the order is read back:
+    the new address on it -> submitted; the old one -> safe to send; anything else -> conflict.
+    """
+    import time
+
+    unknown = set(address) - set(ADDRESS_FIELDS)
+    if unknown:
+        raise ShippingError(f"unknown address fields {sorted(unknown)} (known: {list(ADDRESS_FIELDS)})")
+    wanted = {k: v for k, v in address.items() if v not in (None, "")}
+    token = outbox.new_claim_token()
+    now = outbox.utcnow()
+    with engine.connect() as conn:
+        held = conn.execute(
+            select(shipments.c.state).where(shipments.c.store == store, shipments.c.active_order_id == order_id)
+        ).first()
+        current = conn.execute(
+            select(address_changes).where(
+                address_changes.c.store == store, address_changes.c.active_order_id == order_id
+            )
+        ).first()
+    if held is not None:
+        raise ShippingError(
+            f"order {order_id} is in the shipping outbox ({held.state}); too late to change its address"
+        )
+    if current is not None and not _address_matches(wanted, current.address):
+        raise ShippingError(f"order {order_id} has another address change in flight ({current.state})")
+    if current is None:
+        order = client.get_order(order_id)
+        if order.get("state") != "APPROVED" or outbox.tracking_numbers(order):
+            raise ShippingError(f"order {order_id} is {order.get('state')} (or has tracking): address can't change")
+        if _address_matches(wanted, _shipping_detail(order)):
+            return SingleResult(order_id, "confirmed", "the order already has this address")
+        # Wish wants the whole address: the current one with the requested fields changed
+        full = {k: v for k, v in _shipping_detail(order).items() if k in ADDRESS_FIELDS and v not in (None, "")}
+        full.update(wanted)
+        wanted = full
+        change_id = uuid.uuid4().hex
+        with engine.begin() as conn:
+            from wishflow.warehouse.bulk import dialect_insert
+
+            stmt = dialect_insert(conn, address_changes).on_conflict_do_nothing(
+                index_elements=["store", "active_order_id"]
+            )
+            conn.execute(
+                stmt,
+                {
+                    "change_id": change_id,
+                    "store": store,
+                    "order_id": order_id,
+                    "active_order_id": order_id,
+                    "address": dict(wanted),
+                    "previous_address": _shipping_detail(order),
+                    "state": State.PLANNED.value,
+                    "attempts": 0,
+                    "planned_at": now,
+                    "updated_at": now,
+                    "run_id": run_id,
+                    "_loaded_at": now,
+                },
+            )
+            got = conn.execute(
+                select(address_changes.c.change_id).where(address_changes.c.change_id == change_id)
+            ).first()
+        if got is None:
+            raise ShippingError(f"order {order_id} got an address change from another run meanwhile")
+    else:
+        change_id = current.change_id
+        wanted = dict(current.address)
+
+    def set_state(to: State, detail: str | None = None, *, only_from: Sequence[State], mine: bool = False) -> bool:
+        values: dict[str, Any] = {"state": to.value, "updated_at": outbox.utcnow()}
+        if detail is not None:
+            values["last_error"] = detail
+        if to in (State.CONFIRMED, State.FAILED):
+            values["active_order_id"] = None
+        if to in (State.CONFIRMED, State.FAILED, State.CONFLICT):
+            values["finished_at"] = outbox.utcnow()
+        if to == State.SUBMITTING and not mine:
+            values.update(claimed_by=token, claimed_at=outbox.utcnow(), attempts=address_changes.c.attempts + 1)
+        cond = [address_changes.c.change_id == change_id, address_changes.c.state.in_([s.value for s in only_from])]
+        if mine:
+            cond.append(address_changes.c.claimed_by == token)
+        with outbox.claim_transaction(engine) as conn:
+            return conn.execute(update(address_changes).where(and_(*cond)).values(**values)).rowcount == 1
+
+    def read_row() -> Any:
+        with engine.connect() as conn:
+            return conn.execute(select(address_changes).where(address_changes.c.change_id == change_id)).one()
+
+    row = read_row()
+    stale = row.state == State.SUBMITTING and (row.claimed_by is None or outbox.claimer_is_dead(row.claimed_by))
+    if row.state == State.PLANNED or stale:
+        if not set_state(State.SUBMITTING, only_from=[State.PLANNED, State.SUBMITTING]):
+            raise ShippingError("another run holds this address change")
+        row = read_row()
+        for _ in range(3):
+            if row.sent_at is not None:
+                order = client.get_order(order_id)
+                detail = _shipping_detail(order)
+                if _address_matches(wanted, detail):
+                    set_state(
+                        State.SUBMITTED,
+                        "read back: the new address is on the order",
+                        only_from=[State.SUBMITTING],
+                        mine=True,
+                    )
+                    break
+                if row.previous_address and not _address_matches(row.previous_address, detail):
+                    set_state(
+                        State.CONFLICT,
+                        "the order has an address that is neither the old nor ours",
+                        only_from=[State.SUBMITTING],
+                        mine=True,
+                    )
+                    break
+                if order.get("processing_status") == "IN_PROGRESS":
+                    set_state(
+                        State.SUBMITTING,
+                        "another write in progress; read back later",
+                        only_from=[State.SUBMITTING],
+                        mine=True,
+                    )
+                    break
+            with engine.begin() as conn:
+                ok = conn.execute(
+                    update(address_changes)
+                    .where(address_changes.c.change_id == change_id, address_changes.c.claimed_by == token)
+                    .values(sent_at=outbox.utcnow())
+                ).rowcount
+            if not ok:
+                raise ShippingError("lost the claim on the address change")
+            try:
+                client.modify_address(order_id, wanted)
+            except WishUncertainWriteError:
+                row = read_row()
+                continue
+            except WishRateLimited as exc:
+                set_state(State.PLANNED, f"rate limited: {exc}", only_from=[State.SUBMITTING], mine=True)
+                raise
+            except WishRequestError as exc:
+                set_state(State.FAILED, f"Wish rejected the address: {exc}", only_from=[State.SUBMITTING], mine=True)
+                break
+            except WishError:
+                row = read_row()
+                continue
+            set_state(State.SUBMITTED, "accepted by Wish", only_from=[State.SUBMITTING], mine=True)
+            break
+    deadline = time.monotonic() + follow_seconds
+    while read_row().state == State.SUBMITTED:
+        order = client.get_order(order_id)
+        status = order.get("processing_status")
+        if order.get("processing_source") == "MODIFY_SHIPPING" and status == "SUCCEEDED":
+            if _address_matches(wanted, _shipping_detail(order)):
+                set_state(State.CONFIRMED, "Wish processing_status SUCCEEDED", only_from=[State.SUBMITTED])
+            else:
+                set_state(State.CONFLICT, "processed, but another address is on the order", only_from=[State.SUBMITTED])
+        elif status == "FAILED":
+            set_state(State.FAILED, "Wish processing_status FAILED", only_from=[State.SUBMITTED])
+        if time.monotonic() + poll_interval > deadline:
+            break
+        time.sleep(poll_interval)
+    final = read_row()
+    return SingleResult(order_id, final.state, final.last_error or final.state)
+
+
+__all__ = [
+    "PlanResult",
+    "ShippingError",
+    "SingleResult",
+    "change_address",
+    "modify_tracking",
+    "plan_and_save",
+]

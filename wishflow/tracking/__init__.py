@@ -1,0 +1,68 @@
+"""Tracking: normalised shipment status, exception detection and polling (no Prefect imports)."""
+
+from wishflow.tracking.refresh import (
+    TRACKING_STREAM,
+    RefreshResult,
+    fetch_orders_by_id,
+    plan_tracking_window,
+    refresh_by_id,
+    refresh_changed,
+)
+from wishflow.tracking.run import PollResult, poll_once
+from wishflow.tracking.status import (
+    Condition,
+    Evaluation,
+    ExceptionType,
+    Severity,
+    ShipmentFacts,
+    Status,
+    TrackingPolicy,
+    add_business_days,
+    delivery_deadline,
+    evaluate,
+    first_scan_deadline,
+    poll_due,
+    split_segments,
+)
+from wishflow.tracking.store import (
+    ExceptionChange,
+    TrackingUpdate,
+    due_for_poll,
+    open_exceptions,
+    orders_to_derive,
+    shipment_facts,
+    shipments_in_flight,
+    update_tracking,
+)
+
+__all__ = [
+    "TRACKING_STREAM",
+    "Condition",
+    "Evaluation",
+    "ExceptionChange",
+    "ExceptionType",
+    "PollResult",
+    "RefreshResult",
+    "Severity",
+    "ShipmentFacts",
+    "Status",
+    "TrackingPolicy",
+    "TrackingUpdate",
+    "add_business_days",
+    "delivery_deadline",
+    "due_for_poll",
+    "evaluate",
+    "fetch_orders_by_id",
+    "first_scan_deadline",
+    "open_exceptions",
+    "orders_to_derive",
+    "plan_tracking_window",
+    "poll_due",
+    "poll_once",
+    "refresh_by_id",
+    "refresh_changed",
+    "shipment_facts",
+    "shipments_in_flight",
+    "split_segments",
+    "update_tracking",
+]

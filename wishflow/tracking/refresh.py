@@ -1,0 +1,197 @@
+"""Refresh shipped orders from Wish: changed orders by ``updated_at``, quiet parcels by id.
+
+Changed orders come from ``GET /orders`` over a window of ``updated_at`` with tracking's own cursor
+(stream ``tracking``), so tracking never moves the pull's cursor nor takes its new orders: an order
+the warehouse has not seen is recorded here only if it is already SHIPPED (shipped outside
+Wishflow); anything else new is left for the pull. Parcels that have gone quiet are read one by one
+(``GET /orders/{id}``) on a small bounded thread pool, in batches. Both record through the order
+loader, so milestones land in ``order_events`` exactly as in a pull.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, select
+
+from wishflow.api.errors import WishError
+from wishflow.api.pagination import OrderPages, Position
+from wishflow.orders.flatten import parse_wish_time
+from wishflow.orders.parse import parse_orders
+from wishflow.pull import PullWindow
+from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_orders, read_cursor
+from wishflow.warehouse.schema import orders
+
+TRACKING_STREAM = "tracking"
+NOT_FOUND_CODE = 1004  # Wish's "not found" (HTTP 400), as documented in its OpenAPI examples
+DEFAULT_LOOKBACK = timedelta(minutes=10)
+DEFAULT_SAFETY_LAG = timedelta(seconds=30)
+
+
+class OrderReader(Protocol):
+    def list_orders(self, **params: Any) -> list[Any]: ...
+
+    def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+
+def plan_tracking_window(
+    engine: Engine,
+    store: str,
+    *,
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    safety_lag: timedelta = DEFAULT_SAFETY_LAG,
+) -> PullWindow:
+    """The ``updated_at`` window of changed orders to read: from tracking's cursor (minus the
+    look-back), else from the pull's cursor (the pull already recorded everything before it), else
+    from the beginning."""
+    end = now - safety_lag
+    cursor = read_cursor(engine, store, TRACKING_STREAM)
+    if cursor is None:
+        cursor = read_cursor(engine, store, ORDERS_STREAM)
+    start = None if cursor is None else min(cursor - lookback, end)
+    return PullWindow(start, end, incremental=True)
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh read and recorded."""
+
+    fetched: int = 0
+    recorded: int = 0  # new or changed orders written
+    unchanged: int = 0
+    skipped_unknown: int = 0  # new, not shipped: left for the pull
+    not_found: int = 0
+    malformed: int = 0
+    pages: int = 0
+    requests: int = 0
+    changed_order_ids: list[str] = field(default_factory=list)
+    next_position: Position | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fetched": self.fetched,
+            "recorded": self.recorded,
+            "unchanged": self.unchanged,
+            "skipped_unknown": self.skipped_unknown,
+            "not_found": self.not_found,
+            "malformed": self.malformed,
+            "pages": self.pages,
+            "requests": self.requests,
+            "changed_order_ids": self.changed_order_ids,
+            "next_position": self.next_position.to_json() if self.next_position else None,
+        }
+
+
+def _record(
+    engine: Engine,
+    store: str,
+    records: Sequence[Any],
+    result: RefreshResult,
+    *,
+    run_id: str | None,
+    cursor: CursorAdvance | None,
+    keep_unknown_shipped_only: bool,
+) -> None:
+    parsed, rejected = parse_orders(list(records))
+    result.fetched += len(records)
+    result.malformed += len(rejected)  # quarantine is the pull's job; counted here
+    if keep_unknown_shipped_only and parsed:
+        ids = [p.core.id for p in parsed]
+        with engine.connect() as conn:
+            known = set(
+                conn.execute(
+                    select(orders.c.order_id).where(orders.c.store == store, orders.c.order_id.in_(ids))
+                ).scalars()
+            )
+        kept = [p for p in parsed if p.core.id in known or p.core.state.value == "SHIPPED"]
+        result.skipped_unknown += len(parsed) - len(kept)
+        parsed = kept
+    load = load_orders(engine, store, parsed, (), run_id=run_id, cursor=cursor)
+    result.recorded += load.new + load.changed
+    result.unchanged += load.unchanged
+    result.changed_order_ids.extend(load.new_order_ids)
+    result.changed_order_ids.extend(load.changed_order_ids)
+
+
+def refresh_changed(
+    client: OrderReader,
+    engine: Engine,
+    store: str,
+    window: PullWindow,
+    position: Position | None,
+    *,
+    max_pages: int = 20,
+    page_size: int = 500,
+    run_id: str | None = None,
+) -> RefreshResult:
+    """Read up to ``max_pages`` pages of orders changed in ``window`` from ``position`` and record
+    them; tracking's cursor moves with each page (in the page's transaction)."""
+    pages = OrderPages(client, start=window.start, end=window.end, limit=page_size)
+    result = RefreshResult()
+    current: Position | None = position or pages.first_position()
+    while current is not None and result.pages < max_pages:
+        page = pages.fetch(current)
+        result.pages += 1
+        result.requests += page.requests
+        times = [parse_wish_time(r.get("updated_at")) for r in page.records if isinstance(r, dict)]
+        known_times = [t for t in times if t is not None]
+        cursor = CursorAdvance(TRACKING_STREAM, min(max(known_times), window.end)) if known_times else None
+        _record(engine, store, page.records, result, run_id=run_id, cursor=cursor, keep_unknown_shipped_only=True)
+        current = page.next_position
+    result.next_position = current
+    return result
+
+
+def fetch_orders_by_id(
+    client: OrderReader,
+    order_ids: Sequence[str],
+    *,
+    max_workers: int = 8,
+    on_error: Callable[[str, WishError], None] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``GET /orders/{id}`` for each id on at most ``max_workers`` threads.
+
+    Returns the payloads and the ids Wish does not know (404-like failures); any other failure is
+    raised for the task's retry policy (a retried batch re-reads: reads are idempotent).
+    """
+    missing: list[str] = []
+
+    def one(order_id: str) -> dict[str, Any] | None:
+        try:
+            return client.get_order(order_id)
+        except WishError as exc:
+            if exc.status == 404 or exc.code == NOT_FOUND_CODE or "not found" in str(exc).lower():
+                if on_error:
+                    on_error(order_id, exc)
+                missing.append(order_id)
+                return None
+            raise
+
+    if not order_ids:
+        return [], []
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(order_ids))), thread_name_prefix="wishflow-track"
+    ) as pool:
+        payloads = [p for p in pool.map(one, order_ids) if p is not None]
+    return payloads, missing
+
+
+def refresh_by_id(
+    client: OrderReader,
+    engine: Engine,
+    store: str,
+    order_ids: Sequence[str],
+    *,
+    max_workers: int = 8,
+    run_id: str | None = None,
+) -> RefreshResult:
+    """Read quiet parcels' orders by id and record them (one transaction)."""
+    payloads, missing = fetch_orders_by_id(client, order_ids, max_workers=max_workers)
+    result = RefreshResult(not_found=len(missing), requests=len(order_ids))
+    _record(engine, store, payloads, result, run_id=run_id, cursor=None, keep_unknown_shipped_only=False)
+    return result

@@ -1,0 +1,147 @@
+"""Queries over the deadline and quarantine views, for flows, the CLI and the shipping stage.
+
+The shipping stage must only ever take orders from :func:`ready_to_ship_order_ids`: it returns open
+APPROVED orders whose *current* version passed validation, so a quarantined order (or one changed
+upstream since it was judged) can never reach shipping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Engine, Float, Integer, String, text
+from sqlalchemy.sql.elements import TextClause
+
+from wishflow.warehouse.types import UTCDateTime
+from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT
+
+_TYPES: dict[str, Any] = {
+    "released_at": UTCDateTime(),
+    "expected_ship_time": UTCDateTime(),
+    "updated_at": UTCDateTime(),
+    "quarantined_since": UTCDateTime(),
+    "validated_updated_at": UTCDateTime(),
+    "hours_left": Float(),
+    "is_wish_express": Boolean(),
+    "is_confirmed_delivery": Boolean(),
+    "quantity": Integer(),
+    "blocking_failures": Integer(),
+    "order_id": String(),
+}
+
+_ORDER_COLUMNS = (
+    "store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery, "
+    "country_code, province, city, sku, quantity"
+)
+
+
+def _typed(sql: str, columns: list[str]) -> TextClause:
+    return text(sql).columns(**{c: _TYPES.get(c, String()) for c in columns})
+
+
+def _rows(engine: Engine, sql: str, columns: list[str], **params: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        result = conn.execute(_typed(sql, columns), params)
+        return [dict(row._mapping) for row in result]
+
+
+def _limit(limit: int | None) -> str:
+    return f" LIMIT {int(limit)}" if limit is not None else ""
+
+
+def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Valid, open APPROVED orders of ``store``, soonest ship-by deadline first (``v_unprocessed_orders``)."""
+    columns = [c.strip() for c in _ORDER_COLUMNS.split(",")]
+    sql = (
+        f"SELECT {_ORDER_COLUMNS} FROM v_unprocessed_orders WHERE store = :store "
+        f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
+    )
+    return _rows(engine, sql, columns, store=store)
+
+
+def orders_at_risk(
+    engine: Engine, store: str, hours: float = AT_RISK_HOURS_DEFAULT, *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline
+    (overdue ones included), whatever their validation status: a quarantined order about to miss its
+    deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours."""
+    columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
+    sql = (
+        f"SELECT {_ORDER_COLUMNS}, validation_status FROM v_open_orders "
+        "WHERE store = :store AND expected_ship_time IS NOT NULL AND hours_left < :hours "
+        f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
+    )
+    return _rows(engine, sql, columns, store=store, hours=float(hours))
+
+
+def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail."""
+    columns = [
+        "store",
+        "order_id",
+        "state",
+        "updated_at",
+        "expected_ship_time",
+        "hours_left",
+        "country_code",
+        "quarantined_since",
+        "blocking_failures",
+        "reasons",
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM v_quarantined_orders WHERE store = :store "
+        f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
+    )
+    return _rows(engine, sql, columns, store=store)
+
+
+def ready_to_ship_order_ids(engine: Engine, store: str, *, limit: int | None = None) -> list[str]:
+    """Ids of the orders the shipping stage may ship, soonest deadline first.
+
+    Open APPROVED orders whose current ``updated_at`` was judged valid; never a quarantined order,
+    never one pending (re-)validation.
+    """
+    sql = (
+        "SELECT order_id FROM v_unprocessed_orders WHERE store = :store "
+        f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
+    )
+    return [r["order_id"] for r in _rows(engine, sql, ["order_id"], store=store)]
+
+
+def is_ready_to_ship(engine: Engine, store: str, order_ids: list[str]) -> dict[str, bool]:
+    """For each id, whether it is in :func:`ready_to_ship_order_ids` (a guard just before shipping)."""
+    if not order_ids:
+        return {}
+    from sqlalchemy import bindparam
+
+    stmt = text("SELECT order_id FROM v_unprocessed_orders WHERE store = :store AND order_id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    with engine.connect() as conn:
+        ready = {r[0] for r in conn.execute(stmt, {"store": store, "ids": list(order_ids)})}
+    return {oid: oid in ready for oid in order_ids}
+
+
+def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[dict[str, Any]]:
+    """Digest fields (no personal data) of the given orders, for the new-orders notification."""
+    from sqlalchemy import select
+
+    from wishflow.warehouse.schema import orders
+
+    columns = [
+        "order_id",
+        "sku",
+        "quantity",
+        "country_code",
+        "released_at",
+        "expected_ship_time",
+        "is_wish_express",
+        "is_confirmed_delivery",
+    ]
+    out: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for start in range(0, len(order_ids), 1000):
+            chunk = order_ids[start : start + 1000]
+            stmt = select(*[orders.c[c] for c in columns]).where(orders.c.store == store, orders.c.order_id.in_(chunk))
+            out.extend(dict(row._mapping) for row in conn.execute(stmt))
+    return out

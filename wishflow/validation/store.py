@@ -1,0 +1,267 @@
+"""Read the orders awaiting validation and record verdicts, in bulk.
+
+An order awaits validation when its current ``updated_at`` has not been judged. Batches are read by
+keyset on ``order_id`` (never offsets), and one batch's verdicts are written in one transaction:
+the current verdict per order, merged findings (new ones added, fixed ones resolved, never deleted),
+and a ``validation_runs`` row. Rewriting the same verdict changes only timestamps of the last sighting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, and_, exists, or_, select, update
+
+from wishflow.validation.outcome import ValidationOutcome
+from wishflow.validation.validate import VALIDATED_COLUMNS
+from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table
+from wishflow.warehouse.schema import orders
+from wishflow.warehouse.validation_schema import order_validation_failures, order_validations, validation_runs
+
+DEFAULT_BATCH_SIZE = 50_000
+_READ_COLUMNS = [c for c in VALIDATED_COLUMNS if c in orders.c]
+
+_VALIDATION_COLUMNS = (
+    "store",
+    "order_id",
+    "validated_updated_at",
+    "status",
+    "blocking_failures",
+    "warning_failures",
+    "run_id",
+    "validated_at",
+    "quarantined_since",
+    "released_from_quarantine_at",
+    "_loaded_at",
+)
+_FAILURE_COLUMNS = (
+    "store",
+    "order_id",
+    "expectation",
+    "column_name",
+    "severity",
+    "observed_value",
+    "run_id",
+    "first_seen_at",
+    "last_seen_at",
+    "resolved_at",
+    "_loaded_at",
+)
+
+
+def _pending_condition(store: str) -> Any:
+    v = order_validations
+    return and_(
+        orders.c.store == store,
+        or_(v.c.order_id.is_(None), v.c.validated_updated_at < orders.c.updated_at),
+    )
+
+
+def read_pending_batch(
+    engine: Engine, store: str, *, after_order_id: str | None = None, limit: int = DEFAULT_BATCH_SIZE
+) -> pd.DataFrame:
+    """Up to ``limit`` orders of ``store`` whose current version is unjudged, by order id after
+    ``after_order_id``, as a DataFrame of the validated columns."""
+    v = order_validations
+    stmt = (
+        select(*[orders.c[c] for c in _READ_COLUMNS])
+        .select_from(orders.outerjoin(v, and_(v.c.store == orders.c.store, v.c.order_id == orders.c.order_id)))
+        .where(_pending_condition(store))
+        .order_by(orders.c.order_id)
+        .limit(limit)
+    )
+    if after_order_id is not None:
+        stmt = stmt.where(orders.c.order_id > after_order_id)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return pd.DataFrame.from_records(rows, columns=_READ_COLUMNS)
+
+
+def iter_pending_batches(engine: Engine, store: str, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[pd.DataFrame]:
+    """Every pending order of ``store`` in batches of at most ``batch_size`` (for scripts and benches)."""
+    after: str | None = None
+    while True:
+        frame = read_pending_batch(engine, store, after_order_id=after, limit=batch_size)
+        if frame.empty:
+            return
+        yield frame
+        after = str(frame["order_id"].iloc[-1])
+
+
+def count_pending(engine: Engine, store: str) -> int:
+    """How many orders of ``store`` await validation."""
+    from sqlalchemy import func
+
+    v = order_validations
+    stmt = (
+        select(func.count())
+        .select_from(orders.outerjoin(v, and_(v.c.store == orders.c.store, v.c.order_id == orders.c.order_id)))
+        .where(_pending_condition(store))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def record_outcome(
+    engine: Engine,
+    store: str,
+    run_id: str,
+    outcome: ValidationOutcome,
+    *,
+    batch_number: int = 1,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Record one batch's verdicts in one transaction; returns the batch's counts.
+
+    Orders whose ``updated_at`` is unknown in the outcome are skipped (they cannot be tied to a
+    version); failures on rows without an order id are counted in the run row only.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    blocking: dict[str, int] = {}
+    warnings: dict[str, int] = {}
+    failure_rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for f in outcome.failures:
+        if f.order_id is None:
+            continue
+        key = (f.order_id, f.expectation)
+        if key in failure_rows:
+            continue
+        counter = blocking if f.severity == "blocking" else warnings
+        counter[f.order_id] = counter.get(f.order_id, 0) + 1
+        failure_rows[key] = (
+            store,
+            f.order_id[:64],
+            f.expectation[:100],
+            f.column[:64],
+            f.severity,
+            f.observed_value,
+            run_id,
+            now,
+            now,
+            None,
+            now,
+        )
+    verdicts: dict[str, tuple[Any, ...]] = {}
+    for order_id, updated_at in outcome.validated:
+        if updated_at is None or order_id in verdicts:
+            continue
+        invalid = order_id in outcome.invalid_order_ids
+        verdicts[order_id] = (
+            store,
+            order_id[:64],
+            updated_at,
+            "invalid" if invalid else "valid",
+            blocking.get(order_id, 0),
+            warnings.get(order_id, 0),
+            run_id,
+            now,
+            now if invalid else None,
+            None,
+            now,
+        )
+    judged = set(verdicts)
+    stage_v = stage_table(order_validations)
+    stage_f = stage_table(order_validation_failures)
+    with engine.begin() as conn:
+        fill_stage(conn, stage_v, _VALIDATION_COLUMNS, verdicts.values())
+        _merge_verdicts(conn, stage_v)
+        fill_stage(conn, stage_f, _FAILURE_COLUMNS, [r for (oid, _), r in failure_rows.items() if oid in judged])
+        f = order_validation_failures
+        conn.execute(
+            update(f)
+            .where(
+                f.c.store == store,
+                f.c.resolved_at.is_(None),
+                f.c.order_id.in_(select(stage_v.c.order_id).where(stage_v.c.store == store)),
+                ~exists().where(
+                    stage_f.c.store == f.c.store,
+                    stage_f.c.order_id == f.c.order_id,
+                    stage_f.c.expectation == f.c.expectation,
+                ),
+            )
+            .values(resolved_at=now, _loaded_at=now)
+        )
+        _merge_failures(conn, stage_f)
+        counts = outcome.counts_by_expectation()
+        conn.execute(
+            dialect_insert(conn, validation_runs)
+            .values(
+                run_id=run_id,
+                batch_number=batch_number,
+                store=store,
+                validated_at=now,
+                orders_validated=len(verdicts),
+                orders_valid=sum(1 for r in verdicts.values() if r[3] == "valid"),
+                orders_invalid=sum(1 for r in verdicts.values() if r[3] == "invalid"),
+                failures_by_expectation=counts,
+                gx_result=outcome.gx_result,
+                seconds=round(outcome.seconds),
+                _loaded_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["run_id", "batch_number"])
+        )
+    return {
+        "validated": len(verdicts),
+        "valid": sum(1 for r in verdicts.values() if r[3] == "valid"),
+        "invalid": sum(1 for r in verdicts.values() if r[3] == "invalid"),
+        "unattributed_failures": len(outcome.unattributed),
+    }
+
+
+def _merge_verdicts(conn: Any, stage: Any) -> None:
+    """Upsert verdicts; keep the quarantine start across invalid versions and stamp a release."""
+    from sqlalchemy import case, true
+
+    t = order_validations
+    columns = list(_VALIDATION_COLUMNS)
+    stmt = dialect_insert(conn, t).from_select(columns, select(*[stage.c[c] for c in columns]).where(true()))
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "order_id"],
+        set_={
+            "validated_updated_at": ex.validated_updated_at,
+            "status": ex.status,
+            "blocking_failures": ex.blocking_failures,
+            "warning_failures": ex.warning_failures,
+            "run_id": ex.run_id,
+            "validated_at": ex.validated_at,
+            "quarantined_since": case(
+                (ex.status == "valid", None),
+                (t.c.status == "invalid", t.c.quarantined_since),
+                else_=ex.quarantined_since,
+            ),
+            "released_from_quarantine_at": case(
+                (and_(ex.status == "valid", t.c.status == "invalid"), ex.validated_at),
+                else_=t.c.released_from_quarantine_at,
+            ),
+            "_loaded_at": ex._loaded_at,
+        },
+        where=t.c.validated_updated_at <= ex.validated_updated_at,
+    )
+    conn.execute(stmt)
+
+
+def _merge_failures(conn: Any, stage: Any) -> None:
+    """Upsert findings: a recurring finding is reopened, keeping when it was first seen."""
+    from sqlalchemy import true
+
+    t = order_validation_failures
+    columns = list(_FAILURE_COLUMNS)
+    stmt = dialect_insert(conn, t).from_select(columns, select(*[stage.c[c] for c in columns]).where(true()))
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "order_id", "expectation"],
+        set_={
+            "column_name": ex.column_name,
+            "severity": ex.severity,
+            "observed_value": ex.observed_value,
+            "run_id": ex.run_id,
+            "last_seen_at": ex.last_seen_at,
+            "resolved_at": None,
+            "_loaded_at": ex._loaded_at,
+        },
+    )
+    conn.execute(stmt)

@@ -1,0 +1,121 @@
+"""SQL of the validation and order-deadline views, for PostgreSQL and SQLite.
+
+The views are created by migration ``0002`` (Alembic is the only schema writer); the SQL lives here
+so the library and the migration agree on one definition. ``hours_left`` is computed when the view
+is queried (``julianday`` on SQLite, ``EXTRACT(EPOCH ...)`` on PostgreSQL), so it is always current.
+
+An order is *open* when it is APPROVED and not shipped: no tracking number, or its tracking write
+failed, or its tracking was cancelled after it was marked shipped; and no tracking write is in
+flight. An order's *validation status* is ``quarantined`` once its latest verdict is invalid (until a
+later version passes), ``pending`` when its current version has not been judged, else ``valid``.
+"""
+
+from __future__ import annotations
+
+#: The default horizon of ``v_orders_at_risk``; library functions take the hours as a parameter.
+AT_RISK_HOURS_DEFAULT = 24
+
+VIEW_NAMES = ("v_quarantined_orders", "v_orders_at_risk", "v_unprocessed_orders", "v_open_orders")
+
+
+def hours_left_sql(dialect: str, column: str = "o.expected_ship_time") -> str:
+    """Hours from now until ``column`` (negative when past), evaluated at query time."""
+    if dialect == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({column} - CURRENT_TIMESTAMP)) / 3600.0)"
+    return f"((julianday({column}) - julianday('now')) * 24.0)"
+
+
+def _agg(dialect: str, expr: str) -> str:
+    if dialect == "postgresql":
+        return f"string_agg({expr}, ', ' ORDER BY {expr})"
+    return f"group_concat({expr}, ', ')"
+
+
+OPEN_ORDER_PREDICATE = """
+    o.state = 'APPROVED'
+    AND COALESCE(o.processing_status, '') <> 'IN_PROGRESS'
+    AND (
+        o.tracking_number IS NULL
+        OR o.processing_status = 'FAILED'
+        OR (o.tracking_cancelled_at IS NOT NULL AND (o.shipped_at IS NULL OR o.tracking_cancelled_at >= o.shipped_at))
+    )
+"""
+
+
+def view_statements(dialect: str) -> list[str]:
+    """``CREATE VIEW`` statements in dependency order."""
+    hours = hours_left_sql(dialect)
+    return [
+        f"""
+CREATE VIEW v_open_orders AS
+SELECT
+    o.store,
+    o.order_id,
+    o.released_at,
+    o.expected_ship_time,
+    {hours} AS hours_left,
+    o.is_wish_express,
+    o.is_confirmed_delivery,
+    o.country_code,
+    o.province,
+    o.city,
+    o.sku,
+    o.quantity,
+    o.updated_at,
+    CASE
+        WHEN v.status = 'invalid' THEN 'quarantined'
+        WHEN v.order_id IS NULL OR v.validated_updated_at < o.updated_at THEN 'pending'
+        ELSE 'valid'
+    END AS validation_status
+FROM orders o
+LEFT JOIN order_validations v ON v.store = o.store AND v.order_id = o.order_id
+WHERE {OPEN_ORDER_PREDICATE}
+""",
+        """
+CREATE VIEW v_unprocessed_orders AS
+SELECT
+    store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery,
+    country_code, province, city, sku, quantity
+FROM v_open_orders
+WHERE validation_status = 'valid'
+ORDER BY expected_ship_time
+""",
+        f"""
+CREATE VIEW v_orders_at_risk AS
+SELECT
+    store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery,
+    country_code, province, city, sku, quantity, validation_status
+FROM v_open_orders
+WHERE expected_ship_time IS NOT NULL AND hours_left < {AT_RISK_HOURS_DEFAULT}
+ORDER BY expected_ship_time
+""",
+        f"""
+CREATE VIEW v_quarantined_orders AS
+SELECT
+    o.store,
+    o.order_id,
+    o.state,
+    o.updated_at,
+    o.expected_ship_time,
+    {hours} AS hours_left,
+    o.country_code,
+    v.quarantined_since,
+    v.validated_updated_at,
+    v.blocking_failures,
+    (
+        SELECT {_agg(dialect, "f.expectation")}
+        FROM order_validation_failures f
+        WHERE f.store = v.store AND f.order_id = v.order_id
+          AND f.severity = 'blocking' AND f.resolved_at IS NULL
+    ) AS reasons
+FROM order_validations v
+JOIN orders o ON o.store = v.store AND o.order_id = v.order_id
+WHERE v.status = 'invalid'
+ORDER BY o.expected_ship_time
+""",
+    ]
+
+
+def drop_statements() -> list[str]:
+    """``DROP VIEW`` statements, dependants first."""
+    return [f"DROP VIEW IF EXISTS {name}" for name in VIEW_NAMES]
