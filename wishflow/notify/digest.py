@@ -38,6 +38,11 @@ def _flags(order: Mapping[str, Any]) -> str:
     return f" [{', '.join(flags)}]" if flags else ""
 
 
+def _deadline_key(order: Mapping[str, Any]) -> tuple[bool, str]:
+    when = order.get("expected_ship_time")
+    return (when is None, when.astimezone(UTC).isoformat() if isinstance(when, datetime) else str(when or ""))
+
+
 def _capped(lines: Sequence[str], max_lines: int) -> list[str]:
     if len(lines) <= max_lines:
         return list(lines)
@@ -46,7 +51,7 @@ def _capped(lines: Sequence[str], max_lines: int) -> list[str]:
 
 def new_orders_digest(store: str, orders: Sequence[Mapping[str, Any]], *, max_lines: int = DEFAULT_MAX_LINES) -> Digest:
     """ "N new orders" with one line per order (id, SKU × quantity, destination, ship-by), soonest first."""
-    ordered = sorted(orders, key=lambda o: (o.get("expected_ship_time") is None, o.get("expected_ship_time") or 0))
+    ordered = sorted(orders, key=_deadline_key)
     lines = [
         f"- `{o.get('order_id')}` {o.get('sku') or '?'} × {o.get('quantity') or '?'} → "
         f"{o.get('country_code') or '?'}, ship by {_time(o.get('expected_ship_time'))}{_flags(o)}"
@@ -69,7 +74,7 @@ def deadline_risk_digest(
 ) -> Digest:
     """Orders with less than ``hours`` left to be marked shipped (overdue first), flagging the
     quarantined ones, which need a person to fix the order before they can ship at all."""
-    ordered = sorted(orders, key=lambda o: o.get("hours_left") if o.get("hours_left") is not None else 0)
+    ordered = sorted(orders, key=lambda o: float(o.get("hours_left") or 0.0))
     lines = []
     quarantined = 0
     overdue = 0

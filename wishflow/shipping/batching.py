@@ -229,5 +229,5 @@ def plan_shipments(
                 batch = PlannedBatch(uuid.uuid4().hex, origin, name, service)
                 batches.append(batch)
             batch.parcels.append(parcel)
-    batches.sort(key=lambda b: (_deadline_key(b.earliest_deadline), b.carrier, b.batch_id))
+    batches.sort(key=lambda b: _deadline_key(b.earliest_deadline))  # stable: a lane keeps its order
     return ShipmentPlan(batches)

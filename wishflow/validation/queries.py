@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Boolean, Engine, Float, Integer, String, text
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 from wishflow.warehouse.types import UTCDateTime
 from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT
@@ -35,7 +35,7 @@ _ORDER_COLUMNS = (
 )
 
 
-def _typed(sql: str, columns: list[str]) -> TextClause:
+def _typed(sql: str, columns: list[str]) -> TextualSelect:
     return text(sql).columns(**{c: _TYPES.get(c, String()) for c in columns})
 
 

@@ -169,17 +169,17 @@ def record_outcome(
         fill_stage(conn, stage_v, _VALIDATION_COLUMNS, verdicts.values())
         _merge_verdicts(conn, stage_v)
         fill_stage(conn, stage_f, _FAILURE_COLUMNS, [r for (oid, _), r in failure_rows.items() if oid in judged])
-        f = order_validation_failures
+        fails = order_validation_failures
         conn.execute(
-            update(f)
+            update(fails)
             .where(
-                f.c.store == store,
-                f.c.resolved_at.is_(None),
-                f.c.order_id.in_(select(stage_v.c.order_id).where(stage_v.c.store == store)),
+                fails.c.store == store,
+                fails.c.resolved_at.is_(None),
+                fails.c.order_id.in_(select(stage_v.c.order_id).where(stage_v.c.store == store)),
                 ~exists().where(
-                    stage_f.c.store == f.c.store,
-                    stage_f.c.order_id == f.c.order_id,
-                    stage_f.c.expectation == f.c.expectation,
+                    stage_f.c.store == fails.c.store,
+                    stage_f.c.order_id == fails.c.order_id,
+                    stage_f.c.expectation == fails.c.expectation,
                 ),
             )
             .values(resolved_at=now, _loaded_at=now)

@@ -1,0 +1,82 @@
+"""Flow ``order_cycle``: one store's whole process, stage after stage.
+
+Each stage is also a deployment of its own; here they run as subflows. Dependencies are explicit:
+validation needs the pull, shipping needs validation; tracking polls and follow-ups depend on
+neither, so they still run when shipping fails. A failed stage is reported and fails the cycle,
+but only after every stage that could run has run.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Failed
+from pydantic import Field
+
+from flows.follow_up import follow_up
+from flows.poll_tracking import poll_tracking
+from flows.pull_orders import pull_orders
+from flows.ship_orders import ship_orders
+from flows.validate_orders import validate_orders
+from wishflow.config import DEFAULT_STORE
+
+#: stage -> the stages it needs to have succeeded in this cycle
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "pull": (),
+    "validate": ("pull",),
+    "ship": ("validate",),
+    "track": (),
+    "follow_up": (),
+}
+
+
+@flow(name="order_cycle", log_prints=False, validate_parameters=True)
+def order_cycle(
+    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
+    ship: Annotated[bool, Field(description="Ship ready orders (off: pull, validate, track, follow up).")] = True,
+    ship_dry_run: Annotated[bool, Field(description="Plan shipments and publish the plan, send nothing.")] = False,
+    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    notify_block: Annotated[str | None, Field(description="Notification block for digests.")] = None,
+    policy_block: Annotated[str | None, Field(description="ShippingPolicy block name (else defaults).")] = None,
+) -> Any:
+    logger = get_run_logger()
+    common = {"store": store, "wish_block": wish_block, "warehouse_block": warehouse_block}
+    stages: dict[str, Any] = {
+        "pull": lambda: pull_orders(**common, notify_block=notify_block, return_state=True),
+        "validate": lambda: validate_orders(
+            store=store, warehouse_block=warehouse_block, notify_block=notify_block, return_state=True
+        ),
+        "ship": lambda: ship_orders(**common, dry_run=ship_dry_run, policy_block=policy_block, return_state=True),
+        "track": lambda: poll_tracking(**common, notify_block=notify_block, return_state=True),
+        "follow_up": lambda: follow_up(**common, notify_block=notify_block, return_state=True),
+    }
+    outcome: dict[str, str] = {}
+    results: dict[str, Any] = {}
+    for stage, run in stages.items():
+        if stage == "ship" and not ship:
+            outcome[stage] = "skipped (ship=False)"
+            continue
+        failed_needs = [need for need in DEPENDS_ON[stage] if outcome.get(need) != "succeeded"]
+        if failed_needs:
+            outcome[stage] = f"skipped ({', '.join(failed_needs)} did not succeed)"
+            continue
+        state = run()
+        if state.is_completed():
+            outcome[stage] = "succeeded"
+            results[stage] = state.result(raise_on_failure=False)
+        else:
+            outcome[stage] = f"failed: {state.message}"
+            logger.error("store %s: stage %s failed: %s", store, stage, state.message)
+    lines = [f"| {stage} | {what} |" for stage, what in outcome.items()]
+    create_markdown_artifact(
+        key="order-cycle",
+        markdown="\n".join([f"# Order cycle for store {store}", "", "| stage | outcome |", "|---|---|", *lines]),
+        description=f"Stages of the order cycle for store {store}.",
+    )
+    failures = {stage: what for stage, what in outcome.items() if what.startswith("failed")}
+    if failures:
+        return Failed(message=f"stages failed: {', '.join(failures)}", data={"outcome": outcome})
+    return {"store": store, "outcome": outcome, "results": results}
