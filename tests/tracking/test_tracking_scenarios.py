@@ -55,7 +55,9 @@ def test_a_parcel_goes_from_info_received_to_delivered(clock: Any, client: WishC
     shipment = only(engine, shipment_tracking, order_id=order_id)
     assert shipment["status"] == "DELIVERED"
     assert shipment["shipped_at"] < shipment["first_scan_at"] <= shipment["delivered_at"]
-    events = [(e["event_type"], e["status"]) for e in sorted(rows(engine, tracking_events), key=lambda e: e["event_time"])]
+    events = [
+        (e["event_type"], e["status"]) for e in sorted(rows(engine, tracking_events), key=lambda e: e["event_time"])
+    ]
     assert events == [
         ("MARK_SHIPPED", "INFO_RECEIVED"),
         ("CONFIRM_FULFILLED", "IN_TRANSIT"),

@@ -149,3 +149,19 @@ def test_a_fixed_record_resolves_its_quarantine(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         resolved = conn.execute(sa.select(rejected_records.c.resolved_at)).scalar_one()
     assert resolved is not None
+
+
+def test_empty_strings_nul_characters_and_nulls_survive_the_bulk_path(engine: sa.Engine) -> None:
+    payload = order(8)
+    payload["full_address"]["shipping_detail"].update({"street_address2": "", "city": "Bo\x00ston"})
+    payload["product_information"]["color"] = None
+    bad_id = order(9)
+    bad_id["id"] = "abc\x00def"
+    good, bad = parse_orders([payload, bad_id])
+    load_orders(engine, "s1", good, bad)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(orders)).one()
+        rejected = conn.execute(sa.select(rejected_records.c.reason)).scalar_one()
+    assert row.street_address2 == "" and row.color is None and row.city == "Boston"
+    assert row.raw["full_address"]["shipping_detail"]["city"] == "Bo\ufffdston"
+    assert "id" in rejected

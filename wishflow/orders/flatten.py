@@ -116,7 +116,8 @@ def _str(obj: dict[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", "") if "\x00" in text else text  # databases cannot store NUL
 
 
 def _int(value: Any) -> int | None:
@@ -226,8 +227,14 @@ def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
         latest.get("delivered_at"),
         latest.get("tracking_cancelled_at"),
         refunded_at,
-        orjson.dumps(p).decode(),
+        _raw_json(p),
     )
+
+
+def _raw_json(payload: dict[str, Any]) -> str:
+    """The payload as JSON text; a NUL escape (which PostgreSQL's jsonb rejects) becomes U+FFFD."""
+    text = orjson.dumps(payload).decode()
+    return text.replace("\\u0000", "\\ufffd") if "\\u0000" in text else text
 
 
 def flatten_orders(orders: Iterable[ParsedOrder]) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ its reason instead of crashing the run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +17,11 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+#: An order id fit to be a key: no control characters (Wish's ids are 24 hex digits).
+ORDER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
 
 
 class OrderState(StrEnum):
@@ -31,7 +37,7 @@ class OrderCore(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=64, pattern=ORDER_ID_PATTERN)
     state: OrderState
     updated_at: datetime
     released_at: datetime | None = None
@@ -67,7 +73,8 @@ def parse_order(payload: Any) -> ParsedOrder | OrderRecordError:
     try:
         core = OrderCore.model_validate(payload)
     except ValidationError as exc:
-        order_id = payload.get("id") if isinstance(payload.get("id"), str) else None
+        raw_id = payload.get("id")
+        order_id = raw_id if isinstance(raw_id, str) and _ORDER_ID.match(raw_id) else None
         reasons = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'order'}: {err['msg']}" for err in exc.errors())
         return OrderRecordError(order_id, f"malformed order: {reasons}", payload)
     if core.updated_at.tzinfo is None:

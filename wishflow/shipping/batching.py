@@ -205,15 +205,15 @@ def plan_shipments(
         for part in parts:
             decision = decisions[part[0].order_id]
             items = [(skus.get(o.sku), o.quantity) for o in part]
-            parcel = choose_parcel(items, policy.presets, decision.package)
+            box = choose_parcel(items, policy.presets, decision.package)
             parcels.append(
                 PlannedParcel(
                     parcel_id=uuid.uuid4().hex,
                     orders=part,
                     decision=decision,
-                    package=parcel.package,
-                    weight_grams=parcel.weight_grams,
-                    estimated_weight=parcel.estimated,
+                    package=box.package,
+                    weight_grams=box.weight_grams,
+                    estimated_weight=box.estimated,
                 )
             )
     parcels.sort(key=lambda p: (_deadline_key(p.deadline), p.order_ids[0]))

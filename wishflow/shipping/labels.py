@@ -179,9 +179,9 @@ class SandboxLabels:
                 if isinstance(labels, dict):
                     labels = labels.get("labels", [])
                 for label in labels or []:
-                    parcel = lead.get(str(label.get("order_id")))
-                    if parcel is not None and label.get("tracking_number"):
-                        out[parcel.parcel_id] = str(label["tracking_number"])
+                    target = lead.get(str(label.get("order_id")))
+                    if target is not None and label.get("tracking_number"):
+                        out[target.parcel_id] = str(label["tracking_number"])
         return out
 
 

@@ -187,7 +187,7 @@ def modify_tracking(
         origin = origin_country or current.get("origin_country")
         if not origin:
             raise ShippingError("origin_country is required (the order's current tracking has none)")
-        row = outbox.plan_single(
+        new_row = outbox.plan_single(
             engine,
             store,
             order_id,
@@ -199,9 +199,9 @@ def modify_tracking(
             ship_note=ship_note,
             run_id=run_id,
         )
-        if row is None:
+        if new_row is None:
             raise ShippingError(f"order {order_id} was claimed by another run meanwhile")
-        shipment_id = row.shipment_id
+        shipment_id = new_row.shipment_id
     else:
         shipment_id = same.shipment_id
     report = SubmitReport()

@@ -8,10 +8,9 @@ runs inside the caller's transaction, so a batch commits whole or not at all.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, MetaData, Table, Text, delete, select, true
@@ -43,19 +42,16 @@ def _is_surrogate(column: Column[Any]) -> bool:
     return bool(column.primary_key and column.autoincrement is True)
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
+class _Null:
+    """Written by the csv module as ``\\N``, COPY's NULL marker (an empty string stays empty)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
         return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (int, float, Decimal)):
-        return str(value)
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text.replace("\x00", "")
+
+
+_NULL = _Null()
 
 
 def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -63,17 +59,19 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
     stage.create(conn, checkfirst=True)
     conn.execute(delete(stage))
     if conn.dialect.name == "postgresql":
+        # csv.writer formats in C; None becomes COPY's \\N marker so that NULL and '' stay distinct.
         buffer = io.StringIO()
-        write = buffer.write
-        for row in rows:
-            write("\t".join(_copy_value(v) for v in row))
-            write("\n")
+        writer = csv.writer(buffer, lineterminator="\n")
+        null = _NULL
+        writer.writerows([null if v is None else v for v in row] for row in rows)
         buffer.seek(0)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cur: Any = dbapi.cursor()
         try:
-            cur.copy_expert(f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT text)", buffer)
+            cur.copy_expert(
+                f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+            )
         finally:
             cur.close()
         return

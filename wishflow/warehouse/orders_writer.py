@@ -169,7 +169,7 @@ def _quarantine(conn: Any, store: str, rejected: Sequence[OrderRecordError], run
             "source": ORDERS_STREAM,
             "record_key": key,
             "order_id": error.order_id[:64] if error.order_id else None,
-            "reason": error.reason,
+            "reason": error.reason.replace("\x00", ""),
             "raw": error.raw_json(),
             "first_seen_at": now,
             "last_seen_at": now,

@@ -1,0 +1,38 @@
+"""The library stays Prefect-free; the ``wishflow ship`` commands parse and run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wishflow_cli.main import main
+
+
+def test_shipping_library_has_no_prefect_imports() -> None:
+    root = Path(__file__).resolve().parents[2] / "wishflow"
+    offenders = [
+        str(p)
+        for p in [*root.joinpath("shipping").rglob("*.py"), root / "warehouse" / "shipping_schema.py"]
+        if "import prefect" in p.read_text() or "from prefect" in p.read_text()
+    ]
+    assert offenders == []
+
+
+def test_ship_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert main(["db", "upgrade", "--warehouse-url", url]) == 0
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "default: {carrier: DHL, origin_country: cn}\n"
+        "rules: [{name: us, when: {countries: [us]}, then: {carrier: USPS}}]\n"
+    )
+    assert main(["ship", "check-policy", str(policy)]) == 0
+    assert "origin_country: CN" in capsys.readouterr().out
+    skus = tmp_path / "skus.csv"
+    skus.write_text("sku,weight_grams,tags\nA,100,fragile\nB,200,\n")
+    assert main(["ship", "load-skus", str(skus), "--warehouse-url", url]) == 0
+    assert main(["ship", "load-skus", str(skus), "--warehouse-url", url]) == 0  # idempotent
+    assert "2 SKUs" in capsys.readouterr().out
+    assert main(["ship", "status", "--warehouse-url", url]) == 0
+    assert '"outbox": {}' in capsys.readouterr().out

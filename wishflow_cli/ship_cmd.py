@@ -1,0 +1,207 @@
+"""``wishflow ship ...``: run the ship flows, see the outbox, load SKU tables, settle conflicts.
+
+wishflow ship run [--order ID ...] [--tracking ID=NUMBER ...] [--carrier C] [--package P] [--dry-run]
+wishflow ship modify ORDER_ID NUMBER --carrier C
+wishflow ship address ORDER_ID --field name=value ...
+wishflow ship status                  outbox counts and open conflicts
+wishflow ship load-skus FILE.csv      SKU weights, dimensions and tags into the warehouse
+wishflow ship check-policy FILE.yaml  parse a policy and print it back
+wishflow ship resolve ORDER_ID NOTE   close a tracking conflict after a person checked it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+
+def _warehouse(args: argparse.Namespace) -> str:
+    if getattr(args, "warehouse_url", None):
+        os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
+    from wishflow.config import warehouse_url_from_env
+
+    return warehouse_url_from_env()
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"{what} must look like KEY=VALUE, not {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _print(result: Any) -> None:
+    print(json.dumps(result, indent=2, default=str))
+
+
+def _run(args: argparse.Namespace) -> int:
+    _warehouse(args)
+    from flows.ship_orders import ship_orders
+
+    result = ship_orders(
+        store=args.store,
+        order_ids=args.order or [],
+        carrier=args.carrier,
+        tracking_numbers=_pairs(args.tracking, "--tracking"),
+        package=args.package,
+        dry_run=args.dry_run,
+        follow_seconds=args.follow_seconds,
+        max_batch_size=args.max_batch_size,
+        workers=args.workers,
+        wish_block=args.wish_block,
+        warehouse_block=args.warehouse_block,
+        policy_block=args.policy_block,
+    )
+    if args.dry_run:
+        for row in result["plan"]["table"]:
+            print(
+                f"{row['order_id']}  {row['carrier']:<14} {row['service']:<10} {row['package']:<11} "
+                f"{row['weight_g']:>6} g  batch {row['batch']}  parcel {row['parcel']}"
+            )
+        print(f"dry run: {result['plan']['orders']} orders, nothing sent")
+        return 0
+    plan = result["plan"]
+    print(
+        f"store {args.store}: planned {plan.get('planned', 0)}, sent {result['sent']}, "
+        f"confirmed {result['confirmed']}, processing {result['submitted']}, failed {result['failed']}, "
+        f"conflicts {result['conflict']}"
+    )
+    for oid, why in result.get("conflicts", {}).items():
+        print(f"CONFLICT {oid}: {why}")
+    for oid, why in result.get("failures", {}).items():
+        print(f"FAILED {oid}: {why}")
+    return 1 if result.get("conflicts") else 0
+
+
+def _modify(args: argparse.Namespace) -> int:
+    _warehouse(args)
+    from flows.ship_orders import modify_tracking
+
+    _print(
+        modify_tracking(
+            order_id=args.order_id,
+            tracking_number=args.tracking_number,
+            carrier=args.carrier,
+            store=args.store,
+            origin_country=args.origin_country,
+            follow_seconds=args.follow_seconds,
+            wish_block=args.wish_block,
+        )
+    )
+    return 0
+
+
+def _address(args: argparse.Namespace) -> int:
+    _warehouse(args)
+    from flows.ship_orders import change_address
+
+    _print(
+        change_address(
+            order_id=args.order_id,
+            address=_pairs(args.field, "--field"),
+            store=args.store,
+            follow_seconds=args.follow_seconds,
+            wish_block=args.wish_block,
+        )
+    )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from wishflow.shipping import outbox
+    from wishflow.warehouse.engine import make_engine
+
+    engine = make_engine(_warehouse(args))
+    _print({"outbox": outbox.counts_by_state(engine, args.store), "conflicts": outbox.conflicts(engine, args.store)})
+    return 0
+
+
+def _load_skus(args: argparse.Namespace) -> int:
+    from wishflow.shipping import SkuTable
+    from wishflow.warehouse.engine import make_engine
+
+    table = SkuTable.from_csv(args.csv)
+    count = table.save(make_engine(_warehouse(args)), args.store)
+    print(f"{count} SKUs loaded for store {args.store}")
+    return 0
+
+
+def _check_policy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from wishflow.shipping import ShippingPolicy
+
+    print(ShippingPolicy.from_yaml(Path(args.yaml)).to_yaml())
+    return 0
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from wishflow.shipping import outbox
+    from wishflow.warehouse.engine import make_engine
+
+    count = outbox.resolve_conflict(make_engine(_warehouse(args)), args.store, args.order_id, args.note)
+    print(f"{count} conflict(s) closed for order {args.order_id}")
+    return 0 if count else 1
+
+
+def add_parser(subparsers: Any) -> None:
+    ship = subparsers.add_parser("ship", help="ship orders (exactly once), modify tracking, change addresses")
+    sub = ship.add_subparsers(dest="ship_command", required=True)
+
+    def common(p: argparse.ArgumentParser, flow: bool = True) -> None:
+        p.add_argument("--store", default="default")
+        p.add_argument("--warehouse-url", help="SQLAlchemy URL (default: WISHFLOW_WAREHOUSE_URL or the SQLite file)")
+        if flow:
+            p.add_argument("--wish-block")
+            p.add_argument("--warehouse-block")
+            p.add_argument("--follow-seconds", type=float, default=30.0)
+
+    run = sub.add_parser("run", help="ship ready orders (all, or --order ...)")
+    common(run)
+    run.add_argument("--order", action="append", help="an order id (repeat); default: every ready order")
+    run.add_argument("--tracking", action="append", help="ORDER_ID=NUMBER for a single shipment (repeat)")
+    run.add_argument("--carrier", help="override the policy's carrier")
+    run.add_argument("--package", help="override the policy's package preset")
+    run.add_argument("--dry-run", action="store_true", help="print the plan; send nothing")
+    run.add_argument("--max-batch-size", type=int)
+    run.add_argument("--workers", type=int, default=8)
+    run.add_argument("--policy-block")
+    run.set_defaults(func=_run)
+
+    modify = sub.add_parser("modify", help="replace the tracking number of a shipped order")
+    common(modify)
+    modify.add_argument("order_id")
+    modify.add_argument("tracking_number")
+    modify.add_argument("--carrier", required=True)
+    modify.add_argument("--origin-country")
+    modify.set_defaults(func=_modify)
+
+    address = sub.add_parser("address", help="change the shipping address of an order before it ships")
+    common(address)
+    address.add_argument("order_id")
+    address.add_argument("--field", action="append", required=True, help="FIELD=VALUE (repeat)")
+    address.set_defaults(func=_address)
+
+    status = sub.add_parser("status", help="outbox counts by state and open conflicts")
+    common(status, flow=False)
+    status.set_defaults(func=_status)
+
+    skus = sub.add_parser("load-skus", help="load a SKU CSV (sku,weight_grams,length_mm,width_mm,height_mm,tags)")
+    common(skus, flow=False)
+    skus.add_argument("csv")
+    skus.set_defaults(func=_load_skus)
+
+    check = sub.add_parser("check-policy", help="parse a shipping policy YAML and print it back")
+    check.add_argument("yaml")
+    check.set_defaults(func=_check_policy)
+
+    resolve = sub.add_parser("resolve", help="close a tracking conflict after checking it in Wish")
+    common(resolve, flow=False)
+    resolve.add_argument("order_id")
+    resolve.add_argument("note")
+    resolve.set_defaults(func=_resolve)
