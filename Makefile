@@ -39,10 +39,14 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 sandbox: $(STAMP) ## Serve the Wish API sandbox on 127.0.0.1:8765
 	$(BIN)/wishflow sandbox serve
 
-bench: $(STAMP) ## Run every benchmark and rewrite bench/RESULTS.md
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench ## Run every benchmark (about 20 minutes) and rewrite bench/RESULTS.md
 	$(BIN)/python -m bench.run --full
 
-bench-quick: $(STAMP) ## A few minutes' version of the benchmarks
+bench-quick: $(VENV)/.bench ## A few minutes' version of the benchmarks (also rewrites bench/RESULTS.md)
 	$(BIN)/python -m bench.run --quick
 
 clean: ## Remove the virtual environment and local state

@@ -5,7 +5,7 @@ Configuration comes from the environment like any flow run without blocks (``WIS
 shortens the Wish client's timeout so that the sandbox's injected timeouts are real client timeouts
 without waiting 30 s each. Exit status: 0 when every stage succeeded, 1 otherwise.
 
-    python -m tests.reliability.run_cycle [store]
+    python -m tests.reliability.run_cycle [store] [cycle|pull]
 """
 
 from __future__ import annotations
@@ -30,10 +30,14 @@ def main(argv: list[str]) -> int:
     timeout = float(os.environ.get("WISHFLOW_RELIABILITY_CLIENT_TIMEOUT") or 0)
     if timeout:
         shorten_client_timeout(timeout)
-    from flows.order_cycle import order_cycle
+    mode = argv[2] if len(argv) > 2 else "cycle"
+    if mode == "pull":
+        from flows.pull_orders import pull_orders as flow_fn
+    else:
+        from flows.order_cycle import order_cycle as flow_fn
 
     print("READY", flush=True)
-    state = order_cycle(store=store, return_state=True)
+    state = flow_fn(store=store, return_state=True)
     result = state.result(raise_on_failure=False)
     outcome = result.get("outcome") if isinstance(result, dict) else getattr(state, "message", "")
     print(f"OUTCOME {outcome}", flush=True)

@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 #: An order id fit to be a key: no control characters (Wish's ids are 24 hex digits).
 ORDER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)

@@ -1,0 +1,1 @@
+"""Wishflow's benchmarks: run with ``make bench`` (or ``make bench-quick``); results in bench/RESULTS.md."""

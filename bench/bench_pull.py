@@ -1,0 +1,103 @@
+"""Backfill throughput, incremental latency and memory of the real ``pull_orders`` and
+``validate_orders`` flows, against a sandbox in its own process and a PostgreSQL warehouse.
+
+    python -m bench.bench_pull backfill --orders 100000
+    python -m bench.bench_pull memory --orders 1000000      (prints the peak RSS of the backfill)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS", "8")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def point_at(api_url: str, token: str, warehouse_url: str) -> None:
+    os.environ.update(
+        {"WISH_API_BASE_URL": api_url, "WISH_ACCESS_TOKEN": token, "WISHFLOW_WAREHOUSE_URL": warehouse_url}
+    )
+    for name in ("WISH_REFRESH_TOKEN", "WISH_CLIENT_ID", "WISH_CLIENT_SECRET"):
+        os.environ.pop(name, None)
+
+
+def warm_up() -> None:
+    """Start Prefect's ephemeral API and import GX before timing (paid once per process)."""
+    from prefect import flow
+
+    @flow(name="bench-warm-up")
+    def nothing() -> int:
+        return 1
+
+    nothing()
+    import great_expectations  # noqa: F401
+
+
+def backfill(api_url: str, token: str, warehouse_url: str) -> dict[str, Any]:
+    """Pull every order as a backfill, then validate them all; seconds for each part."""
+    from flows.pull_orders import pull_orders
+    from flows.validate_orders import validate_orders
+
+    point_at(api_url, token, warehouse_url)
+    started = time.perf_counter()
+    pulled = pull_orders(since=FAR_PAST, until=datetime.now(UTC) + timedelta(days=400))
+    pulled_at = time.perf_counter()
+    validated = validate_orders()
+    done = time.perf_counter()
+    return {
+        "orders": pulled["fetched"],
+        "pull_seconds": pulled_at - started,
+        "validate_seconds": done - pulled_at,
+        "seconds": done - started,
+        "pages": pulled["pages"],
+        "validated": validated.get("validated") if isinstance(validated, dict) else None,
+    }
+
+
+def incremental(api_url: str, token: str, warehouse_url: str, admin: Any, new_orders: int = 100) -> float:
+    """Seconds for one incremental pull + validation of ``new_orders`` fresh orders (warm process)."""
+    from flows.pull_orders import pull_orders
+    from flows.validate_orders import validate_orders
+
+    point_at(api_url, token, warehouse_url)
+    admin("POST", "/sandbox/orders", json={"count": new_orders})
+    admin("POST", "/sandbox/clock", json={"advance_seconds": 60})
+    started = time.perf_counter()
+    result = pull_orders(lookback=timedelta(minutes=1), safety_lag=timedelta(0))
+    validate_orders()
+    elapsed = time.perf_counter() - started
+    assert result["new"] >= new_orders, result
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["backfill", "memory"])
+    parser.add_argument("--orders", type=int, default=100_000)
+    args = parser.parse_args()
+    from bench.common import fresh_database, peak_rss_mb, sandbox_process
+
+    with sandbox_process(orders=args.orders) as sb:
+        url = fresh_database(f"wishflow_bench_{args.mode}")
+        warm_up()
+        base_rss = peak_rss_mb()
+        result = backfill(sb.api_url, sb.access_token, url)
+        result["peak_rss_mb"] = peak_rss_mb()
+        result["rss_before_mb"] = base_rss
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""What every benchmark shares: a sandbox in its own process, a fresh PostgreSQL database, the
+machine's description, and medians over repeated runs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("WISHFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class RunningSandboxProcess:
+    base_url: str
+    api_url: str
+    access_token: str
+    process: subprocess.Popen[str]
+
+    def admin(self, method: str, path: str, **kw: Any) -> Any:
+        r = httpx.request(method, f"{self.base_url}{path}", timeout=600, **kw)
+        r.raise_for_status()
+        body = r.json()
+        return body.get("data", body) if isinstance(body, dict) else body
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = None) -> Iterator[RunningSandboxProcess]:
+    """``wishflow sandbox serve`` in a subprocess (its own core and GIL), stopped afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "wishflow_cli.main", "sandbox", "serve", "--port", str(port), "--seed", str(seed)]
+    cmd += ["--orders", str(orders)]
+    if rate_limit:
+        cmd += ["--rate-limit", str(rate_limit)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    token = api = None
+    assert proc.stdout is not None
+    deadline = time.time() + 600
+    while time.time() < deadline and (token is None or api is None):
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox exited before it was ready")
+        if m := re.match(r"api: (\S+)", line):
+            api = m.group(1)
+        if m := re.match(r"access token: (\S+)", line):
+            token = m.group(1)
+    assert api and token
+    try:
+        yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def fresh_database(name: str) -> str:
+    """A new, migrated PostgreSQL database; returns its URL."""
+    from wishflow.warehouse.engine import upgrade
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def repeat(runs: int, fn: Callable[[int], float]) -> dict[str, float]:
+    """Call ``fn(run_index)`` ``runs`` times; median, min and max of what it returns."""
+    values = [fn(i) for i in range(runs)]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": runs}
+
+
+def machine() -> dict[str, str]:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) // 1024 // 1024} GiB"
+    except OSError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = ", ".join(
+        f"{pkg} {metadata.version(pkg)}"
+        for pkg in ("prefect", "great-expectations", "SQLAlchemy", "psycopg2-binary", "httpx", "orjson", "pandas")
+    )
+    pg = ""
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            pg = conn.exec_driver_sql("SHOW server_version").scalar_one()
+        engine.dispose()
+    except Exception:  # noqa: BLE001
+        pg = "unreachable"
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": mem,
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "packages": versions,
+    }
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,84 @@
+"""On a real Prefect server: ``prefect deploy --all`` registers every deployment of ``prefect.yaml``
+as documented, and a manual run of the pull deployment (what the UI's Run button sends) is picked up
+by a process worker and lands the sandbox's orders in the warehouse under the store it was given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import PrefectServer, run_logs, wait_for_flow_run
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED = {
+    "pull-orders": ("pull_orders", True),
+    "validate-orders": ("validate_orders", True),
+    "ship-orders": ("ship_orders", True),
+    "poll-tracking": ("poll_tracking", True),
+    "follow-up": ("follow_up", True),
+    "order-cycle": ("order_cycle", False),
+    "run-stores": ("run_stores", False),
+    "report": ("report", True),
+}
+
+
+def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
+    deployed: dict[str, dict[str, Any]],
+) -> None:
+    assert set(EXPECTED) <= set(deployed), f"missing deployments: {set(EXPECTED) - set(deployed)}"
+    for name, (_flow, schedule_active) in EXPECTED.items():
+        dep = deployed[name]
+        assert dep["work_pool_name"] == "wishflow-process", name
+        assert dep["parameters"].get("store", "default") == "default", name
+        assert dep["schedules"], f"{name} has no schedule"
+        for schedule in dep["schedules"]:
+            assert schedule["schedule"]["timezone"] == "Asia/Shanghai", name
+            assert schedule["active"] is schedule_active, name
+        # a manual run needs the working directory of the project (the pull step)
+        assert dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"]
+        # every parameter is typed and described, for the UI's run form
+        for pname, prop in dep["parameter_openapi_schema"]["properties"].items():
+            assert prop.get("description"), f"{name}.{pname} has no description"
+            assert prop.get("type") or prop.get("anyOf") or prop.get("allOf") or prop.get("$ref"), (
+                f"{name}.{pname} has no type"
+            )
+    for name in ("pull-orders", "ship-orders"):
+        limit = deployed[name]["global_concurrency_limit"]
+        assert limit is not None and limit["limit"] == 1, name
+        assert deployed[name]["concurrency_options"]["collision_strategy"] == "CANCEL_NEW", name
+
+
+def test_manual_run_of_the_pull_deployment_lands_orders_in_the_warehouse(
+    prefect_server: PrefectServer, worker: Any, e2e_sandbox: Any, e2e_warehouse: str
+) -> None:
+    import httpx
+
+    admin = httpx.Client(base_url=e2e_sandbox.base_url, timeout=60)
+    ids = set(admin.post("/sandbox/orders", json={"count": 12, "spread_seconds": 600}).json()["ids"])
+
+    with prefect_server.client() as client:
+        deployment = client.read_deployment_by_name("pull_orders/pull-orders")
+        # exactly what the UI's "Run > Custom run" sends: the deployment's defaults, overridden
+        run = client.create_flow_run_from_deployment(
+            deployment.id,
+            parameters={"store": "e2e-manual", "page_size": 5},
+            tags=["e2e"],
+        )
+    finished = wait_for_flow_run(prefect_server, run.id)
+    assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, run.id)}"
+    assert finished.parameters["page_size"] == 5
+
+    engine = sa.create_engine(e2e_warehouse)
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.text("SELECT order_id FROM orders WHERE store = 'e2e-manual'")).scalars())
+        pipeline = conn.execute(
+            sa.text("SELECT stage, outcome, records_fetched FROM pipeline_runs WHERE run_id = :id"),
+            {"id": str(run.id)},
+        ).one()
+    engine.dispose()
+    assert ids <= stored
+    assert pipeline.stage == "pull" and pipeline.outcome == "succeeded"
+    assert pipeline.records_fetched >= len(ids)
