@@ -1,0 +1,206 @@
+"""The figures of the operations report, read from the warehouse with portable SQLAlchemy queries.
+
+Aggregation happens in Python on the few columns each figure needs, so the same code gives the same
+numbers on PostgreSQL and SQLite. The window is ``days`` back from ``now`` (by release time for
+orders, refund time for refunds).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from wishflow.warehouse.aftersales_schema import refunds
+from wishflow.warehouse.schema import orders
+
+
+@dataclass
+class CarrierRow:
+    carrier: str
+    shipped: int
+    scanned: int
+    delivered: int
+    median_hours_to_first_scan: float | None
+    median_days_to_delivery: float | None
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows; plain values (tests and the artifact read it too)."""
+
+    generated_at: datetime
+    since: datetime
+    store: str | None
+    stores: list[str]
+    total_orders: int
+    orders_by_state: dict[str, int]
+    #: day -> state -> orders released that day
+    orders_per_day: dict[date, dict[str, int]]
+    #: day -> median hours from release to MARK_SHIPPED, for orders shipped that day
+    ship_latency_median_hours: dict[date, float]
+    ship_latency_p90_hours: dict[date, float]
+    #: ISO week "YYYY-Www" -> (shipped on time, shipped)
+    on_time_by_week: dict[str, tuple[int, int]]
+    carriers: list[CarrierRow]
+    #: reason -> (refunds, amount)
+    refunds_by_reason: dict[str, tuple[int, Decimal]]
+    refunds_total: int
+    open_orders: int
+    overdue_open_orders: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shipped_orders(self) -> int:
+        return sum(shipped for _, shipped in self.on_time_by_week.values())
+
+    @property
+    def on_time_rate(self) -> float | None:
+        shipped = self.shipped_orders
+        on_time = sum(ok for ok, _ in self.on_time_by_week.values())
+        return on_time / shipped if shipped else None
+
+    def summary(self) -> dict[str, Any]:
+        rate = self.on_time_rate
+        latencies = list(self.ship_latency_median_hours.values())
+        return {
+            "store": self.store or "all stores",
+            "window_start": self.since.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "orders": self.total_orders,
+            "shipped": self.shipped_orders,
+            "on_time_rate": None if rate is None else round(rate, 4),
+            "median_ship_latency_hours": round(statistics.median(latencies), 1) if latencies else None,
+            "open_orders": self.open_orders,
+            "overdue_open_orders": self.overdue_open_orders,
+            "refunds": self.refunds_total,
+            "carriers": len(self.carriers),
+        }
+
+
+def _hours(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def iso_week(day: datetime | date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def collect(
+    engine: sa.Engine, store: str | None = None, days: int = 90, now: datetime | None = None
+) -> ReportData:
+    """Read the report's figures for one store (or all) over the last ``days`` days."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    since = now - timedelta(days=days)
+    o = orders.c
+    store_filter = [o.store == store] if store else []
+    with engine.connect() as conn:
+        stores = sorted(conn.execute(sa.select(o.store).distinct()).scalars())
+        rows = conn.execute(
+            sa.select(
+                o.state,
+                o.released_at,
+                o.expected_ship_time,
+                o.shipped_at,
+                o.first_scan_at,
+                o.delivered_at,
+                o.shipping_provider,
+                o.tracking_number,
+                o.processing_status,
+            ).where(o.released_at >= since, *store_filter)
+        ).all()
+        r = refunds.c
+        refund_rows = conn.execute(
+            sa.select(r.refund_reason, r.refund_amount).where(
+                r.refunded_at >= since, *([r.store == store] if store else [])
+            )
+        ).all()
+
+    by_state: Counter[str] = Counter()
+    per_day: dict[date, Counter[str]] = defaultdict(Counter)
+    latency: dict[date, list[float]] = defaultdict(list)
+    on_time: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    carrier_rows: dict[str, dict[str, list[float] | int]] = {}
+    open_orders = overdue = 0
+    for row in rows:
+        by_state[row.state] += 1
+        if row.released_at is not None:
+            per_day[row.released_at.date()][row.state] += 1
+        if row.state == "APPROVED" and (row.tracking_number is None or row.processing_status == "FAILED"):
+            open_orders += 1
+            if row.expected_ship_time is not None and row.expected_ship_time < now:
+                overdue += 1
+        if row.shipped_at is None or row.released_at is None:
+            continue
+        latency[row.shipped_at.date()].append(max(0.0, _hours(row.shipped_at, row.released_at)))
+        week = on_time[iso_week(row.shipped_at)]
+        week[1] += 1
+        if row.expected_ship_time is None or row.shipped_at <= row.expected_ship_time:
+            week[0] += 1
+        carrier = row.shipping_provider or "(unknown)"
+        c = carrier_rows.setdefault(carrier, {"shipped": 0, "scan": [], "deliver": []})
+        c["shipped"] = int(c["shipped"]) + 1  # type: ignore[call-overload]
+        if row.first_scan_at is not None:
+            c["scan"].append(max(0.0, _hours(row.first_scan_at, row.shipped_at)))  # type: ignore[union-attr]
+        if row.delivered_at is not None:
+            c["deliver"].append(max(0.0, _hours(row.delivered_at, row.shipped_at) / 24))  # type: ignore[union-attr]
+
+    carriers = []
+    for name, c in carrier_rows.items():
+        scans: list[float] = c["scan"]  # type: ignore[assignment]
+        deliveries: list[float] = c["deliver"]  # type: ignore[assignment]
+        carriers.append(
+            CarrierRow(
+                carrier=name,
+                shipped=int(c["shipped"]),  # type: ignore[call-overload]
+                scanned=len(scans),
+                delivered=len(deliveries),
+                median_hours_to_first_scan=round(statistics.median(scans), 1) if scans else None,
+                median_days_to_delivery=round(statistics.median(deliveries), 1) if deliveries else None,
+            )
+        )
+    carriers.sort(key=lambda c: (-c.shipped, c.carrier))
+
+    refund_counts: dict[str, list[Any]] = {}
+    for reason, amount in refund_rows:
+        entry = refund_counts.setdefault(reason or "(none)", [0, Decimal(0)])
+        entry[0] += 1
+        entry[1] += amount or Decimal(0)
+    refunds_by_reason = {
+        k: (int(v[0]), Decimal(v[1])) for k, v in sorted(refund_counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    }
+
+    days_sorted = sorted(per_day)
+    return ReportData(
+        generated_at=now,
+        since=since,
+        store=store,
+        stores=stores,
+        total_orders=len(rows),
+        orders_by_state=dict(by_state.most_common()),
+        orders_per_day={d: dict(per_day[d]) for d in days_sorted},
+        ship_latency_median_hours={d: round(statistics.median(v), 2) for d, v in sorted(latency.items())},
+        ship_latency_p90_hours={d: round(_percentile(v, 0.9), 2) for d, v in sorted(latency.items())},
+        on_time_by_week={w: (v[0], v[1]) for w, v in sorted(on_time.items())},
+        carriers=carriers,
+        refunds_by_reason=refunds_by_reason,
+        refunds_total=sum(v[0] for v in refunds_by_reason.values()),
+        open_orders=open_orders,
+        overdue_open_orders=overdue,
+    )
