@@ -205,12 +205,10 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
             ratio = inc[keys[-1]]["latency"]["median"] / inc[keys[0]]["latency"]["median"]
             lines.append("")
             lines.append(
-                f"- Goal: the larger history at most 1.2x the smaller: **{ratio:.2f}x** ({'met' if ratio <= 1.2 else 'missed'})."
+                f"- Goal: the larger history at most 1.2x the smaller: **{ratio:.2f}x** ({verdict(ratio <= 1.2)})."
             )
             worst = max(inc[k]["latency"]["max"] for k in keys)
-            lines.append(
-                f"- Goal: a single incremental run under 5 s: worst **{worst:.2f} s** ({'met' if worst < 5 else 'missed'})."
-            )
+            lines.append(f"- Goal: a single incremental run under 5 s: worst **{worst:.2f} s** ({verdict(worst < 5)}).")
         big = inc[keys[-1]]["history_load"]
         lines += [
             "",
