@@ -17,7 +17,14 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-OPTIONAL_COMMANDS = ("wishflow_cli.sandbox_cmd", "wishflow_cli.orders_cmd", "wishflow_cli.ship_cmd")
+OPTIONAL_COMMANDS = (
+    "wishflow_cli.sandbox_cmd",
+    "wishflow_cli.orders_cmd",
+    "wishflow_cli.ship_cmd",
+    "wishflow_cli.webhooks_cmd",
+    "wishflow_cli.report_cmd",
+    "wishflow_cli.docs_cmd",
+)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -93,7 +93,7 @@ def bar_chart(
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_w / len(labels)
     bar_w = max(1.0, slot * 0.75)
-    parts = _open(chart_id, title, len(labels))
+    parts = _open(chart_id, title, len(labels), HEIGHT + (22 if len(series) > 1 else 0))
     _y_axis(parts, top, unit, plot_h)
     xs = []
     for i, label in enumerate(labels):
@@ -136,7 +136,7 @@ def line_chart(
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     step = plot_w / max(1, len(labels) - 1) if len(labels) > 1 else 0
     xs = [MARGIN_LEFT + (i * step if len(labels) > 1 else plot_w / 2) for i in range(len(labels))]
-    parts = _open(chart_id, title, len(labels))
+    parts = _open(chart_id, title, len(labels), HEIGHT + (22 if len(series) > 1 else 0))
     _y_axis(parts, top, unit, plot_h)
     for s, (name, values) in enumerate(series.items()):
         color = PALETTE[s % len(PALETTE)]
@@ -190,7 +190,7 @@ def hbar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequenc
 
 def _legend(parts: list[str], names: list[str]) -> None:
     x = MARGIN_LEFT
-    y = HEIGHT - 8
+    y = HEIGHT + 14
     for s, name in enumerate(names):
         parts.append(
             f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{PALETTE[s % len(PALETTE)]}"/>'

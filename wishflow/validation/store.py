@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, exists, or_, select, update
+from sqlalchemy import Engine, and_, exists, select, update
 
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.validate import VALIDATED_COLUMNS
@@ -53,11 +53,9 @@ _FAILURE_COLUMNS = (
 
 
 def _pending_condition(store: str) -> Any:
-    v = order_validations
-    return and_(
-        orders.c.store == store,
-        or_(v.c.order_id.is_(None), v.c.validated_updated_at < orders.c.updated_at),
-    )
+    # The loader raises ``validation_pending`` with every newer payload and a partial index covers
+    # it, so finding pending orders costs what is pending, not the size of the history.
+    return and_(orders.c.store == store, orders.c.validation_pending.is_(True))
 
 
 def read_pending_batch(
@@ -168,6 +166,19 @@ def record_outcome(
     with engine.begin() as conn:
         fill_stage(conn, stage_v, _VALIDATION_COLUMNS, verdicts.values())
         _merge_verdicts(conn, stage_v)
+        conn.execute(
+            update(orders)
+            .where(
+                orders.c.store == store,
+                orders.c.validation_pending.is_(True),
+                exists().where(
+                    stage_v.c.store == orders.c.store,
+                    stage_v.c.order_id == orders.c.order_id,
+                    stage_v.c.validated_updated_at == orders.c.updated_at,
+                ),
+            )
+            .values(validation_pending=False)
+        )
         fill_stage(conn, stage_f, _FAILURE_COLUMNS, [r for (oid, _), r in failure_rows.items() if oid in judged])
         fails = order_validation_failures
         conn.execute(

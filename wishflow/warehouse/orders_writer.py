@@ -23,7 +23,14 @@ from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, ups
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
 
 ORDERS_STREAM = "orders"
-_STAGE_ORDER_COLUMNS = ("store", *ORDER_COLUMNS, "first_seen_run_id", "last_run_id", "_loaded_at")
+_STAGE_ORDER_COLUMNS = (
+    "store",
+    *ORDER_COLUMNS,
+    "validation_pending",
+    "first_seen_run_id",
+    "last_run_id",
+    "_loaded_at",
+)
 _EVENT_COLUMNS = ("store", "order_id", "event_type", "event_time", "from_state", "to_state", "_loaded_at")
 _UPDATED_AT = ORDER_COLUMNS.index("updated_at")
 _STATE = ORDER_COLUMNS.index("state")
@@ -88,7 +95,8 @@ def load_orders(
     """Write one batch in one transaction and say what changed."""
     loaded_at = now or datetime.now(UTC)
     batch = _newest_per_order(parsed)
-    rows = [(store, *flatten_order(o), run_id, run_id, loaded_at) for o in batch]
+    # Every newer payload is pending validation until validation judges that exact version.
+    rows = [(store, *flatten_order(o), True, run_id, run_id, loaded_at) for o in batch]
     result = LoadResult(fetched=len(parsed) + len(rejected), quarantined=len(rejected))
     stage_orders = stage_table(orders)
     stage_events = stage_table(order_events)

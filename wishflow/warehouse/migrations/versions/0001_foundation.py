@@ -78,6 +78,7 @@ def upgrade() -> None:
     sa.Column('tracking_cancelled_at', wishflow.warehouse.types.UTCDateTime(timezone=True), nullable=True, comment='Latest TRACKING_CANCELLED milestone.'),
     sa.Column('refunded_at', wishflow.warehouse.types.UTCDateTime(timezone=True), nullable=True, comment='Latest refund time, if refunded.'),
     sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, comment='The order payload exactly as Wish returned it.'),
+    sa.Column('validation_pending', sa.Boolean(), server_default=sa.true(), nullable=False, comment='True from each newer payload until validation has judged that version.'),
     sa.Column('first_seen_run_id', sa.String(length=64), nullable=True, comment='The pipeline run that first recorded the order.'),
     sa.Column('last_run_id', sa.String(length=64), nullable=True, comment='The pipeline run that last wrote a newer payload.'),
     sa.Column('_loaded_at', wishflow.warehouse.types.UTCDateTime(timezone=True), nullable=False, comment='When Wishflow wrote this row (UTC).'),
@@ -85,6 +86,7 @@ def upgrade() -> None:
     comment='Current state of every order, one row per store and order id.'
     )
     op.create_index(op.f('ix_orders_store_last_run_id'), 'orders', ['store', 'last_run_id'], unique=False)
+    op.create_index('ix_orders_validation_pending', 'orders', ['store'], unique=False, postgresql_where=sa.text('validation_pending'), sqlite_where=sa.text('validation_pending'))
     op.create_index(op.f('ix_orders_store_state_expected_ship_time'), 'orders', ['store', 'state', 'expected_ship_time'], unique=False)
     op.create_index(op.f('ix_orders_store_updated_at'), 'orders', ['store', 'updated_at'], unique=False)
     op.create_table('pipeline_runs',
@@ -139,6 +141,7 @@ def downgrade() -> None:
     op.drop_table('pipeline_runs')
     op.drop_index(op.f('ix_orders_store_updated_at'), table_name='orders')
     op.drop_index(op.f('ix_orders_store_state_expected_ship_time'), table_name='orders')
+    op.drop_index('ix_orders_validation_pending', table_name='orders', postgresql_where=sa.text('validation_pending'), sqlite_where=sa.text('validation_pending'))
     op.drop_index(op.f('ix_orders_store_last_run_id'), table_name='orders')
     op.drop_table('orders')
     op.drop_table('order_events')

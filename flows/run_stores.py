@@ -1,0 +1,157 @@
+"""Flow ``run_stores``: the order cycle for several stores at once, one store never twice at a time.
+
+Each store has its own ``WishCredentials`` block (named ``wish-<store>`` by default), hence its own
+API client, token and rate limit: one store being throttled never slows another. The stores run
+concurrently, each one:
+
+- as a run of a deployment (``order_cycle/order-cycle`` by default) picked up by whichever worker
+  of the work pool is free, so several workers share the stores; or, with ``deployment`` empty,
+- as a subflow in this process (one thread per store).
+
+Per store, a Prefect global concurrency limit ``wishflow-store-<store>`` (limit 1, created when
+missing) is held while the store's cycle runs, so two fan-outs (a schedule and a manual run, say)
+never run the same store's cycle side by side; a second one waits up to ``wait_minutes``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
+
+STORE_LIMIT_PREFIX = "wishflow-store-"
+
+
+def store_limit_name(store: str) -> str:
+    return f"{STORE_LIMIT_PREFIX}{store}"
+
+
+def ensure_store_limit(store: str) -> str:
+    """The store's global concurrency limit (limit 1), created if it does not exist yet."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    name = store_limit_name(store)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            try:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            except ObjectAlreadyExists:  # another fan-out created it meanwhile
+                pass
+    return name
+
+
+@task(name="run-store", retries=0)
+def run_store(
+    store: str,
+    wish_block: str | None,
+    warehouse_block: str | None,
+    deployment: str | None,
+    parameters: dict[str, Any],
+    wait_minutes: float,
+    timeout_minutes: float,
+) -> dict[str, Any]:
+    from prefect.concurrency.sync import concurrency
+
+    logger = get_run_logger()
+    child = {"store": store, "wish_block": wish_block, "warehouse_block": warehouse_block, **parameters}
+    limit = ensure_store_limit(store)
+    with concurrency(limit, occupy=1, timeout_seconds=wait_minutes * 60, strict=True):
+        if deployment:
+            from prefect.deployments import run_deployment
+
+            run = run_deployment(
+                deployment,
+                parameters=child,
+                timeout=timeout_minutes * 60,
+                poll_interval=2,
+                tags=["wishflow", f"store:{store}"],
+                flow_run_name=f"{store}",
+                as_subflow=True,
+            )
+            state = run.state
+            logger.info("store %s: %s run %s ended %s", store, deployment, run.name, state.name if state else None)
+            return {
+                "store": store,
+                "flow_run_id": str(run.id),
+                "state": state.name if state else "UNKNOWN",
+                "ok": bool(state and state.is_completed()),
+                "message": (state.message or "") if state else "",
+            }
+        from flows.order_cycle import order_cycle
+
+        state = order_cycle(**child, return_state=True)
+        return {
+            "store": store,
+            "flow_run_id": str(state.state_details.flow_run_id),
+            "state": state.name,
+            "ok": state.is_completed(),
+            "message": state.message or "",
+        }
+
+
+@flow(
+    name="run_stores",
+    log_prints=False,
+    validate_parameters=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+)
+def run_stores(
+    stores: Annotated[list[str], Field(min_length=1, description="Store names, one cycle each, concurrently.")],
+    wish_block_template: Annotated[
+        str | None,
+        Field(description="WishCredentials block name per store; {store} is replaced. Empty: environment."),
+    ] = "wish-{store}",
+    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    deployment: Annotated[
+        str | None,
+        Field(description="Deployment run per store (flow/deployment), spread over the pool's workers. "
+        "Empty: run order_cycle as a subflow in this process."),
+    ] = "order_cycle/order-cycle",
+    parameters: Annotated[
+        dict[str, Any],
+        Field(description="Extra parameters for every store's run, e.g. {\"ship\": false}."),
+    ] = {},  # noqa: B006 - a pydantic-validated parameter default, never mutated
+    wait_minutes: Annotated[
+        float, Field(gt=0, description="How long a store waits for its previous cycle to finish.")
+    ] = 30,
+    timeout_minutes: Annotated[float, Field(gt=0, description="Give up waiting for a store's run after this.")] = 120,
+) -> Any:
+    logger = get_run_logger()
+    if len(set(stores)) != len(stores):
+        raise ValueError(f"a store is listed twice: {stores}")
+    futures = {
+        store: run_store.submit(
+            store,
+            wish_block_template.format(store=store) if wish_block_template else None,
+            warehouse_block,
+            deployment,
+            dict(parameters),
+            wait_minutes,
+            timeout_minutes,
+        )
+        for store in stores
+    }
+    outcome: dict[str, dict[str, Any]] = {}
+    for store, future in futures.items():
+        try:
+            outcome[store] = future.result()
+        except Exception as exc:  # noqa: BLE001 - one store's failure never hides the others'
+            logger.error("store %s failed: %r", store, exc)
+            outcome[store] = {"store": store, "flow_run_id": None, "state": "FAILED", "ok": False, "message": repr(exc)}
+    create_table_artifact(
+        key="run-stores",
+        table=[{k: v for k, v in row.items() if k != "ok"} for row in outcome.values()],
+        description="The order cycle per store: the run and how it ended.",
+    )
+    failed = [store for store, row in outcome.items() if not row["ok"]]
+    if failed:
+        return Failed(message=f"stores failed: {', '.join(failed)}", data=outcome)
+    return outcome
