@@ -7,9 +7,12 @@ insists); without it they are skipped and the session says so at the end.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -113,6 +116,46 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length", 0))
+        self.received.append(json.loads(self.rfile.read(length) or b"{}"))
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A real HTTP receiver on a free loopback port; yields its URL and the JSON bodies received."""
+    _Receiver.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def notify_block(prefect_harness: None, webhook: tuple[str, list[dict]]) -> str:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    url, _ = webhook
+    CustomWebhookNotificationBlock(
+        name="wishflow-test",
+        url=url,
+        json_data={"title": "{{subject}}", "text": "{{body}}"},
+        allow_private_urls=True,
+    ).save("wishflow-test", overwrite=True)
+    return "custom-webhook/wishflow-test"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]

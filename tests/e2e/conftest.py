@@ -229,6 +229,7 @@ def worker(
         "WISH_CLIENT_SECRET": e2e_sandbox.client_secret,
         "WISHFLOW_WAREHOUSE_URL": e2e_warehouse,
     }
+    pause_schedules(prefect_server)
     proc = prefect_server.start_worker("worker-1", env, e2e_dir)
 
     def online() -> bool:
@@ -240,6 +241,26 @@ def worker(
 
     wait_until(online, 120, interval=1, what="worker-1 to register with the work pool")
     return proc
+
+
+def pause_schedules(server: PrefectServer) -> None:
+    """Pause every schedule and drop the runs already scheduled, so that only the tests' own runs
+    compete for the workers (the deployment test has checked the schedules by then)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    with server.client() as client:
+        for deployment in client.read_deployments():
+            for schedule in deployment.schedules:
+                client.update_deployment_schedule(deployment.id, schedule.id, active=False)
+        scheduled = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
+            limit=200,
+        )
+        for run in scheduled:
+            client.delete_flow_run(run.id)
 
 
 def wait_for_flow_run(server: PrefectServer, flow_run_id: Any, timeout: float = 240) -> Any:

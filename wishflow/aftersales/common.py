@@ -38,6 +38,7 @@ def existing_rows(
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
+        where: Any
         if len(key) == 1:
             where = table.c[key[0]].in_([k[0] for k in chunk])
         elif conn.dialect.name == "postgresql":

@@ -8,7 +8,7 @@ revokes completion (``revoked_at``); it is granted again if the ticket closes wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,13 +26,13 @@ DEFAULT_QUIET_PERIOD = timedelta(days=7)
 class CompletionResult:
     completed: int = 0
     revoked: int = 0
-    completed_order_ids: list[str] | None = None
+    completed_order_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "completed": self.completed,
             "revoked": self.revoked,
-            "completed_order_ids": self.completed_order_ids or [],
+            "completed_order_ids": self.completed_order_ids,
         }
 
 
@@ -65,7 +65,7 @@ def update_completions(
     loaded_at = loaded_at or datetime.now(UTC)
     days = quiet_period.total_seconds() / 86400
     rule = f"delivered + {days:g} days, no refund, no open ticket"
-    result = CompletionResult(completed_order_ids=[])
+    result = CompletionResult()
     with engine.begin() as conn:
         open_orders, last_close = _ticket_facts(conn, store)
         refunded = set(conn.execute(select(refunds.c.order_id).where(refunds.c.store == store).distinct()).scalars())

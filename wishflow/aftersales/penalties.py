@@ -22,7 +22,8 @@ DEFAULT_LOOKBACK = timedelta(minutes=10)
 
 
 def penalty_row(store: str, penalty: Mapping[str, Any]) -> dict[str, Any]:
-    money = penalty.get("penalty_amount") if isinstance(penalty.get("penalty_amount"), dict) else {}
+    raw_money = penalty.get("penalty_amount")
+    money: dict[str, Any] = raw_money if isinstance(raw_money, dict) else {}
     try:
         amount = Decimal(str(money["amount"])) if money.get("amount") is not None else None
     except (InvalidOperation, ValueError):

@@ -55,12 +55,16 @@ def _awaiting_since(ticket: Mapping[str, Any]) -> datetime | None:
     return since or parse_wish_time(ticket.get("opened_at"))
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def ticket_row(store: str, ticket: Mapping[str, Any]) -> dict[str, Any]:
     """One ticket payload as a ``tickets`` row."""
     replies = [r for r in ticket.get("replies") or [] if isinstance(r, dict)]
     order_ids = [str(o.get("id")) for o in ticket.get("orders") or [] if isinstance(o, dict) and o.get("id")]
-    resolution = ticket.get("resolution_info") if isinstance(ticket.get("resolution_info"), dict) else {}
-    buyer = ticket.get("buyer_info") if isinstance(ticket.get("buyer_info"), dict) else {}
+    resolution = _obj(ticket.get("resolution_info"))
+    buyer = _obj(ticket.get("buyer_info"))
     state = str(ticket.get("state") or "UNKNOWN")
     last = replies[-1] if replies else {}
     return {

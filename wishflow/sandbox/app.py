@@ -292,9 +292,10 @@ class SandboxApp:
         if route.auth:
             problem = sb.check_token(token)
             if problem is not None:
-                err = _auth_error(problem, oauth_test=route.template == "/api/v3/oauth/test")
-                self._count(endpoint, f"{err.status}:{err.code}")
-                await self._send(send, Response(err.status, error_body(err.code, err.message)), request_id, remaining)
+                auth_err = _auth_error(problem, oauth_test=route.template == "/api/v3/oauth/test")
+                self._count(endpoint, f"{auth_err.status}:{auth_err.code}")
+                body = error_body(auth_err.code, auth_err.message)
+                await self._send(send, Response(auth_err.status, body), request_id, remaining)
                 return
             if sb.config.rate_limit is not None:
                 bucket = self._buckets.get(token or "")
@@ -684,3 +685,20 @@ ADMIN_ROUTES: list[Route] = [
 def create_app(sandbox: Sandbox) -> SandboxApp:
     """The ASGI app serving ``sandbox``."""
     return SandboxApp(sandbox)
+
+
+# Webhook subscriptions and deliveries (wishflow/sandbox/webhooks.py).
+from . import webhooks as _webhooks  # noqa: E402
+
+WISH_ROUTES += [
+    _route("GET", "/api/v3/webhook/topics", _webhooks.h_topics),
+    _route("GET", "/api/v3/webhook/subscriptions", _webhooks.h_list_subscriptions),
+    _route("POST", "/api/v3/webhook/subscriptions", _webhooks.h_create_subscription, write=True),
+    _route("GET", "/api/v3/webhook/subscriptions/{id}", _webhooks.h_get_subscription),
+    _route("PUT", "/api/v3/webhook/subscriptions/{id}", _webhooks.h_update_subscription, write=True),
+    _route("DELETE", "/api/v3/webhook/subscriptions/{id}", _webhooks.h_delete_subscription, write=True),
+]
+ADMIN_ROUTES += [
+    _route("POST", "/sandbox/webhooks/scan", _webhooks.a_scan, auth=False),
+    _route("GET", "/sandbox/webhooks/deliveries", _webhooks.a_deliveries, auth=False),
+]

@@ -803,7 +803,7 @@ class Sandbox:
 
     def _add_docs(self, docs: Iterable[dict[str, Any]], now: int) -> list[str]:
         """Index and store orders (a stream: each dict is serialised and dropped)."""
-        ids = []
+        ids: list[str] = []
         touched: set[tuple[str, str]] = set()
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived dicts would make the cyclic GC quadratic
@@ -940,8 +940,8 @@ class Sandbox:
         for _, oid in merged:
             rec = orders[oid]
             if other_lo is not None or other_hi is not None:
-                value = rec.released_ms if other == "released_at" else rec.updated_ms
-                if (other_lo is not None and value < other_lo) or (other_hi is not None and value > other_hi):
+                stamp = rec.released_ms if other == "released_at" else rec.updated_ms
+                if (other_lo is not None and stamp < other_lo) or (other_hi is not None and stamp > other_hi):
                     continue
             if order_type and order_type not in rec.types:
                 continue

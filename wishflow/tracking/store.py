@@ -383,7 +383,7 @@ def _derive_chunk(
     loaded_at: datetime,
 ) -> None:
     order_rows = {
-        r["order_id"]: r
+        r["order_id"]: dict(r)
         for r in conn.execute(select(*_ORDER_COLUMNS).where(orders.c.store == store, orders.c.order_id.in_(order_ids)))
         .mappings()
         .all()
@@ -400,10 +400,10 @@ def _derive_chunk(
     ):
         milestones[order_id].append((event_type, event_time))
     known: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in conn.execute(
+    for known_row in conn.execute(
         select(shipment_tracking).where(shipment_tracking.c.store == store, shipment_tracking.c.order_id.in_(order_ids))
     ).mappings():
-        known[row["order_id"]].append(dict(row))
+        known[known_row["order_id"]].append(dict(known_row))
     open_exc: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in conn.execute(
         select(tracking_exceptions).where(
@@ -438,11 +438,11 @@ def _derive_chunk(
             facts_by_key[(order_id, facts.tracking_number)] = facts
             result.statuses[evaluation.status.value] = result.statuses.get(evaluation.status.value, 0) + 1
             previous = previous_by_number.get(facts.tracking_number)
-            row = _row(
+            new_row = _row(
                 store, facts, evaluation, order["updated_at"], order["origin_country"], previous, was_polled, now
             )
-            if previous is None or any(previous[c] != row[c] for c in _TRACKED_COLUMNS):
-                shipment_rows.append(row)
+            if previous is None or any(previous[c] != new_row[c] for c in _TRACKED_COLUMNS):
+                shipment_rows.append(new_row)
                 if evaluation.status is Status.CANCELLED and (previous is None or previous["voided_at"] is None):
                     result.voided.append((order_id, facts.tracking_number))
             for condition in evaluation.conditions:
@@ -625,7 +625,7 @@ def due_for_poll(
         for row in conn.execute(query).mappings():
             if row["order_id"] in skip:
                 continue
-            facts = _facts_from_row(row)
+            facts = _facts_from_row(dict(row))
             evaluation = evaluate(facts, now, policy)
             if poll_due(facts, evaluation, row["last_polled_at"], now, policy):
                 deadlines = [

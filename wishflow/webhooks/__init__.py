@@ -1,0 +1,28 @@
+"""Receiving Wish webhooks (no Prefect here): parse and check deliveries, serve an HTTP endpoint that
+hands each one to a callback, and subscribe an endpoint to Wish's topics.
+
+The ``wishflow webhooks serve`` command plugs in a callback that emits a Prefect event per delivery;
+deployment triggers in ``prefect.yaml`` then start the matching flow for that store.
+"""
+
+from wishflow.webhooks.receiver import (
+    TOPIC_EVENTS,
+    Delivery,
+    InvalidDelivery,
+    WebhookReceiver,
+    event_name,
+    parse_delivery,
+    serve_in_thread,
+)
+from wishflow.webhooks.subscribe import ensure_subscriptions
+
+__all__ = [
+    "TOPIC_EVENTS",
+    "Delivery",
+    "InvalidDelivery",
+    "WebhookReceiver",
+    "ensure_subscriptions",
+    "event_name",
+    "parse_delivery",
+    "serve_in_thread",
+]
