@@ -58,6 +58,14 @@ def report(
     ] = ".wishflow/report.html",
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
 ) -> dict[str, Any]:
+    """Write the operations report and publish its summary as the artifact ``operations-report``.
+
+    Args:
+        store: Store to report on; empty: all stores.
+        days: Days of history to include (1-3660).
+        output: Where to write the HTML file (relative paths: under the working directory).
+        warehouse_block: Warehouse block name (else environment).
+    """
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     result = write_report_task(warehouse_url, str(Path(output)), store, days)

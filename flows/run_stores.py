@@ -124,6 +124,18 @@ def run_stores(
     ] = 30,
     timeout_minutes: Annotated[float, Field(gt=0, description="Give up waiting for a store's run after this.")] = 120,
 ) -> Any:
+    """Run the order cycle for each store concurrently, one cycle per store at a time.
+
+    Args:
+        stores: Store names, one cycle each, concurrently.
+        wish_block_template: WishCredentials block name per store; {store} is replaced. Empty: environment.
+        warehouse_block: Warehouse block name (else environment).
+        deployment: Deployment run per store (flow/deployment), spread over the pool's workers. Empty: run
+            order_cycle as a subflow in this process.
+        parameters: Extra parameters for every store's run, e.g. {"ship": false}.
+        wait_minutes: How long a store waits for its previous cycle to finish.
+        timeout_minutes: Give up waiting for a store's run after this.
+    """
     logger = get_run_logger()
     if len(set(stores)) != len(stores):
         raise ValueError(f"a store is listed twice: {stores}")

@@ -177,7 +177,7 @@ class KillTrigger:
 def random_trigger(rng: random.Random, orders: int) -> KillTrigger:
     kind = rng.choice(["after_writes", "after_writes", "after_orders", "delay"])
     if kind == "after_writes":
-        return KillTrigger(kind, rng.randint(1, max(2, orders // 3)))
+        return KillTrigger(kind, rng.randint(1, 5))  # small: later runs have fewer orders left to ship
     if kind == "after_orders":
         return KillTrigger(kind, rng.randint(1, max(1, orders - 1)))
     return KillTrigger(kind, round(rng.uniform(0.5, 12.0), 2))

@@ -1,0 +1,106 @@
+"""Database faults: the warehouse connection is killed (``pg_terminate_backend`` from another
+connection) while the pull is loading a page. The page's transaction rolls back (what the warehouse
+holds right after the kill is whole pages, and the cursor covers exactly what is there), the task's
+``retry_condition_fn`` sees a lost connection and retries, and the pull completes with every order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from harness import STORE, advance, start_sandbox
+from test_fault_storm import point_flows_at
+
+pytestmark = pytest.mark.postgres
+
+PAGE = 500
+ORDERS = 6000
+
+
+class BackendKiller(threading.Thread):
+    """Terminate, once, the first backend of ``database`` caught inside a write transaction, then
+    photograph what the warehouse holds."""
+
+    def __init__(self, admin_url: str, warehouse_url: str) -> None:
+        super().__init__(daemon=True)
+        self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.warehouse_url = warehouse_url
+        self.database = sa.engine.make_url(warehouse_url).database
+        self.stop = threading.Event()
+        self.killed: dict[str, Any] | None = None
+        self.snapshot: dict[str, Any] = {}
+
+    def run(self) -> None:
+        find = sa.text(
+            "SELECT pid, query FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
+            "AND xact_start IS NOT NULL AND (query ILIKE '%%_stage_orders%%' OR query ILIKE 'INSERT INTO orders%%')"
+        )
+        with self.admin.connect() as conn:
+            while not self.stop.is_set() and self.killed is None:
+                row = conn.execute(find, {"db": self.database}).first()
+                if row is not None:
+                    done = conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
+                    if done:
+                        self.killed = {"pid": row.pid, "query": row.query[:80]}
+                        time.sleep(0.2)
+                        self.snapshot = self._photograph()
+                        break
+                time.sleep(0.005)
+        self.admin.dispose()
+
+    def _photograph(self) -> dict[str, Any]:
+        engine = sa.create_engine(self.warehouse_url)
+        with engine.connect() as conn:
+            ids = set(conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": STORE}).scalars())
+            cursor = conn.execute(
+                sa.text("SELECT cursor_value FROM sync_state WHERE store = :s AND stream = 'orders'"), {"s": STORE}
+            ).scalar()
+        engine.dispose()
+        return {"ids": ids, "cursor": cursor}
+
+
+def test_connection_killed_mid_batch_rolls_back_and_the_task_retries(
+    monkeypatch: pytest.MonkeyPatch, fresh_pg: str, pg_admin_url: str, prefect_harness
+) -> None:
+    from flows.pull_orders import pull_orders
+
+    running = start_sandbox(31, ORDERS, bad_order_share=0)
+    try:
+        advance(running, 120)
+        point_flows_at(monkeypatch, running, fresh_pg)
+        killer = BackendKiller(pg_admin_url, fresh_pg)
+        killer.start()
+        result = pull_orders(page_size=PAGE, pages_per_task=50)
+        killer.stop.set()
+        killer.join(timeout=30)
+        assert killer.killed, "the load finished before a backend could be caught mid-transaction"
+
+        # right after the kill: only whole pages, and the cursor covers exactly the rows present
+        held = killer.snapshot["ids"]
+        assert len(held) % PAGE == 0, f"{len(held)} rows: a page was half-written"
+        cursor = killer.snapshot["cursor"]
+        wish = {oid: rec.updated_ms for oid, rec in running.sandbox._orders.items()}
+        if cursor is not None:
+            cursor_ms = int(cursor.replace(tzinfo=cursor.tzinfo or UTC).timestamp() * 1000)
+            covered = {oid for oid, ms in wish.items() if ms <= cursor_ms}
+            assert covered <= held, f"{len(covered - held)} orders under the cursor are missing"
+        # the task retried and the pull completed with every order
+        engine = sa.create_engine(fresh_pg)
+        with engine.connect() as conn:
+            final = set(conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": STORE}).scalars())
+            outcome = conn.execute(
+                sa.text("SELECT outcome FROM pipeline_runs WHERE run_id = :r"), {"r": result["run_id"]}
+            ).scalar()
+        engine.dispose()
+        assert final == set(wish)
+        assert outcome == "succeeded"
+        assert result["fetched"] >= ORDERS  # the retried chunk re-read the pages it had recorded
+        print(f"killed backend {killer.killed} holding {len(held)} rows; fetched {result['fetched']} "
+              f"at {datetime.now(UTC):%H:%M:%S}")
+    finally:
+        running.stop()
