@@ -206,3 +206,13 @@ def test_parse_reset_accepts_epoch_iso_and_seconds() -> None:
     soon = parse_reset("2")
     assert soon is not None and soon > datetime.now(UTC)
     assert parse_reset("garbage") is None
+
+
+def test_server_now_follows_the_date_header_and_keeps_ticking() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Date": "Tue, 01 Jun 2027 09:00:00 GMT"}, content=envelope({}))
+
+    client = make_client(handler)
+    first = client.server_now()
+    assert first >= datetime(2027, 6, 1, 9, tzinfo=UTC)
+    assert client.server_now() >= first  # no stale clock on a long-lived client

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -97,6 +97,7 @@ class WishClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_remaining: int | None = None
         self.server_date: datetime | None = None
+        self._server_date_seen = 0.0
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -220,12 +221,19 @@ class WishClient:
         except (TypeError, ValueError):
             return
         self.server_date = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        self._server_date_seen = time.monotonic()
 
     def server_now(self) -> datetime:
-        """Wish's idea of now (its ``Date`` header), so windows follow the server's clock, not ours."""
+        """Wish's idea of now, so windows follow the server's clock, not ours.
+
+        The last ``Date`` header seen plus the time elapsed since (one cheap request first if none
+        was seen yet). ``Date`` has whole seconds, so this can trail by up to a second.
+        """
         if self.server_date is None:
             self.test_token()
-        return self.server_date or datetime.now(UTC)
+        if self.server_date is None:
+            return datetime.now(UTC)
+        return self.server_date + timedelta(seconds=time.monotonic() - self._server_date_seen)
 
     @staticmethod
     def _raise_transport(method: str, path: str, exc: Exception, write: bool, what: str) -> Any:

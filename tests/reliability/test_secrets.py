@@ -1,0 +1,207 @@
+"""Secrets and exposure (invariant 6): access and refresh tokens, the client secret and a database
+password never appear in logs (caplog, stdout/stderr, Prefect's API), artifacts, flow and task run
+states, exception messages, ``repr()`` or any text column of the warehouse, over a full cycle and two
+failing runs (a rejected token, an unreachable warehouse). All SQL in the code is parameterised, and
+every server the project starts binds to loopback by default.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import logging
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from harness import ROOT, start_sandbox
+from test_fault_storm import point_flows_at
+
+SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|TRUNCATE|CREATE|DROP|ALTER|COPY|SET)\b")
+#: Interpolations allowed in SQL f-strings: identifiers of our own tables/views, SQL fragments built
+#: from constants, and integers forced through ``int()``. Anything else must be a bound parameter.
+ALLOWED_SQL_INTERPOLATIONS = {
+    "hours",  # validation_views: a dialect's SQL expression for hours left (constant text)
+    "OPEN_ORDER_PREDICATE",
+    "AT_RISK_HOURS_DEFAULT",
+    '_agg(dialect, "f.expectation")',
+    "name",  # validation_views: DROP VIEW of our own view names
+    "stage.name",  # bulk: COPY into our staging table
+    "', '.join(columns)",  # column names of our own tables
+    "_ORDER_COLUMNS",
+    "_limit(limit)",  # " LIMIT {int(limit)}"
+    "int(limit)",
+}
+CODE_DIRS = ("wishflow", "tasks", "flows", "blocks", "wishflow_cli")
+
+
+@pytest.fixture
+def secret_database(pg_admin_url: str):  # type: ignore[no-untyped-def]
+    """A PostgreSQL role with a password and a migrated database it owns: (url, password)."""
+    from wishflow.warehouse.engine import upgrade
+
+    suffix = uuid.uuid4().hex[:10]
+    role, password, database = f"wf_secret_{suffix}", f"Pw-{uuid.uuid4().hex}", f"wf_secret_db_{suffix}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")  # test setup, constant
+        conn.exec_driver_sql(f'CREATE DATABASE "{database}" OWNER "{role}"')
+    url = (
+        sa.engine.make_url(pg_admin_url)
+        .set(username=role, password=password, database=database)
+        .render_as_string(hide_password=False)
+    )
+    upgrade(url)
+    yield url, password
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+    admin.dispose()
+
+
+def _prefect_records() -> list[str]:
+    """Everything the Prefect API holds: logs, artifacts, flow and task runs (parameters, states)."""
+    from prefect.client.orchestration import get_client
+
+    texts: list[str] = []
+    with get_client(sync_client=True) as client:
+        texts += [f"{log.name} {log.message}" for log in client.read_logs(limit=10_000)]
+        texts += [f"{a.key} {a.description} {a.data}" for a in client.read_artifacts(limit=10_000)]
+        for run in client.read_flow_runs(limit=10_000):
+            texts.append(f"{run.name} {run.parameters} {run.state.message if run.state else ''} {run.tags}")
+        for run in client.read_task_runs(limit=10_000):
+            texts.append(f"{run.name} {run.task_inputs} {run.state.message if run.state else ''}")
+    return texts
+
+
+def _warehouse_texts(url: str) -> list[str]:
+    from wishflow.warehouse.schema import metadata
+
+    engine = sa.create_engine(url)
+    texts: list[str] = []
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(sa.select(table)).all():
+                texts.append(" ".join(str(v) for v in row if isinstance(v, (str, dict, list))))
+    engine.dispose()
+    return texts
+
+
+@pytest.mark.postgres
+def test_secrets_never_appear_in_logs_artifacts_exceptions_warehouse_or_repr(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    secret_database: tuple[str, str],
+    prefect_harness,
+) -> None:
+    from blocks.wish import build_wish_client, resolve_wish_settings
+    from flows.order_cycle import order_cycle
+    from flows.pull_orders import pull_orders
+    from wishflow.warehouse.engine import make_engine
+
+    url, password = secret_database
+    caplog.set_level(logging.DEBUG)
+    running = start_sandbox(41, 40)
+    captured: list[str] = []
+    try:
+        point_flows_at(monkeypatch, running, url)
+        secrets = {
+            "access token": running.access_token,
+            "refresh token": running.refresh_token,
+            "client secret": running.client_secret,
+            "database password": password,
+        }
+        state = order_cycle(return_state=True)
+        assert state.is_completed(), state.message
+        assert _warehouse_texts(url), "the cycle wrote nothing"
+
+        # repr of everything that holds a secret
+        settings = resolve_wish_settings()
+        with build_wish_client() as client:
+            captured += [repr(settings), str(settings), repr(client), repr(client.__dict__)]
+        engine = make_engine(url)
+        captured += [repr(engine), str(engine.url), repr(engine.url)]
+        engine.dispose()
+
+        # a failing dependency: the token is rejected
+        bogus = f"tok{uuid.uuid4().hex}"
+        secrets["rejected token"] = bogus
+        monkeypatch.setenv("WISH_ACCESS_TOKEN", bogus)
+        failed = pull_orders(return_state=True)
+        assert failed.is_failed()
+        exc = failed.result(raise_on_failure=False)
+        captured += [str(exc), repr(exc), str(failed.message)]
+        # a failing dependency: the warehouse is unreachable (its URL carries the password)
+        monkeypatch.setenv("WISH_ACCESS_TOKEN", running.access_token)
+        dead = sa.engine.make_url(url).set(port=1).render_as_string(hide_password=False)
+        monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", dead)
+        failed = pull_orders(return_state=True)
+        assert failed.is_failed()
+        exc = failed.result(raise_on_failure=False)
+        captured += [str(exc), repr(exc), str(failed.message)]
+    finally:
+        running.stop()
+
+    out, err = capfd.readouterr()
+    captured += [caplog.text, out, err, *(r.getMessage() for r in caplog.records)]
+    captured += [str(getattr(r, "exc_text", "") or "") for r in caplog.records]
+    captured += _prefect_records()
+    captured += _warehouse_texts(url)
+    leaks = {name: [t[:200] for t in captured if value in t][:3] for name, value in secrets.items()}
+    assert not any(leaks.values()), leaks
+
+
+def _sql_fstrings() -> list[tuple[str, int, str]]:
+    found = []
+    for base in CODE_DIRS:
+        for path in sorted((ROOT / base).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            source = path.read_text()
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.JoinedStr):
+                    constant = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+                    if SQL_WORDS.search(constant):
+                        for v in node.values:
+                            if isinstance(v, ast.FormattedValue):
+                                found.append((str(path.relative_to(ROOT)), node.lineno, ast.get_source_segment(source, v.value) or ""))
+                elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+                    if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
+                        found.append((str(path.relative_to(ROOT)), node.lineno, "% formatting"))
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+                    target = node.func.value
+                    if isinstance(target, ast.Constant) and isinstance(target.value, str) and SQL_WORDS.search(target.value):
+                        found.append((str(path.relative_to(ROOT)), node.lineno, ".format()"))
+    return found
+
+
+def test_all_sql_is_parameterised() -> None:
+    """No value is formatted into SQL: only our own identifiers and constant fragments."""
+    offenders = [f"{path}:{line}: {expr}" for path, line, expr in _sql_fstrings() if expr not in ALLOWED_SQL_INTERPOLATIONS]
+    assert not offenders, "format values as bound parameters, not into SQL text:\n" + "\n".join(offenders)
+
+
+def test_servers_bind_to_loopback_by_default() -> None:
+    import argparse
+
+    from wishflow.sandbox import serve_in_thread
+    from wishflow_cli import sandbox_cmd
+
+    assert inspect.signature(serve_in_thread).parameters["host"].default == "127.0.0.1"
+    parser = argparse.ArgumentParser()
+    sandbox_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["sandbox", "serve"])
+    assert args.host == "127.0.0.1"
+    offenders = []
+    for base in CODE_DIRS:
+        for path in (ROOT / base).rglob("*.py"):
+            text = path.read_text()
+            if "0.0.0.0" in text or re.search(r"""host\s*=\s*["']["']""", text):
+                offenders.append(str(path.relative_to(ROOT)))
+            for match in re.finditer(r"""["']--host["'][^)]*default\s*=\s*([^,)]+)""", text):
+                if match.group(1).strip() not in ('"127.0.0.1"', "'127.0.0.1'", '"localhost"'):
+                    offenders.append(f"{path.relative_to(ROOT)}: --host default {match.group(1)}")
+    assert not offenders, offenders
+
