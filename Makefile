@@ -49,7 +49,11 @@ bench: $(VENV)/.bench ## Run every benchmark (about 20 minutes) and rewrite benc
 bench-quick: $(VENV)/.bench ## A few minutes' version of the benchmarks (also rewrites bench/RESULTS.md)
 	$(BIN)/python -m bench.run --quick
 
+reliability: $(STAMP) ## Long reliability suite (30 crash seeds, fault storm, bad inputs, concurrency); rewrites docs/reliability.md
+	WISHFLOW_TEST_POSTGRES_URL=$${WISHFLOW_TEST_POSTGRES_URL:-postgresql+psycopg2://postgres@127.0.0.1:5432/postgres} \
+		$(BIN)/python -m tests.reliability.report --long
+
 clean: ## Remove the virtual environment and local state
 	rm -rf $(VENV) .wishflow .pytest_cache
 
-.PHONY: help venv demo test lint format sandbox bench bench-quick clean
+.PHONY: help venv demo test lint format sandbox bench bench-quick reliability clean

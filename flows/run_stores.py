@@ -15,6 +15,7 @@ never run the same store's cycle side by side; a second one waits up to ``wait_m
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger, task
@@ -41,10 +42,9 @@ def ensure_store_limit(store: str) -> str:
         try:
             client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
-            try:
+            # another fan-out may create it meanwhile
+            with contextlib.suppress(ObjectAlreadyExists):
                 client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-            except ObjectAlreadyExists:  # another fan-out created it meanwhile
-                pass
     return name
 
 
@@ -112,12 +112,14 @@ def run_stores(
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
     deployment: Annotated[
         str | None,
-        Field(description="Deployment run per store (flow/deployment), spread over the pool's workers. "
-        "Empty: run order_cycle as a subflow in this process."),
+        Field(
+            description="Deployment run per store (flow/deployment), spread over the pool's workers. "
+            "Empty: run order_cycle as a subflow in this process."
+        ),
     ] = "order_cycle/order-cycle",
     parameters: Annotated[
         dict[str, Any],
-        Field(description="Extra parameters for every store's run, e.g. {\"ship\": false}."),
+        Field(description='Extra parameters for every store\'s run, e.g. {"ship": false}.'),
     ] = {},  # noqa: B006 - a pydantic-validated parameter default, never mutated
     wait_minutes: Annotated[
         float, Field(gt=0, description="How long a store waits for its previous cycle to finish.")

@@ -32,7 +32,9 @@ def browser_or_skip() -> tuple[str, str]:
     except ImportError:
         missing = "selenium (pip install -e '.[dev]')"
     else:
-        missing = "" if chromium and driver else "chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
+        missing = (
+            "" if chromium and driver else "chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
+        )
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run under CI: {missing} is not installed")

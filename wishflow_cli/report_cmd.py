@@ -24,7 +24,9 @@ def run_report(args: argparse.Namespace) -> int:
         from wishflow.config import warehouse_url_from_env
         from wishflow.report import write_report
 
-        done = write_report(args.warehouse_url or warehouse_url_from_env(), args.output, store=args.store, days=args.days)
+        done = write_report(
+            args.warehouse_url or warehouse_url_from_env(), args.output, store=args.store, days=args.days
+        )
         path, summary = str(done.path), done.summary
     rate = "n/a" if summary["on_time_rate"] is None else f"{summary['on_time_rate'] * 100:.1f}%"
     print(

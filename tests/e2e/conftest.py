@@ -105,7 +105,19 @@ class PrefectServer:
         env = {**self.env, **extra_env, "WISHFLOW_PROJECT_DIR": str(REPO)}
         log = open(log_dir / f"worker-{name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--name", name, "--type", "process"],
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "worker",
+                "start",
+                "--pool",
+                WORK_POOL,
+                "--name",
+                name,
+                "--type",
+                "process",
+            ],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -217,11 +229,9 @@ def deployed(prefect_server: PrefectServer) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def worker(
-    prefect_server: PrefectServer, deployed: dict[str, Any], e2e_sandbox: Any, e2e_warehouse: str, e2e_dir: Path
-) -> subprocess.Popen[bytes]:
-    """One process worker whose flow runs see the e2e sandbox and warehouse through the environment."""
-    env = {
+def worker_env(e2e_sandbox: Any, e2e_warehouse: str) -> dict[str, str]:
+    """Every worker's environment: runs without a credentials block use the e2e sandbox."""
+    return {
         "WISH_API_BASE_URL": e2e_sandbox.api_url,
         "WISH_ACCESS_TOKEN": e2e_sandbox.access_token,
         "WISH_REFRESH_TOKEN": e2e_sandbox.refresh_token,
@@ -229,8 +239,15 @@ def worker(
         "WISH_CLIENT_SECRET": e2e_sandbox.client_secret,
         "WISHFLOW_WAREHOUSE_URL": e2e_warehouse,
     }
+
+
+@pytest.fixture(scope="session")
+def worker(
+    prefect_server: PrefectServer, deployed: dict[str, Any], worker_env: dict[str, str], e2e_dir: Path
+) -> subprocess.Popen[bytes]:
+    """One process worker whose flow runs see the e2e sandbox and warehouse through the environment."""
     pause_schedules(prefect_server)
-    proc = prefect_server.start_worker("worker-1", env, e2e_dir)
+    proc = prefect_server.start_worker("worker-1", worker_env, e2e_dir)
 
     def online() -> bool:
         if proc.poll() is not None:

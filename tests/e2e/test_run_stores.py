@@ -27,7 +27,12 @@ def two_sandboxes():  # type: ignore[no-untyped-def]
 
 
 def test_two_stores_run_concurrently_on_two_workers_without_mixing_data(
-    prefect_server: PrefectServer, worker: Any, two_sandboxes: Any, e2e_warehouse: str, e2e_dir: Any
+    prefect_server: PrefectServer,
+    worker: Any,
+    worker_env: dict[str, str],
+    two_sandboxes: Any,
+    e2e_warehouse: str,
+    e2e_dir: Any,
 ) -> None:
     from pydantic import SecretStr
 
@@ -48,7 +53,7 @@ def test_two_stores_run_concurrently_on_two_workers_without_mixing_data(
             ids[store] = set(admin.post("/sandbox/orders", json={"count": 15, "spread_seconds": 900}).json()["ids"])
     assert not ids["store-a"] & ids["store-b"]
 
-    second = prefect_server.start_worker("worker-2", {"WISHFLOW_WAREHOUSE_URL": e2e_warehouse}, e2e_dir)
+    second = prefect_server.start_worker("worker-2", worker_env, e2e_dir)
 
     def both_online() -> bool:
         assert second.poll() is None, (e2e_dir / "worker-worker-2.log").read_text()[-3000:]
@@ -70,9 +75,7 @@ def test_two_stores_run_concurrently_on_two_workers_without_mixing_data(
     engine = sa.create_engine(e2e_warehouse)
     with engine.connect() as conn:
         stored = {
-            store: set(
-                conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": store}).scalars()
-            )
+            store: set(conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": store}).scalars())
             for store in ids
         }
         stages = set(

@@ -17,7 +17,14 @@ pytestmark = pytest.mark.e2e
 # Google-style "Args:" docstring section (or a `= Field(default, description=...)` default), NOT from
 # `Annotated[T, Field(description=...)]`, which it drops. These flows still describe their
 # parameters only through Annotated; each needs an "Args:" section (see the issue 7 report).
-AWAITING_ARGS_DOCSTRINGS = {"pull-orders", "validate-orders", "ship-orders", "poll-tracking", "follow-up", "order-cycle"}
+AWAITING_ARGS_DOCSTRINGS = {
+    "pull-orders",
+    "validate-orders",
+    "ship-orders",
+    "poll-tracking",
+    "follow-up",
+    "order-cycle",
+}
 
 EXPECTED = {
     "pull-orders": ("pull_orders", True),
@@ -38,7 +45,7 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
     for name, (_flow, schedule_active) in EXPECTED.items():
         dep = deployed[name]
         assert dep["work_pool_name"] == "wishflow-process", name
-        assert dep["parameters"].get("store", "default") == "default", name
+        assert dep["parameters"].get("store", "default") in ("default", None), name
         assert dep["schedules"], f"{name} has no schedule"
         for schedule in dep["schedules"]:
             assert schedule["schedule"]["timezone"] == "Asia/Shanghai", name
@@ -50,7 +57,9 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
             assert prop.get("type") or prop.get("anyOf") or prop.get("allOf") or prop.get("$ref"), (
                 f"{name}.{pname} has no type"
             )
-        undescribed = {p for p, prop in dep["parameter_openapi_schema"]["properties"].items() if not prop.get("description")}
+        undescribed = {
+            p for p, prop in dep["parameter_openapi_schema"]["properties"].items() if not prop.get("description")
+        }
         if name in AWAITING_ARGS_DOCSTRINGS:
             assert undescribed, f"{name} is described now: remove it from AWAITING_ARGS_DOCSTRINGS"
         else:

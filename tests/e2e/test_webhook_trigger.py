@@ -63,9 +63,11 @@ def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
 
     try:
         wait_until(landed, 240, interval=1, what=f"order {order_id} to land through the webhook-triggered pull")
-    except AssertionError:
+    except AssertionError as exc:
         deliveries = admin.get("/sandbox/webhooks/deliveries").json()["deliveries"]
-        raise AssertionError(f"deliveries: {deliveries}\nreceiver log:\n{(e2e_dir / 'webhooks.log').read_text()}")
+        raise AssertionError(
+            f"deliveries: {deliveries}\nreceiver log:\n{(e2e_dir / 'webhooks.log').read_text()}"
+        ) from exc
     finally:
         engine.dispose()
     elapsed = time.monotonic() - started

@@ -70,9 +70,9 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
     subs = ensure_subscriptions(sandbox.api_url, sandbox.access_token, receiver.endpoint("shop-1"))
     assert len(subs) == 3
     # idempotent
-    assert [s["id"] for s in ensure_subscriptions(sandbox.api_url, sandbox.access_token, receiver.endpoint("shop-1"))] == [
-        s["id"] for s in subs
-    ]
+    assert [
+        s["id"] for s in ensure_subscriptions(sandbox.api_url, sandbox.access_token, receiver.endpoint("shop-1"))
+    ] == [s["id"] for s in subs]
     [new_id] = admin.post("/sandbox/orders", json={"orders": [{}]}).json()["ids"]
     got = _wait_for(receiver, lambda g: any(d.topic == "ORDER_RELEASE" for d in g))
     release = [d for d in got if d.topic == "ORDER_RELEASE"]

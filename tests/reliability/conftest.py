@@ -7,9 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-LONG = os.environ.get("WISHFLOW_RELIABILITY_LONG") == "1"
-long_only = pytest.mark.skipif(not LONG, reason="long reliability run: set WISHFLOW_RELIABILITY_LONG=1")
-
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:

@@ -36,8 +36,23 @@ ROOT = Path(__file__).resolve().parents[2]
 STORE = "default"
 PG_ENV = "WISHFLOW_TEST_POSTGRES_URL"
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-#: A frozen sandbox clock: nothing changes in the sandbox except what the runs do.
-CLOCK_START = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+#: A frozen sandbox clock: nothing changes in the sandbox except what the runs do. Not ahead of real
+#: time: validation judges release times against the real clock.
+CLOCK_START = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)
+
+
+FIGURES_ENV = "WISHFLOW_RELIABILITY_FIGURES"
+#: ``WISHFLOW_RELIABILITY_LONG=1`` (``make reliability``): many seeds and bigger stores.
+LONG = os.environ.get("WISHFLOW_RELIABILITY_LONG") == "1"
+
+
+def record_figure(kind: str, **data: Any) -> None:
+    """Append one JSON line of figures for ``report.py`` (when it asked for them)."""
+    path = os.environ.get(FIGURES_ENV)
+    if not path:
+        return
+    with open(path, "ab") as out:
+        out.write(orjson.dumps({"kind": kind, **data}, default=str) + b"\n")
 
 
 # -- the sandbox ---------------------------------------------------------------------------------
@@ -58,6 +73,16 @@ def start_sandbox(seed: int, orders: int, *, bad_order_share: float = 0.05, **fa
         faults=FaultConfig(**faults) if faults else FaultConfig(),
     )
     return serve_in_thread(config)
+
+
+def point_flows_at(monkeypatch: Any, running: Any, warehouse_url: str) -> None:
+    """Environment configuration (no blocks) for flows run in this process."""
+    monkeypatch.setenv("WISH_API_BASE_URL", running.api_url)
+    monkeypatch.setenv("WISH_ACCESS_TOKEN", running.access_token)
+    monkeypatch.setenv("WISH_REFRESH_TOKEN", running.refresh_token)
+    monkeypatch.setenv("WISH_CLIENT_ID", running.client_id)
+    monkeypatch.setenv("WISH_CLIENT_SECRET", running.client_secret)
+    monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
 
 
 def set_faults(running: Any, **mix: Any) -> None:
@@ -123,7 +148,9 @@ def fresh_postgres(admin_url: str | None = None, prefix: str = "wishflow_rel") -
 # -- the cycle in a subprocess -------------------------------------------------------------------
 
 
-def cycle_env(running: Any, warehouse_url: str, *, prefect_api_url: str | None, client_timeout: float = 0) -> dict[str, str]:
+def cycle_env(
+    running: Any, warehouse_url: str, *, prefect_api_url: str | None, client_timeout: float = 0
+) -> dict[str, str]:
     env = {
         **os.environ,
         "WISH_API_BASE_URL": running.api_url,
@@ -543,13 +570,36 @@ def crash_scenario(
         for _ in range(kills):
             trigger = random_trigger(rng, orders)
             record = run_cycle(env, running=running, trigger=trigger)
-            log(f"seed {seed}: {trigger.describe()} -> killed={record.killed} rc={record.returncode} "
-                f"writes {record.writes_before}->{record.writes_at_kill} ({record.seconds}s)")
+            log(
+                f"seed {seed}: {trigger.describe()} -> killed={record.killed} rc={record.returncode} "
+                f"writes {record.writes_before}->{record.writes_at_kill} ({record.seconds}s)"
+            )
             records.append(record)
         settled = settle(env, running)
         final_pull(env, running)
         report = check_invariants(running, warehouse_url)
         log(f"seed {seed}: {report.summary()}")
-        return CrashOutcome(seed, records, settled, report, round(time.monotonic() - started, 1))
+        outcome = CrashOutcome(seed, records, settled, report, round(time.monotonic() - started, 1))
+        record_figure(
+            "crash",
+            seed=seed,
+            orders=orders,
+            triggers=[r.trigger for r in records],
+            killed=sum(1 for r in records if r.killed),
+            kills_between_write_and_record=sum(
+                1 for r in records if r.killed and r.trigger and r.trigger.startswith("after_writes")
+            ),
+            settle_runs=len(settled),
+            lost=len(report.lost),
+            double_shipped=len(report.double_shipped),
+            mismatches=len(report.mismatches),
+            duplicate_rows=report.duplicate_rows,
+            shipped=report.accepted_writes,
+            response_lost=report.response_lost_writes,
+            quarantined=report.quarantined,
+            rejected=report.rejected,
+            seconds=outcome.seconds,
+        )
+        return outcome
     finally:
         running.stop()

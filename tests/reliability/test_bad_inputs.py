@@ -19,8 +19,7 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy as sa
-from harness import STORE, sandbox_writes, start_sandbox
-from test_fault_storm import point_flows_at
+from harness import STORE, point_flows_at, record_figure, sandbox_writes, start_sandbox
 
 pytestmark = pytest.mark.postgres
 
@@ -72,7 +71,10 @@ def extra_bad_kinds(good_order: Any, wish_partial: Any) -> dict[str, tuple[dict[
     )
     huge = partial(recipient_name="N" * 100_000, street_address1="S" * 100_000, city="C" * 50_000, quantity=0)
     return {
-        "injection_in_name_and_country": (partial(recipient_name=INJECTION, country_code=INJECTION), "country_code_valid"),
+        "injection_in_name_and_country": (
+            partial(recipient_name=INJECTION, country_code=INJECTION),
+            "country_code_valid",
+        ),
         "injection_in_zipcode": (partial(zipcode=INJECTION), "zipcode_format"),
         "injection_in_sku_zero_quantity": (partial(sku=INJECTION + " OR 1=1", quantity=0), "quantity_at_least_one"),
         "unicode_in_every_field": (unicode, "country_code_valid"),
@@ -130,8 +132,11 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
     from wishflow.validation import quarantined_orders
 
     bad_kinds, good_order, wish_partial, not_expressible = validation_corpus()
-    kinds = {k: (wish_partial(good_order(k, **changes)), rule) for k, (changes, rule) in bad_kinds.items()}
-    kinds = {k: v for k, v in kinds.items() if k not in not_expressible}
+    kinds = {
+        k: (wish_partial(good_order(k, **changes)), rule)
+        for k, (changes, rule) in bad_kinds.items()
+        if k not in not_expressible
+    }
     kinds.update(extra_bad_kinds(good_order, wish_partial))
     assert len(kinds) + len(MALFORMED) >= 30 + 16
 
@@ -166,8 +171,11 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
         engine.dispose()
 
         # every invalid order is quarantined for its rule (and the injection text is stored verbatim)
-        wrong = {kinds_name: (kinds[kinds_name][1], reasons.get(oid)) for oid, kinds_name in bad_ids.items()
-                 if kinds[kinds_name][1] not in (reasons.get(oid) or "")}
+        wrong = {
+            kinds_name: (kinds[kinds_name][1], reasons.get(oid))
+            for oid, kinds_name in bad_ids.items()
+            if kinds[kinds_name][1] not in (reasons.get(oid) or "")
+        }
         assert not wrong, wrong
         assert INJECTION in stored_names.values()
         assert {"orders", "shipments", "sync_state"} <= tables
@@ -182,8 +190,20 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
             assert matches and all(word in m for m in matches), (kind, matches)
         # nothing bad was shipped; every good order was
         writes = sandbox_writes(running)
-        shipped = {oid for oid, ws in writes.items() if any(w["endpoint"] == "tracking" and w["outcome"] == "accepted" for w in ws)}
+        shipped = {
+            oid
+            for oid, ws in writes.items()
+            if any(w["endpoint"] == "tracking" and w["outcome"] == "accepted" for w in ws)
+        }
         assert not shipped & (set(bad_ids) | set(broken_ids))
         assert set(good_ids) <= shipped
+        record_figure(
+            "bad_inputs",
+            quarantined_kinds=sorted(kinds),
+            rejected_kinds=sorted(MALFORMED),
+            shipped_bad=len(shipped & (set(bad_ids) | set(broken_ids))),
+            good_shipped=len(set(good_ids) & shipped),
+            good=len(good_ids),
+        )
     finally:
         running.stop()

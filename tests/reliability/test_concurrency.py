@@ -12,15 +12,15 @@ blocks up to the 30 s busy timeout, then claims what is left): the same answer, 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from harness import STORE, advance, sandbox_writes, start_sandbox
-from test_fault_storm import point_flows_at
+from harness import STORE, advance, point_flows_at, record_figure, sandbox_writes, start_sandbox
 
 
 def _twice(fn: Callable[[int], Any]) -> list[Any]:
@@ -46,14 +46,42 @@ def _twice(fn: Callable[[int], Any]) -> list[Any]:
     return results
 
 
+#: Retries the tasks' ``retry_condition_fn`` granted, by test (what Prefect would have retried).
+RETRIES: dict[str, int] = {}
+
+
+def _as_task(fn: Callable[..., Any], *args: Any, label: str = "retries") -> Any:
+    """Call a task's function with its retry policy (``retry_transient``), as Prefect would."""
+    from tasks.common import retry_transient
+
+    class _State:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def result(self, raise_on_failure: bool = False) -> BaseException:
+            return self.exc
+
+    for attempt in range(5):
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - judged by the tasks' own retry condition
+            if attempt == 4 or not retry_transient(None, None, _State(exc)):
+                raise
+            RETRIES[label] = RETRIES.get(label, 0) + 1
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _pull(warehouse_url: str, run_id: str) -> dict[str, Any]:
     from tasks.pull import plan_pull, pull_pages
 
-    window = plan_pull.fn(STORE, warehouse_url, None, None, None, timedelta(minutes=10), timedelta(seconds=30))
+    window = _as_task(
+        plan_pull.fn, STORE, warehouse_url, None, None, None, timedelta(minutes=10), timedelta(seconds=30)
+    )
     position = None
     fetched = 0
     while True:
-        chunk = pull_pages.fn(STORE, warehouse_url, None, window, position, 3, 50, run_id)
+        chunk = _as_task(pull_pages.fn, STORE, warehouse_url, None, window, position, 3, 50, run_id, label="pull")
         fetched += chunk["fetched"]
         position = chunk["next_position"]
         if position is None:
@@ -78,7 +106,9 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": STORE}).scalars().all()
             rejected = set(
-                conn.execute(sa.text("SELECT record_key FROM rejected_records WHERE store = :s"), {"s": STORE}).scalars()
+                conn.execute(
+                    sa.text("SELECT record_key FROM rejected_records WHERE store = :s"), {"s": STORE}
+                ).scalars()
             )
             cursors = conn.execute(
                 sa.text("SELECT stream, cursor_value FROM sync_state WHERE store = :s"), {"s": STORE}
@@ -90,7 +120,9 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
                 ),
                 {"s": STORE},
             ).scalar_one()
-            max_updated = conn.execute(sa.text("SELECT max(updated_at) FROM orders WHERE store = :s"), {"s": STORE}).scalar_one()
+            max_updated = conn.execute(
+                sa.text("SELECT max(updated_at) FROM orders WHERE store = :s"), {"s": STORE}
+            ).scalar_one()
         engine.dispose()
         assert len(rows) == len(set(rows))
         assert wish_ids <= set(rows) | rejected, "orders lost"
@@ -99,13 +131,23 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
         assert len(streams) == len(set(streams)), cursors
         assert ids and max_updated is not None
         assert dup_events == 0, "two pulls recorded the same state change twice"
+        print("retries granted by retry_transient:", RETRIES)
+        backend = sa.engine.make_url(warehouse_url).get_backend_name()
+        record_figure(
+            "concurrent_pulls",
+            backend=backend,
+            runs=4,
+            orders=len(rows),
+            duplicates=len(rows) - len(set(rows)),
+            duplicate_events=dup_events,
+            lost=len(wish_ids - set(rows) - rejected),
+            retries=RETRIES.get("pull", 0),
+        )
     finally:
         running.stop()
 
 
-def test_two_ship_runs_at_once_never_ship_an_order_twice(
-    monkeypatch: pytest.MonkeyPatch, warehouse_url: str
-) -> None:
+def test_two_ship_runs_at_once_never_ship_an_order_twice(monkeypatch: pytest.MonkeyPatch, warehouse_url: str) -> None:
     from tasks.shipping import follow_shipments, plan_shipments, reconcile_shipments, submit_batch
 
     running = start_sandbox(22, 0)
@@ -120,12 +162,14 @@ def test_two_ship_runs_at_once_never_ship_an_order_twice(
 
         def ship(i: int) -> dict[str, Any]:
             run_id = f"ship-{i}"
-            totals = reconcile_shipments.fn(STORE, warehouse_url, None, 600.0, 2)
-            plan = plan_shipments.fn(STORE, warehouse_url, None, None, [], None, None, {}, False, 10, run_id)
+            totals = _as_task(reconcile_shipments.fn, STORE, warehouse_url, None, 600.0, 2, label="ship")
+            plan = _as_task(
+                plan_shipments.fn, STORE, warehouse_url, None, None, [], None, None, {}, False, 10, run_id, label="ship"
+            )
             sent = 0
             for batch_id in plan["batch_ids"]:
-                sent += submit_batch.fn(warehouse_url, None, batch_id, 2, None)["sent"]
-            follow_shipments.fn(STORE, warehouse_url, None, 0.0, 2)
+                sent += _as_task(submit_batch.fn, warehouse_url, None, batch_id, 2, None, label="ship")["sent"]
+            _as_task(follow_shipments.fn, STORE, warehouse_url, None, 0.0, 2, label="ship")
             return {"planned": plan.get("planned", 0), "sent": sent, "reconciled": totals}
 
         results = _twice(ship)
@@ -152,5 +196,15 @@ def test_two_ship_runs_at_once_never_ship_an_order_twice(
         assert all(n == 1 for n in per_order.values()), {k: v for k, v in per_order.items() if v > 1}
         assert shipped <= set(per_order)
         assert sum(r["sent"] for r in results) == len(shipped), results
+        backend = sa.engine.make_url(warehouse_url).get_backend_name()
+        record_figure(
+            "concurrent_ships",
+            backend=backend,
+            runs=2,
+            shipped=len(shipped),
+            shipped_twice=len(twice),
+            sent_by_run=[r["sent"] for r in results],
+            retries=RETRIES.get("ship", 0),
+        )
     finally:
         running.stop()

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from harness import STORE, advance, start_sandbox
-from test_fault_storm import point_flows_at
+from harness import STORE, advance, point_flows_at, record_figure, start_sandbox
 
 pytestmark = pytest.mark.postgres
 
@@ -23,11 +22,12 @@ ORDERS = 6000
 
 
 class BackendKiller(threading.Thread):
-    """Terminate, once, the first backend of ``database`` caught inside a write transaction, then
-    photograph what the warehouse holds."""
+    """Terminate, once, a backend of ``database`` caught writing orders inside a load transaction (from
+    the ``after_batches``-th load transaction seen on), then photograph what the warehouse holds."""
 
-    def __init__(self, admin_url: str, warehouse_url: str) -> None:
+    def __init__(self, admin_url: str, warehouse_url: str, after_batches: int = 3) -> None:
         super().__init__(daemon=True)
+        self.after_batches = after_batches
         self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self.warehouse_url = warehouse_url
         self.database = sa.engine.make_url(warehouse_url).database
@@ -37,13 +37,18 @@ class BackendKiller(threading.Thread):
 
     def run(self) -> None:
         find = sa.text(
-            "SELECT pid, query FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
-            "AND xact_start IS NOT NULL AND (query ILIKE '%%_stage_orders%%' OR query ILIKE 'INSERT INTO orders%%')"
+            "SELECT pid, query, xact_start FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
+            "AND xact_start IS NOT NULL AND state = 'active' "
+            "AND (query ILIKE 'INSERT INTO orders%%' OR query ILIKE 'COPY%%_stage_orders%%' "
+            "OR query ILIKE 'INSERT INTO order_events%%')"
         )
+        seen: set[tuple[int, Any]] = set()
         with self.admin.connect() as conn:
             while not self.stop.is_set() and self.killed is None:
                 row = conn.execute(find, {"db": self.database}).first()
                 if row is not None:
+                    seen.add((row.pid, row.xact_start))
+                if row is not None and len(seen) >= self.after_batches:
                     done = conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": row.pid}).scalar()
                     if done:
                         self.killed = {"pid": row.pid, "query": row.query[:80]}
@@ -100,7 +105,17 @@ def test_connection_killed_mid_batch_rolls_back_and_the_task_retries(
         assert final == set(wish)
         assert outcome == "succeeded"
         assert result["fetched"] >= ORDERS  # the retried chunk re-read the pages it had recorded
-        print(f"killed backend {killer.killed} holding {len(held)} rows; fetched {result['fetched']} "
-              f"at {datetime.now(UTC):%H:%M:%S}")
+        record_figure(
+            "db_fault",
+            orders=ORDERS,
+            rows_at_kill=len(held),
+            lost=len(set(wish) - final),
+            fetched=result["fetched"],
+            outcome=outcome,
+        )
+        print(
+            f"killed backend {killer.killed} holding {len(held)} rows; fetched {result['fetched']} "
+            f"at {datetime.now(UTC):%H:%M:%S}"
+        )
     finally:
         running.stop()

@@ -15,8 +15,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from harness import ROOT, start_sandbox
-from test_fault_storm import point_flows_at
+from harness import ROOT, point_flows_at, record_figure, start_sandbox
 
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|TRUNCATE|CREATE|DROP|ALTER|COPY|SET)\b")
 #: Interpolations allowed in SQL f-strings: identifiers of our own tables/views, SQL fragments built
@@ -66,12 +65,19 @@ def _prefect_records() -> list[str]:
 
     texts: list[str] = []
     with get_client(sync_client=True) as client:
-        texts += [f"{log.name} {log.message}" for log in client.read_logs(limit=10_000)]
-        texts += [f"{a.key} {a.description} {a.data}" for a in client.read_artifacts(limit=10_000)]
-        for run in client.read_flow_runs(limit=10_000):
-            texts.append(f"{run.name} {run.parameters} {run.state.message if run.state else ''} {run.tags}")
-        for run in client.read_task_runs(limit=10_000):
-            texts.append(f"{run.name} {run.task_inputs} {run.state.message if run.state else ''}")
+        for read, show in (
+            (client.read_logs, lambda log: f"{log.name} {log.message}"),
+            (client.read_artifacts, lambda a: f"{a.key} {a.description} {a.data}"),
+            (client.read_flow_runs, lambda r: f"{r.name} {r.parameters} {r.state.message if r.state else ''}"),
+            (client.read_task_runs, lambda r: f"{r.name} {r.task_inputs} {r.state.message if r.state else ''}"),
+        ):
+            offset = 0
+            while True:
+                page = read(limit=200, offset=offset)
+                texts += [show(item) for item in page]
+                if len(page) < 200:
+                    break
+                offset += 200
     return texts
 
 
@@ -151,6 +157,7 @@ def test_secrets_never_appear_in_logs_artifacts_exceptions_warehouse_or_repr(
     captured += _warehouse_texts(url)
     leaks = {name: [t[:200] for t in captured if value in t][:3] for name, value in secrets.items()}
     assert not any(leaks.values()), leaks
+    record_figure("secrets", secrets=sorted(secrets), texts_scanned=len(captured), leaks=0)
 
 
 def _sql_fstrings() -> list[tuple[str, int, str]]:
@@ -166,20 +173,36 @@ def _sql_fstrings() -> list[tuple[str, int, str]]:
                     if SQL_WORDS.search(constant):
                         for v in node.values:
                             if isinstance(v, ast.FormattedValue):
-                                found.append((str(path.relative_to(ROOT)), node.lineno, ast.get_source_segment(source, v.value) or ""))
+                                found.append(
+                                    (
+                                        str(path.relative_to(ROOT)),
+                                        node.lineno,
+                                        ast.get_source_segment(source, v.value) or "",
+                                    )
+                                )
                 elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
-                    if isinstance(node.left, ast.Constant) and isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
+                    if (
+                        isinstance(node.left, ast.Constant)
+                        and isinstance(node.left.value, str)
+                        and SQL_WORDS.search(node.left.value)
+                    ):
                         found.append((str(path.relative_to(ROOT)), node.lineno, "% formatting"))
                 elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
                     target = node.func.value
-                    if isinstance(target, ast.Constant) and isinstance(target.value, str) and SQL_WORDS.search(target.value):
+                    if (
+                        isinstance(target, ast.Constant)
+                        and isinstance(target.value, str)
+                        and SQL_WORDS.search(target.value)
+                    ):
                         found.append((str(path.relative_to(ROOT)), node.lineno, ".format()"))
     return found
 
 
 def test_all_sql_is_parameterised() -> None:
     """No value is formatted into SQL: only our own identifiers and constant fragments."""
-    offenders = [f"{path}:{line}: {expr}" for path, line, expr in _sql_fstrings() if expr not in ALLOWED_SQL_INTERPOLATIONS]
+    offenders = [
+        f"{path}:{line}: {expr}" for path, line, expr in _sql_fstrings() if expr not in ALLOWED_SQL_INTERPOLATIONS
+    ]
     assert not offenders, "format values as bound parameters, not into SQL text:\n" + "\n".join(offenders)
 
 
@@ -204,4 +227,3 @@ def test_servers_bind_to_loopback_by_default() -> None:
                 if match.group(1).strip() not in ('"127.0.0.1"', "'127.0.0.1'", '"localhost"'):
                     offenders.append(f"{path.relative_to(ROOT)}: --host default {match.group(1)}")
     assert not offenders, offenders
-

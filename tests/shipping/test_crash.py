@@ -78,7 +78,8 @@ def test_sigkill_at_random_points_then_rerun_ships_each_order_exactly_once(
     assert set(by_order) == set(ids)
     for oid in ids:
         accepted = accepted_tracking(sandbox, oid)
-        assert len(accepted) == 1, (seed_value, kills, oid, accepted)
+        states = [(r.state, r.attempts, r.last_error) for r in by_order[oid]]
+        assert len(accepted) == 1, (seed_value, kills, oid, accepted, states)
         confirmed = [r for r in by_order[oid] if r.state == "confirmed"]
         assert len(confirmed) == 1, (oid, [(r.state, r.last_error) for r in by_order[oid]])
         assert confirmed[0].tracking_number == accepted[0]["body"]["tracking_number"]

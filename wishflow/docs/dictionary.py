@@ -81,8 +81,7 @@ def render_dictionary() -> str:
     lines += [
         "## Example queries",
         "",
-        "Each runs as is on both databases (where they differ, both versions are given); the test suite "
-        "runs them.",
+        "Each runs as is on both databases (where they differ, both versions are given); the test suite runs them.",
         "",
     ]
     for example in EXAMPLES:

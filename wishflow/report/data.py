@@ -83,6 +83,13 @@ class ReportData:
         }
 
 
+@dataclass
+class _CarrierAcc:
+    shipped: int = 0
+    scan_hours: list[float] = field(default_factory=list)
+    delivery_days: list[float] = field(default_factory=list)
+
+
 def _hours(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 3600.0
 
@@ -102,9 +109,7 @@ def iso_week(day: datetime | date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def collect(
-    engine: sa.Engine, store: str | None = None, days: int = 90, now: datetime | None = None
-) -> ReportData:
+def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: datetime | None = None) -> ReportData:
     """Read the report's figures for one store (or all) over the last ``days`` days."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     since = now - timedelta(days=days)
@@ -136,7 +141,7 @@ def collect(
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     latency: dict[date, list[float]] = defaultdict(list)
     on_time: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    carrier_rows: dict[str, dict[str, list[float] | int]] = {}
+    carrier_rows: dict[str, _CarrierAcc] = {}
     open_orders = overdue = 0
     for row in rows:
         by_state[row.state] += 1
@@ -153,22 +158,20 @@ def collect(
         week[1] += 1
         if row.expected_ship_time is None or row.shipped_at <= row.expected_ship_time:
             week[0] += 1
-        carrier = row.shipping_provider or "(unknown)"
-        c = carrier_rows.setdefault(carrier, {"shipped": 0, "scan": [], "deliver": []})
-        c["shipped"] = int(c["shipped"]) + 1  # type: ignore[call-overload]
+        c = carrier_rows.setdefault(row.shipping_provider or "(unknown)", _CarrierAcc())
+        c.shipped += 1
         if row.first_scan_at is not None:
-            c["scan"].append(max(0.0, _hours(row.first_scan_at, row.shipped_at)))  # type: ignore[union-attr]
+            c.scan_hours.append(max(0.0, _hours(row.first_scan_at, row.shipped_at)))
         if row.delivered_at is not None:
-            c["deliver"].append(max(0.0, _hours(row.delivered_at, row.shipped_at) / 24))  # type: ignore[union-attr]
+            c.delivery_days.append(max(0.0, _hours(row.delivered_at, row.shipped_at) / 24))
 
     carriers = []
     for name, c in carrier_rows.items():
-        scans: list[float] = c["scan"]  # type: ignore[assignment]
-        deliveries: list[float] = c["deliver"]  # type: ignore[assignment]
+        scans, deliveries = c.scan_hours, c.delivery_days
         carriers.append(
             CarrierRow(
                 carrier=name,
-                shipped=int(c["shipped"]),  # type: ignore[call-overload]
+                shipped=c.shipped,
                 scanned=len(scans),
                 delivered=len(deliveries),
                 median_hours_to_first_scan=round(statistics.median(scans), 1) if scans else None,

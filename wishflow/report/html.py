@@ -129,7 +129,10 @@ def render(data: ReportData) -> str:
         f'<p class="meta">Orders released since {data.since:%Y-%m-%d %H:%M} UTC; generated '
         f"{data.generated_at:%Y-%m-%d %H:%M} UTC from the warehouse.</p>",
         '<div class="cards">',
-        *[f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div></div>' for k, v in cards],
+        *[
+            f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div></div>'
+            for k, v in cards
+        ],
         "</div>",
         '<h2 id="orders">Orders per day</h2>',
         figures["orders-per-day"],

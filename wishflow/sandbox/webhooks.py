@@ -183,9 +183,11 @@ class WebhookHub:
     def _changed_orders(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while True:
-            page = self.sandbox.list_orders(
-                updated_at_min=self._cursor, sort_by="updated_at.asc", limit=500
-            ) if self._cursor else self.sandbox.list_orders(sort_by="updated_at.asc", limit=500)
+            page = (
+                self.sandbox.list_orders(updated_at_min=self._cursor, sort_by="updated_at.asc", limit=500)
+                if self._cursor
+                else self.sandbox.list_orders(sort_by="updated_at.asc", limit=500)
+            )
             out.extend(page)
             if len(page) < 500 or page[-1]["updated_at"] == self._cursor:
                 if page:
@@ -230,8 +232,7 @@ class WebhookHub:
                             )
                         )
                 awaiting = {
-                    t["id"]: t
-                    for t in self.sandbox.list_tickets({"states": ["AWAITING_MERCHANT"], "limit": ["500"]})
+                    t["id"]: t for t in self.sandbox.list_tickets({"states": ["AWAITING_MERCHANT"], "limit": ["500"]})
                 }
                 for tid in sorted(set(awaiting) - self._tickets_awaiting):
                     ticket = awaiting[tid]
@@ -252,9 +253,7 @@ class WebhookHub:
             return sent
 
     def _deliver(self, sub: Subscription, topic: str, data: dict[str, Any], now: str) -> None:
-        body = orjson.dumps(
-            {"topic": topic, "merchant_id": self.sandbox.merchant_id, "event_time": now, "data": data}
-        )
+        body = orjson.dumps({"topic": topic, "merchant_id": self.sandbox.merchant_id, "event_time": now, "data": data})
         headers = {"Content-Type": "application/json", "Wish-Topic": topic, "Wish-API-Version": API_VERSION}
         status: int | None = None
         error = None

@@ -662,6 +662,22 @@ def rows_in_state(
         return [OutboxRow.from_row(r) for r in conn.execute(stmt, params)]
 
 
+def pending_batches(engine: Engine, store: str) -> list[str]:
+    """Batches of ``store`` that still have planned rows (left by a run that died or was rate
+    limited before sending them), earliest deadline first: a later run resumes them."""
+    from sqlalchemy import func
+
+    stmt = (
+        select(shipments.c.batch_id)
+        .join(shipment_batches, shipment_batches.c.batch_id == shipments.c.batch_id)
+        .where(shipments.c.store == store, shipments.c.state == State.PLANNED.value)
+        .group_by(shipments.c.batch_id)
+        .order_by(func.min(shipment_batches.c.earliest_deadline_at), func.min(shipments.c.planned_at))
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).scalars())
+
+
 def counts_by_state(engine: Engine, store: str, batch_ids: Sequence[str] | None = None) -> dict[str, int]:
     from sqlalchemy import func
 
@@ -744,6 +760,7 @@ __all__ = [
     "judge_readback",
     "mark_sending",
     "new_claim_token",
+    "pending_batches",
     "plan_single",
     "resolve_conflict",
     "rows_in_state",

@@ -79,7 +79,8 @@ def plan_and_save(
     run_id: str | None = None,
 ) -> PlanResult:
     """Plan the ready orders (all, or ``order_ids``) and, unless ``dry_run``, label them and save the
-    plan to the outbox. With ``tracking_numbers`` (order id -> number) the orders ship singly with
+    plan to the outbox. A full run (no ``order_ids``) also returns the batches earlier runs left
+    planned, so they are resumed. With ``tracking_numbers`` (order id -> number) the orders ship singly with
     those numbers. Raises :class:`~wishflow.shipping.policy.CarrierNotAccepted` before anything is
     saved when a decision names a carrier Wish does not accept (the orders stay ready).
 
@@ -105,7 +106,10 @@ def plan_and_save(
         combine=False if tracking_numbers else None,
     )
     result = PlanResult(plan, not_ready=result_not_ready, carrier_lookups=check.lookups if check else 0)
-    if dry_run or not plan.batches:
+    if dry_run:
+        return result
+    if not plan.batches:
+        result.batch_ids = [] if wanted else outbox.pending_batches(engine, store)
         return result
     provider: LabelProvider | None = ManualLabels(tracking_numbers) if tracking_numbers else labels
     if provider is None:
@@ -116,6 +120,9 @@ def plan_and_save(
     plan.batches = [b for b in plan.batches if b.parcels]
     saved = outbox.save_plan(engine, store, plan, run_id=run_id)
     result.batch_ids = saved.batch_ids
+    if not wanted:
+        # a full run also resumes batches earlier runs planned but never sent (they hold their orders)
+        result.batch_ids += [b for b in outbox.pending_batches(engine, store) if b not in saved.batch_ids]
     result.planned = saved.planned
     result.already_in_flight = saved.already_in_flight
     return result

@@ -13,9 +13,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, Integer, Numeric, String, and_, select, update
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
@@ -34,6 +35,37 @@ _STAGE_ORDER_COLUMNS = (
 _EVENT_COLUMNS = ("store", "order_id", "event_type", "event_time", "from_state", "to_state", "_loaded_at")
 _UPDATED_AT = ORDER_COLUMNS.index("updated_at")
 _STATE = ORDER_COLUMNS.index("state")
+
+
+#: Bounds of the typed columns (position in a flattened order, column, type kind, bound): PostgreSQL
+#: refuses a longer text or a bigger number, and one such order would otherwise fail its whole batch
+#: (and every later pull of it). SQLite does not enforce them; the check runs on both, alike.
+def _bound(column_type: Any) -> tuple[str, int]:
+    if isinstance(column_type, String):
+        return "text", column_type.length or 0
+    if type(column_type) is Integer:
+        return "integer", 2**31 - 1
+    if isinstance(column_type, Numeric) and column_type.precision is not None:
+        return "number", 10 ** (column_type.precision - (column_type.scale or 0))
+    return "", 0
+
+
+_LIMITS: tuple[tuple[int, str, str, int], ...] = tuple(
+    (i, name, *_bound(orders.c[name].type)) for i, name in enumerate(ORDER_COLUMNS) if _bound(orders.c[name].type)[1]
+)
+
+
+def _out_of_bounds(values: tuple[Any, ...]) -> str | None:
+    """Why a flattened order cannot be stored as it is, or None."""
+    for i, name, kind, bound in _LIMITS:
+        value = values[i]
+        if kind == "text" and isinstance(value, str) and len(value) > bound:
+            return f"malformed order: {name} is {len(value)} characters, longer than the {bound} the warehouse holds"
+        if kind == "integer" and isinstance(value, int) and abs(value) > bound:
+            return f"malformed order: {name} {value} is out of range"
+        if kind == "number" and isinstance(value, (int, float, Decimal)) and abs(Decimal(value)) >= bound:
+            return f"malformed order: {name} {value} is out of range"
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,6 +108,24 @@ def _newest_per_order(parsed: Sequence[ParsedOrder]) -> list[ParsedOrder]:
     return list(newest.values())
 
 
+def _split_too_long(
+    batch: list[ParsedOrder], rejected: Sequence[OrderRecordError]
+) -> tuple[list[ParsedOrder], list[tuple[Any, ...]], list[OrderRecordError]]:
+    """Flatten the batch; an order with a value longer than its column holds is rejected with why."""
+    kept: list[ParsedOrder] = []
+    flat: list[tuple[Any, ...]] = []
+    errors = list(rejected)
+    for order in batch:
+        values = flatten_order(order)
+        too_long = _out_of_bounds(values)
+        if too_long is None:
+            kept.append(order)
+            flat.append(values)
+        else:
+            errors.append(OrderRecordError(order.core.id, too_long, order.payload))
+    return kept, flat, errors
+
+
 def _record_key(error: OrderRecordError) -> str:
     if error.order_id:
         return error.order_id[:128]
@@ -94,10 +144,11 @@ def load_orders(
 ) -> LoadResult:
     """Write one batch in one transaction and say what changed."""
     loaded_at = now or datetime.now(UTC)
-    batch = _newest_per_order(parsed)
+    fetched = len(parsed) + len(rejected)
+    batch, flat, rejected = _split_too_long(_newest_per_order(parsed), rejected)
     # Every newer payload is pending validation until validation judges that exact version.
-    rows = [(store, *flatten_order(o), True, run_id, run_id, loaded_at) for o in batch]
-    result = LoadResult(fetched=len(parsed) + len(rejected), quarantined=len(rejected))
+    rows = [(store, *values, True, run_id, run_id, loaded_at) for values in flat]
+    result = LoadResult(fetched=fetched, quarantined=len(rejected))
     stage_orders = stage_table(orders)
     stage_events = stage_table(order_events)
     with engine.begin() as conn:

@@ -196,7 +196,7 @@ def serve_in_thread(
     sock.bind((host, port))
     actual = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="wish-webhooks", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

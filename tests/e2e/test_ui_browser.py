@@ -1,0 +1,79 @@
+"""In headless Chromium, on the Prefect UI served by the e2e server: open the pull deployment's
+"Custom run" form, change the store and the page size, submit, and watch the run complete; the
+orders land in the warehouse under the store typed into the form."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.browser import browser_or_skip, headless_chromium
+from tests.e2e.conftest import PrefectServer, run_logs, wait_for_flow_run, wait_until
+
+pytestmark = pytest.mark.e2e
+
+STORE = "e2e-browser"
+
+
+def _type_into(browser: Any, element: Any, text: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    element.click()
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(Keys.DELETE)
+    element.send_keys(text)
+    browser.execute_script("arguments[0].dispatchEvent(new Event('blur'))", element)
+
+
+def test_a_custom_run_from_the_ui_form_completes(
+    prefect_server: PrefectServer, worker: Any, e2e_sandbox: Any, e2e_warehouse: str, e2e_dir: Any
+) -> None:
+    browser_or_skip()
+    from selenium.webdriver.common.by import By
+
+    admin = httpx.Client(base_url=e2e_sandbox.base_url, timeout=60)
+    ids = set(admin.post("/sandbox/orders", json={"count": 6, "spread_seconds": 300}).json()["ids"])
+    with prefect_server.client() as client:
+        deployment = client.read_deployment_by_name("pull_orders/pull-orders")
+
+    with headless_chromium() as browser:
+        browser.get(f"{prefect_server.ui_url}/deployments/deployment/{deployment.id}/run")
+
+        def form_ready() -> Any:
+            fields = browser.find_elements(By.TAG_NAME, "textarea")
+            return next((f for f in fields if f.get_attribute("value") == "default"), None)
+
+        store_field = wait_until(form_ready, 120, interval=1, what="the custom run form")
+        page_size = next(
+            e for e in browser.find_elements(By.CSS_SELECTOR, "input[type=number]") if e.get_attribute("value") == "500"
+        )
+        _type_into(browser, store_field, STORE)
+        _type_into(browser, page_size, "4")
+        browser.save_screenshot(str(e2e_dir / "ui-form.png"))
+        submit = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button[type=submit]") if b.text == "Submit")
+        submit.click()
+
+        # the UI goes to the new flow run's page
+        wait_until(lambda: "/runs/flow-run/" in browser.current_url, 60, what="the flow run page")
+        flow_run_id = browser.current_url.rstrip("/").split("/runs/flow-run/")[1].split("?")[0]
+        finished = wait_for_flow_run(prefect_server, flow_run_id, timeout=240)
+        assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, flow_run_id)}"
+        assert finished.parameters["store"] == STORE and finished.parameters["page_size"] == 4
+
+        def shows_completed() -> bool:
+            browser.refresh()
+            time.sleep(2)
+            return "Completed" in browser.execute_script("return document.body.innerText")
+
+        wait_until(shows_completed, 90, interval=2, what="the UI to show the run Completed")
+        browser.save_screenshot(str(e2e_dir / "ui-run.png"))
+
+    engine = sa.create_engine(e2e_warehouse)
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.text("SELECT order_id FROM orders WHERE store = :s"), {"s": STORE}).scalars())
+    engine.dispose()
+    assert ids <= stored
