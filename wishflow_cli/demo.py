@@ -106,4 +106,11 @@ def run_demo(orders: int = 300, seed: int = 1, days: int = 3) -> int:
     _say(f"\nLook around: sqlite3 {warehouse}")
     for label, sql in DEMO_QUERIES:
         _say(f"  -- {label}\n  {sql}")
+    try:
+        from wishflow.report import write_report
+
+        report = write_report(url, warehouse.parent / "report.html", days=days + 7)
+        _say(f"\nOperations report (charts, open in a browser): {report.path}")
+    except Exception as exc:  # noqa: BLE001 - the report is a bonus; the demo's outcome stands
+        _say(f"\n(the operations report could not be written: {exc})")
     return 0

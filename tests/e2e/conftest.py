@@ -161,6 +161,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         **env,
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{root / 'prefect.db'}",
         "PREFECT_UI_API_URL": api_url,
+        # SQLite under a loaded machine: wait for locks rather than failing requests
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
+        "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "30",
         # event triggers (webhooks -> deployments) need the triggers service, which is on by default
         "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true",
     }

@@ -57,12 +57,23 @@ def test_a_custom_run_from_the_ui_form_completes(
         submit = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button[type=submit]") if b.text == "Submit")
         submit.click()
 
-        # the UI goes to the new flow run's page
-        wait_until(lambda: "/runs/flow-run/" in browser.current_url, 60, what="the flow run page")
-        flow_run_id = browser.current_url.rstrip("/").split("/runs/flow-run/")[1].split("?")[0]
-        finished = wait_for_flow_run(prefect_server, flow_run_id, timeout=240)
-        assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, flow_run_id)}"
+        # the UI goes back to the deployment's runs tab; the new run is the one with the typed store
+        wait_until(lambda: "?tab=Runs" in browser.current_url, 90, what="the UI to accept the run")
+
+        def created() -> Any:
+            from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+            with prefect_server.client() as client:
+                runs = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                )
+            return next((r for r in runs if r.parameters.get("store") == STORE), None)
+
+        flow_run = wait_until(created, 60, what="the flow run submitted from the form")
+        finished = wait_for_flow_run(prefect_server, flow_run.id, timeout=240)
+        assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, flow_run.id)}"
         assert finished.parameters["store"] == STORE and finished.parameters["page_size"] == 4
+        browser.get(f"{prefect_server.ui_url}/runs/flow-run/{flow_run.id}")
 
         def shows_completed() -> bool:
             browser.refresh()

@@ -105,7 +105,7 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "warehouse or rejected with a reason, at most one accepted tracking write per order, none on a "
         "quarantined order, state/updated_at/tracking/milestones equal to the sandbox's, one cursor row.",
         "",
-        f"Reproduce: `{COMMANDS['crash']}` (CI: 1 seed) or `{COMMANDS['crash_long']}` (30 seeds).",
+        f"Reproduce: `{COMMANDS['crash']}` (CI: 1 seed, 4 kills) or `{COMMANDS['crash_long']}` (30 seeds more).",
         "",
         "| seed | triggers | killed | reruns to complete | shipped | responses lost | quarantined | rejected "
         "| lost | shipped twice | mismatches | s |",
@@ -145,13 +145,13 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
     lines += ["", "## Bad input corpus", "", f"Reproduce: `{COMMANDS['bad_inputs']}`", ""]
     for r in bad:
         lines += [
-            f"{len(r['quarantined_kinds'])} kinds of invalid orders, each quarantined with its rule: "
+            f"{len(r['quarantined_kinds'])} kinds of invalid orders (from `tests/validation/bad_orders.py` plus "
+            "injection text, unicode and huge strings), each quarantined with its rule: "
             + ", ".join(f"`{k}`" for k in r["quarantined_kinds"])
             + ".",
             "",
-            f"{len(r['rejected_kinds'])} kinds of malformed payloads, each in `rejected_records` with its reason: "
-            + ", ".join(f"`{k}`" for k in r["rejected_kinds"])
-            + ".",
+            f"{len(r['rejected_kinds'])} kinds of malformed payloads and values the warehouse cannot hold, each in "
+            "`rejected_records` with its reason: " + ", ".join(f"`{k}`" for k in r["rejected_kinds"]) + ".",
             "",
             f"Bad orders shipped: {r['shipped_bad']}. Good orders beside them shipped: {r['good_shipped']} of "
             f"{r['good']}. The run completed.",
@@ -204,6 +204,26 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
             f"the warehouse) over a full cycle and two failing runs: {r['leaks']} found. All SQL f-strings "
             "interpolate only identifiers and constants; servers bind to 127.0.0.1 by default."
         )
+    lines += [
+        "",
+        "## Findings",
+        "",
+        "- Fixed: an order with a value longer than its warehouse column (e.g. a 24-character `country_code`, a "
+        "5,000-character zipcode) or a number out of the column's range (quantity 10^12) failed its whole page "
+        "on PostgreSQL, and every later pull with it: one bad record blocked every order after it (invariants 1 "
+        "and 5). The loader now rejects such an order into `rejected_records` with the reason and loads the "
+        "rest (`wishflow/warehouse/orders_writer.py`). SQLite never enforced the lengths, so only PostgreSQL "
+        "was affected.",
+        "- Open: two concurrent pulls collide (SQLite `database is locked`, PostgreSQL deadlocks); the results "
+        "are exact thanks to the tasks' retries, but an upsert in key order (PostgreSQL) and `BEGIN IMMEDIATE` "
+        "for load transactions (SQLite) would avoid the retries.",
+        "",
+        "## How to run",
+        "",
+        "- CI-sized suite: `python -m pytest tests/reliability` with `WISHFLOW_TEST_POSTGRES_URL` set (the "
+        "tests need PostgreSQL and skip without it).",
+        "- This report: `python -m tests.reliability.report`; the long one: `make reliability`.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,9 @@ pytestmark = pytest.mark.postgres
 
 VALIDATION = Path(__file__).resolve().parents[1] / "validation"
 INJECTION = "'); DROP TABLE orders;--"
+#: Expected outcomes of orders the warehouse cannot hold as they are: rejected with this in the reason.
+TOO_LONG = "rejected: characters, longer than"
+OUT_OF_RANGE = "rejected: is out of range"
 
 
 def _load(name: str, path: Path) -> ModuleType:
@@ -71,17 +74,17 @@ def extra_bad_kinds(good_order: Any, wish_partial: Any) -> dict[str, tuple[dict[
     )
     huge = partial(recipient_name="N" * 100_000, street_address1="S" * 100_000, city="C" * 50_000, quantity=0)
     return {
-        "injection_in_name_and_country": (
-            partial(recipient_name=INJECTION, country_code=INJECTION),
-            "country_code_valid",
-        ),
+        "injection_in_name_and_country": (partial(recipient_name=INJECTION, country_code=INJECTION), TOO_LONG),
+        "injection_in_name_zero_quantity": (partial(recipient_name=INJECTION, quantity=0), "quantity_at_least_one"),
         "injection_in_zipcode": (partial(zipcode=INJECTION), "zipcode_format"),
         "injection_in_sku_zero_quantity": (partial(sku=INJECTION + " OR 1=1", quantity=0), "quantity_at_least_one"),
         "unicode_in_every_field": (unicode, "country_code_valid"),
         "huge_strings": (huge, "quantity_at_least_one"),
-        "huge_zipcode": (partial(zipcode="9" * 5000), "zipcode_format"),
-        "huge_sku_missing_price": (partial(sku="K" * 10_000, product_price=None), "product_price_valid"),
-        "absurd_quantity_and_negative_price": (partial(quantity=10**12, product_price=-(10**9)), "product_price_valid"),
+        "huge_zipcode": (partial(zipcode="9" * 5000), TOO_LONG),
+        "huge_sku": (partial(sku="K" * 10_000), TOO_LONG),
+        "absurd_quantity": (partial(quantity=10**12), OUT_OF_RANGE),
+        "absurd_price": (partial(product_price=10**16), OUT_OF_RANGE),
+        "negative_absurd_price": (partial(product_price=-(10**9)), "product_price_valid"),
     }
 
 
@@ -170,21 +173,30 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
             stored_names = dict(conn.execute(sa.text("SELECT order_id, recipient_name FROM orders")).all())
         engine.dispose()
 
-        # every invalid order is quarantined for its rule (and the injection text is stored verbatim)
-        wrong = {
-            kinds_name: (kinds[kinds_name][1], reasons.get(oid))
-            for oid, kinds_name in bad_ids.items()
-            if kinds[kinds_name][1] not in (reasons.get(oid) or "")
-        }
+        # every invalid order is quarantined for its rule, or rejected when the warehouse cannot hold it
+        rejected_reason = {r.order_id: r.reason for r in rejected if r.order_id}
+        wrong = {}
+        for oid, name in bad_ids.items():
+            expected = kinds[name][1]
+            if expected.startswith("rejected: "):
+                if expected.removeprefix("rejected: ") not in (rejected_reason.get(oid) or ""):
+                    wrong[name] = (expected, rejected_reason.get(oid), reasons.get(oid))
+            elif expected not in (reasons.get(oid) or ""):
+                wrong[name] = (expected, reasons.get(oid), rejected_reason.get(oid))
         assert not wrong, wrong
         assert INJECTION in stored_names.values()
         assert {"orders", "shipments", "sync_state"} <= tables
         # every malformed record is rejected with a reason naming what is wrong
-        assert len(rejected) == len(MALFORMED), [r.reason for r in rejected]
-        by_raw = {r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw).decode(): r.reason for r in rejected}
-        for oid, kind in broken_ids.items():
+        too_big = [k for k, (_, expected) in kinds.items() if expected.startswith("rejected: ")]
+        assert len(rejected) == len(MALFORMED) + len(too_big), [r.reason for r in rejected]
+        by_raw = {
+            r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw).decode(): r.reason
+            for r in rejected
+            if r.order_id not in bad_ids
+        }
+        for kind in broken_ids.values():
             word = MALFORMED[kind][1]
-            matches = [reason for raw, reason in by_raw.items() if kind != "record_is_null" and oid in raw]
+            matches = [reason for raw, reason in by_raw.items() if f'"SKU-broken-{kind}"' in raw]
             if kind in ("record_is_a_string", "record_is_null"):
                 matches = [reason for reason in by_raw.values() if word in reason]
             assert matches and all(word in m for m in matches), (kind, matches)
@@ -199,11 +211,36 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
         assert set(good_ids) <= shipped
         record_figure(
             "bad_inputs",
-            quarantined_kinds=sorted(kinds),
-            rejected_kinds=sorted(MALFORMED),
+            quarantined_kinds=sorted(k for k in kinds if k not in too_big),
+            rejected_kinds=sorted([*MALFORMED, *too_big]),
             shipped_bad=len(shipped & (set(bad_ids) | set(broken_ids))),
             good_shipped=len(set(good_ids) & shipped),
             good=len(good_ids),
         )
     finally:
         running.stop()
+
+
+def test_a_value_the_warehouse_cannot_hold_is_rejected_and_the_batch_loads(warehouse_url: str) -> None:
+    """One order with a too-long code or an out-of-range number never fails its batch (PostgreSQL
+    refuses such values; before the fix the whole page, and every later pull, failed)."""
+    from wishflow.orders.parse import parse_orders
+    from wishflow.sandbox import Sandbox, SandboxConfig
+    from wishflow.warehouse.engine import make_engine
+    from wishflow.warehouse.orders_writer import load_orders
+
+    payloads = Sandbox(SandboxConfig(seed=3, orders=5, bad_order_share=0)).list_orders(limit=5)
+    payloads[0]["full_address"]["shipping_detail"]["country_code"] = INJECTION
+    payloads[1]["order_payment"]["general_payment_details"]["product_quantity"] = 10**12
+    parsed, bad = parse_orders(payloads)
+    assert not bad
+    engine = make_engine(warehouse_url)
+    result = load_orders(engine, STORE, parsed, run_id="bounds")
+    with engine.connect() as conn:
+        held = set(conn.execute(sa.text("SELECT order_id FROM orders")).scalars())
+        rejected = dict(conn.execute(sa.text("SELECT record_key, reason FROM rejected_records")).all())
+    engine.dispose()
+    assert held == {p["id"] for p in payloads[2:]}
+    assert "country_code is 24 characters" in rejected[payloads[0]["id"]]
+    assert "quantity" in rejected[payloads[1]["id"]] and "out of range" in rejected[payloads[1]["id"]]
+    assert result.quarantined == 2 and result.new == 3

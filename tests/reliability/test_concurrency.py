@@ -91,6 +91,7 @@ def _pull(warehouse_url: str, run_id: str) -> dict[str, Any]:
 def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
     monkeypatch: pytest.MonkeyPatch, warehouse_url: str
 ) -> None:
+    RETRIES.clear()
     running = start_sandbox(21, 1500, bad_order_share=0.02)
     try:
         point_flows_at(monkeypatch, running, warehouse_url)
@@ -150,6 +151,7 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
 def test_two_ship_runs_at_once_never_ship_an_order_twice(monkeypatch: pytest.MonkeyPatch, warehouse_url: str) -> None:
     from tasks.shipping import follow_shipments, plan_shipments, reconcile_shipments, submit_batch
 
+    RETRIES.clear()
     running = start_sandbox(22, 0)
     try:
         point_flows_at(monkeypatch, running, warehouse_url)

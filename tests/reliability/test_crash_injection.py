@@ -3,7 +3,7 @@
 or after a random delay), with some write responses lost on top; reruns until it completes, then a
 final clean pull. Every invariant is then checked against the sandbox, which outlived every kill.
 
-CI runs one seed with three kills (about 3-4 minutes on a loaded 2-core box: every process pays for
+CI runs one seed with four kills (about 2-4 minutes on a loaded 2-core box: every process pays for
 its imports and for Great Expectations); ``WISHFLOW_RELIABILITY_LONG=1`` (``make reliability``) runs
 30 seeds. The subprocesses run the real Prefect flows against the session's one Prefect API.
 """
@@ -16,7 +16,7 @@ from harness import LONG, crash_scenario
 pytestmark = pytest.mark.postgres
 
 ORDERS = 60
-KILLS = 3
+KILLS = 4
 LONG_SEEDS = list(range(100, 130))
 long_only = pytest.mark.skipif(not LONG, reason="long reliability run: set WISHFLOW_RELIABILITY_LONG=1")
 

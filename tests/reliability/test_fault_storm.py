@@ -34,7 +34,7 @@ pytestmark = pytest.mark.postgres
 
 SEED = 11
 #: Orders in the store: each ship is a write, so requests (and faults drawn) grow with it.
-ORDERS = 300 if LONG else 120
+ORDERS = 300 if LONG else 80
 STORM: dict[str, Any] = {
     "http_500": 0.04,
     "http_502": 0.03,

@@ -64,7 +64,8 @@ def test_sigkill_at_random_points_then_rerun_ships_each_order_exactly_once(
     }
     kills = [rng.uniform(2.0, 7.0) for _ in range(2)]
     for delay in kills:
-        assert _run(env, delay) == -signal.SIGKILL
+        # killed mid-run, or (on a fast machine) already finished before the kill: both must settle
+        assert _run(env, delay) in (-signal.SIGKILL, 0)
     set_faults(sandbox)
     advance(sandbox, 5)
     _run(env, None, follow=0.0)  # settles what the killed runs left, ships the rest

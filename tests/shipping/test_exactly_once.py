@@ -45,7 +45,7 @@ def test_plain_run_ships_each_order_once_and_follows_to_confirmed(engine, sandbo
     assert plan.planned == 20
     assert sum(r.submitted for r in reports) + sum(r.confirmed for r in reports) == 20
     advance(sandbox, 5)
-    report = submitter.follow(STORE, wait_seconds=5, poll_interval=0.2)
+    report = submitter.follow(STORE, wait_seconds=60, poll_interval=0.2)
     assert report.confirmed == 20
     assert counts_by_state(engine, STORE) == {"confirmed": 20}
     _assert_exactly_once(engine, sandbox, ids)

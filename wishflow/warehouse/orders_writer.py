@@ -63,8 +63,10 @@ def _out_of_bounds(values: tuple[Any, ...]) -> str | None:
             return f"malformed order: {name} is {len(value)} characters, longer than the {bound} the warehouse holds"
         if kind == "integer" and isinstance(value, int) and abs(value) > bound:
             return f"malformed order: {name} {value} is out of range"
-        if kind == "number" and isinstance(value, (int, float, Decimal)) and abs(Decimal(value)) >= bound:
-            return f"malformed order: {name} {value} is out of range"
+        if kind == "number" and isinstance(value, (int, float, Decimal)):
+            number = Decimal(value)
+            if not number.is_finite() or abs(number) >= bound:
+                return f"malformed order: {name} {value} is out of range"
     return None
 
 
