@@ -91,6 +91,8 @@ def run(api_url: str, token: str, dsn: str, limit: int = 500) -> int:
     with conn, conn.cursor() as cur:
         cur.execute(DDL)
     while (page := pages.get()) is not None:
+        if not page:
+            continue
         buffer = io.StringIO("\n".join(_row(o) for o in page) + "\n")
         with conn, conn.cursor() as cur:
             cur.copy_expert("COPY plain_stage FROM STDIN", buffer)

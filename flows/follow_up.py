@@ -64,6 +64,23 @@ def follow_up(
     ] = None,
     pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages of changed orders per task run.")] = 20,
 ) -> dict[str, Any]:
+    """Completion, refunds, tickets, penalties and the daily summary.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+        notify_block: Notification block for the daily summary.
+        completion_days: Days after delivery with no refund or open ticket before completion.
+        refresh_orders: Read orders Wish changed first (refunds arrive on order payloads).
+        auto_reply: Answer common tickets (e.g. shipping taking long) with a templated reply.
+        reply_dry_run: With auto_reply: list the replies in the artifact without sending them.
+        max_replies: At most this many templated replies per run.
+        ticket_response_hours: A ticket awaiting you is due this long after its wait began.
+        penalty_review_days: Days a new penalty stays a follow-up (its dispute window).
+        summary_day: UTC day of the summary. Empty: the day before Wish's today.
+        pages_per_task: Pages of changed orders per task run.
+    """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -42,6 +42,17 @@ def order_cycle(
     notify_block: Annotated[str | None, Field(description="Notification block for digests.")] = None,
     policy_block: Annotated[str | None, Field(description="ShippingPolicy block name (else defaults).")] = None,
 ) -> Any:
+    """Run one store's whole order cycle, stage after stage.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        ship: Ship ready orders (off: pull, validate, track, follow up).
+        ship_dry_run: Plan shipments and publish the plan, send nothing.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+        notify_block: Notification block for digests.
+        policy_block: ShippingPolicy block name (else defaults).
+    """
     logger = get_run_logger()
     common = {"store": store, "wish_block": wish_block, "warehouse_block": warehouse_block}
     stages: dict[str, Any] = {

@@ -70,6 +70,29 @@ def poll_tracking(
     ] = 10.0,
     safety_lag_seconds: Annotated[float, Field(ge=0, description="Stop this long before Wish's now.")] = 30.0,
 ) -> dict[str, Any]:
+    """Follow shipped parcels to delivery and flag exceptions.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+        notify_block: Notification block for the run's digest of exceptions.
+        poll_interval_hours: Read a quiet parcel from Wish at most this often.
+        urgent_poll_interval_hours: ... or this often when a deadline is near or an exception is
+            open.
+        first_scan_warning_hours: Flag a missing first scan this long before its 168/336 h
+            deadline.
+        delivery_warning_hours: Flag confirmed-delivery / Wish Express orders this long before
+            due.
+        stall_days: A scanned parcel with no new milestone for this many days is stalled.
+        max_polls: At most this many quiet parcels read by id per run (most urgent first).
+        ids_per_task: Parcels read by id per task run.
+        max_workers: Concurrent GET /orders/{id} per batch.
+        pages_per_task: Pages of changed orders per task run.
+        page_size: Orders per API page (Wish allows 1-500).
+        lookback_minutes: Re-read this much before the cursor (idempotent).
+        safety_lag_seconds: Stop this long before Wish's now.
+    """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -39,6 +39,20 @@ def pull_orders(
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
     notify_block: Annotated[str | None, Field(description="Notification block for the new-orders digest.")] = None,
 ) -> dict[str, Any]:
+    """Pull new and changed orders from Wish into the warehouse.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        since: Backfill from this updated_at (UTC). Empty: incremental.
+        until: Backfill up to this updated_at (UTC). Empty: now.
+        page_size: Orders per API page (Wish allows 1-500).
+        lookback: Incremental overlap re-read before the cursor (idempotent).
+        safety_lag: Stop this long before Wish's now.
+        pages_per_task: Pages fetched and recorded per task run.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+        notify_block: Notification block for the new-orders digest.
+    """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -75,6 +75,25 @@ def ship_orders(
         str | None, Field(description="ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).")
     ] = None,
 ) -> dict[str, Any]:
+    """Ship ready orders (or the given ones) to Wish, exactly once per order.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        order_ids: Orders to ship. Empty: every ready order (valid, approved), in batches.
+        carrier: Ship every selected order with this carrier (overrides the policy).
+        tracking_numbers: Order id -> tracking number, for single shipments with numbers you
+            already have.
+        package: Package preset for every order (overrides the policy).
+        dry_run: Publish the plan as a table artifact; send nothing, buy no labels.
+        follow_seconds: How long to follow Wish's processing before leaving it to later.
+        max_batch_size: Orders per batch (default: the policy's).
+        workers: Concurrent calls to Wish.
+        max_rate: Ceiling on calls per second (Wish's own limit is always honoured).
+        lease_seconds: After this long a claim of another (dead) run is taken over.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+        policy_block: ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).
+    """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
@@ -187,6 +206,19 @@ def modify_tracking(
     wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
 ) -> dict[str, Any]:
+    """Replace the tracking number of an order already shipped.
+
+    Args:
+        order_id: A shipped order whose tracking number must change.
+        tracking_number: The new tracking number (letters and digits).
+        carrier: Carrier of the new number (a Wish shipping_provider name).
+        store: Store name, as recorded in the warehouse.
+        origin_country: ISO-2 origin (default: the current tracking's origin).
+        ship_note: Optional note sent with the tracking.
+        follow_seconds: How long to follow processing.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+    """
     warehouse_url = resolve_warehouse_url(warehouse_block)
     result = modify_tracking_task(
         store,
@@ -216,6 +248,17 @@ def change_address(
     wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
 ) -> dict[str, Any]:
+    """Change the shipping address of an order before it ships.
+
+    Args:
+        order_id: An approved order not yet shipped.
+        address: New address fields: name, street_address1..3, city, state, zipcode, country_code,
+            ...
+        store: Store name, as recorded in the warehouse.
+        follow_seconds: How long to follow processing.
+        wish_block: WishCredentials block name (else environment).
+        warehouse_block: Warehouse block name (else environment).
+    """
     warehouse_url = resolve_warehouse_url(warehouse_block)
     result = change_address_task(
         store, warehouse_url, wish_block, order_id, dict(address), follow_seconds, current_run_id()

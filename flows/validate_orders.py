@@ -43,6 +43,15 @@ def validate_orders(
         str | None, Field(description="Notification block for the deadline-risk digest ('type-slug/name').")
     ] = None,
 ) -> dict[str, Any]:
+    """Validate pending orders with Great Expectations; quarantine the bad ones.
+
+    Args:
+        store: Store name, as recorded in the warehouse.
+        warehouse_block: Warehouse block name (else environment).
+        batch_size: Orders validated per task run.
+        risk_hours: Notify about unshipped orders with fewer hours than this left.
+        notify_block: Notification block for the deadline-risk digest ('type-slug/name').
+    """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
