@@ -57,8 +57,17 @@ def run(api_url: str, token: str, dsn: str, limit: int = 500) -> int:
     """Load every order; returns how many were fetched."""
     pages: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=4)
     fetched = 0
+    failure: list[BaseException] = []
 
     def fetch() -> None:
+        try:
+            fetch_pages()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            failure.append(exc)
+        finally:
+            pages.put(None)
+
+    def fetch_pages() -> None:
         nonlocal fetched
         headers = {"Authorization": f"Bearer {token}"}
         cursor: str | None = None
@@ -83,7 +92,6 @@ def run(api_url: str, token: str, dsn: str, limit: int = 500) -> int:
                 else:
                     seen = same
                 cursor = last
-        pages.put(None)
 
     thread = threading.Thread(target=fetch, daemon=True)
     thread.start()
@@ -103,6 +111,8 @@ def run(api_url: str, token: str, dsn: str, limit: int = 500) -> int:
             )
     thread.join()
     conn.close()
+    if failure:
+        raise failure[0]
     return fetched
 
 

@@ -191,8 +191,8 @@ class RunRecord:
 @dataclass
 class KillTrigger:
     """When to SIGKILL: ``after_writes`` (right after the sandbox logs the n-th new write: between a
-    Wish write and the warehouse write that records it), ``after_orders`` (once the warehouse holds
-    n orders: mid-pull), or ``delay`` (seconds after the flow started)."""
+    Wish write and the warehouse write that records it), ``after_stages`` (as the run records the
+    start of its n-th stage in ``pipeline_runs``), or ``delay`` (seconds after the flow started)."""
 
     kind: str
     value: float
@@ -201,24 +201,24 @@ class KillTrigger:
         return f"{self.kind}={self.value:g}"
 
 
-#: Trigger kinds by kill number: every seed kills between a Wish write and its record twice, mid
-#: cycle once after the pull committed, and once after a random delay.
-TRIGGER_CYCLE = ("after_writes", "after_orders", "after_writes", "delay")
+#: Trigger kinds by kill number: every seed kills between a Wish write and its record twice, once as
+#: the n-th stage of the cycle starts (1 pull, 2 validate, 3 ship, 4 track), once after a delay.
+TRIGGER_CYCLE = ("after_writes", "after_stages", "after_writes", "delay")
 
 
 def random_trigger(rng: random.Random, orders: int, kill_number: int = 0) -> KillTrigger:
     kind = TRIGGER_CYCLE[kill_number % len(TRIGGER_CYCLE)]
     if kind == "after_writes":
         return KillTrigger(kind, rng.randint(1, 5))  # small: later runs have fewer orders left to ship
-    if kind == "after_orders":
-        return KillTrigger(kind, rng.randint(1, max(1, orders - 1)))
+    if kind == "after_stages":
+        return KillTrigger(kind, rng.randint(1, 4))
     return KillTrigger(kind, round(rng.uniform(0.5, 12.0), 2))
 
 
-def _warehouse_orders(engine: sa.Engine) -> int:
+def _stages_started(engine: sa.Engine) -> int:
     try:
         with engine.connect() as conn:
-            return int(conn.exec_driver_sql("SELECT count(*) FROM orders").scalar_one())
+            return int(conn.exec_driver_sql("SELECT count(*) FROM pipeline_runs").scalar_one())
     except sa.exc.SQLAlchemyError:
         return 0
 
@@ -264,7 +264,8 @@ def run_cycle(
     killed = False
     at_kill: int | None = None
     if trigger is not None:
-        engine = sa.create_engine(env["WISHFLOW_WAREHOUSE_URL"]) if trigger.kind == "after_orders" else None
+        engine = sa.create_engine(env["WISHFLOW_WAREHOUSE_URL"]) if trigger.kind == "after_stages" else None
+        stages_before = _stages_started(engine) if engine is not None else 0
         deadline = time.monotonic() + timeout
         fired = False
         while proc.poll() is None and time.monotonic() < deadline:
@@ -274,8 +275,8 @@ def run_cycle(
                     fired = True
             elif trigger.kind == "after_writes":
                 fired = write_count(running) >= writes_before + trigger.value
-            elif trigger.kind == "after_orders":
-                fired = _warehouse_orders(engine) >= trigger.value  # type: ignore[arg-type]
+            elif trigger.kind == "after_stages":
+                fired = _stages_started(engine) >= stages_before + trigger.value  # type: ignore[arg-type]
             if fired:
                 break
             time.sleep(0.003 if trigger.kind == "after_writes" else 0.05)

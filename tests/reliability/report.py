@@ -99,8 +99,9 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "",
         "The order cycle (real Prefect flows, one Prefect API for all runs) runs in a subprocess against a "
         "PostgreSQL warehouse and a sandbox that outlives it; it is SIGKILLed on a seeded random trigger "
-        "(`after_writes=n`: a few ms after the sandbox logs the n-th tracking write; `after_orders=n`: once "
-        "the warehouse holds n orders; `delay=s`: s seconds after start), 10% of write responses lost on top, "
+        "(`after_writes=n`: a few ms after the sandbox logs the n-th tracking write; `after_stages=n`: as the "
+        "n-th stage starts (1 pull, 2 validate, 3 ship, 4 track); `delay=s`: s seconds after start), 10% of "
+        "write responses lost on top, "
         "then rerun until a run completes, then pulled once more without faults. Checked: every order in the "
         "warehouse or rejected with a reason, at most one accepted tracking write per order, none on a "
         "quarantined order, state/updated_at/tracking/milestones equal to the sandbox's, one cursor row.",
@@ -193,7 +194,8 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
     for r in db:
         lines.append(
             f"Backend terminated mid-batch while loading {r['orders']} orders: {r['rows_at_kill']} rows held right "
-            f"after the kill (whole pages only), the task retried, the pull ended `{r['outcome']}` with "
+            "after the kill (exactly the pages committed before it, none beyond the cursor), the task retried, "
+            f"the pull ended `{r['outcome']}` with "
             f"{r['lost']} lost."
         )
     lines += ["", "## Secrets and exposure", "", f"Reproduce: `{COMMANDS['secrets']}`", ""]
