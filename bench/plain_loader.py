@@ -12,6 +12,7 @@ import io
 import queue
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -84,13 +85,13 @@ def run(api_url: str, token: str, dsn: str, limit: int = 500) -> int:
                 if len(data) < limit:
                     break
                 last = data[-1]["updated_at"]
-                same = {o["id"] for o in data if o["updated_at"] == last}
-                if last == cursor:  # a page of ties: a plain loader just steps past the instant
-                    seen |= same
-                    if len(seen) >= 10 * limit:
-                        break
+                if last == cursor:
+                    # a full page of ties: a plain loader steps 1 ms past the instant (and may miss some)
+                    moved = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+                    last = moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moved.microsecond // 1000:03d}Z"
+                    seen = set()
                 else:
-                    seen = same
+                    seen = {o["id"] for o in data if o["updated_at"] == last}
                 cursor = last
 
     thread = threading.Thread(target=fetch, daemon=True)
