@@ -93,11 +93,16 @@ def bench_backfill(orders: int, runs: int, with_dlt: bool) -> dict[str, Any]:
 
                 def dlt_run(i: int, tuned: bool = tuned) -> float:
                     url = fresh_database("wishflow_bench_dlt")
-                    dsn = url.replace("postgresql+psycopg2://", "postgresql://")
+                    # dlt insists on a password in its credentials; the local server trusts loopback
+                    dsn = url.replace("postgresql+psycopg2://postgres@", "postgresql://postgres:postgres@")
                     rows, seconds = bench_dlt.run(sb.api_url, sb.access_token, dsn, tuned=tuned)
                     return _rate(rows, seconds)
 
-                out["dlt_tuned" if tuned else "dlt_default"] = repeat(max(1, runs - 1), dlt_run)
+                key = "dlt_tuned" if tuned else "dlt_default"
+                try:
+                    out[key] = repeat(max(1, runs - 1), dlt_run)
+                except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
+                    out.setdefault("errors", []).append(f"{key}: {type(exc).__name__}: {str(exc)[:300]}")
     return out
 
 
@@ -165,6 +170,8 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
             f"| plain loader (httpx + orjson + COPY, overlapped) | {fmt(b['plain'])} |",
         ]
         peers = [k for k in ("dlt_default", "dlt_tuned") if k in b]
+        for error in b.get("errors", []):
+            lines.append(f"| (failed) {error} | - |")
         for key in peers:
             lines.append(f"| dlt rest_api, {key.removeprefix('dlt_')} settings | {fmt(b[key])} |")
         lines += [
