@@ -101,8 +101,20 @@ def running_sandbox():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def sandbox(running_sandbox):  # type: ignore[no-untyped-def]
-    """The session sandbox, reset to an empty, fault-free state for this test."""
+    """The session sandbox, reset to an empty, fault-free state for this test.
+
+    Tests may tune the running sandbox's config (e.g. ``ship_processing_seconds``); every knob is put
+    back to the session's original first, so no test sees another's settings.
+    """
+    import copy
+    import dataclasses
+
     import httpx
+
+    config = running_sandbox.sandbox.config
+    pristine = running_sandbox.__dict__.setdefault("_pristine_config", copy.deepcopy(config))
+    for field in dataclasses.fields(pristine):
+        setattr(config, field.name, copy.deepcopy(getattr(pristine, field.name)))
 
     httpx.post(f"{running_sandbox.base_url}/sandbox/reset", json={"seed": 7}, timeout=30).raise_for_status()
     httpx.put(f"{running_sandbox.base_url}/sandbox/faults", json={}, timeout=30).raise_for_status()
