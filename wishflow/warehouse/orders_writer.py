@@ -55,18 +55,28 @@ _LIMITS: tuple[tuple[int, str, str, int], ...] = tuple(
 )
 
 
+_TEXT_LIMITS = tuple((i, name, bound) for i, name, kind, bound in _LIMITS if kind == "text")
+_INT_LIMITS = tuple((i, name, bound) for i, name, kind, bound in _LIMITS if kind == "integer")
+_NUMBER_LIMITS = tuple((i, name, bound) for i, name, kind, bound in _LIMITS if kind == "number")
+
+
 def _out_of_bounds(values: tuple[Any, ...]) -> str | None:
-    """Why a flattened order cannot be stored as it is, or None."""
-    for i, name, kind, bound in _LIMITS:
+    """Why a flattened order cannot be stored as it is, or None (on the hot path: kept cheap)."""
+    for i, name, bound in _TEXT_LIMITS:
         value = values[i]
-        if kind == "text" and isinstance(value, str) and len(value) > bound:
+        if value is not None and len(value) > bound:
             return f"malformed order: {name} is {len(value)} characters, longer than the {bound} the warehouse holds"
-        if kind == "integer" and isinstance(value, int) and abs(value) > bound:
+    for i, name, bound in _INT_LIMITS:
+        value = values[i]
+        if value is not None and not -bound <= value <= bound:
             return f"malformed order: {name} {value} is out of range"
-        if kind == "number" and isinstance(value, (int, float, Decimal)):
-            number = Decimal(value)
-            if not number.is_finite() or abs(number) >= bound:
-                return f"malformed order: {name} {value} is out of range"
+    for i, name, bound in _NUMBER_LIMITS:
+        value = values[i]
+        if value is None:
+            continue
+        number = value if isinstance(value, Decimal) else Decimal(value)
+        if not number.is_finite() or abs(number) >= bound:
+            return f"malformed order: {name} {value} is out of range"
     return None
 
 
