@@ -79,6 +79,7 @@ def pull_orders(
         "pages": 0,
         "requests": 0,
     }
+    window: dict[str, Any] | None = None
     try:
         window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
         logger.info("store %s: %s", store, window)
@@ -97,7 +98,7 @@ def pull_orders(
         totals["new"], totals["changed"] = changes["new"], changes["changed"]
         totals["unchanged"] = totals["fetched"] - totals["quarantined"] - totals["new"] - totals["changed"]
     except BaseException as exc:
-        record_run_end(warehouse_url, run_id, "failed", totals, {"window": locals().get("window")}, repr(exc))
+        record_run_end(warehouse_url, run_id, "failed", totals, {"window": window}, repr(exc))
         raise
     counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
     record_run_end(warehouse_url, run_id, "succeeded", counts, {"window": window, **totals})
