@@ -57,8 +57,11 @@ _NULL = _Null()
 def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Empty ``stage`` (creating it in this session if needed) and load ``rows`` into ``columns``."""
     stage.create(conn, checkfirst=True)
-    conn.execute(delete(stage))
     if conn.dialect.name == "postgresql":
+        # TRUNCATE is cheaper than DELETE on a 500-row stage refilled per page, and ANALYZE after the
+        # load matters more: without statistics on a temporary table, PostgreSQL plans the merges
+        # that join it as nested loops (24 s instead of 0.1 s for a 20k-order validation batch).
+        conn.exec_driver_sql(f"TRUNCATE {stage.name}")
         # csv.writer formats in C; None becomes COPY's \\N marker so that NULL and '' stay distinct.
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -74,7 +77,9 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
             )
         finally:
             cur.close()
+        conn.exec_driver_sql(f"ANALYZE {stage.name}")
         return
+    conn.execute(delete(stage))
     batch = [dict(zip(columns, row, strict=True)) for row in rows]
     if batch:
         conn.execute(stage.insert(), batch)
