@@ -71,7 +71,8 @@ def incremental(api_url: str, token: str, warehouse_url: str, admin: Any, new_or
     from flows.validate_orders import validate_orders
 
     point_at(api_url, token, warehouse_url)
-    admin("POST", "/sandbox/orders", json={"count": new_orders})
+    # released over the last few seconds: new orders are never older than the previous cursor
+    admin("POST", "/sandbox/orders", json={"count": new_orders, "spread_seconds": 5})
     admin("POST", "/sandbox/clock", json={"advance_seconds": 60})
     started = time.perf_counter()
     result = pull_orders(lookback=timedelta(minutes=1), safety_lag=timedelta(0))

@@ -42,27 +42,27 @@ _DB: dict[str, Any] = {
 }
 
 
-@task(name="sync-refunds", tags=["warehouse"], **_DB)
+@task(name="sync-refunds", **_DB)
 def sync_refunds_task(store: str, warehouse_url: str) -> dict[str, Any]:
     """Refunds from the recorded order payloads."""
     return sync_refunds(engine_for(warehouse_url), store).to_json()
 
 
-@task(name="sync-tickets", tags=["wish-api", "warehouse"], **_API)
+@task(name="sync-tickets", **_API)
 def sync_tickets_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
     """Tickets updated since the last sync, with their replies."""
     with build_wish_client(wish_block) as client:
         return sync_tickets(client, engine_for(warehouse_url), store).to_json()
 
 
-@task(name="sync-penalties", tags=["wish-api", "warehouse"], **_API)
+@task(name="sync-penalties", **_API)
 def sync_penalties_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
     """Penalties created or reversed since the last sync."""
     with build_wish_client(wish_block) as client:
         return sync_penalties(client, engine_for(warehouse_url), store).to_json()
 
 
-@task(name="templated-replies", tags=["wish-api", "warehouse"], **_API)
+@task(name="templated-replies", **_API)
 def templated_replies_task(
     store: str, warehouse_url: str, wish_block: str | None, enabled: bool, dry_run: bool, max_replies: int
 ) -> list[dict[str, Any]]:
@@ -78,13 +78,13 @@ def templated_replies_task(
         return [p.to_json() for p in send_replies(client, engine, store, plans, dry_run=False)]
 
 
-@task(name="update-completions", tags=["warehouse"], **_DB)
+@task(name="update-completions", **_DB)
 def completions_task(store: str, warehouse_url: str, now: datetime, quiet_period: timedelta) -> dict[str, Any]:
     """Complete delivered orders past the quiet period with no refund and no open ticket."""
     return update_completions(engine_for(warehouse_url), store, now=now, quiet_period=quiet_period).to_json()
 
 
-@task(name="update-follow-ups", tags=["warehouse"], **_DB)
+@task(name="update-follow-ups", **_DB)
 def follow_ups_task(
     store: str, warehouse_url: str, now: datetime, ticket_response: timedelta, penalty_review: timedelta
 ) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def follow_ups_task(
     return result
 
 
-@task(name="daily-summary", tags=["warehouse"], **_DB)
+@task(name="daily-summary", **_DB)
 def daily_summary_task(store: str, warehouse_url: str, day: date) -> dict[str, Any]:
     """The day's figures against the day before, and the markdown report with open follow-ups."""
     engine = engine_for(warehouse_url)

@@ -46,7 +46,7 @@ def load_notification_block(block_name: str) -> NotificationBlock:
     return block
 
 
-@task(name="send-notification", retries=2, retry_delay_seconds=5, tags=["notifications"])
+@task(name="send-notification", retries=2, retry_delay_seconds=5)
 def send_notification(block_name: str | None, title: str, body: str) -> bool:
     """Send ``body`` with ``title`` as subject through the named block; no block, nothing sent.
 
@@ -62,7 +62,7 @@ def send_notification(block_name: str | None, title: str, body: str) -> bool:
     return True
 
 
-@task(name="notify-new-orders", retries=2, retry_delay_seconds=5, tags=["notifications", "warehouse"])
+@task(name="notify-new-orders", retries=2, retry_delay_seconds=5)
 def notify_new_orders(
     block_name: str | None, store: str, warehouse_url: str, order_ids: list[str], max_lines: int = DEFAULT_MAX_LINES
 ) -> bool:

@@ -26,7 +26,6 @@ from wishflow.warehouse.orders_writer import run_changes
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
-    tags=["wish-api"],
 )
 def plan_pull(
     store: str,
@@ -58,7 +57,6 @@ def plan_pull(
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
-    tags=["wish-api", "warehouse"],
     timeout_seconds=1800,
 )
 def pull_pages(

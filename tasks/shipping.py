@@ -45,7 +45,6 @@ def _raise_fatal(report: SubmitReport) -> None:
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
-    tags=["wish-api", "warehouse"],
 )
 def plan_shipments(
     store: str,
@@ -88,7 +87,6 @@ def plan_shipments(
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
-    tags=["wish-api", "warehouse"],
     timeout_seconds=3600,
 )
 def submit_batch(
@@ -106,7 +104,6 @@ def submit_batch(
     retries=3,
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_condition_fn=retry_transient,
-    tags=["wish-api", "warehouse"],
 )
 def reconcile_shipments(
     store: str, warehouse_url: str, wish_block: str | None, lease_seconds: float, workers: int
@@ -123,7 +120,6 @@ def reconcile_shipments(
     retries=2,
     retry_delay_seconds=5,
     retry_condition_fn=retry_transient,
-    tags=["wish-api", "warehouse"],
 )
 def follow_shipments(
     store: str, warehouse_url: str, wish_block: str | None, wait_seconds: float, workers: int
@@ -134,7 +130,7 @@ def follow_shipments(
     return {**report.counts(), "failures": report.failures, "conflicts": report.conflicts}
 
 
-@task(name="modify-tracking", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient, tags=["wish-api"])
+@task(name="modify-tracking", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def modify_tracking_task(
     store: str,
     warehouse_url: str,
@@ -164,7 +160,7 @@ def modify_tracking_task(
     return result.__dict__
 
 
-@task(name="change-address", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient, tags=["wish-api"])
+@task(name="change-address", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient)
 def change_address_task(
     store: str,
     warehouse_url: str,

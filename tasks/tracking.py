@@ -38,7 +38,7 @@ _API_RETRIES: dict[str, Any] = {
 }
 
 
-@task(name="plan-tracking-poll", tags=["wish-api"], **_API_RETRIES)
+@task(name="plan-tracking-poll", **_API_RETRIES)
 def plan_tracking(
     store: str, warehouse_url: str, wish_block: str | None, lookback: timedelta, safety_lag: timedelta
 ) -> dict[str, Any]:
@@ -49,14 +49,14 @@ def plan_tracking(
     return {"now": now, "window": window.to_json()}
 
 
-@task(name="wish-clock", tags=["wish-api"], **_API_RETRIES)
+@task(name="wish-clock", **_API_RETRIES)
 def wish_now(wish_block: str | None) -> datetime:
     """Wish's idea of now (its ``Date`` header): the sandbox clock in tests."""
     with build_wish_client(wish_block) as client:
         return client.server_now()
 
 
-@task(name="refresh-changed-orders", tags=["wish-api", "warehouse"], timeout_seconds=1800, **_API_RETRIES)
+@task(name="refresh-changed-orders", timeout_seconds=1800, **_API_RETRIES)
 def refresh_changed_pages(
     store: str,
     warehouse_url: str,
@@ -82,7 +82,7 @@ def refresh_changed_pages(
     return result.to_json()
 
 
-@task(name="select-parcels-to-poll", tags=["warehouse"], retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="select-parcels-to-poll", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def select_due_parcels(
     store: str,
     warehouse_url: str,
@@ -95,7 +95,7 @@ def select_due_parcels(
     return due_for_poll(engine_for(warehouse_url), store, now=now, policy=policy, exclude=exclude, limit=limit)
 
 
-@task(name="poll-parcels-by-id", tags=["wish-api", "warehouse"], timeout_seconds=1800, **_API_RETRIES)
+@task(name="poll-parcels-by-id", timeout_seconds=1800, **_API_RETRIES)
 def refresh_parcels(
     store: str, warehouse_url: str, wish_block: str | None, order_ids: list[str], max_workers: int, run_id: str
 ) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def refresh_parcels(
     return result.to_json()
 
 
-@task(name="derive-tracking", tags=["warehouse"], retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="derive-tracking", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def derive_tracking(
     store: str, warehouse_url: str, now: datetime, policy: TrackingPolicy, polled_ids: list[str]
 ) -> dict[str, Any]:
@@ -116,13 +116,13 @@ def derive_tracking(
     return result.to_json()
 
 
-@task(name="tracking-report", tags=["warehouse"], cache_policy=NO_CACHE)
+@task(name="tracking-report", cache_policy=NO_CACHE)
 def tracking_report(store: str, warehouse_url: str) -> str:
     """Open exceptions as markdown."""
     return exceptions_markdown(store, open_exceptions(engine_for(warehouse_url), store))
 
 
-@task(name="notify-tracking", retries=2, retry_delay_seconds=5, tags=["notifications"], cache_policy=NO_CACHE)
+@task(name="notify-tracking", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def notify_tracking(block_name: str | None, store: str, update: dict[str, Any]) -> bool:
     """One digest of the run's new and escalated exceptions (nothing sent when there are none)."""
     if not block_name:

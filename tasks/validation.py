@@ -30,7 +30,6 @@ ARTIFACT_ROWS = 500
     retry_delay_seconds=5,
     retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
-    tags=["warehouse"],
 )
 def read_pending_orders(warehouse_url: str, store: str, after_order_id: str | None, batch_size: int) -> pd.DataFrame:
     """The next batch of orders whose current version has not been validated."""
@@ -49,7 +48,6 @@ def validate_orders_frame(frame: pd.DataFrame, now: datetime) -> ValidationOutco
     retry_delay_seconds=5,
     retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
-    tags=["warehouse"],
 )
 def record_validation(
     warehouse_url: str, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
@@ -64,7 +62,6 @@ def record_validation(
     retry_delay_seconds=5,
     retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
-    tags=["warehouse"],
 )
 def read_order_views(warehouse_url: str, store: str, risk_hours: float) -> dict[str, list[dict[str, Any]]]:
     """The quarantined, unprocessed (by deadline) and at-risk orders of ``store``."""
