@@ -165,3 +165,18 @@ def test_empty_strings_nul_characters_and_nulls_survive_the_bulk_path(engine: sa
     assert row.street_address2 == "" and row.color is None and row.city == "Boston"
     assert row.raw["full_address"]["shipping_detail"]["city"] == "Bo\ufffdston"
     assert "id" in rejected
+
+
+def test_text_that_looks_like_the_null_marker_or_an_escape_is_stored_as_it_is(engine: sa.Engine) -> None:
+    payload = order(10)
+    payload["full_address"]["shipping_detail"].update(
+        {"street_address1": "\\N", "street_address2": "C:\\new\\table\r\n", "city": "\\\\N"}
+    )
+    good, bad = parse_orders([payload])
+    load_orders(engine, "s1", good, bad)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(orders)).one()
+    assert row.street_address1 == "\\N"
+    assert row.street_address2 == "C:\\new\\table\r\n"
+    assert row.city == "\\\\N"
+    assert row.raw["full_address"]["shipping_detail"]["street_address1"] == "\\N"

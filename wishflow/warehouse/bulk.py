@@ -8,9 +8,9 @@ runs inside the caller's transaction, so a batch commits whole or not at all.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, MetaData, Table, Text, delete, select, true
@@ -42,16 +42,24 @@ def _is_surrogate(column: Column[Any]) -> bool:
     return bool(column.primary_key and column.autoincrement is True)
 
 
-class _Null:
-    """Written by the csv module as ``\\N``, COPY's NULL marker (an empty string stays empty)."""
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
+def _copy_text(value: Any) -> str:
+    """One value in COPY's text format: ``\\N`` for NULL, and backslash, tab, newline and carriage
+    return escaped in text (so NULL and ``''`` stay distinct and no value can break a row)."""
+    if value is None:
         return "\\N"
-
-
-_NULL = _Null()
+    if isinstance(value, str):
+        if "\\" in value:
+            value = value.replace("\\", "\\\\")
+        if "\t" in value or "\n" in value or "\r" in value:
+            value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return _copy_text(str(value))
 
 
 def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -62,19 +70,15 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
         # load matters more: without statistics on a temporary table, PostgreSQL plans the merges
         # that join it as nested loops (24 s instead of 0.1 s for a 20k-order validation batch).
         conn.exec_driver_sql(f"TRUNCATE {stage.name}")
-        # csv.writer formats in C; None becomes COPY's \\N marker so that NULL and '' stay distinct.
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        null = _NULL
-        writer.writerows([null if v is None else v for v in row] for row in rows)
-        buffer.seek(0)
+        # COPY's text format: a 2 KB JSON payload needs only its backslashes doubled, where CSV
+        # quoting doubled every quote (a third of the page's load time went there).
+        encode = _copy_text
+        buffer = io.StringIO("".join("\t".join(map(encode, row)) + "\n" for row in rows))
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cur: Any = dbapi.cursor()
         try:
-            cur.copy_expert(
-                f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-            )
+            cur.copy_expert(f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN", buffer)
         finally:
             cur.close()
         conn.exec_driver_sql(f"ANALYZE {stage.name}")
