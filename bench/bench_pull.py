@@ -33,7 +33,8 @@ def point_at(api_url: str, token: str, warehouse_url: str) -> None:
 
 
 def warm_up() -> None:
-    """Start Prefect's ephemeral API and import GX before timing (paid once per process)."""
+    """Connect to Prefect (the server named by PREFECT_API_URL, else the ephemeral API) and import GX
+    before timing (paid once per process)."""
     from prefect import flow
 
     @flow(name="bench-warm-up")

@@ -137,3 +137,60 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def prefect_server_process() -> Iterator[str]:
+    """``prefect server start`` in its own process (as production runs it), with a throw-away home
+    and SQLite database; ``PREFECT_API_URL`` points this process and its children at it.
+
+    Without it, each benchmark process would run Prefect's ephemeral API in-process, where its CPU
+    and memory are charged to the flows being measured.
+    """
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="wishflow-bench-prefect-"))
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        PREFECT_SERVER_DATABASE_TIMEOUT="60",
+    )
+    log = open(home / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    previous = os.environ.get("PREFECT_API_URL")
+    try:
+        deadline = time.time() + 240
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{api_url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("prefect server did not start within 240 s")
+            time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = api_url
+        yield api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
