@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, MetaData, Table, Text, delete, select, true
+from sqlalchemy import JSON, Column, Connection, Index, MetaData, Table, Text, delete, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,7 +28,13 @@ def stage_table(target: Table, name: str | None = None) -> Table:
     if existing is not None:
         return existing
     columns = [Column(c.name, _stage_type(c), nullable=True) for c in target.columns if not _is_surrogate(c)]
-    return Table(stage_name, _stage_metadata, *columns, prefixes=["TEMPORARY"])
+    staged = {c.name for c in columns}
+    key = [c.name for c in target.primary_key.columns if c.name in staged]
+    # An index on the target's key: a merge that joins the stage back (``... IN (SELECT key FROM
+    # stage)``) stays an index lookup per row even when PostgreSQL misestimates an anti-join and
+    # picks a nested loop (measured: 210 s instead of 4 s for a 50k-order validation batch).
+    indexes = [Index(f"ix{stage_name}_key", *key)] if key else []
+    return Table(stage_name, _stage_metadata, *columns, *indexes, prefixes=["TEMPORARY"])
 
 
 def _stage_type(column: Column[Any]) -> Any:
