@@ -15,6 +15,7 @@ from track_helpers import (
     STORE,
     admin,
     advance,
+    advance_until_cancelled,
     create_orders,
     fates,
     make_client,
@@ -118,7 +119,7 @@ def test_follow_up_flow_publishes_the_daily_summary(flow_env: str, clock: Any, e
         ship(client, order_id, tracking_number(7))
         advance(clock, minutes=5)
         poll_tracking(store=STORE)
-        advance(clock, days=9)
+        advance_until_cancelled(clock, client, order_id)
         poll_tracking(store=STORE)
         client.test_token()
         day = client.server_now().date()

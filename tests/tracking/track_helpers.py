@@ -56,6 +56,21 @@ def advance(sandbox: Any, **delta: float) -> datetime:
     return datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
 
 
+def advance_until_cancelled(sandbox: Any, client: WishClient, order_id: str, max_days: int = 9) -> datetime:
+    """Move the clock a day at a time until the carrier has cancelled ``order_id``'s tracking.
+
+    The carrier cancels 3 to 8 days after shipment (drawn per order id), and Wish refunds a
+    re-released order 5 days later if it is not shipped again; a fixed jump could overshoot that
+    deadline, depending on which id the sandbox handed out.
+    """
+    for _ in range(max_days):
+        now = advance(sandbox, days=1)
+        records = client.get_order(order_id).get("fulfillment_records") or []
+        if any(r.get("event_type") == "TRACKING_CANCELLED" for r in records):
+            return now
+    raise AssertionError(f"the carrier did not cancel {order_id}'s tracking within {max_days} days")
+
+
 def sandbox_now(sandbox: Any) -> datetime:
     body = admin(sandbox, "GET", "/sandbox/clock")
     return datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
