@@ -80,8 +80,9 @@ def test_a_custom_run_from_the_ui_form_completes(
                 None,
             )
             if submit is not None:
-                browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
-                submit.click()
+                # a JavaScript click: a sticky footer or toast can cover the button at (x, y), which
+                # makes a pointer click raise ElementClickInterceptedException
+                browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", submit)
             try:
                 flow_run = wait_until(created, 60, interval=1, what="the flow run submitted from the form")
                 break
