@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -189,6 +190,11 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
         pull_flow, lib = b["wishflow_pull_only"]["median"], b["library_pull"]["median"]
         lines.append(f"- Orchestration: the pull flow runs at {pull_flow / lib:.2f} of the library alone.")
         d = b["wishflow_details"]
+        share = statistics.median(x["validate_seconds"] / x["pull_seconds"] for x in d)
+        lines.append(
+            f"- Validation's share: validating the {b['orders']:,} orders takes **{share:.2f}** of the pull's time"
+            " (median of the runs below)."
+        )
         lines += [
             "",
             "Per run (Wishflow): "
@@ -227,6 +233,34 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
             f"{big['orders'] / big['seconds']:,.0f} orders/s.",
             "",
         ]
+    cycles = results.get("cycle")
+    if cycles:
+        small, large = cycles[0], cycles[-1]
+        growth = (large["task_runs"] - small["task_runs"]) / max(1, (large["orders"] - small["orders"]) / 500)
+        lines += [
+            "## Orchestration: one `order_cycle` (pull, validate, ship, track, follow up)",
+            "",
+            "Command: `python -m bench.bench_cycle --orders N` (task and flow runs read back from the Prefect API).",
+            "",
+            "| new orders | wall time | flow runs | task runs | inside task bodies | Prefect's share (upper bound) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in cycles:
+            lines.append(
+                f"| {c['orders']:,} | {c['wall_seconds']:.1f} s | {c['flow_runs']} | {c['task_runs']} |"
+                f" {c['seconds_in_task_bodies']:.1f} s | {c['prefect_share_at_most']:.1%} |"
+            )
+        lines += [
+            "",
+            f"Seconds per stage ({large['orders']:,} orders): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in large["stage_seconds"].items())
+            + ".",
+            "",
+            f"- Goal: at most 1 task run per 500 orders plus a constant: **{growth:.2f}** more task runs per 500"
+            f" more orders ({verdict(growth <= 1)}); the constant is {small['task_runs']} task runs at"
+            f" {small['orders']:,} orders.",
+            "",
+        ]
     for key, title in (("shipping", "Shipping"), ("validation", "Validation alone")):
         if key in results:
             lines += [f"## {title}", "", "```", json.dumps(results[key], indent=1, default=str), "```", ""]
@@ -247,9 +281,12 @@ def main() -> int:
     if notes.exists():
         results["notes"] = notes.read_text()
     with prefect_server_process():
+        from bench import bench_cycle
+
         if args.quick:
             results["backfill"] = bench_backfill(20_000, runs=3, with_dlt=True)
             results["incremental"] = bench_incremental([10_000, 100_000], runs=3)
+            results["cycle"] = [bench_cycle.run(2_000), bench_cycle.run(10_000)]
         else:
             results["backfill"] = bench_backfill(100_000, runs=3, with_dlt=True)
             results["incremental"] = bench_incremental([10_000, 1_000_000], runs=3)
@@ -257,6 +294,7 @@ def main() -> int:
 
             results["shipping"] = bench_shipping.run(orders=5000, rate_limit=50)
             results["validation"] = bench_validation.run(100_000)
+            results["cycle"] = [bench_cycle.run(2_000), bench_cycle.run(10_000)]
     write_results(
         "quick" if args.quick else "full", "make bench-quick" if args.quick else "make bench", results, started
     )

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
@@ -142,15 +143,15 @@ def poll_tracking(
             if position is None:
                 break
         totals["changed"] = len(changed)
-        due = select_due_parcels(store, warehouse_url, now, policy, sorted(set(changed)), max_polls)
+        due = select_due_parcels(store, warehouse_url, now, policy, quote(sorted(set(changed))), max_polls)
         polled: list[str] = []
         for start in range(0, len(due), ids_per_task):
             batch = due[start : start + ids_per_task]
-            result = refresh_parcels(store, warehouse_url, wish_block, batch, max_workers, run_id)
+            result = refresh_parcels(store, warehouse_url, wish_block, quote(batch), max_workers, run_id)
             totals["not_found"] += result["not_found"]
             polled.extend(batch)
         totals["polled_by_id"] = len(polled)
-        update = derive_tracking(store, warehouse_url, now, policy, sorted(set(changed) | set(polled)))
+        update = derive_tracking(store, warehouse_url, now, policy, quote(sorted(set(changed) | set(polled))))
     except BaseException as exc:
         record_run_end(warehouse_url, run_id, "failed", {"fetched": totals["fetched"]}, totals, repr(exc))
         raise

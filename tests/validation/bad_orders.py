@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from conftest import NOW
+from tests.validation.conftest import NOW
 
 BR = {"country_code": "BR", "zipcode": "01310-100", "province": "SP", "phone_number": "+55 11 5555 0100"}
 CN = {"country_code": "CN", "zipcode": "100000", "province": "Beijing", "phone_number": "+86 10 5555 0100"}

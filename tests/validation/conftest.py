@@ -51,15 +51,24 @@ def good_order(order_id: str, **changes: Any) -> dict[str, Any]:
 def insert_orders(engine: sa.Engine, store: str, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> None:
     """Write rows straight into ``orders`` (the pull flow's job in production)."""
     from wishflow.warehouse.schema import orders
+    from wishflow.warehouse.validation_schema import order_validation_queue as queue
 
     loaded = datetime.now(UTC)
     payload = [{**r, "store": store, "raw": {"id": r["order_id"]}, "_loaded_at": loaded} for r in rows]
+    ids = [r["order_id"] for r in payload]
     with engine.begin() as conn:
         if replace:
-            conn.execute(
-                orders.delete().where(orders.c.store == store, orders.c.order_id.in_([r["order_id"] for r in payload]))
-            )
+            conn.execute(orders.delete().where(orders.c.store == store, orders.c.order_id.in_(ids)))
+            conn.execute(queue.delete().where(queue.c.store == store, queue.c.order_id.in_(ids)))
         conn.execute(orders.insert(), payload)
+        # as the loader does: every new or newer version awaits a verdict
+        conn.execute(
+            queue.insert(),
+            [
+                {"store": store, "order_id": r["order_id"], "updated_at": r["updated_at"], "queued_at": loaded}
+                for r in payload
+            ],
+        )
 
 
 @pytest.fixture

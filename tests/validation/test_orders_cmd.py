@@ -6,8 +6,8 @@ import argparse
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, good_order, insert_orders
 
+from tests.validation.conftest import NOW, good_order, insert_orders
 from wishflow.validation import validate_pending
 from wishflow.warehouse.engine import make_engine, upgrade
 from wishflow_cli import orders_cmd

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from bad_orders import BAD_KINDS, GOOD_KINDS
-from conftest import NOW, good_order
 
+from tests.validation.conftest import NOW, good_order
 from wishflow.validation import (
     count_pending,
     is_ready_to_ship,

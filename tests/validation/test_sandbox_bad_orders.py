@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from bad_orders import BAD_KINDS
-from conftest import good_order
 from pydantic import SecretStr
 
+from tests.validation.conftest import good_order
 from wishflow.validation import quarantined_orders, ready_to_ship_order_ids, validate_pending
 
 #: Kinds the API cannot carry (the sandbox and the parser refuse them before validation can).

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from bad_orders import BAD_KINDS, GOOD_KINDS
-from conftest import NOW, good_order
 
+from tests.validation.conftest import NOW, good_order
 from wishflow.validation import ValidationOutcome, validate_frame
 from wishflow.validation.suites import RULES
 

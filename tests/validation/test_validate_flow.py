@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import NOW, good_order, insert_orders
 
+from tests.validation.conftest import NOW, good_order, insert_orders
 from wishflow.warehouse.engine import make_engine, upgrade
 from wishflow.warehouse.schema import pipeline_runs
 

@@ -180,3 +180,37 @@ def test_text_that_looks_like_the_null_marker_or_an_escape_is_stored_as_it_is(en
     assert row.street_address2 == "C:\\new\\table\r\n"
     assert row.city == "\\\\N"
     assert row.raw["full_address"]["shipping_detail"]["street_address1"] == "\\N"
+
+
+def _queued(engine: sa.Engine, store: str) -> dict[str, datetime]:
+    from wishflow.warehouse.validation_schema import order_validation_queue as q
+
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(q.c.order_id, q.c.updated_at).where(q.c.store == store)).all())
+
+
+def test_new_and_newer_versions_await_validation_and_a_reload_does_not_requeue(engine: sa.Engine) -> None:
+    from wishflow.validation.outcome import ValidationOutcome
+    from wishflow.validation.store import count_pending, read_pending_batch, record_outcome
+
+    good, _ = parse_orders([order(i) for i in range(3)])
+    load_orders(engine, "s1", good, run_id="r1")
+    ids = [f"{i:024x}" for i in range(3)]
+    assert _queued(engine, "s1") == dict.fromkeys(ids, T0)
+    assert list(read_pending_batch(engine, "s1")["order_id"]) == ids
+    verdict = ValidationOutcome(rows=3, validated=[(i, T0) for i in ids], failures=[], gx_result={})
+    record_outcome(engine, "s1", "v1", verdict)
+    assert count_pending(engine, "s1") == 0
+    # the same payloads again: already judged, not queued again
+    load_orders(engine, "s1", good, run_id="r2")
+    assert _queued(engine, "s1") == {}
+    # a newer version of one order is queued with its own updated_at; judging the old one leaves it
+    later = T0 + timedelta(hours=1)
+    newer, _ = parse_orders([order(1, updated=later, state="SHIPPED")])
+    load_orders(engine, "s1", newer, run_id="r3")
+    assert _queued(engine, "s1") == {ids[1]: later}
+    record_outcome(engine, "s1", "v2", verdict)
+    assert _queued(engine, "s1") == {ids[1]: later}
+    judged = ValidationOutcome(rows=1, validated=[(ids[1], later)], failures=[], gx_result={})
+    record_outcome(engine, "s1", "v3", judged)
+    assert count_pending(engine, "s1") == 0

@@ -7,9 +7,10 @@ upstream since it was judged) can never reach shipping.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, Float, Integer, String, text
+from sqlalchemy import Boolean, Engine, Float, Integer, String, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from wishflow.warehouse.types import UTCDateTime
@@ -28,6 +29,9 @@ _TYPES: dict[str, Any] = {
     "blocking_failures": Integer(),
     "order_id": String(),
 }
+
+#: How far the database's clock may be ahead of this process's without ``orders_at_risk`` missing rows.
+_CLOCK_MARGIN_MINUTES = 10
 
 _ORDER_COLUMNS = (
     "store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery, "
@@ -66,12 +70,23 @@ def orders_at_risk(
     (overdue ones included), whatever their validation status: a quarantined order about to miss its
     deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours."""
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
+    # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
+    # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
+    # reading every open order.
     sql = (
         f"SELECT {_ORDER_COLUMNS}, validation_status FROM v_open_orders "
-        "WHERE store = :store AND expected_ship_time IS NOT NULL AND hours_left < :hours "
-        f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
+        "WHERE store = :store AND expected_ship_time IS NOT NULL AND expected_ship_time < :deadline_bound "
+        f"AND hours_left < :hours ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
-    return _rows(engine, sql, columns, store=store, hours=float(hours))
+    bound = datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
+    stmt = (
+        text(sql)
+        .bindparams(bindparam("deadline_bound", type_=UTCDateTime()))
+        .columns(**{c: _TYPES.get(c, String()) for c in columns})
+    )
+    with engine.connect() as conn:
+        result = conn.execute(stmt, {"store": store, "hours": float(hours), "deadline_bound": bound})
+        return [dict(row._mapping) for row in result]
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -112,8 +127,6 @@ def is_ready_to_ship(engine: Engine, store: str, order_ids: list[str]) -> dict[s
     """For each id, whether it is in :func:`ready_to_ship_order_ids` (a guard just before shipping)."""
     if not order_ids:
         return {}
-    from sqlalchemy import bindparam
-
     stmt = text("SELECT order_id FROM v_unprocessed_orders WHERE store = :store AND order_id IN :ids").bindparams(
         bindparam("ids", expanding=True)
     )

@@ -1,7 +1,7 @@
 """Validate a DataFrame of orders with the GX suites and turn GX's result into per-order failures.
 
-GX reports failing rows by the ``order_id`` column (``unexpected_index_column_names``), so a batch
-of 50k orders costs one pass per expectation, not one call per order. Failures are then attributed
+GX reports failing rows by their position in the batch, which are mapped back to order ids, so a
+batch of 50k orders costs one pass per expectation, not one call per order. Failures are then attributed
 to orders: a blocking failure quarantines the order, a warning is only recorded.
 """
 
@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from wishflow.validation.gx_runtime import gx_runtime, validation_lock
@@ -128,12 +129,6 @@ def _render(value: Any) -> str | None:
     return text if len(text) <= _OBSERVED_MAX else text[: _OBSERVED_MAX - 1] + "…"
 
 
-def _observed(entry: dict[str, Any], columns: list[str]) -> str | None:
-    if len(columns) == 1:
-        return _render(entry.get(columns[0]))
-    return ", ".join(f"{c}={_render(entry.get(c))}" for c in columns)
-
-
 def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     if "column" in kwargs:
         return [kwargs["column"]]
@@ -142,13 +137,15 @@ def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     return list(kwargs.get("column_list") or [])
 
 
-def _order_id(entry: dict[str, Any]) -> str | None:
-    value = entry.get("order_id")
-    rendered = _render(value)
-    return rendered if rendered else None
+def _collect(suite_result: Any, frame: pd.DataFrame, failures: list[Failure], errors: list[str]) -> dict[str, Any]:
+    """Turn one suite's result into per-order failures, and return its JSON with the lists sampled.
 
-
-def _collect(suite_result: Any, failures: list[Failure], errors: list[str]) -> dict[str, Any]:
+    GX reports failing rows by their index (``COMPLETE`` format): the frame has a plain range index,
+    so each index is a row position, and the order id and observed values are read from the frame's
+    columns as arrays. (Asking GX for ``unexpected_index_column_names`` instead makes it look up each
+    failing row's values one ``DataFrame.at`` at a time: 2.5 s for 35k failing rows.)
+    """
+    order_ids = frame["order_id"].to_numpy(dtype=object)
     for result in suite_result.results:
         config = result.expectation_config
         info = result.exception_info or {}
@@ -159,29 +156,34 @@ def _collect(suite_result: Any, failures: list[Failure], errors: list[str]) -> d
             continue
         meta = config.meta or {}
         columns = _columns_of(config.kwargs)
-        entries = result.result.get("unexpected_index_list") or []
-        for entry in entries:
+        rows = np.asarray(result.result.get("unexpected_index_list") or [], dtype=np.int64)
+        values = [frame[c].to_numpy(dtype=object)[rows] for c in columns]
+        rule = meta.get("rule", config.type)
+        column = meta.get("column") or (columns[0] if columns else "")
+        severity = meta.get("severity", "blocking")
+        for position, order_id in enumerate(order_ids[rows]):
+            if len(values) == 1:
+                observed = _render(values[0][position])
+            else:
+                observed = ", ".join(f"{c}={_render(v[position])}" for c, v in zip(columns, values, strict=True))
             failures.append(
                 Failure(
-                    order_id=_order_id(entry),
-                    expectation=meta.get("rule", config.type),
-                    column=meta.get("column") or (columns[0] if columns else ""),
-                    observed_value=_observed(entry, columns)
-                    if "order_id" not in columns
-                    else _render(entry.get("order_id")),
-                    severity=meta.get("severity", "blocking"),
+                    order_id=_render(order_id) or None,
+                    expectation=rule,
+                    column=column,
+                    observed_value=observed,
+                    severity=severity,
                     gx_expectation=config.type,
                 )
             )
-        for key in (
-            "unexpected_list",
-            "unexpected_index_list",
-            "partial_unexpected_list",
-            "partial_unexpected_index_list",
-            "partial_unexpected_counts",
-        ):
+        for key in ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts"):
             if isinstance(result.result.get(key), list):
                 result.result[key] = result.result[key][:GX_RESULT_SAMPLE]
+        # the stored sample names orders, not row positions of a frame that no longer exists
+        sample = [_render(o) for o in order_ids[rows[:GX_RESULT_SAMPLE]]]
+        for key in ("unexpected_index_list", "partial_unexpected_index_list"):
+            if key in result.result:
+                result.result[key] = [{"order_id": o} for o in sample]
         result.result.pop("unexpected_index_query", None)
     return suite_result.to_json_dict()
 
@@ -200,7 +202,7 @@ def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationO
     failures: list[Failure] = []
     errors: list[str] = []
     results: dict[str, Any] = {}
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ["order_id"]}
+    result_format = {"result_format": "COMPLETE"}
     with validation_lock():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         for name in (BLOCKING_SUITE, WARNING_SUITE):
@@ -209,7 +211,7 @@ def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationO
                 result_format=result_format,
                 expectation_parameters={"now": pd.Timestamp(now)},
             )
-            results[name] = _collect(suite_result, failures, errors)
+            results[name] = _collect(suite_result, frame, failures, errors)
     if errors:
         raise ValidationError("expectations could not be evaluated: " + "; ".join(errors))
     keyed = frame.loc[frame["order_id"].notna(), ["order_id", "updated_at"]]

@@ -68,6 +68,23 @@ def _copy_text(value: Any) -> str:
     return _copy_text(str(value))
 
 
+def _copy_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows in COPY's text format. Batches repeat the same timestamps (the run's clock on every
+    row), so each distinct datetime is formatted once: ``isoformat`` was a fifth of a 100k-verdict
+    write."""
+    formatted: dict[datetime, str] = {}
+
+    def encode(value: Any) -> str:
+        if type(value) is datetime:
+            text = formatted.get(value)
+            if text is None:
+                text = formatted[value] = value.isoformat()
+            return text
+        return _copy_text(value)
+
+    return "".join("\t".join(map(encode, row)) + "\n" for row in rows)
+
+
 def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Empty ``stage`` (creating it in this session if needed) and load ``rows`` into ``columns``."""
     stage.create(conn, checkfirst=True)
@@ -78,8 +95,7 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
         conn.exec_driver_sql(f"TRUNCATE {stage.name}")
         # COPY's text format: a 2 KB JSON payload needs only its backslashes doubled, where CSV
         # quoting doubled every quote (a third of the page's load time went there).
-        encode = _copy_text
-        buffer = io.StringIO("".join("\t".join(map(encode, row)) + "\n" for row in rows))
+        buffer = io.StringIO(_copy_rows(rows))
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cur: Any = dbapi.cursor()

@@ -16,18 +16,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Numeric, String, and_, select, update
+from sqlalchemy import Engine, Integer, Numeric, String, and_, or_, select, update
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
 from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, upsert_from_stage
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
+from wishflow.warehouse.validation_schema import order_validation_queue
 
 ORDERS_STREAM = "orders"
 _STAGE_ORDER_COLUMNS = (
     "store",
     *ORDER_COLUMNS,
-    "validation_pending",
     "first_seen_run_id",
     "last_run_id",
     "_loaded_at",
@@ -158,8 +158,7 @@ def load_orders(
     loaded_at = now or datetime.now(UTC)
     fetched = len(parsed) + len(rejected)
     batch, flat, rejected = _split_too_long(_newest_per_order(parsed), rejected)
-    # Every newer payload is pending validation until validation judges that exact version.
-    rows = [(store, *values, True, run_id, run_id, loaded_at) for values in flat]
+    rows = [(store, *values, run_id, run_id, loaded_at) for values in flat]
     result = LoadResult(fetched=fetched, quarantined=len(rejected))
     stage_orders = stage_table(orders)
     stage_events = stage_table(order_events)
@@ -195,6 +194,9 @@ def load_orders(
                 events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
             for event_type, event_time in milestones(order.payload):
                 events.append((store, order_id, event_type, event_time, None, None, loaded_at))
+        # Every new or newer payload awaits validation until a verdict on that exact version; queued
+        # before the upsert, while ``orders`` still holds the previous versions to compare with.
+        _queue_for_validation(conn, stage_orders)
         upsert_from_stage(
             conn,
             orders,
@@ -229,6 +231,24 @@ def load_orders(
         if cursor is not None:
             advance_cursor(conn, store, cursor, run_id, loaded_at)
     return result
+
+
+def _queue_for_validation(conn: Any, stage: Any) -> None:
+    q = order_validation_queue
+    newer = (
+        select(stage.c.store, stage.c.order_id, stage.c.updated_at, stage.c._loaded_at)
+        .select_from(
+            stage.outerjoin(orders, and_(orders.c.store == stage.c.store, orders.c.order_id == stage.c.order_id))
+        )
+        .where(or_(orders.c.order_id.is_(None), orders.c.updated_at < stage.c.updated_at))
+    )
+    stmt = dialect_insert(conn, q).from_select(["store", "order_id", "updated_at", "queued_at"], newer)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["store", "order_id"],
+        set_={"updated_at": stmt.excluded.updated_at, "queued_at": stmt.excluded.queued_at},
+        where=q.c.updated_at < stmt.excluded.updated_at,
+    )
+    conn.execute(stmt)
 
 
 def _quarantine(conn: Any, store: str, rejected: Sequence[OrderRecordError], run_id: str | None, now: datetime) -> None:

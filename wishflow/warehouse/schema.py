@@ -18,9 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
-from sqlalchemy import true as sa_true
 
 from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime
 
@@ -99,25 +97,14 @@ orders = Table(
     Column("tracking_cancelled_at", UTCDateTime(), comment="Latest TRACKING_CANCELLED milestone."),
     Column("refunded_at", UTCDateTime(), comment="Latest refund time, if refunded."),
     Column("raw", RawJSON, nullable=False, comment="The order payload exactly as Wish returned it."),
-    Column(
-        "validation_pending",
-        Boolean,
-        nullable=False,
-        server_default=sa_true(),
-        comment="True from each newer payload until validation has judged that version.",
-    ),
     Column("first_seen_run_id", String(64), comment="The pipeline run that first recorded the order."),
     Column("last_run_id", String(64), comment="The pipeline run that last wrote a newer payload."),
     _loaded_at(),
-    Index(None, "store", "state", "expected_ship_time"),
+    # order_id last: the deadline views sort by (expected_ship_time, order_id), so their first rows are
+    # read off the index instead of sorting every open order
+    Index(None, "store", "state", "expected_ship_time", "order_id"),
     Index(None, "store", "updated_at"),
     Index(None, "store", "last_run_id"),
-    Index(
-        "ix_orders_validation_pending",
-        "store",
-        postgresql_where=text("validation_pending"),
-        sqlite_where=text("validation_pending"),
-    ),
     comment="Current state of every order, one row per store and order id.",
 )
 

@@ -35,6 +35,20 @@ order_validations = Table(
     comment="Current validation verdict per order; invalid orders are quarantined and never shipped.",
 )
 
+order_validation_queue = Table(
+    "order_validation_queue",
+    metadata,
+    Column("store", String(100), primary_key=True, comment="The merchant store."),
+    Column("order_id", String(64), primary_key=True, comment="Wish's order id."),
+    Column("updated_at", UTCDateTime(), nullable=False, comment="The order version awaiting a verdict."),
+    Column("queued_at", UTCDateTime(), nullable=False, comment="When the loader recorded that version."),
+    comment=(
+        "Orders whose current version awaits validation: the loader adds each new or newer version, a "
+        "verdict on it removes the row. A narrow table, so that judging an order never rewrites the "
+        "order's wide row."
+    ),
+)
+
 order_validation_failures = Table(
     "order_validation_failures",
     metadata,
