@@ -47,7 +47,7 @@ class ShippingPolicy(Block):
     )
     regions: dict[str, list[str]] = Field(default_factory=dict, description="Extra regions: name -> country codes.")
     combine: bool = Field(default=True, description="Combine orders to the same recipient (Wish's 5-day rule).")
-    max_batch_size: int = Field(default=200, ge=1, le=5000, description="Orders per shipment batch (one task run).")
+    max_batch_size: int = Field(default=500, ge=1, le=5000, description="Orders per shipment batch (one task run).")
     label_provider: Literal["sandbox", "table"] = Field(
         default="sandbox", description="Where tracking numbers come from: the sandbox carrier or a CSV table."
     )

@@ -125,12 +125,22 @@ def pull_chunk(
             more = page.next_position is not None and result.pages < max_pages
             if page.next_position is not None and more:
                 future = prefetch.submit(pages.fetch, page.next_position)
-            parsed, rejected = parse_orders(page.records)
             page_max = _page_max_updated(page.records)
             cursor = None
             if window.incremental and page_max is not None:
                 cursor = CursorAdvance(ORDERS_STREAM, min(page_max, window.end))
-            result.load.add(load_orders(engine, store, parsed, rejected, run_id=run_id, cursor=cursor))
+            # A page that read a saturated tie holds every order of that instant (thousands, maybe):
+            # it is recorded ``page_size`` records at a time, so parsing, flattening and COPY never
+            # hold more than one slice. The cursor moves with the last slice only: a crash between
+            # slices re-reads the page (loads are idempotent), never skips what was not saved.
+            records = page.records
+            for start in range(0, max(len(records), 1), page_size):
+                piece = records[start : start + page_size]
+                last = start + page_size >= len(records)
+                parsed, rejected = parse_orders(piece)
+                result.load.add(
+                    load_orders(engine, store, parsed, rejected, run_id=run_id, cursor=cursor if last else None)
+                )
             if page_max is not None and (result.max_updated_at is None or page_max > result.max_updated_at):
                 result.max_updated_at = page_max
             result.next_position = page.next_position

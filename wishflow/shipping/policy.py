@@ -248,7 +248,7 @@ class ShippingPolicy:
     presets: dict[str, PackagePreset] = field(default_factory=lambda: dict(DEFAULT_PRESETS))
     regions: dict[str, frozenset[str]] = field(default_factory=lambda: dict(REGIONS))
     combine: bool = True
-    max_batch_size: int = 200
+    max_batch_size: int = 500
 
     def __post_init__(self) -> None:
         if not self.default.carrier or not self.default.origin_country:
@@ -327,7 +327,7 @@ class ShippingPolicy:
             presets=presets,
             regions=regions,
             combine=bool(data.get("combine", True)),
-            max_batch_size=int(data.get("max_batch_size", 200)),
+            max_batch_size=int(data.get("max_batch_size", 500)),
         )
 
     @classmethod
