@@ -134,6 +134,17 @@ def machine() -> dict[str, str]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set size in MB.
+
+    Linux's ``VmHWM`` belongs to the process image, so a benchmark child started by a big parent
+    reports its own peak; ``ru_maxrss`` is preserved across ``execve`` and would report the parent's.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
