@@ -134,9 +134,9 @@ def pull_chunk(
             # hold more than one slice. The cursor moves with the last slice only: a crash between
             # slices re-reads the page (loads are idempotent), never skips what was not saved.
             records = page.records
-            for start in range(0, max(len(records), 1), page_size):
-                piece = records[start : start + page_size]
-                last = start + page_size >= len(records)
+            for offset in range(0, max(len(records), 1), page_size):
+                piece = records[offset : offset + page_size]
+                last = offset + page_size >= len(records)
                 parsed, rejected = parse_orders(piece)
                 result.load.add(
                     load_orders(engine, store, parsed, rejected, run_id=run_id, cursor=cursor if last else None)
