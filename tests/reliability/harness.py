@@ -472,6 +472,7 @@ VOLATILE = {
     "submitted_at",
     "finished_at",
     "validated_at",
+    "queued_at",
     "first_seen_at",
     "last_seen_at",
     "quarantined_since",

@@ -9,11 +9,12 @@ runs inside the caller's transaction, so a batch commits whole or not at all.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Index, MetaData, Table, Text, delete, select, true
+from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Table, Text, delete, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -109,6 +110,26 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
     batch = [dict(zip(columns, row, strict=True)) for row in rows]
     if batch:
         conn.execute(stage.insert(), batch)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads, then writes. On SQLite it starts with ``BEGIN IMMEDIATE``: a
+    deferred transaction that has read cannot upgrade to a write once another connection has
+    committed one (WAL mode answers "database is locked" at once, without the busy timeout), while
+    ``IMMEDIATE`` waits its turn for the write lock. PostgreSQL needs nothing special."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return
+        with conn.begin():
+            yield conn
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:

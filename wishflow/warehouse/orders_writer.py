@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Integer, Numeric, String, and_, or_, select, upda
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
-from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, upsert_from_stage
+from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, upsert_from_stage, write_transaction
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
 from wishflow.warehouse.validation_schema import order_validation_queue
 
@@ -162,7 +162,7 @@ def load_orders(
     result = LoadResult(fetched=fetched, quarantined=len(rejected))
     stage_orders = stage_table(orders)
     stage_events = stage_table(order_events)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows)
         known = {
             order_id: (updated_at, state)
@@ -234,6 +234,8 @@ def load_orders(
 
 
 def _queue_for_validation(conn: Any, stage: Any) -> None:
+    """Queue the staged orders that are new or newer than the stored version (a reload of the same
+    payload queues nothing); a queued version is replaced only by a newer one."""
     q = order_validation_queue
     newer = (
         select(stage.c.store, stage.c.order_id, stage.c.updated_at, stage.c._loaded_at)
@@ -241,6 +243,9 @@ def _queue_for_validation(conn: Any, stage: Any) -> None:
             stage.outerjoin(orders, and_(orders.c.store == stage.c.store, orders.c.order_id == stage.c.order_id))
         )
         .where(or_(orders.c.order_id.is_(None), orders.c.updated_at < stage.c.updated_at))
+        # one lock order for every writer: two pulls queueing the same orders through a join (which
+        # may reorder rows) could otherwise deadlock
+        .order_by(stage.c.order_id)
     )
     stmt = dialect_insert(conn, q).from_select(["store", "order_id", "updated_at", "queued_at"], newer)
     stmt = stmt.on_conflict_do_update(
