@@ -17,27 +17,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.bench_pull import FAR_PAST, point_at
+from bench.bench_pull import FAR_PAST, point_at, warm_up
 from bench.common import peak_rss_mb
 
 
-def _warm_up(stage: str) -> None:
-    """Connect to Prefect before timing, and import GX only where the stage needs it."""
-    from prefect import flow
-
-    @flow(name="bench-warm-up")
-    def nothing() -> int:
-        return 1
-
-    nothing()
-    if stage == "validate":
-        from wishflow.validation.gx_runtime import gx_runtime
-
-        gx_runtime()
-
-
 def run_stage(stage: str, api_url: str, token: str, url: str) -> dict[str, Any]:
-    _warm_up(stage)
+    warm_up(gx=stage == "validate")  # the pull's process never imports GX
     point_at(api_url, token, url)
     before = peak_rss_mb()
     started = time.perf_counter()

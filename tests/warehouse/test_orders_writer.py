@@ -214,3 +214,40 @@ def test_new_and_newer_versions_await_validation_and_a_reload_does_not_requeue(e
     judged = ValidationOutcome(rows=1, validated=[(ids[1], later)], failures=[], gx_result={})
     record_outcome(engine, "s1", "v3", judged)
     assert count_pending(engine, "s1") == 0
+
+
+def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead_of_failing(
+    engine: sa.Engine,
+) -> None:
+    """SQLite in WAL mode refuses at once to upgrade a read transaction after another connection
+    has committed a write; ``write_transaction`` takes the lock first, so the other writer waits."""
+    import threading
+    import time
+
+    from wishflow.warehouse.bulk import write_transaction
+
+    good, _ = parse_orders([order(1)])
+    load_orders(engine, "s1", good, run_id="r1")
+    done: list[BaseException | None] = []
+
+    def other_writer() -> None:
+        try:
+            later, _ = parse_orders([order(2)])
+            load_orders(engine, "s1", later, run_id="r2")
+            done.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            done.append(exc)
+
+    with write_transaction(engine) as conn:
+        # as ``load_orders`` does: fill a temporary stage, then read the stored versions, then write
+        conn.execute(sa.text("CREATE TEMPORARY TABLE IF NOT EXISTS _probe_stage (x integer)"))
+        conn.execute(sa.text("INSERT INTO _probe_stage VALUES (1)"))
+        assert conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 1
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        time.sleep(0.5)  # the other load commits here unless this transaction holds the write lock
+        conn.execute(sa.update(orders).values(sku="changed"))
+    thread.join(timeout=30)
+    assert done == [None]
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 2

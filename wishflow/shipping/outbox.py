@@ -24,8 +24,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -34,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from wishflow.shipping.batching import ShipmentPlan
-from wishflow.warehouse.bulk import dialect_insert
+from wishflow.warehouse.bulk import dialect_insert, write_transaction
 from wishflow.warehouse.shipping_schema import shipment_batches, shipment_events, shipments
 
 
@@ -297,21 +296,6 @@ def plan_single(
 # -- claiming -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def claim_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction in which a claim is atomic: on SQLite ``BEGIN IMMEDIATE`` takes the write lock
-    up front (claims are serialised); on PostgreSQL the claim query itself locks with SKIP LOCKED."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-
 def _lock_candidates(conn: Connection, stmt: Any) -> Any:
     if conn.dialect.name == "postgresql":
         return stmt.with_for_update(skip_locked=True)
@@ -369,7 +353,7 @@ def claim_stale(
         return []
     previous = {r.shipment_id: r.claimed_by for r in candidates}
     claimed: list[OutboxRow] = []
-    with claim_transaction(engine) as conn:
+    with write_transaction(engine) as conn:
         for shipment_id in stale:
             stmt = (
                 update(shipments)
@@ -393,7 +377,7 @@ def claim_stale(
 
 def _claim(engine: Engine, cond: Any, token: str, limit: int) -> list[OutboxRow]:
     now = utcnow()
-    with claim_transaction(engine) as conn:
+    with write_transaction(engine) as conn:
         pick = _lock_candidates(
             conn,
             select(shipments.c.shipment_id)
@@ -751,7 +735,6 @@ __all__ = [
     "claim_batch",
     "claim_planned",
     "claim_stale",
-    "claim_transaction",
     "claimer_is_dead",
     "conflicts",
     "counts_by_state",

@@ -30,6 +30,7 @@ from wishflow.shipping.packages import SkuTable
 from wishflow.shipping.policy import CarrierCheck, ShippingPolicy
 from wishflow.shipping.ready import not_ready_reasons, ready_orders
 from wishflow.shipping.submit import SubmitReport, Submitter
+from wishflow.warehouse.bulk import write_transaction
 from wishflow.warehouse.shipping_schema import address_changes, shipments
 
 
@@ -348,7 +349,7 @@ def change_address(
         cond = [address_changes.c.change_id == change_id, address_changes.c.state.in_([s.value for s in only_from])]
         if mine:
             cond.append(address_changes.c.claimed_by == token)
-        with outbox.claim_transaction(engine) as conn:
+        with write_transaction(engine) as conn:
             return conn.execute(update(address_changes).where(and_(*cond)).values(**values)).rowcount == 1
 
     def read_row() -> Any:

@@ -39,13 +39,18 @@ _ORDER_COLUMNS = (
 )
 
 
-def _typed(sql: str, columns: list[str]) -> TextualSelect:
-    return text(sql).columns(**{c: _TYPES.get(c, String()) for c in columns})
+def _typed(sql: str, columns: list[str], **bind_types: Any) -> TextualSelect:
+    stmt = text(sql)
+    if bind_types:
+        stmt = stmt.bindparams(*(bindparam(name, type_=t) for name, t in bind_types.items()))
+    return stmt.columns(**{c: _TYPES.get(c, String()) for c in columns})
 
 
-def _rows(engine: Engine, sql: str, columns: list[str], **params: Any) -> list[dict[str, Any]]:
+def _rows(
+    engine: Engine, sql: str, columns: list[str], bind_types: dict[str, Any] | None = None, **params: Any
+) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        result = conn.execute(_typed(sql, columns), params)
+        result = conn.execute(_typed(sql, columns, **(bind_types or {})), params)
         return [dict(row._mapping) for row in result]
 
 
@@ -79,14 +84,15 @@ def orders_at_risk(
         f"AND hours_left < :hours ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
     bound = datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
-    stmt = (
-        text(sql)
-        .bindparams(bindparam("deadline_bound", type_=UTCDateTime()))
-        .columns(**{c: _TYPES.get(c, String()) for c in columns})
+    return _rows(
+        engine,
+        sql,
+        columns,
+        {"deadline_bound": UTCDateTime()},
+        store=store,
+        hours=float(hours),
+        deadline_bound=bound,
     )
-    with engine.connect() as conn:
-        result = conn.execute(stmt, {"store": store, "hours": float(hours), "deadline_bound": bound})
-        return [dict(row._mapping) for row in result]
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:

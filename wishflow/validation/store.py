@@ -57,24 +57,18 @@ _FAILURE_COLUMNS = (
 )
 
 
-def _pending(store: str) -> Any:
-    """The queued orders of ``store`` joined to their rows: the loader queues every new or newer
-    version, so finding pending orders costs what is pending, not the size of the history."""
-    q = order_validation_queue
-    return orders.join(q, and_(q.c.store == orders.c.store, q.c.order_id == orders.c.order_id)), q.c.store == store
-
-
 def read_pending_batch(
     engine: Engine, store: str, *, after_order_id: str | None = None, limit: int = DEFAULT_BATCH_SIZE
 ) -> pd.DataFrame:
     """Up to ``limit`` orders of ``store`` whose current version is unjudged, by order id after
     ``after_order_id``, as a DataFrame of the validated columns."""
-    joined, condition = _pending(store)
+    # The loader queues every new or newer version, so finding pending orders costs what is
+    # pending, not the size of the history.
     q = order_validation_queue
     stmt = (
         select(*[orders.c[c] for c in _READ_COLUMNS])
-        .select_from(joined)
-        .where(condition)
+        .select_from(orders.join(q, and_(q.c.store == orders.c.store, q.c.order_id == orders.c.order_id)))
+        .where(q.c.store == store)
         .order_by(q.c.order_id)
         .limit(limit)
     )

@@ -117,7 +117,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that reads, then writes. On SQLite it starts with ``BEGIN IMMEDIATE``: a
     deferred transaction that has read cannot upgrade to a write once another connection has
     committed one (WAL mode answers "database is locked" at once, without the busy timeout), while
-    ``IMMEDIATE`` waits its turn for the write lock. PostgreSQL needs nothing special."""
+    ``IMMEDIATE`` waits its turn for the write lock, which also makes the shipping outbox's claims
+    atomic (claims are serialised). PostgreSQL needs nothing special: there the claim query itself
+    locks its rows with ``SKIP LOCKED``."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
