@@ -149,8 +149,10 @@ def fresh_postgres(admin_url: str | None = None, prefix: str = "wishflow_rel") -
 
 
 def cycle_env(
-    running: Any, warehouse_url: str, *, prefect_api_url: str | None, client_timeout: float = 0
+    running: Any, warehouse_url: str, *, prefect_api_url: str | None, client_timeout: float = 10.0
 ) -> dict[str, str]:
+    """The killed cycle's environment. ``client_timeout`` shortens the Wish client's timeout (the
+    default 30 s would make a rerun after a kill mid-send wait 60 s for that send to settle)."""
     env = {
         **os.environ,
         "WISH_API_BASE_URL": running.api_url,

@@ -124,3 +124,65 @@ def test_tracking_conflict_is_reported_and_never_overwritten(engine, sandbox, cl
     again = plan_and_save(engine, client, STORE, default_policy(), labels=SandboxLabels(sandbox.base_url))
     assert victim not in {o.order_id for p in again.plan.parcels for o in p.orders}
     _ = admin  # keep the helper import used
+
+
+def test_a_send_that_lands_after_the_client_gave_up_is_not_sent_again(engine, sandbox, seed) -> None:
+    """The write reaches Wish only after the client timed out *and* read the order back (a request
+    queued behind Wish's gateway). Judging "not on the order, send again" at that moment ships the
+    order twice; the submitter waits until the send has settled and then finds ours on the order."""
+    sandbox.sandbox.config.ship_processing_seconds = 0  # the second write would land on a SHIPPED order
+    ids = seed(count=3)
+    set_faults(
+        sandbox, script=[{"kind": "late", "method": "PUT", "path": "/tracking$", "count": 1}], timeout_seconds=1.0
+    )
+    with make_client(sandbox, timeout=0.3) as client:
+        assert client.write_settle_seconds == pytest.approx(0.6)
+        plan = plan_and_save(engine, client, STORE, default_policy(), labels=SandboxLabels(sandbox.base_url))
+        submitter = Submitter(client, engine, workers=1, settle_seconds=2.0, read_retry_delay=0.05)
+        reports = [submitter.submit_batch(b) for b in plan.batch_ids]
+    assert sum(r.sent for r in reports) == 3, [r.counts() for r in reports]
+    assert sum(r.submitted + r.confirmed for r in reports) == 3, [r.counts() for r in reports]
+    _assert_exactly_once(engine, sandbox, ids)
+
+
+def test_reconcile_after_a_crash_waits_for_the_dead_runs_send_to_settle(engine, sandbox, seed) -> None:
+    """A run died while its PUT was still on the way (sent_at set, no claimer). The next run's
+    reconcile reads back before the write has landed: it must park the row, not send it again."""
+    import threading
+
+    import httpx
+
+    sandbox.sandbox.config.ship_processing_seconds = 0
+    ids = seed(count=1)
+    with make_client(sandbox, timeout=5.0) as client:
+        plan_and_save(engine, client, STORE, default_policy(), labels=SandboxLabels(sandbox.base_url))
+    with engine.begin() as conn:
+        conn.execute(
+            shipments.update()
+            .where(shipments.c.order_id == ids[0])
+            .values(state="submitting", sent_at=sa.func.current_timestamp(), claimed_by=None)
+        )
+        row = conn.execute(sa.select(shipments).where(shipments.c.order_id == ids[0])).one()
+    set_faults(
+        sandbox, script=[{"kind": "late", "method": "PUT", "path": "/tracking$", "count": 1}], timeout_seconds=1.0
+    )
+    # the dead run's PUT, still in flight at Wish (its client is gone: nobody reads the answer)
+    body = {
+        "tracking_number": row.tracking_number,
+        "shipping_provider": row.carrier,
+        "origin_country": row.origin_country,
+    }
+    headers = {"Authorization": f"Bearer {sandbox.access_token}"}
+    late = threading.Thread(
+        target=lambda: httpx.put(
+            f"{sandbox.base_url}/api/v3/orders/{ids[0]}/tracking", json=body, headers=headers, timeout=10
+        ),
+        daemon=True,
+    )
+    late.start()
+    with make_client(sandbox, timeout=5.0) as client:
+        report = Submitter(client, engine, workers=1, settle_seconds=2.5, read_retry_delay=0.05).reconcile(STORE)
+    late.join(timeout=10)
+    assert report.sent == 0, report.counts()
+    assert report.submitted + report.confirmed == 1, report.counts()
+    _assert_exactly_once(engine, sandbox, ids)

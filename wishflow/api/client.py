@@ -89,8 +89,16 @@ class WishClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_rate_limit_wait: float = 120.0,
         transport: httpx.BaseTransport | None = None,
+        write_settle_seconds: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        read_timeout = timeout.read if isinstance(timeout, httpx.Timeout) else timeout
+        #: After a write whose outcome is unknown, how long it may still take effect at Wish (a request
+        #: we gave up on can be processed late). Read-backs before then cannot prove it never landed.
+        #: Default: twice the read timeout, so a request slower than that would have timed out twice.
+        self.write_settle_seconds = (
+            write_settle_seconds if write_settle_seconds is not None else 2 * float(read_timeout or 30.0)
+        )
         self._tokens = tokens
         self._app = app
         self._on_token_refresh = on_token_refresh

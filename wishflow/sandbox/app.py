@@ -307,6 +307,11 @@ class SandboxApp:
                     await self._send(send, self._rate_limited(wait), request_id, 0)
                     return
 
+        if kind == "late":
+            # queued behind the gateway: processed only after the client may have given up on it
+            self._count(endpoint, "fault:late")
+            await asyncio.sleep(faults.timeout_seconds)
+
         # the request itself
         try:
             data = route.handler(self, request)

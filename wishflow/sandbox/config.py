@@ -18,6 +18,8 @@ FAULT_KINDS = (
     "malformed_json",  # GET only: 200 with a body that is not valid JSON
     "schema_drift",  # GET only: unknown extra fields added to the data (clients must ignore them)
     "response_lost",  # writes only: the write takes effect, then the connection drops mid-response
+    "late",  # writes only: the request waits timeout_seconds *before* it is processed (it lands after
+    # a client that gave up on it: a request queued behind Wish's gateway)
 )
 
 #: Which requests each kind may hit: "any", "read" (GET) or "write" (PUT/POST).
@@ -31,6 +33,7 @@ FAULT_SCOPE = {
     "malformed_json": "read",
     "schema_drift": "read",
     "response_lost": "write",
+    "late": "write",
 }
 
 
@@ -54,6 +57,7 @@ class FaultConfig:
     malformed_json: float = 0.0
     schema_drift: float = 0.0
     response_lost: float = 0.0
+    late: float = 0.0
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     timeout_seconds: float = 30.0

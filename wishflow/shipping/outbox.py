@@ -16,7 +16,9 @@ are about to do before doing it, and to look before sending again:
 After any uncertain outcome (timeout, dropped connection, 5xx, a crash leaving a row in
 ``submitting`` with ``sent_at`` set) the order is **read back** before anything is sent again
 (:func:`judge_readback`): our number on it -> submitted; another number -> conflict; no tracking and
-still APPROVED -> safe to send.
+still APPROVED -> safe to send, but only once our last send has *settled*: a request the client gave
+up on may still be processed by Wish after the read-back, so a row sent less than the settle time ago
+(twice the client's read timeout) is parked and read back again after it.
 """
 
 from __future__ import annotations
@@ -532,6 +534,7 @@ class Verdict(StrEnum):
     FAILED = "failed"  # Wish failed our write, or the order can no longer be shipped
     CONFLICT = "conflict"  # another number is on the order: never overwrite
     WAIT = "wait"  # another write on the order is in progress: read back later
+    SETTLE = "settle"  # nothing of ours yet, but our last send may still land: read back after it settles
 
 
 @dataclass(frozen=True)
@@ -551,8 +554,16 @@ def tracking_numbers(order: dict[str, Any]) -> list[str]:
     return out
 
 
-def judge_readback(row: OutboxRow, order: dict[str, Any]) -> Judgement:
-    """What to do with a row whose write may or may not have reached Wish, given the order as read now."""
+def judge_readback(
+    row: OutboxRow, order: dict[str, Any], *, now: datetime | None = None, settle: timedelta = timedelta(0)
+) -> Judgement:
+    """What to do with a row whose write may or may not have reached Wish, given the order as read now.
+
+    "Not on the order" proves nothing while our last send may still be on its way: a request the
+    client gave up on (a timeout, a killed process) can be processed by Wish after the read-back. So a
+    row sent less than ``settle`` ago is never judged safe to send again (:attr:`Verdict.SETTLE`); it
+    is read back once the settle time has passed, when a late write of ours would show.
+    """
     numbers = tracking_numbers(order)
     latest = numbers[0] if numbers else None
     status = order.get("processing_status")
@@ -592,6 +603,16 @@ def judge_readback(row: OutboxRow, order: dict[str, Any]) -> Judgement:
             None,
             status,
         )
+    if row.sent_at is not None and settle > timedelta(0):
+        settles_at = row.sent_at + settle
+        if (now or utcnow()) < settles_at:
+            return Judgement(
+                Verdict.SETTLE,
+                f"our number is not on the order yet, but the send at {row.sent_at.isoformat()} may still land; "
+                f"read back after {settles_at.isoformat()}",
+                None,
+                status,
+            )
     return Judgement(Verdict.SEND, "our number is not on the order and it is still shippable", None, status)
 
 

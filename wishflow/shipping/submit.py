@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -37,10 +37,13 @@ logger = logging.getLogger("wishflow.shipping")
 #: After an uncertain write that read back as "not there", send again at most this many times per run.
 MAX_SENDS_PER_RUN = 3
 READ_RETRIES = 4
+#: Without a client that knows its own timeout: how long a send may still land after it was made.
+DEFAULT_SETTLE_SECONDS = 60.0
 
 
 class ShipClient(Protocol):
     rate_limit_remaining: int | None
+    write_settle_seconds: float
 
     def get_order(self, order_id: str) -> dict[str, Any]: ...
 
@@ -168,6 +171,7 @@ class _Outcome:
     payload: dict[str, Any] | None = None
     fatal: str | None = None
     lost_claim: bool = False
+    settles_at: datetime | None = None  # parked until a send of ours that may still land has settled
 
 
 _VERDICT_STATE = {
@@ -192,6 +196,7 @@ class Submitter:
         chunk_size: int | None = None,
         read_retry_delay: float = 0.5,
         on_payloads: Callable[[str, list[dict[str, Any]]], None] | None = None,
+        settle_seconds: float | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
@@ -202,6 +207,12 @@ class Submitter:
         self.chunk_size = chunk_size or self.workers * 8
         self.read_retry_delay = read_retry_delay
         self.on_payloads = on_payloads
+        if settle_seconds is None:
+            settle_seconds = float(getattr(client, "write_settle_seconds", DEFAULT_SETTLE_SECONDS))
+        #: a send is not repeated until this long after the last one (see ``outbox.judge_readback``)
+        self.settle = timedelta(seconds=settle_seconds)
+        #: rows parked because a send of theirs may still land: shipment id -> (store, when it settles)
+        self._settling: dict[str, tuple[str, datetime]] = {}
 
     def close(self) -> None:
         """Give up the claim token: rows still held by it become reclaimable at once."""
@@ -235,6 +246,8 @@ class Submitter:
         if rows:
             logger.info("reconciling %d shipments left in submitting", len(rows))
             report.add(self._run(rows))
+        if not report.fatal:
+            report.add(self._read_back_settled())
         return report
 
     def follow(
@@ -275,6 +288,31 @@ class Submitter:
             if chunk.requeued and chunk.requeued == len(rows):
                 report.fatal.append("every call of a chunk was rate limited; stopping this pass")
                 break
+        if not report.fatal:
+            report.add(self._read_back_settled())
+        return report
+
+    def _read_back_settled(self) -> SubmitReport:
+        """Settle the rows parked because a send of theirs may still land at Wish: wait until the
+        latest of them has settled (at most ``settle``), then read them back: ours on the order ->
+        submitted, still absent -> sent again (which may park them once more, up to
+        ``MAX_SENDS_PER_RUN`` rounds). What is left stays parked for the next run's reconcile."""
+        report = SubmitReport()
+        for _ in range(MAX_SENDS_PER_RUN):
+            if not self._settling:
+                break
+            settling, self._settling = self._settling, {}
+            wait = (max(at for _, at in settling.values()) - outbox.utcnow()).total_seconds()
+            if wait > 0:
+                logger.info("waiting %.1f s for %d uncertain sends to settle before reading back", wait, len(settling))
+                time.sleep(min(wait, self.settle.total_seconds()))
+            by_store: dict[str, list[str]] = {}
+            for shipment_id, (store, _at) in settling.items():
+                by_store.setdefault(store, []).append(shipment_id)
+            for store, ids in by_store.items():
+                rows = outbox.claim_stale(self.engine, store, self.token, shipment_ids=ids)
+                if rows:
+                    report.add(self._run(rows))
         return report
 
     def _run(self, rows: Sequence[OutboxRow]) -> SubmitReport:
@@ -295,6 +333,8 @@ class Submitter:
                 report.fatal.append(o.fatal)
             if o.lost_claim:
                 report.lost_claims += 1
+            if o.settles_at is not None:
+                self._settling[row.shipment_id] = (row.store, o.settles_at)
             self._tally(report, row, o.transition)
         self._publish(rows, report.payloads)
         report.payloads = []
@@ -377,7 +417,11 @@ class Submitter:
                 if order is None:
                     return _Outcome(self._park(row, f"read-back failed, will retry: {error}"), sent, reads)
                 payload = order
-                j = outbox.judge_readback(row, order)
+                j = outbox.judge_readback(row, order, settle=self.settle)
+                if j.verdict == Verdict.SETTLE and row.sent_at is not None:
+                    return _Outcome(
+                        self._park(row, j.detail), sent, reads, payload, settles_at=row.sent_at + self.settle
+                    )
                 if j.verdict != Verdict.SEND:
                     return _Outcome(self._settle(row, j), sent, reads, payload)
             if not outbox.mark_sending(self.engine, row.shipment_id, self.token):
