@@ -1,12 +1,15 @@
 """Fault storm: the sandbox fails 10% of requests with 5xx, 5% with 429, 2% with timeouts and 2% with
-cut-off bodies, 1% with malformed JSON, adds unknown fields to 5% of responses (schema drift) and
-loses 5% of write responses after applying the write. The order cycle completes with its task
+cut-off bodies, 1% with malformed JSON, adds unknown fields to 5% of responses (schema drift),
+loses 5% of write responses after applying the write, and lets the first three tracking writes land
+late (processed after the client timed out and, unless it waits for the send to settle, after its
+read-back). The order cycle completes with its task
 retries, and the warehouse it leaves equals, table by table (run ids, load times and other
 per-run values aside), the one a clean run over the same seed leaves.
 
 The flows run in this process under the session's Prefect harness; the Wish client's timeout is
-shortened to 1.5 s (the sandbox's injected timeouts hold the response 3 s) so that a timeout costs
-seconds, not the production 30 s.
+shortened to 1.5 s (the sandbox's injected timeouts hold the response 2.5 s, late writes wait as
+long before they are processed) so that a timeout costs seconds, not the production 30 s; a send
+then settles after 3 s, twice the client's timeout.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ STORM: dict[str, Any] = {
     "malformed_json": 0.01,
     "schema_drift": 0.05,
     "response_lost": 0.05,
-    "timeout_seconds": 3,
+    "script": [{"kind": "late", "method": "PUT", "path": "/tracking$", "count": 3}],
+    "timeout_seconds": 2.5,
 }
 
 
@@ -131,6 +135,7 @@ def test_fault_storm_leaves_the_same_warehouse_as_a_clean_run(
         assert report.ok, (key, report.summary(), report.mismatches[:5])
     assert result["storm_invariants"].accepted_writes > 0
     assert len(result["faults"]) >= 5, result["faults"]  # most kinds drawn, seeded
+    assert result["faults"].get("late") == 3, result["faults"]
     assert result["diff"] == []
     record_figure(
         "fault_storm",
