@@ -543,6 +543,7 @@ class Judgement:
     detail: str
     found_tracking_number: str | None = None
     processing_status: str | None = None
+    settles_at: datetime | None = None  # SETTLE: when our last send can no longer land
 
 
 def tracking_numbers(order: dict[str, Any]) -> list[str]:
@@ -554,9 +555,7 @@ def tracking_numbers(order: dict[str, Any]) -> list[str]:
     return out
 
 
-def judge_readback(
-    row: OutboxRow, order: dict[str, Any], *, now: datetime | None = None, settle: timedelta = timedelta(0)
-) -> Judgement:
+def judge_readback(row: OutboxRow, order: dict[str, Any], *, settle: timedelta = timedelta(0)) -> Judgement:
     """What to do with a row whose write may or may not have reached Wish, given the order as read now.
 
     "Not on the order" proves nothing while our last send may still be on its way: a request the
@@ -605,13 +604,14 @@ def judge_readback(
         )
     if row.sent_at is not None and settle > timedelta(0):
         settles_at = row.sent_at + settle
-        if (now or utcnow()) < settles_at:
+        if utcnow() < settles_at:
             return Judgement(
                 Verdict.SETTLE,
                 f"our number is not on the order yet, but the send at {row.sent_at.isoformat()} may still land; "
                 f"read back after {settles_at.isoformat()}",
                 None,
                 status,
+                settles_at,
             )
     return Judgement(Verdict.SEND, "our number is not on the order and it is still shippable", None, status)
 

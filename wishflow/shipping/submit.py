@@ -37,13 +37,11 @@ logger = logging.getLogger("wishflow.shipping")
 #: After an uncertain write that read back as "not there", send again at most this many times per run.
 MAX_SENDS_PER_RUN = 3
 READ_RETRIES = 4
-#: Without a client that knows its own timeout: how long a send may still land after it was made.
-DEFAULT_SETTLE_SECONDS = 60.0
 
 
 class ShipClient(Protocol):
     rate_limit_remaining: int | None
-    write_settle_seconds: float
+    write_settle_seconds: float  # how long after a send it may still land at Wish
 
     def get_order(self, order_id: str) -> dict[str, Any]: ...
 
@@ -207,10 +205,8 @@ class Submitter:
         self.chunk_size = chunk_size or self.workers * 8
         self.read_retry_delay = read_retry_delay
         self.on_payloads = on_payloads
-        if settle_seconds is None:
-            settle_seconds = float(getattr(client, "write_settle_seconds", DEFAULT_SETTLE_SECONDS))
         #: a send is not repeated until this long after the last one (see ``outbox.judge_readback``)
-        self.settle = timedelta(seconds=settle_seconds)
+        self.settle = timedelta(seconds=client.write_settle_seconds if settle_seconds is None else settle_seconds)
         #: rows parked because a send of theirs may still land: shipment id -> (store, when it settles)
         self._settling: dict[str, tuple[str, datetime]] = {}
 
@@ -305,7 +301,7 @@ class Submitter:
             wait = (max(at for _, at in settling.values()) - outbox.utcnow()).total_seconds()
             if wait > 0:
                 logger.info("waiting %.1f s for %d uncertain sends to settle before reading back", wait, len(settling))
-                time.sleep(min(wait, self.settle.total_seconds()))
+                time.sleep(wait)
             by_store: dict[str, list[str]] = {}
             for shipment_id, (store, _at) in settling.items():
                 by_store.setdefault(store, []).append(shipment_id)
@@ -418,10 +414,8 @@ class Submitter:
                     return _Outcome(self._park(row, f"read-back failed, will retry: {error}"), sent, reads)
                 payload = order
                 j = outbox.judge_readback(row, order, settle=self.settle)
-                if j.verdict == Verdict.SETTLE and row.sent_at is not None:
-                    return _Outcome(
-                        self._park(row, j.detail), sent, reads, payload, settles_at=row.sent_at + self.settle
-                    )
+                if j.verdict == Verdict.SETTLE:
+                    return _Outcome(self._park(row, j.detail), sent, reads, payload, settles_at=j.settles_at)
                 if j.verdict != Verdict.SEND:
                     return _Outcome(self._settle(row, j), sent, reads, payload)
             if not outbox.mark_sending(self.engine, row.shipment_id, self.token):
