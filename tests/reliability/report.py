@@ -126,9 +126,10 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "## Fault storm",
         "",
         "10% 5xx, 5% 429 bursts, 2% timeouts, 2% cut-off bodies, 1% malformed JSON, 5% schema drift, 5% of write "
-        "responses lost after the write applied. The cycle completes with its task retries; the warehouse "
-        "then equals a clean run's over the same seed, table by table (run ids, load times and per-run "
-        "bookkeeping excluded).",
+        "responses lost after the write applied, the first three tracking writes processed late (after the "
+        "client's timeout: a send not waited for would go out twice). The cycle completes with its task "
+        "retries; the warehouse then equals a clean run's over the same seed, table by table (run ids, load "
+        "times and per-run bookkeeping excluded).",
         "",
         f"Reproduce: `{COMMANDS['fault_storm']}`",
         "",
@@ -179,10 +180,10 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         )
     lines += [
         "",
-        "Concurrent pulls collide in the warehouse (SQLite: `database is locked` when a read transaction "
-        "upgrades to a write; PostgreSQL: deadlocks between two upserts of the same rows); the loser's "
-        "transaction rolls back whole and the task's retry condition retries it, so the outcome is exact, "
-        "at the cost of the retries counted above. Ship runs: PostgreSQL claims with `FOR UPDATE SKIP "
+        "Concurrent pulls: on SQLite the second load waits for the first one's write lock (`BEGIN "
+        "IMMEDIATE`); on PostgreSQL two upserts of the same rows can deadlock, the loser's transaction rolls "
+        "back whole and the task's retry condition retries it, so the outcome is exact, at the cost of the "
+        "retries counted above. Ship runs: PostgreSQL claims with `FOR UPDATE SKIP "
         "LOCKED`; SQLite serialises claims with `BEGIN IMMEDIATE` (the second run waits for the write lock, "
         "then claims what is left).",
         "",
@@ -216,9 +217,17 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "and 5). The loader now rejects such an order into `rejected_records` with the reason and loads the "
         "rest (`wishflow/warehouse/orders_writer.py`). SQLite never enforced the lengths, so only PostgreSQL "
         "was affected.",
-        "- Open: two concurrent pulls collide (SQLite `database is locked`, PostgreSQL deadlocks); the results "
-        "are exact thanks to the tasks' retries, but an upsert in key order (PostgreSQL) and `BEGIN IMMEDIATE` "
-        "for load transactions (SQLite) would avoid the retries.",
+        "- Fixed: a tracking write the client gave up on (a timeout, a killed process) could still land at Wish "
+        "after the outbox had read the order back, found no tracking on it and sent again: an order shipped "
+        "twice. A CI crash seed showed it. A send is now repeated only after it has settled (twice the client's "
+        "read timeout since it went out): until then the outbox parks the row and reads it back again once it "
+        "has settled (`wishflow/shipping/outbox.py`, `Verdict.SETTLE`). The sandbox's `late` fault (a write "
+        "processed after the client timed out) reproduces it in `tests/shipping/test_exactly_once.py` and in the "
+        "fault storm.",
+        "- Fixed: two concurrent SQLite pulls failed `database is locked` when a read transaction upgraded to a "
+        "write; an order load now takes the write lock up front (`BEGIN IMMEDIATE`) and waits. Queue inserts "
+        "run in key order. Left: two PostgreSQL upserts of the same rows can still deadlock; the loser's "
+        "transaction rolls back whole and the task's retry condition retries it (the retries counted above).",
         "",
         "## How to run",
         "",
