@@ -251,3 +251,48 @@ def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead
     assert done == [None]
     with engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 2
+
+
+def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
+    """PostgreSQL reads the batch with COPY ... TO STDOUT (CSV): values that CSV or pandas would
+    change on the way (text that looks like a null, quotes, commas, separators, a leading zero) must
+    arrive as stored, SQL NULL as missing, and times as the same UTC instants."""
+    from wishflow.validation.store import read_pending_batch
+    from wishflow.validation.validate import prepare_frame
+
+    tricky = [
+        ("NA", "null", "0123", 'He said "hi", then left'),
+        ("N/A", "NaN", "00501", "line one\nline two\ttabbed \\ slash"),
+        ("Zoë, O'Brien", "東京都", "-", "  padded  "),
+    ]
+    payloads = []
+    for i, (name, city, zipcode, street) in enumerate(tricky):
+        updated = T0 + timedelta(milliseconds=123 * (i + 1))
+        payload = order(i, updated=updated)
+        payload["full_address"] = {
+            "shipping_detail": {
+                "name": name,
+                "city": city,
+                "zipcode": zipcode,
+                "street_address1": street,
+                "country_code": "US",
+                "phone_number": {"number": "5550100"} if i == 0 else None,
+            }
+        }
+        payloads.append(payload)
+    good, bad = parse_orders(payloads)
+    assert not bad
+    load_orders(engine, "s1", good, run_id="r1")
+    frame = prepare_frame(read_pending_batch(engine, "s1"))
+    assert list(frame["recipient_name"]) == [t[0] for t in tricky]
+    assert list(frame["city"]) == [t[1] for t in tricky]
+    assert list(frame["zipcode"]) == [t[2] for t in tricky]
+    assert list(frame["street_address1"]) == [t[3] for t in tricky]
+    assert frame["street_address2"].isna().all()
+    assert list(frame["phone_number"].isna()) == [False, True, True]
+    assert list(frame["quantity"]) == [2.0, 2.0, 2.0]
+    assert list(frame["product_price"]) == [12.34, 12.34, 12.34]
+    assert [ts.to_pydatetime() for ts in frame["updated_at"]] == [
+        T0 + timedelta(milliseconds=123 * (i + 1)) for i in range(3)
+    ]
+    assert str(frame["updated_at"].dt.tz) == "UTC"
