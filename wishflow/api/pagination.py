@@ -3,9 +3,11 @@
 Wish pages by timestamp only: ``updated_at_min``/``updated_at_max`` are inclusive, there is no
 cursor token and no offset. The next page therefore starts *at* the last timestamp seen, and the
 ids already seen at that timestamp are skipped. When a whole page shares one timestamp (more ties
-than ``limit``), ``updated_at`` alone can never get past it, so that instant is read on its own,
-split by ``released_at`` and then by state, before moving on one millisecond later (Wish's
-timestamps have millisecond precision).
+than ``limit``), ``updated_at`` alone can never get past it, so that instant is paged on its own,
+by ``released_at`` with the same keyset rule (split by state where a page shares both timestamps),
+before moving on one millisecond later (Wish's timestamps have millisecond precision). A tie is
+read one page at a time like any other stretch: tens of thousands of orders updated at one instant
+(a bulk change) never sit in memory together.
 
 The iterator's :class:`Position` is a small serialisable value, so a retried task resumes exactly
 where the last committed page ended.
@@ -31,20 +33,41 @@ class OrderLister(Protocol):
 
 @dataclass(frozen=True)
 class Position:
-    """Where the next page starts: the inclusive lower bound and the ids already read at it."""
+    """Where the next page starts: the inclusive lower bound and the ids already read at it.
+
+    Inside a saturated tie (``in_tie``), pages run over the orders updated exactly at
+    ``updated_at_min`` by ``released_at``: from ``tie_released_min``, skipping ``tie_seen`` (read at
+    that ``released_at``) as well as ``seen_at_min`` (read at the instant before the tie began).
+    """
 
     updated_at_min: datetime | None
     seen_at_min: frozenset[str] = field(default_factory=frozenset)
+    in_tie: bool = False
+    tie_released_min: datetime | None = None
+    tie_seen: frozenset[str] = field(default_factory=frozenset)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "updated_at_min": format_wish_time(self.updated_at_min) if self.updated_at_min else None,
             "seen_at_min": sorted(self.seen_at_min),
         }
+        if self.in_tie:
+            value["tie"] = {
+                "released_at_min": format_wish_time(self.tie_released_min) if self.tie_released_min else None,
+                "seen": sorted(self.tie_seen),
+            }
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Position:
-        return cls(parse_wish_time(value.get("updated_at_min")), frozenset(value.get("seen_at_min") or ()))
+        tie = value.get("tie")
+        return cls(
+            parse_wish_time(value.get("updated_at_min")),
+            frozenset(value.get("seen_at_min") or ()),
+            in_tie=isinstance(tie, dict),
+            tie_released_min=parse_wish_time(tie.get("released_at_min")) if isinstance(tie, dict) else None,
+            tie_seen=frozenset(tie.get("seen") or ()) if isinstance(tie, dict) else frozenset(),
+        )
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,9 @@ class OrderPages:
         return Position(self.start)
 
     def fetch(self, position: Position) -> Page:
-        """The page at ``position`` (one request, more only to split a saturated tie)."""
+        """The page at ``position`` (one request; a few more where a page shares both timestamps)."""
+        if position.in_tie:
+            return self._fetch_tie(position)
         records = self._list(updated_at_min=position.updated_at_min, updated_at_max=self.end, sort_by="updated_at.asc")
         seen = position.seen_at_min
         if len(records) < self.limit:
@@ -120,13 +145,11 @@ class OrderPages:
         if last is None:
             raise PaginationError("a full page of orders has no readable updated_at; cannot page on")
         if first == last:
-            # The whole page shares one instant: read that instant on its own, then step past it.
-            tied, requests = self._all_at(last)
-            fresh = [r for r in tied if _record_id(r) not in seen]
-            nxt = last + ONE_MS
-            if self.end is not None and nxt > self.end:
-                return Page(fresh, None, requests + 1)
-            return Page(fresh, Position(nxt), requests + 1)
+            # The whole page shares one instant: page through that instant on its own (this page,
+            # in no useful order, is dropped), then step past it.
+            carried = seen if last == position.updated_at_min else frozenset()
+            page = self._fetch_tie(Position(last, carried, in_tie=True))
+            return Page(page.records, page.next_position, page.requests + 1)
         at_last = frozenset(
             rid for r in records if _record_time(r, "updated_at") == last and (rid := _record_id(r)) is not None
         )
@@ -142,41 +165,42 @@ class OrderPages:
 
     # -- ties ------------------------------------------------------------------------------------
 
-    def _all_at(self, instant: datetime) -> tuple[list[Any], int]:
-        """Every order whose ``updated_at`` is exactly ``instant``, paging on ``released_at``."""
-        out: dict[str, Any] = {}
-        requests = 0
-        released_min: datetime | None = None
-        while True:
-            records = self._list(
-                updated_at_min=instant,
-                updated_at_max=instant,
-                released_at_min=released_min,
-                sort_by="released_at.asc",
-            )
-            requests += 1
-            for r in records:
-                rid = _record_id(r)
-                if rid is not None:
-                    out[rid] = r
-            if len(records) < self.limit:
-                return list(out.values()), requests
-            first = _first_time(records, "released_at")
-            last = _last_time(records, "released_at")
-            if last is None:
-                raise PaginationError(
-                    f"more than {self.limit} orders at {format_wish_time(instant)} without released_at"
-                )
-            if first == last:
-                by_state, more = self._all_at_by_state(instant, last)
-                requests += more
-                for r in by_state:
-                    rid = _record_id(r)
-                    if rid is not None:
-                        out[rid] = r
-                released_min = last + ONE_MS
-                continue
-            released_min = last  # re-read from the last instant; ids already kept are merged
+    def _fetch_tie(self, position: Position) -> Page:
+        """One page of the orders updated exactly at ``position.updated_at_min``, by ``released_at``."""
+        instant = position.updated_at_min
+        assert instant is not None
+        skip = position.seen_at_min | position.tie_seen
+        records = self._list(
+            updated_at_min=instant,
+            updated_at_max=instant,
+            released_at_min=position.tie_released_min,
+            sort_by="released_at.asc",
+        )
+        if len(records) < self.limit:
+            return Page([r for r in records if _record_id(r) not in skip], self._after(instant))
+        first = _first_time(records, "released_at")
+        last = _last_time(records, "released_at")
+        if last is None:
+            raise PaginationError(f"more than {self.limit} orders at {format_wish_time(instant)} without released_at")
+        if first == last:
+            by_state, requests = self._all_at_by_state(instant, last)
+            fresh = [r for r in by_state if _record_id(r) not in skip]
+            nxt = Position(instant, position.seen_at_min, in_tie=True, tie_released_min=last + ONE_MS)
+            return Page(fresh, nxt, requests + 1)
+        at_last = frozenset(
+            rid for r in records if _record_time(r, "released_at") == last and (rid := _record_id(r)) is not None
+        )
+        fresh = [r for r in records if _record_id(r) not in skip]
+        return Page(
+            fresh, Position(instant, position.seen_at_min, in_tie=True, tie_released_min=last, tie_seen=at_last)
+        )
+
+    def _after(self, instant: datetime) -> Position | None:
+        """The position one millisecond past a finished tie, or ``None`` past the window's end."""
+        nxt = instant + ONE_MS
+        if self.end is not None and nxt > self.end:
+            return None
+        return Position(nxt)
 
     def _all_at_by_state(self, updated: datetime, released: datetime) -> tuple[list[Any], int]:
         out: list[Any] = []
