@@ -116,5 +116,5 @@ def pull_orders(
     if notify_block and new_ids:
         from tasks.notify import notify_new_orders
 
-        notify_new_orders(notify_block, store, warehouse_url, new_ids)
+        notify_new_orders(notify_block, store, warehouse_url, new_ids, total=totals["new"])
     return {"store": store, "run_id": run_id, "window": window, **totals, "new_order_ids": new_ids}

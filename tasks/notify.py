@@ -64,11 +64,17 @@ def send_notification(block_name: str | None, title: str, body: str) -> bool:
 
 @task(name="notify-new-orders", retries=2, retry_delay_seconds=5)
 def notify_new_orders(
-    block_name: str | None, store: str, warehouse_url: str, order_ids: list[str], max_lines: int = DEFAULT_MAX_LINES
+    block_name: str | None,
+    store: str,
+    warehouse_url: str,
+    order_ids: list[str],
+    max_lines: int = DEFAULT_MAX_LINES,
+    total: int | None = None,
 ) -> bool:
-    """One digest of the orders first seen by a pull (read back from the warehouse)."""
+    """One digest of the orders first seen by a pull (read back from the warehouse); ``total`` is
+    how many there were when ``order_ids`` holds only the soonest due."""
     if not block_name or not order_ids:
         return False
     summaries = order_summaries(engine_for(warehouse_url), store, list(order_ids))
-    digest = new_orders_digest(store, summaries, max_lines=max_lines)
+    digest = new_orders_digest(store, summaries, max_lines=max_lines, total=total)
     return send_notification.fn(block_name, digest.title, digest.body)

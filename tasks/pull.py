@@ -96,6 +96,7 @@ def pull_pages(
 
 @task(name="count-pull-changes", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
 def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> dict[str, Any]:
-    """New and changed orders of the run, read from the warehouse (exact across task retries)."""
-    new_ids, changed = run_changes(engine_for(warehouse_url), store, run_id)
-    return {"new_order_ids": new_ids, "new": len(new_ids), "changed": changed}
+    """How many orders the run added and changed, read from the warehouse (exact across task
+    retries), with the ids of the new ones due soonest (at most ``NEW_IDS_KEPT``)."""
+    changes = run_changes(engine_for(warehouse_url), store, run_id)
+    return {"new_order_ids": changes.new_order_ids, "new": changes.new, "changed": changes.changed}

@@ -31,3 +31,15 @@ def test_deadline_digest_puts_overdue_first_and_flags_quarantine() -> None:
     assert lines[1].startswith("- `a` 5.0 h left")
     assert "1 overdue, 1 quarantined" in digest.body
     assert digest.title == "Wishflow [shop]: 2 orders due within 24 h"
+
+
+def test_new_orders_digest_counts_the_orders_it_does_not_list() -> None:
+    """A backfill's digest lists the soonest due and counts the rest (they are not all read)."""
+    orders = [
+        {"order_id": f"o{i}", "sku": "S", "quantity": 1, "country_code": "US", "expected_ship_time": WHEN}
+        for i in range(3)
+    ]
+    digest = new_orders_digest("shop", orders, max_lines=2, total=250_000)
+    assert digest.title == "Wishflow [shop]: 250000 new orders"
+    assert digest.body.splitlines()[-1] == "… and 249998 more"
+    assert len([line for line in digest.body.splitlines() if line.startswith("- ")]) == 2

@@ -296,3 +296,24 @@ def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
         T0 + timedelta(milliseconds=123 * (i + 1)) for i in range(3)
     ]
     assert str(frame["updated_at"].dt.tz) == "UTC"
+
+
+def test_run_changes_counts_in_the_database_and_keeps_the_soonest_new_ids(engine: sa.Engine) -> None:
+    """A backfill of a million new orders must not come back as a million ids: the database counts
+    them and only the soonest due are listed (what a digest shows)."""
+    from wishflow.warehouse.orders_writer import run_changes
+
+    payloads = []
+    for i in range(5):
+        p = order(i)
+        p["fulfillment_requirements"] = {"expected_ship_time": format_wish_time(T0 + timedelta(days=5 - i))}
+        payloads.append(p)
+    good, _ = parse_orders(payloads)
+    load_orders(engine, "s1", good, run_id="r1")
+    changed, _ = parse_orders([order(0, updated=T0 + timedelta(hours=1), state="SHIPPED")])
+    load_orders(engine, "s1", changed + parse_orders([order(9)])[0], run_id="r2")
+    first = run_changes(engine, "s1", "r1", keep_ids=2)
+    assert (first.new, first.changed) == (4, 0)  # order 0 was last written by r2
+    assert first.new_order_ids == [f"{4:024x}", f"{3:024x}"]
+    second = run_changes(engine, "s1", "r2")
+    assert (second.new, second.changed, second.new_order_ids) == (1, 1, [f"{9:024x}"])

@@ -43,25 +43,30 @@ def _deadline_key(order: Mapping[str, Any]) -> tuple[bool, str]:
     return (when is None, when.astimezone(UTC).isoformat() if isinstance(when, datetime) else str(when or ""))
 
 
-def _capped(lines: Sequence[str], max_lines: int) -> list[str]:
-    if len(lines) <= max_lines:
+def _capped(lines: Sequence[str], max_lines: int, total: int | None = None) -> list[str]:
+    total = max(total or 0, len(lines))
+    if total <= max_lines:
         return list(lines)
-    return [*lines[:max_lines], f"… and {len(lines) - max_lines} more"]
+    return [*lines[:max_lines], f"… and {total - min(max_lines, len(lines))} more"]
 
 
-def new_orders_digest(store: str, orders: Sequence[Mapping[str, Any]], *, max_lines: int = DEFAULT_MAX_LINES) -> Digest:
-    """ "N new orders" with one line per order (id, SKU × quantity, destination, ship-by), soonest first."""
+def new_orders_digest(
+    store: str, orders: Sequence[Mapping[str, Any]], *, max_lines: int = DEFAULT_MAX_LINES, total: int | None = None
+) -> Digest:
+    """ "N new orders" with one line per order (id, SKU × quantity, destination, ship-by), soonest first.
+
+    ``total`` is how many new orders there were when ``orders`` holds only the soonest due of them
+    (a backfill's million new orders are counted, not listed)."""
     ordered = sorted(orders, key=_deadline_key)
     lines = [
         f"- `{o.get('order_id')}` {o.get('sku') or '?'} × {o.get('quantity') or '?'} → "
         f"{o.get('country_code') or '?'}, ship by {_time(o.get('expected_ship_time'))}{_flags(o)}"
         for o in ordered
     ]
-    count = len(lines)
+    count = max(total or 0, len(lines))
     title = f"Wishflow [{store}]: {count} new order{'s' if count != 1 else ''}"
-    body = "\n".join(
-        [f"**{count} new order{'s' if count != 1 else ''}** for store `{store}`:", "", *_capped(lines, max_lines)]
-    )
+    heading = f"**{count} new order{'s' if count != 1 else ''}** for store `{store}`:"
+    body = "\n".join([heading, "", *_capped(lines, max_lines, total)])
     return Digest(title, body)
 
 

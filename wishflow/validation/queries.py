@@ -59,10 +59,17 @@ def _limit(limit: int | None) -> str:
 
 
 def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Valid, open APPROVED orders of ``store``, soonest ship-by deadline first (``v_unprocessed_orders``)."""
+    """Valid, open APPROVED orders of ``store``, soonest ship-by deadline first (``v_unprocessed_orders``).
+
+    Read as ``v_unprocessed_orders`` is defined, ``v_open_orders`` filtered on ``validation_status``:
+    the named view ends with an ``ORDER BY`` (so analysts see it sorted), and PostgreSQL plans a view
+    with its own ``ORDER BY`` for all its rows before an outer ``LIMIT`` applies: a hash join and a
+    sort of every open order (2.1 s at a 1M-order history) instead of the first rows off the
+    deadline index (0.1 s).
+    """
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")]
     sql = (
-        f"SELECT {_ORDER_COLUMNS} FROM v_unprocessed_orders WHERE store = :store "
+        f"SELECT {_ORDER_COLUMNS} FROM v_open_orders WHERE store = :store AND validation_status = 'valid' "
         f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
     return _rows(engine, sql, columns, store=store)

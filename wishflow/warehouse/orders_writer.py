@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Numeric, String, and_, or_, select, update
+from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, or_, select, update
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
@@ -314,17 +314,37 @@ def read_cursor(engine: Engine, store: str, stream: str = ORDERS_STREAM) -> date
         ).scalar_one_or_none()
 
 
-def run_changes(engine: Engine, store: str, run_id: str) -> tuple[list[str], int]:
-    """The orders a run recorded first (their ids) and how many others it updated.
+#: How many of a run's new order ids ``run_changes`` returns (soonest ship-by first): enough for any
+#: digest, while a backfill of a million new orders never materialises a million ids.
+NEW_IDS_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """How many orders a run recorded first and how many others it updated, and the new ones with
+    the soonest ship-by deadlines (at most ``NEW_IDS_KEPT``)."""
+
+    new: int
+    changed: int
+    new_order_ids: list[str]
+
+
+def run_changes(engine: Engine, store: str, run_id: str, *, keep_ids: int = NEW_IDS_KEPT) -> RunChanges:
+    """The orders a run recorded first and how many others it updated, counted by the database.
 
     Counted from the warehouse rather than from task results, so pages written by an attempt
     that later failed and was retried still count as new for the run (and reach the digest).
     """
+    mine = and_(orders.c.store == store, orders.c.last_run_id == run_id)
+    first = orders.c.first_seen_run_id == run_id
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(orders.c.order_id, orders.c.first_seen_run_id).where(
-                orders.c.store == store, orders.c.last_run_id == run_id
-            )
-        ).all()
-    new = [order_id for order_id, first in rows if first == run_id]
-    return new, len(rows) - len(new)
+        total, new = conn.execute(
+            select(func.count(), func.coalesce(func.sum(case((first, 1), else_=0)), 0)).where(mine)
+        ).one()
+        ids = conn.execute(
+            select(orders.c.order_id)
+            .where(mine, first)
+            .order_by(orders.c.expected_ship_time.is_(None), orders.c.expected_ship_time, orders.c.order_id)
+            .limit(keep_ids)
+        ).scalars()
+        return RunChanges(new=int(new), changed=int(total) - int(new), new_order_ids=list(ids))
