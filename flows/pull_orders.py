@@ -19,7 +19,9 @@ from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable
 from tasks.pull import count_pull_changes, plan_pull, pull_pages
 from tasks.runs import record_run_end, record_run_start
+from tasks.statistics import refresh_planner_statistics
 from wishflow.config import DEFAULT_STORE
+from wishflow.warehouse.statistics import MIN_ROWS, PULL_TABLES
 
 
 @flow(name="pull_orders", log_prints=False, validate_parameters=True)
@@ -97,6 +99,10 @@ def pull_orders(
         new_ids = changes["new_order_ids"]
         totals["new"], totals["changed"] = changes["new"], changes["changed"]
         totals["unchanged"] = totals["fetched"] - totals["quarantined"] - totals["new"] - totals["changed"]
+        written = totals["new"] + totals["changed"]
+        if written >= MIN_ROWS:
+            # a backfill leaves tables the planner has never counted (see wishflow.warehouse.statistics)
+            refresh_planner_statistics(warehouse_url, list(PULL_TABLES), written)
     except BaseException as exc:
         record_run_end(warehouse_url, run_id, "failed", totals, {"window": window}, repr(exc))
         raise

@@ -21,6 +21,7 @@ from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable
 from tasks.notify import send_notification
 from tasks.runs import record_run_end, record_run_start
+from tasks.statistics import refresh_planner_statistics
 from tasks.validation import (
     publish_validation_artifacts,
     read_order_views,
@@ -30,6 +31,7 @@ from tasks.validation import (
 )
 from wishflow.config import DEFAULT_STORE
 from wishflow.notify.digest import deadline_risk_digest
+from wishflow.warehouse.statistics import MIN_ROWS, VALIDATION_TABLES
 
 
 @flow(name="validate_orders", log_prints=False, validate_parameters=True)
@@ -88,6 +90,9 @@ def validate_orders(
             logger.info(
                 "batch %d: %d validated, %d quarantined", totals["batches"], counts["validated"], counts["invalid"]
             )
+        if totals["validated"] >= MIN_ROWS:
+            # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
+            refresh_planner_statistics(warehouse_url, list(VALIDATION_TABLES), totals["validated"])
         views = read_order_views(warehouse_url, store, risk_hours)
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False
