@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from harness import ROOT, point_flows_at, record_figure, start_sandbox
 
-SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|TRUNCATE|CREATE|DROP|ALTER|COPY|SET)\b")
+SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|TRUNCATE|CREATE|DROP|ALTER|COPY|SET|ANALYZE)\b")
 #: Interpolations allowed in SQL f-strings: identifiers of our own tables/views, SQL fragments built
 #: from constants, and integers forced through ``int()``. Anything else must be a bound parameter.
 ALLOWED_SQL_INTERPOLATIONS = {
@@ -27,6 +27,8 @@ ALLOWED_SQL_INTERPOLATIONS = {
     '_agg(dialect, "f.expectation")',
     "name",  # validation_views: DROP VIEW of our own view names
     "stage.name",  # bulk: COPY into our staging table
+    "checked_table",  # statistics: ANALYZE of a table checked against the warehouse metadata
+    "bound_select",  # bulk: COPY out of a SELECT whose values the driver itself quoted (mogrify)
     "', '.join(columns)",  # column names of our own tables
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"

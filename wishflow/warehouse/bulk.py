@@ -129,10 +129,10 @@ def copy_out_frame(conn: Connection, stmt: Select[Any], datetime_columns: Sequen
     buffer = io.StringIO()
     try:
         # mogrify: the driver quotes the bound values, nothing is formatted into SQL by hand
-        query = cur.mogrify(str(compiled), compiled.params).decode()
+        bound_select = cur.mogrify(str(compiled), compiled.params).decode()
         # timestamps as ISO 8601 whatever the server's or the session's DateStyle
         cur.execute("SET LOCAL datestyle TO ISO")
-        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+        cur.copy_expert(f"COPY ({bound_select}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
     finally:
         cur.close()
     buffer.seek(0)

@@ -37,12 +37,12 @@ def refresh_statistics(engine: Engine, tables: Sequence[str], rows_written: int)
         return []
     analyzed: list[str] = []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in tables:
+        for checked_table in tables:
             known = conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": table}
+                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": checked_table}
             ).scalar_one_or_none()
             if known is not None and known >= 0 and rows_written < SHARE * known:
                 continue
-            conn.exec_driver_sql(f'ANALYZE "{table}"')  # a table of our schema (checked above)
-            analyzed.append(table)
+            conn.exec_driver_sql(f'ANALYZE "{checked_table}"')  # a table of our schema (checked above)
+            analyzed.append(checked_table)
     return analyzed
