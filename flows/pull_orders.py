@@ -3,7 +3,10 @@
 Incremental by default (from the saved cursor, with a look-back overlap and a safety lag), or a
 backfill over ``since``/``until`` that leaves the incremental cursor alone. Pages are fetched and
 recorded in chunks, one task run per chunk; the flow publishes a summary artifact and, when a
-notification block is named, one digest of the new orders.
+notification block is named, one digest of the new orders. The result counts new and changed
+orders and lists ``new_order_ids`` only for the 1,000 new orders due soonest (a backfill's million
+new orders are counted by the database, never returned). A run that wrote at least 1,000 orders
+refreshes the planner's statistics on the tables it filled (PostgreSQL).
 """
 
 from __future__ import annotations
