@@ -27,6 +27,9 @@ demo: $(STAMP) ## Run the whole order cycle against a fresh sandbox into the emb
 test: $(STAMP) ## Run the whole test suite (PostgreSQL tests too when WISHFLOW_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-fast: $(STAMP) ## The edit loop: unit and SQLite tests, no end-to-end or slow scenarios (a few minutes)
+	WISHFLOW_TEST_POSTGRES_URL= $(BIN)/python -m pytest -m "not e2e and not slow and not postgres" -q $(PYTEST_ARGS)
+
 lint: $(STAMP) ## ruff lint and format check, mypy on the library
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -56,4 +59,4 @@ reliability: $(STAMP) ## Long reliability suite (30 crash seeds, fault storm, ba
 clean: ## Remove the virtual environment and local state
 	rm -rf $(VENV) .wishflow .pytest_cache
 
-.PHONY: help venv demo test lint format sandbox bench bench-quick reliability clean
+.PHONY: help venv demo test test-fast lint format sandbox bench bench-quick reliability clean
