@@ -21,7 +21,10 @@ from wishflow_cli.main import main
     ("root", "expected"),
     [
         ("https://merchant.wish.com/api/v3", "https://merchant.wish.com/v3/oauth/authorize?client_id=app1"),
-        ("https://sandbox.merchant.wish.com/api/v3/", "https://sandbox.merchant.wish.com/v3/oauth/authorize?client_id=app1"),
+        (
+            "https://sandbox.merchant.wish.com/api/v3/",
+            "https://sandbox.merchant.wish.com/v3/oauth/authorize?client_id=app1",
+        ),
     ],
 )
 def test_the_authorize_url_is_wishs_on_the_api_roots_host(root: str, expected: str) -> None:
