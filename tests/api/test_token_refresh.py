@@ -183,3 +183,39 @@ def test_two_processes_of_one_store_refresh_once_and_save_a_working_token(own_sa
     stored = TokenStore("tok-store", own_sandbox.api_url, tmp_path / "state").load()
     assert stored is not None
     assert token_works(own_sandbox, stored.tokens.access_token.get_secret_value())
+
+
+def test_a_token_revoked_by_another_processs_refresh_is_replaced_from_the_file_not_refreshed(
+    own_sandbox, tmp_path: Path
+) -> None:
+    """Two clients of one store (as two processes would be): the second gets 1008 and adopts the saved token."""
+    env = env_for(own_sandbox, tmp_path)
+    with client_from_env(env) as first, client_from_env(env) as second:
+        first.refresh_access_token()  # revokes the token `second` holds, saves the new one
+        assert len(second.list_orders(limit=2)) == 2
+        assert second.token_refreshes == 0
+        assert second.tokens.access_token.get_secret_value() == first.tokens.access_token.get_secret_value()
+    assert refreshes_at(own_sandbox) == 1
+
+
+def test_a_block_refresh_is_adopted_by_another_client_of_the_block(own_sandbox, prefect_harness) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import SecretStr
+
+    from blocks.wish import WishCredentials
+
+    WishCredentials(
+        store="tok-block",
+        api_base_url=own_sandbox.api_url,
+        access_token=SecretStr(own_sandbox.access_token),
+        refresh_token=SecretStr(own_sandbox.refresh_token),
+        client_id=own_sandbox.client_id,
+        client_secret=SecretStr(own_sandbox.client_secret),
+    ).save("tok-block", overwrite=True)
+    expire_tokens(own_sandbox)
+    first = WishCredentials.load("tok-block").build_client()  # type: ignore[union-attr]
+    second = WishCredentials.load("tok-block").build_client()  # type: ignore[union-attr]
+    with first, second:
+        assert len(first.list_orders(limit=2)) == 2 and first.token_refreshes == 1
+        assert len(second.list_orders(limit=2)) == 2 and second.token_refreshes == 0
+    saved = WishCredentials.load("tok-block").access_token.get_secret_value()  # type: ignore[union-attr]
+    assert refreshes_at(own_sandbox) == 1 and token_works(own_sandbox, saved)
