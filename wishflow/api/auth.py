@@ -49,9 +49,10 @@ def parse_expiry(value: object) -> datetime | None:
 def token_set_from_payload(data: Any, fallback_refresh: SecretStr | None = None) -> TokenSet:
     """A :class:`TokenSet` from Wish's ``AccessToken`` object (``/oauth/access_token``, ``/oauth/refresh_token``)."""
     if not isinstance(data, dict) or not data.get("access_token"):
-        from wishflow.api.errors import WishRetryableError
+        from wishflow.api.errors import WishUncertainWriteError
 
-        raise WishRetryableError("OAuth response carries no access_token")
+        # the token may have been issued (and older ones revoked) all the same: do not resend blindly
+        raise WishUncertainWriteError("OAuth response carries no access_token")
     refresh = data.get("refresh_token")
     return TokenSet(
         access_token=SecretStr(str(data["access_token"])),

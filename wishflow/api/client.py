@@ -345,6 +345,7 @@ class WishClient:
                 "grant_type": "refresh_token",
             },
             auth=False,
+            write=True,  # changes state at Wish (revokes / redeems): never resent blindly
         )
         return token_set_from_payload(data, refresh_token)
 

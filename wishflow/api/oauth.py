@@ -86,6 +86,7 @@ def exchange_code(client: WishClient, app: AppCredentials, code: str, redirect_u
             "redirect_uri": redirect_uri,
         },
         auth=False,
+        write=True,  # changes state at Wish (revokes / redeems): never resent blindly
     )
     tokens = token_set_from_payload(data)
     scopes = tuple(str(s) for s in data.get("scopes") or ())
