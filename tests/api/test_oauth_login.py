@@ -134,3 +134,30 @@ def test_status_with_environment_credentials_says_the_expiry_is_unknown(
     out = capsys.readouterr().out
     assert f"token of merchant {sandbox.merchant_id} (from environment)" in out and "expiry unknown" in out
     assert sandbox.access_token not in out
+
+
+def test_login_with_a_block_saves_the_tokens_to_it_and_status_reads_it(
+    sandbox, login_env, prefect_harness, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pydantic import SecretStr
+
+    from blocks.wish import WishCredentials
+
+    for name in ("WISH_CLIENT_ID", "WISH_CLIENT_SECRET"):
+        monkeypatch.delenv(name)
+    WishCredentials(
+        store="blockshop",
+        api_base_url=sandbox.api_url,
+        access_token=SecretStr("placeholder-before-login"),
+        client_id=login_env["client_id"],
+        client_secret=SecretStr(login_env["client_secret"]),
+    ).save("login-block", overwrite=True)
+    assert main(["auth", "login", "--block", "login-block", "--code", mint_code(sandbox)]) == 0
+    assert "and to block login-block" in capsys.readouterr().out
+    saved = WishCredentials.load("login-block")
+    token = saved.access_token.get_secret_value()  # type: ignore[union-attr]
+    assert token != "placeholder-before-login" and token_works(sandbox, token)
+    assert saved.refresh_token is not None  # type: ignore[union-attr]
+    assert main(["auth", "status", "--block", "login-block"]) == 0
+    out = capsys.readouterr().out
+    assert f"token of merchant {sandbox.merchant_id} (from block login-block)" in out and token not in out
