@@ -1,18 +1,24 @@
 """The ``WishCredentials`` block: one store's Wish API access, secrets as ``SecretStr``.
 
 Register with ``prefect block register -m blocks``. A refreshed token set is saved back to the
-block at once, because Wish revokes the old access token when it issues a new one.
+block at once, because Wish revokes the old access token when it issues a new one. Every process
+using the block refreshes under the store's file lock and first re-reads the block, so one refresh
+serves them all and the block never ends up holding a revoked token
+(:mod:`wishflow.api.token_refresh`).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from wishflow.api.auth import TokenSet
 from wishflow.api.client import WishClient
-from wishflow.api.factory import client_from_settings
-from wishflow.config import DEFAULT_API_BASE_URL, DEFAULT_STORE, WishSettings, wish_settings_from_env
+from wishflow.api.factory import client_from_env, client_from_settings, settings_from_env_and_token_file
+from wishflow.api.token_store import TokenStore
+from wishflow.config import DEFAULT_API_BASE_URL, DEFAULT_STORE, WishSettings
 
 
 class WishCredentials(Block):
@@ -50,19 +56,45 @@ class WishCredentials(Block):
             self.save(self._block_document_name, overwrite=True)
 
     def build_client(self) -> WishClient:
-        return client_from_settings(self.settings(), on_token_refresh=self._save_tokens)
+        return client_from_settings(self.settings(), token_persistence=BlockTokenPersistence(self))
+
+
+class BlockTokenPersistence:
+    """Refreshed tokens go to the block, under the store's cross-process lock (the token file's lock).
+
+    ``load`` reads the saved block again, so a process that waited on the lock picks up the token
+    another process just refreshed instead of refreshing (and revoking it) a second time.
+    """
+
+    def __init__(self, block: WishCredentials) -> None:
+        self.block = block
+        self._lock_store = TokenStore(block.store, block.api_base_url)
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return self._lock_store.locked()
+
+    def load(self) -> TokenSet | None:
+        name = self.block._block_document_name
+        if not name:
+            return None
+        saved = WishCredentials.load(name)
+        return TokenSet(saved.access_token, saved.refresh_token)  # type: ignore[union-attr]
+
+    def save(self, tokens: TokenSet, replaced: TokenSet) -> None:
+        self.block._save_tokens(tokens)
 
 
 def resolve_wish_settings(block_name: str | None = None) -> WishSettings:
-    """The named block's settings, else environment variables, else the local sandbox."""
+    """The named block's settings, else environment variables (with the token file's newer tokens)."""
     if block_name:
         return WishCredentials.load(block_name).settings()  # type: ignore[union-attr]
-    return wish_settings_from_env()
+    return settings_from_env_and_token_file()
 
 
 def build_wish_client(block_name: str | None = None) -> WishClient:
-    """A client for the named block (saving refreshed tokens to it), else from the environment."""
+    """A client for the named block (saving refreshed tokens to it), else from the environment
+    (saving refreshed tokens to the token file)."""
     if block_name:
         block = WishCredentials.load(block_name)
         return block.build_client()  # type: ignore[union-attr]
-    return client_from_settings(wish_settings_from_env())
+    return client_from_env()

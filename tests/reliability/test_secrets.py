@@ -11,6 +11,7 @@ import ast
 import inspect
 import logging
 import re
+import stat
 import uuid
 
 import pytest
@@ -107,6 +108,7 @@ def test_secrets_never_appear_in_logs_artifacts_exceptions_warehouse_or_repr(
     from blocks.wish import build_wish_client, resolve_wish_settings
     from flows.order_cycle import order_cycle
     from flows.pull_orders import pull_orders
+    from wishflow.api.factory import env_token_store
     from wishflow.warehouse.engine import make_engine
 
     url, password = secret_database
@@ -129,6 +131,13 @@ def test_secrets_never_appear_in_logs_artifacts_exceptions_warehouse_or_repr(
         settings = resolve_wish_settings()
         with build_wish_client() as client:
             captured += [repr(settings), str(settings), repr(client), repr(client.__dict__)]
+            # a refresh from environment credentials writes the token file: owner-only, and the new
+            # token is a secret like the others
+            refreshed = client.refresh_access_token().access_token.get_secret_value()
+        secrets["refreshed token"] = refreshed
+        token_file = env_token_store().path
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600, token_file
+        assert refreshed in token_file.read_text()
         engine = make_engine(url)
         captured += [repr(engine), str(engine.url), repr(engine.url)]
         engine.dispose()

@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
+from pydantic import SecretStr
 
-from wishflow.api.auth import AppCredentials, TokenSaver, TokenSet
+from wishflow.api.auth import AppCredentials, TokenSaver, TokenSet, token_set_from_payload
 from wishflow.api.errors import (
     EXCEPTION_FOR_ACTION,
     ErrorAction,
@@ -30,12 +31,15 @@ from wishflow.api.errors import (
     WishUncertainWriteError,
     classify,
 )
+from wishflow.api.token_refresh import SingleFlightRefresher, TokenPersistence
 from wishflow.orders.flatten import format_wish_time
 
 logger = logging.getLogger("wishflow.api")
 
 SECRET_PARAMS = frozenset({"client_secret", "refresh_token", "access_token", "code"})
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: How often one call may swap its token after an auth failure (adopt another's refresh, then refresh).
+MAX_AUTH_RECOVERIES = 2
 
 
 def redact_url(url: httpx.URL | str) -> str:
@@ -45,6 +49,24 @@ def redact_url(url: httpx.URL | str) -> str:
         return str(parsed)
     params = [(k, "***" if k in SECRET_PARAMS else v) for k, v in parsed.params.multi_items()]
     return str(parsed.copy_with(query=urlencode(params).encode()))
+
+
+class _RedactHttpxUrls(logging.Filter):
+    """httpx logs every request's full URL at INFO: the OAuth calls carry secrets in their query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def _install_httpx_redaction() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactHttpxUrls) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactHttpxUrls())
+
+
+_install_httpx_redaction()
 
 
 def parse_reset(value: str | None) -> datetime | None:
@@ -86,6 +108,7 @@ class WishClient:
         *,
         app: AppCredentials | None = None,
         on_token_refresh: TokenSaver | None = None,
+        token_persistence: TokenPersistence | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_rate_limit_wait: float = 120.0,
         transport: httpx.BaseTransport | None = None,
@@ -99,9 +122,13 @@ class WishClient:
         self.write_settle_seconds = (
             write_settle_seconds if write_settle_seconds is not None else 2 * float(read_timeout or 30.0)
         )
-        self._tokens = tokens
-        self._app = app
-        self._on_token_refresh = on_token_refresh
+        self._auth = SingleFlightRefresher(
+            tokens,
+            app=app,
+            exchange=self._exchange_refresh_token,
+            persistence=token_persistence,
+            on_refresh=on_token_refresh,
+        )
         self.max_rate_limit_wait = max_rate_limit_wait
         self.rate_limit_remaining: int | None = None
         self.server_date: datetime | None = None
@@ -144,12 +171,13 @@ class WishClient:
         :class:`WishUncertainWriteError` (read back before retrying), never a silent retry.
         """
         clean = {k: v for k, v in (params or {}).items() if v is not None}
-        refreshed = False
+        auth_recoveries = 0
         waited = 0.0
         while True:
             headers = {}
-            if auth:
-                headers["Authorization"] = f"Bearer {self._tokens.access_token.get_secret_value()}"
+            used = self._auth.current() if auth else None
+            if used is not None:
+                headers["Authorization"] = f"Bearer {used.access_token.get_secret_value()}"
             content = orjson.dumps(json) if json is not None else None
             if content is not None:
                 headers["Content-Type"] = "application/json"
@@ -195,9 +223,8 @@ class WishClient:
                     request_id=request_id,
                 )
             if action is ErrorAction.REFRESH_TOKEN:
-                if not refreshed and self.can_refresh:
-                    self.refresh_access_token()
-                    refreshed = True
+                if used is not None and auth_recoveries < MAX_AUTH_RECOVERIES and self._auth.recover(used):
+                    auth_recoveries += 1
                     continue
                 raise WishAuthError(
                     f"{method} {path}: not authorised (HTTP {response.status_code}, Wish code {code}): "
@@ -290,36 +317,37 @@ class WishClient:
 
     @property
     def can_refresh(self) -> bool:
-        return self._app is not None and self._tokens.refresh_token is not None
+        return self._auth.can_refresh
+
+    @property
+    def tokens(self) -> TokenSet:
+        """The token set in use (secrets stay ``SecretStr``)."""
+        return self._auth.current()
+
+    @property
+    def token_refreshes(self) -> int:
+        """How many times this client refreshed its token at Wish."""
+        return self._auth.refresh_count
 
     def refresh_access_token(self) -> TokenSet:
-        """Exchange the refresh token for a new token set (Wish revokes the old access token)."""
-        if self._app is None or self._tokens.refresh_token is None:
-            raise WishAuthError("cannot refresh the access token: no refresh token or app credentials")
+        """Refresh the token now, single-flight with every other thread (Wish revokes the old one)."""
+        return self._auth.force_refresh()
+
+    def _exchange_refresh_token(self, app: AppCredentials, refresh_token: SecretStr) -> TokenSet:
+        """``GET /oauth/refresh_token``: the HTTP half of a refresh (see :mod:`wishflow.api.token_refresh`)."""
         data = self.request(
             "GET",
             "/oauth/refresh_token",
             params={
-                "client_id": self._app.client_id,
-                "client_secret": self._app.client_secret.get_secret_value(),
-                "refresh_token": self._tokens.refresh_token.get_secret_value(),
+                "client_id": app.client_id,
+                "client_secret": app.client_secret.get_secret_value(),
+                "refresh_token": refresh_token.get_secret_value(),
                 "grant_type": "refresh_token",
             },
             auth=False,
+            write=True,  # changes state at Wish (revokes / redeems): never resent blindly
         )
-        from pydantic import SecretStr
-
-        expiry = data.get("expiry_time")
-        new = TokenSet(
-            access_token=SecretStr(str(data["access_token"])),
-            refresh_token=SecretStr(str(data.get("refresh_token") or self._tokens.refresh_token.get_secret_value())),
-            expires_at=datetime.fromisoformat(expiry.replace("Z", "+00:00")) if isinstance(expiry, str) else None,
-        )
-        self._tokens = new
-        logger.info("access token refreshed; the previous token is now revoked")
-        if self._on_token_refresh is not None:
-            self._on_token_refresh(new)
-        return new
+        return token_set_from_payload(data, refresh_token)
 
     def test_token(self) -> Any:
         """``GET /oauth/test``: check that the token works."""
