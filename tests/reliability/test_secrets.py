@@ -33,6 +33,18 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"
     "int(limit)",
+    # analytics views (issue 22): our schema name, frozen view and column names, a constant length
+    "SCHEMA",
+    "frozen_columns",
+    "view.source",
+    "view_name",
+    "_select(view)",
+    "qualified_name(dialect, v.name)",
+    "int(POSTCODE_PREFIX_LENGTH)",
+    # grant-analyst: the role and database names checked against ROLE_NAME and quoted by the dialect
+    "quoted_role",
+    "quoted_db",
+    "login_clause",  # "LOGIN" or "NOLOGIN"
 }
 CODE_DIRS = ("wishflow", "tasks", "flows", "blocks", "wishflow_cli")
 
