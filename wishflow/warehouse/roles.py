@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ProgrammingError
 
 from wishflow.warehouse.analytics import SCHEMA
 
@@ -30,6 +31,18 @@ def grant_analyst(engine: Engine, role: str, login: bool | None = None, password
         )
     if not ROLE_NAME.match(role):
         raise RoleError(f"role names are lower-case letters, digits and _ (at most 63), not {role!r}")
+    try:
+        return _grant(engine, role, login, password)
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "pgcode", None) == "42501":  # insufficient_privilege
+            raise RoleError(
+                f"the warehouse user may not create or grant roles ({str(exc.orig).strip().splitlines()[0]}); "
+                "run the command with a --warehouse-url of a user with CREATEROLE that owns the analytics views"
+            ) from None
+        raise
+
+
+def _grant(engine: Engine, role: str, login: bool | None, password: str | None) -> list[str]:
     quoted_role = engine.dialect.identifier_preparer.quote(role)
     done: list[str] = []
     with engine.begin() as conn:
