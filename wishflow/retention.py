@@ -79,15 +79,17 @@ def _finished_before(store: str, cutoff: datetime) -> sa.ColumnElement[bool]:
 
 def apply_retention(engine: Engine, store: str, now: datetime, policy: RetentionPolicy, run_id: str) -> RetentionResult:
     """Blank the personal data of ``store``'s orders finished more than the policy's days before
-    ``now``; record the run. Running it again changes nothing."""
+    ``now``; record the run. Running it again changes nothing. Whatever the policy, first compute
+    the customer keys of orders that have none."""
+    # the customer keys of new orders, whatever the policy (the analytics views show them)
+    keys = refresh_customer_keys(engine, store)
     if policy.personal_data_days is None:
-        return RetentionResult(applied=False)
+        return RetentionResult(applied=False, customer_keys_computed=keys)
     cutoff = now - timedelta(days=policy.personal_data_days)
-    result = RetentionResult(applied=True, cutoff=cutoff.isoformat())
+    result = RetentionResult(applied=True, cutoff=cutoff.isoformat(), customer_keys_computed=keys)
     retention_run = f"{run_id}:retention"[:64]
     start_run(engine, retention_run, store, "retention", {"personal_data_days": policy.personal_data_days})
     try:
-        result.customer_keys_computed = refresh_customer_keys(engine, store)
         o = orders.c
         while True:
             with engine.begin() as conn:

@@ -70,7 +70,8 @@ def test_retention_blanks_old_finished_orders_and_keeps_every_figure(engine: sa.
 def test_no_policy_keeps_everything(engine: sa.Engine, warehouse_url: str) -> None:
     add_personal_data(warehouse_url)
     before = _personal(engine)
-    assert not apply_retention(engine, "alpha", NOW, RetentionPolicy(), "run-1").applied
+    kept = apply_retention(engine, "alpha", NOW, RetentionPolicy(), "run-1")
+    assert not kept.applied and kept.customer_keys_computed == 20  # keys are computed all the same
     assert _personal(engine) == before
     with pytest.raises(ValueError):
         RetentionPolicy(personal_data_days=0)
