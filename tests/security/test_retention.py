@@ -88,3 +88,40 @@ def test_the_policy_resolves_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("WISHFLOW_RETENTION_DAYS", "soon")
     with pytest.raises(ValueError, match="WISHFLOW_RETENTION_DAYS"):
         resolve_retention_policy()
+
+
+def test_the_follow_up_flow_applies_the_policy(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Any, tmp_path: Any, prefect_harness: None
+) -> None:
+    """A real follow-up run with ``WISHFLOW_RETENTION_DAYS``: the orders completed long before Wish's
+    today lose their personal fields, and the run is recorded."""
+    from flows.follow_up import follow_up
+    from wishflow.warehouse.engine import upgrade
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    upgrade(url)
+    seeded = add_personal_data(url)
+    for name, value in {
+        "WISH_API_BASE_URL": sandbox.api_url,
+        "WISH_ACCESS_TOKEN": sandbox.access_token,
+        "WISH_REFRESH_TOKEN": sandbox.refresh_token,
+        "WISH_CLIENT_ID": sandbox.client_id,
+        "WISH_CLIENT_SECRET": sandbox.client_secret,
+        "WISHFLOW_WAREHOUSE_URL": url,
+        "WISHFLOW_RETENTION_DAYS": "90",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WISHFLOW_RETENTION_BLOCK", raising=False)
+    result = follow_up(store="alpha", refresh_orders=False)
+    assert result["retention"]["applied"] and result["retention"]["orders_blanked"] >= 1
+    engine = sa.create_engine(url)
+    try:
+        personal = _personal(engine)
+        with engine.connect() as conn:
+            stages = conn.execute(sa.select(pipeline_runs.c.stage, pipeline_runs.c.outcome)).all()
+    finally:
+        engine.dispose()
+    for key in seeded["old"]:
+        if key[0] == "alpha":
+            assert all(personal[key][name] is None for name in ORDER_PERSONAL_COLUMNS), key
+    assert ("retention", "succeeded") in [tuple(s) for s in stages]
