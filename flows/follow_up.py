@@ -29,6 +29,7 @@ from tasks.aftersales import (
     sync_tickets_task,
     templated_replies_task,
 )
+from tasks.retention import apply_retention_task
 from tasks.runs import record_run_end, record_run_start
 from tasks.tracking import plan_tracking, refresh_changed_pages
 from wishflow.config import DEFAULT_STORE
@@ -124,6 +125,7 @@ def follow_up(
         out["follow_ups"] = follow_ups_task(
             store, warehouse_url, now, timedelta(hours=ticket_response_hours), timedelta(days=penalty_review_days)
         )
+        out["retention"] = apply_retention_task(store, warehouse_url, now, run_id)
         day = summary_day or (now.date() - timedelta(days=1))
         summary = daily_summary_task(store, warehouse_url, day)
     except BaseException as exc:

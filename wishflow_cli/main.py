@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="apply the Alembic migrations (idempotent)")
     up.add_argument("--warehouse-url", help="SQLAlchemy URL (default: WISHFLOW_WAREHOUSE_URL or the SQLite file)")
     up.set_defaults(func=_db_upgrade)
+    from wishflow_cli.db_cmd import add_db_commands  # db grant-analyst (issue 22)
+
+    add_db_commands(db_sub)
 
     run = sub.add_parser("run", help="run a flow once, in this process")
     run_sub = run.add_subparsers(dest="flow", required=True)

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e.conftest import REPO, PrefectServer, free_port, wait_until
-from wishflow.webhooks import ensure_subscriptions
+from wishflow.webhooks import ensure_subscriptions, generate_secret, save_secret_to_file, subscription_url
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,22 @@ def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
     }
 
     port = free_port()
+    secret = generate_secret()
+    secrets_file = e2e_dir / "webhook-secrets.json"
+    save_secret_to_file(secrets_file, "e2e-hook", secret)
     log = open(e2e_dir / "webhooks.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wishflow_cli.main", "webhooks", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "wishflow_cli.main",
+            "webhooks",
+            "serve",
+            "--port",
+            str(port),
+            "--secrets-file",
+            str(secrets_file),
+        ],
         cwd=REPO,
         env=prefect_server.env,
         stdout=log,
@@ -44,7 +57,7 @@ def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
         60,
         what="wishflow webhooks serve",
     )
-    endpoint = f"http://127.0.0.1:{port}/wish/webhooks/e2e-hook"
+    endpoint = subscription_url(f"http://127.0.0.1:{port}/wish/webhooks/e2e-hook", secret)
     ensure_subscriptions(e2e_sandbox.api_url, e2e_sandbox.access_token, endpoint, ["ORDER_RELEASE"])
 
     started = time.monotonic()

@@ -10,7 +10,20 @@ from typing import Any
 import httpx
 import pytest
 
-from wishflow.webhooks import Delivery, InvalidDelivery, ensure_subscriptions, parse_delivery, serve_in_thread
+from wishflow.webhooks import (
+    Delivery,
+    InvalidDelivery,
+    ensure_subscriptions,
+    generate_secret,
+    parse_delivery,
+    serve_in_thread,
+)
+
+SECRETS = {"shop-1": generate_secret(), "s": generate_secret()}
+
+
+def _url(running: Any, store: str) -> str:
+    return running.endpoint(store, SECRETS[store].get_secret_value())
 
 
 @pytest.fixture
@@ -23,7 +36,7 @@ def receiver():  # type: ignore[no-untyped-def]
             got.append(delivery)
             cond.notify_all()
 
-    running = serve_in_thread(on_delivery)
+    running = serve_in_thread(on_delivery, SECRETS)
     running.got = got  # type: ignore[attr-defined]
     running.cond = cond  # type: ignore[attr-defined]
     yield running
@@ -67,12 +80,12 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
     sandbox.sandbox.config.ship_processing_seconds = 0
     admin = httpx.Client(base_url=sandbox.base_url, timeout=30)
     before = admin.post("/sandbox/orders", json={"count": 2}).json()["ids"]
-    subs = ensure_subscriptions(sandbox.api_url, sandbox.access_token, receiver.endpoint("shop-1"))
+    subs = ensure_subscriptions(sandbox.api_url, sandbox.access_token, _url(receiver, "shop-1"))
     assert len(subs) == 3
     # idempotent
-    assert [
-        s["id"] for s in ensure_subscriptions(sandbox.api_url, sandbox.access_token, receiver.endpoint("shop-1"))
-    ] == [s["id"] for s in subs]
+    assert [s["id"] for s in ensure_subscriptions(sandbox.api_url, sandbox.access_token, _url(receiver, "shop-1"))] == [
+        s["id"] for s in subs
+    ]
     [new_id] = admin.post("/sandbox/orders", json={"orders": [{}]}).json()["ids"]
     got = _wait_for(receiver, lambda g: any(d.topic == "ORDER_RELEASE" for d in g))
     release = [d for d in got if d.topic == "ORDER_RELEASE"]
@@ -104,7 +117,7 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
 
 
 def test_the_receiver_rejects_what_is_not_a_wish_delivery(receiver: Any) -> None:
-    url = receiver.endpoint("shop-1")
+    url = _url(receiver, "shop-1")
     assert httpx.post(url, content=b"{}").status_code == 400  # no Wish-Topic
     headers = {"Wish-Topic": "ORDER_RELEASE", "Wish-API-Version": "V2"}
     assert httpx.post(url, content=b"{}", headers=headers).status_code == 400
@@ -120,10 +133,10 @@ def test_a_failing_callback_answers_500_so_wish_retries() -> None:
     def boom(delivery: Delivery) -> None:
         raise RuntimeError("events API down")
 
-    running = serve_in_thread(boom)
+    running = serve_in_thread(boom, SECRETS)
     try:
         r = httpx.post(
-            running.endpoint("s"), content=b"{}", headers={"Wish-Topic": "ORDER_RELEASE", "Wish-API-Version": "V3"}
+            _url(running, "s"), content=b"{}", headers={"Wish-Topic": "ORDER_RELEASE", "Wish-API-Version": "V3"}
         )
         assert r.status_code == 500
     finally:

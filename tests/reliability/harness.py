@@ -495,6 +495,9 @@ TABLE_VOLATILE = {
     "sync_state": {"updated_at", "cursor_value"},
     "follow_ups": {"due_at", "opened_at"},
     "tracking_exceptions": {"opened_at"},
+    # each warehouse draws its own salt, so its customer keys differ from another warehouse's
+    "pseudonym_salts": {"salt", "created_at"},
+    "customer_keys": {"customer_key", "computed_at"},
 }
 
 

@@ -13,6 +13,7 @@ import logging
 import re
 import stat
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,18 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"
     "int(limit)",
+    # analytics views (issue 22): our schema name, frozen view and column names, a constant length
+    "SCHEMA",
+    "frozen_columns",
+    "view.source",
+    "view_name",
+    "_select(view)",
+    "qualified_name(dialect, v.name)",
+    "int(POSTCODE_PREFIX_LENGTH)",
+    # grant-analyst: the role and database names checked against ROLE_NAME and quoted by the dialect
+    "quoted_role",
+    "quoted_db",
+    "login_clause",  # "LOGIN" or "NOLOGIN"
 }
 CODE_DIRS = ("wishflow", "tasks", "flows", "blocks", "wishflow_cli")
 
@@ -238,3 +251,99 @@ def test_servers_bind_to_loopback_by_default() -> None:
                 if match.group(1).strip() not in ('"127.0.0.1"', "'127.0.0.1'", '"localhost"'):
                     offenders.append(f"{path.relative_to(ROOT)}: --host default {match.group(1)}")
     assert not offenders, offenders
+
+
+@pytest.mark.postgres
+def test_webhook_secrets_and_the_security_commands_never_leak(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    secret_database: tuple[str, str],
+    pg_admin_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+    prefect_harness,
+) -> None:
+    """Issue 22's secrets: each store's webhook secret (subscribe, serve, deliveries accepted and
+    rejected, the WebhookSecret block, the Prefect events) and the analyst's password
+    (``db grant-analyst``), through every new command's output, the logs and the warehouse."""
+    import stat
+
+    import httpx
+
+    from blocks.webhooks import WebhookSecret, load_webhook_secrets
+    from wishflow.retention import RetentionPolicy, apply_retention
+    from wishflow.warehouse.engine import make_engine
+    from wishflow.warehouse.pseudonyms import refresh_customer_keys
+    from wishflow.webhooks import RateLimiter, load_secrets_file, serve_in_thread
+    from wishflow_cli.main import main
+    from wishflow_cli.webhooks_cmd import emit_delivery_event
+
+    url, db_password = secret_database
+    caplog.set_level(logging.DEBUG)
+    # httpx logs this test's own requests, whose URLs carry the secret on purpose: keep them quiet
+    caplog.set_level(logging.WARNING, logger="httpx")
+    running = start_sandbox(43, 5)
+    captured: list[str] = []
+    analyst = f"wf_analyst_{uuid.uuid4().hex[:8]}"
+    analyst_password = f"An-{uuid.uuid4().hex}"
+    try:
+        secrets_file = tmp_path / "webhook-secrets.json"
+        common = ["--api-url", running.api_url, "--access-token", running.access_token, "--topics", "ORDER_RELEASE"]
+        assert main(["webhooks", "subscribe", "--endpoint", "http://127.0.0.1:9/wish/webhooks/s1",
+                     "--secrets-file", str(secrets_file), *common]) == 0  # fmt: skip
+        assert main(["webhooks", "subscribe", "--endpoint", "http://127.0.0.1:9/wish/webhooks/s2",
+                     "--secret-block", "webhook-s2", *common]) == 0  # fmt: skip
+        assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+        secrets = {**load_secrets_file(secrets_file), **load_webhook_secrets("webhook-{store}", ["s2"])}
+        block = WebhookSecret.load("webhook-s2")
+        captured += [repr(block), str(block), repr(secrets), str(secrets)]
+
+        receiver = serve_in_thread(lambda d: emit_delivery_event(d, None, None), secrets, limiter=RateLimiter(burst=2))
+        try:
+            good = receiver.endpoint("s1", secrets["s1"].get_secret_value())
+            headers = {"Wish-Topic": "ORDER_RELEASE", "Wish-API-Version": "V3"}
+            answers = [
+                httpx.post(good, content=b'{"data": {"order_id": "o1"}}', headers=headers),
+                httpx.post(good[:-3] + "abc", content=b"{}", headers=headers),
+                httpx.post(receiver.endpoint("nope", secrets["s1"].get_secret_value()), content=b"{}", headers=headers),
+                httpx.post(good, content=b"x" * 2_000_000, headers=headers),
+                *(httpx.post(good, content=b"{}", headers=headers) for _ in range(3)),
+                httpx.post(good, content=b"not json", headers=headers),
+            ]
+            captured += [f"{r.status_code} {r.text}" for r in answers]
+            assert [r.status_code for r in answers][:4] == [200, 401, 401, 413]
+        finally:
+            receiver.stop()
+
+        monkeypatch.setenv("WF_ANALYST_PW", analyst_password)
+        grant = ["db", "grant-analyst", analyst, "--login", "--password-env", "WF_ANALYST_PW", "--warehouse-url"]
+        assert main([*grant, url]) == 2  # the warehouse's own user may not create roles: one error line
+        admin_url = sa.engine.make_url(pg_admin_url).set(database=sa.engine.make_url(url).database)
+        assert main([*grant, admin_url.render_as_string(hide_password=False)]) == 0
+        engine = make_engine(url)
+        refresh_customer_keys(engine)
+        apply_retention(engine, "default", datetime.now(UTC), RetentionPolicy(personal_data_days=1), "leak-run")
+        engine.dispose()
+        assert main(["db", "grant-analyst", "Bad Name", "--warehouse-url", url]) == 2
+    finally:
+        running.stop()
+        admin = sa.create_engine(
+            sa.engine.make_url(pg_admin_url).set(database=sa.engine.make_url(url).database),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": analyst}).first():
+                conn.exec_driver_sql(f'DROP OWNED BY "{analyst}"')
+                conn.exec_driver_sql(f'DROP ROLE "{analyst}"')
+        admin.dispose()
+
+    out, err = capfd.readouterr()
+    # httpx logs this test's own requests, whose URLs carry the secret on purpose
+    captured += [out, err, *(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))]
+    captured += _prefect_records()
+    captured += _warehouse_texts(url)
+    values = {f"webhook secret {k}": v.get_secret_value() for k, v in secrets.items()}
+    values |= {"analyst password": analyst_password, "database password": db_password}
+    leaks = {name: [t[:200] for t in captured if value in t][:3] for name, value in values.items()}
+    assert not any(leaks.values()), leaks
+    record_figure("secrets-issue-22", secrets=sorted(values), texts_scanned=len(captured), leaks=0)

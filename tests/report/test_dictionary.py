@@ -35,7 +35,8 @@ def test_every_table_and_column_has_a_description() -> None:
 
 def test_every_view_is_documented_with_its_real_columns(engine: sa.Engine) -> None:
     inspector = sa.inspect(engine)
-    real = set(inspector.get_view_names())
+    # the analytics views (SQLite: analytics_*) are documented in docs/security.md (issue 22)
+    real = {v for v in inspector.get_view_names() if not v.startswith("analytics_")}
     documented = {v.name for v in VIEWS}
     assert real == documented, f"undocumented views: {real - documented}; gone: {documented - real}"
     for view in VIEWS:

@@ -13,6 +13,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 
 from wishflow.docs.queries import EXAMPLES, VIEWS
+from wishflow.warehouse.personal import personal_mark
 from wishflow.warehouse.schema import metadata
 
 HEADER = """# Warehouse data dictionary
@@ -25,6 +26,9 @@ are exact decimals beside a `currency_code`. `raw` columns keep the payload exac
 it (JSONB on PostgreSQL, JSON text on SQLite). `_loaded_at` is when Wishflow wrote the row.
 History tables are append-only; current-state tables are merged on their keys. How to use them:
 [analysts.md](analysts.md).
+
+Columns marked **personal**, **free text** or **payload** hold customers' personal data (or may):
+analysts read the `analytics` views instead, which leave them out ([security.md](security.md)).
 """
 
 
@@ -50,7 +54,7 @@ def table_section(table: Table) -> list[str]:
             key = f"{key} FK→{refs}".strip()
         lines.append(
             f"| `{column.name}` | {_type_name(table, column.name)} | {key} | "
-            f"{'yes' if column.nullable else 'no'} | {_cell(column.comment)} |"
+            f"{'yes' if column.nullable else 'no'} | {personal_mark(table.name, column.name)}{_cell(column.comment)} |"
         )
     uniques = [
         c

@@ -184,6 +184,7 @@ rejected_records = Table(
 
 from wishflow.warehouse import (  # noqa: E402,F401
     aftersales_schema,
+    analytics_schema,  # pseudonym salt and customer keys (issue 22)
     shipping_schema,  # noqa: E402,F401
     tracking_schema,
     validation_schema,  # noqa: E402,F401  (registers the validation tables)

@@ -1,10 +1,15 @@
 """An ASGI endpoint for Wish webhook deliveries.
 
-``POST /wish/webhooks/<store>`` (or ``/wish/webhooks`` for the default store) with Wish's headers
-``Wish-Topic`` and ``Wish-API-Version`` and a JSON body. Each valid delivery is handed to
-``on_delivery``; the response is 200 once it returned, 400 for a malformed delivery (Wish would
-retry a 5xx, not a 4xx) and 500 when the callback failed (so Wish retries). ``GET /healthz`` says
-the receiver is up.
+``POST /wish/webhooks/<store>/<secret>`` with Wish's headers ``Wish-Topic`` and ``Wish-API-Version``
+and a JSON body. Wish's spec defines no signature for deliveries, so the only proof that a delivery
+comes from Wish is the unguessable secret in the subscription URL (``wishflow webhooks subscribe``
+generates it): without it, with a wrong one or for a store with no secret the answer is 401 and
+nothing happens. Bodies over ``max_body`` bytes get 413 and more than the rate limit per store 429,
+both before the callback. Each accepted delivery is handed to ``on_delivery``; the response is 200
+once it returned, 400 for a malformed delivery (Wish would retry a 5xx, not a 4xx) and 500 when the
+callback failed (so Wish retries). ``GET /healthz`` says the receiver is up.
+
+The secret is never logged: the access log is off and no message carries the request path.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import orjson
 
 from wishflow.config import DEFAULT_STORE
+from wishflow.webhooks.secrets import RateLimiter, StoreSecrets, secret_matches
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ TOPIC_EVENTS = {
     "TICKET_AWAITING_MERCHANT": "wish.webhook.ticket-awaiting-merchant",
 }
 STORE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-PATH = re.compile(r"^/wish/webhooks(?:/(?P<store>[^/]+))?/?$")
+PATH = re.compile(r"^/wish/webhooks(?:/(?P<store>[^/]+)(?:/(?P<secret>[^/]+))?)?/?$")
 
 
 class InvalidDelivery(ValueError):
@@ -93,15 +99,31 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class WebhookReceiver:
-    """ASGI app: every valid delivery goes to ``on_delivery`` (called in a worker thread)."""
+    """ASGI app: every authenticated, well-formed delivery within the rate limit goes to
+    ``on_delivery`` (called in a worker thread). ``secrets`` maps each accepted store to its secret:
+    a store missing from it is unknown and rejected."""
 
     max_body = 1_000_000
 
-    def __init__(self, on_delivery: Callable[[Delivery], None], stores: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        on_delivery: Callable[[Delivery], None],
+        secrets: StoreSecrets,
+        limiter: RateLimiter | None = None,
+        max_body: int | None = None,
+    ) -> None:
         self.on_delivery = on_delivery
-        self.stores = stores
+        self.secrets = secrets
+        self.limiter = limiter or RateLimiter()
+        if max_body is not None:
+            self.max_body = max_body
         self.received = 0
         self.failed = 0
+        self.rejected: dict[int, int] = {}
+
+    async def _reject(self, send: Send, status: int, error: str) -> None:
+        self.rejected[status] = self.rejected.get(status, 0) + 1
+        await _reply(send, status, {"error": error})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -125,24 +147,35 @@ class WebhookReceiver:
         if method != "POST":
             await _reply(send, 405, {"error": "POST only"})
             return
+        store = match.group("store") or DEFAULT_STORE
+        expected = self.secrets.get(store)
+        # compare even for an unknown store, so the answer takes as long either way
+        if not secret_matches(expected, match.group("secret")):
+            if expected is None:
+                logger.warning("webhook delivery for a store with no webhook secret rejected")
+            await self._reject(send, 401, "unauthorized")
+            return
+        if not self.limiter.allow(store):
+            await self._reject(send, 429, "too many deliveries")
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length") or headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
+            await self._reject(send, 413, "body too large")
+            return
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if len(body) > self.max_body:
-                await _reply(send, 413, {"error": "body too large"})
+                await self._reject(send, 413, "body too large")
                 return
             if not message.get("more_body"):
                 break
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        store = match.group("store")
-        if self.stores is not None and (store or DEFAULT_STORE) not in self.stores:
-            await _reply(send, 404, {"error": f"unknown store {store}"})
-            return
         try:
             delivery = parse_delivery(headers, body, store)
         except InvalidDelivery as exc:
-            await _reply(send, 400, {"error": str(exc)})
+            await self._reject(send, 400, str(exc))
             return
         import asyncio
 
@@ -176,8 +209,10 @@ class RunningReceiver:
     thread: threading.Thread
     app: WebhookReceiver
 
-    def endpoint(self, store: str) -> str:
-        return f"{self.url}/wish/webhooks/{store}"
+    def endpoint(self, store: str, secret: str | None = None) -> str:
+        """The delivery URL of ``store``; with ``secret``, the full subscription URL."""
+        base = f"{self.url}/wish/webhooks/{store}"
+        return f"{base}/{secret}" if secret else base
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -185,12 +220,17 @@ class RunningReceiver:
 
 
 def serve_in_thread(
-    on_delivery: Callable[[Delivery], None], host: str = "127.0.0.1", port: int = 0, stores: set[str] | None = None
+    on_delivery: Callable[[Delivery], None],
+    secrets: StoreSecrets,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limiter: RateLimiter | None = None,
+    max_body: int | None = None,
 ) -> RunningReceiver:
     """Serve a receiver in a daemon thread (0 = a free port); returns once it accepts connections."""
     import uvicorn
 
-    app = WebhookReceiver(on_delivery, stores)
+    app = WebhookReceiver(on_delivery, secrets, limiter, max_body)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
