@@ -3,7 +3,7 @@
 wishflow ship run [--order ID ...] [--tracking ID=NUMBER ...] [--carrier C] [--package P] [--dry-run]
 wishflow ship modify ORDER_ID NUMBER --carrier C
 wishflow ship address ORDER_ID --field name=value ...
-wishflow ship status                  outbox counts and open conflicts
+wishflow ship status                  outbox counts, open conflicts, writes pending at Wish (and overdue)
 wishflow ship load-skus FILE.csv      SKU weights, dimensions and tags into the warehouse
 wishflow ship check-policy FILE.yaml  parse a policy and print it back
 wishflow ship resolve ORDER_ID NOTE   close a tracking conflict after a person checked it
@@ -114,10 +114,30 @@ def _address(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from wishflow.shipping import outbox
+    from wishflow.shipping.status import overdue_writes, pending_count
+    from wishflow.shipping.write_policy import WritePolicy, WritePolicyError
     from wishflow.warehouse.engine import make_engine
 
+    try:
+        policy = WritePolicy.from_env()
+    except WritePolicyError as exc:
+        raise SystemExit(f"error: {exc}") from None
     engine = make_engine(_warehouse(args))
-    _print({"outbox": outbox.counts_by_state(engine, args.store), "conflicts": outbox.conflicts(engine, args.store)})
+    overdue = overdue_writes(engine, args.store, overdue=policy.overdue)
+    _print(
+        {
+            "outbox": outbox.counts_by_state(engine, args.store),
+            "conflicts": outbox.conflicts(engine, args.store),
+            "pending_at_wish": pending_count(engine, args.store),
+            "overdue_hours": policy.overdue.total_seconds() / 3600,
+            "overdue": overdue,
+        }
+    )
+    for row in overdue:
+        print(
+            f"OVERDUE {row['order_id']}: {row['kind']} {row['tracking_number']} pending {row['pending_hours']} h "
+            f"({row['state']}, Wish {row['wish_processing_status'] or 'shows nothing'}); check the order in Wish"
+        )
     return 0
 
 

@@ -83,6 +83,10 @@ def point_flows_at(monkeypatch: Any, running: Any, warehouse_url: str) -> None:
     monkeypatch.setenv("WISH_CLIENT_ID", running.client_id)
     monkeypatch.setenv("WISH_CLIENT_SECRET", running.client_secret)
     monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
+    # the write policy's settle horizon (production: hours) stands at twice the client's default
+    # 30 s timeout here: the sandbox's late writes land within seconds (tests that shorten the
+    # client's timeout shorten this too)
+    monkeypatch.setenv("WISHFLOW_WRITE_SETTLE_SECONDS", "60")
 
 
 def set_faults(running: Any, **mix: Any) -> None:
@@ -173,6 +177,9 @@ def cycle_env(
         env["PREFECT_API_URL"] = prefect_api_url
     if client_timeout:
         env["WISHFLOW_RELIABILITY_CLIENT_TIMEOUT"] = str(client_timeout)
+    # a send settles (may no longer land) after twice the client's timeout: the sandbox's delays
+    # (late writes, timeouts) are bounded by it; the production horizon is a policy of hours
+    env["WISHFLOW_WRITE_SETTLE_SECONDS"] = str(2 * (client_timeout or 30.0))
     return env
 
 
