@@ -149,3 +149,31 @@ def test_response_shapes_are_all_accepted_never_judged() -> None:
     row = _row()
     for response in ({}, None, {"state": "APPROVED"}, {"tracking_information": [{"tracking_number": "ZZ9"}]}):
         assert judge_response(row, response).verdict == Verdict.SUBMITTED
+
+
+def test_a_failure_with_our_number_still_shown_is_ours_only_after_our_send() -> None:
+    """A Wish that keeps our number visible on a FAILED modify: FAILED if the failure came after our
+    send; an older failure under our number on a shipped order means ours went through."""
+    row = _row("modify")
+    after = {
+        "state": "SHIPPED",
+        "tracking_information": [{"tracking_number": "YT1"}, {"tracking_number": "OLD1"}],
+        "processing_status": "FAILED",
+        "processing_source": "UPDATE_TRACKING",
+        "updated_at": _at(timedelta(seconds=5)),
+    }
+    assert judge_follow(row, after, settle=SETTLE, now=BEFORE).verdict == Verdict.FAILED
+    before = {**after, "updated_at": _at(timedelta(minutes=-5))}
+    assert judge_follow(row, before, settle=SETTLE, now=BEFORE).verdict == Verdict.CONFIRMED
+
+
+def test_write_policy_from_the_environment() -> None:
+    from wishflow.api.errors import WishConfigError
+    from wishflow.shipping.write_policy import DEFAULT_OVERDUE, WritePolicy
+
+    assert WritePolicy.from_env({}) == WritePolicy(settle=timedelta(hours=3), overdue=DEFAULT_OVERDUE)
+    got = WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": "60", "WISHFLOW_WRITE_OVERDUE_SECONDS": "7200"})
+    assert got.settle == timedelta(seconds=60) and got.overdue == timedelta(hours=2)
+    for bad in ("abc", "-1"):
+        with pytest.raises(WishConfigError):
+            WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": bad})

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from shipping_helpers import STORE, admin, make_client, mark_valid, record, set_faults, writes
@@ -51,6 +52,14 @@ PROFILES = [
 ]
 #: Processing time of each profile on the sandbox clock (None: the sandbox's 2 s).
 PROCESSING = {"slow-minutes": 180, "slow-hours": 7200, "busy-queue": 60, "busy-last-wins": 60}
+
+
+def _record_figure(kind: str, **data: Any) -> None:
+    """One JSON line for ``tests/reliability/report.py`` when it asked for figures."""
+    path = os.environ.get("WISHFLOW_RELIABILITY_FIGURES")
+    if path:
+        with open(path, "ab") as out:
+            out.write(orjson.dumps({"kind": kind, **data}) + b"\n")
 
 
 def _policy(profile: str) -> WritePolicy:
@@ -128,12 +137,13 @@ def _drive(
     make_submitter: Callable[[], Submitter],
     client: Any,
     ids: list[str],
-    step: float,
-    rounds: int,
+    steps: list[float],
 ) -> int:
     """Later runs: advance the sandbox clock a step, follow, reconcile, send what is planned, re-plan
-    orders whose write provably failed; until every order holds a confirmed write."""
-    for n in range(rounds):
+    orders whose write provably failed; until every order holds a confirmed write. The first steps
+    fall inside Wish's processing (a run then sees writes queued or not shown yet), later ones cross
+    the settle horizon."""
+    for n, step in enumerate(steps):
         with engine.connect() as conn:
             states = dict(
                 conn.execute(
@@ -154,7 +164,7 @@ def _drive(
             for batch in _replan_failed(engine, sandbox, client, ids):
                 submitter.submit_batch(batch)
             submitter.follow(STORE)
-    raise AssertionError(f"not every order shipped after {rounds} rounds: {ob.counts_by_state(engine, STORE)}")
+    raise AssertionError(f"not every order shipped after {len(steps)} runs: {ob.counts_by_state(engine, STORE)}")
 
 
 def _assert_exactly_once(engine: sa.Engine, sandbox: Any, ids: list[str]) -> dict[str, int]:
@@ -235,14 +245,25 @@ def test_exactly_once_under_every_write_profile(engine, sandbox, seed, profile: 
             with make_submitter() as submitter:
                 for batch in plan.batch_ids:
                     submitter.submit_batch(batch)
+                submitter.follow(STORE)  # as ship_orders does: right away, while Wish is still processing
         if scenario == "late":
             time.sleep(1.5)  # the late requests land at the sandbox (within the settle horizon)
         set_faults(sandbox)
-        step = policy.settle.total_seconds() / 2 + 1
-        rounds = int((PROCESSING.get(profile, 2) + policy.settle.total_seconds()) / step) + 12
-        used = _drive(engine, sandbox, make_submitter, client, ids, step, rounds)
+        processing = PROCESSING.get(profile, 2)
+        half_settle = policy.settle.total_seconds() / 2 + 1
+        steps = [processing / 2, processing / 2, *[half_settle] * (int(processing / half_settle) + 12)]
+        used = _drive(engine, sandbox, make_submitter, client, ids, steps)
     figures = _assert_exactly_once(engine, sandbox, ids)
     print(f"matrix {profile} {scenario}: rounds={used} {figures}")
+    _record_figure(
+        "write_matrix",
+        profile=profile,
+        scenario=scenario,
+        backend=engine.dialect.name,
+        runs=used + 1,
+        settle_seconds=policy.settle.total_seconds(),
+        **figures,
+    )
 
 
 def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(engine, sandbox, seed) -> None:

@@ -636,7 +636,7 @@ def _see(row: OutboxRow, order: dict[str, Any], settle: timedelta, now: datetime
 def _on_order(row: OutboxRow, s: _Seen, order: dict[str, Any]) -> Judgement | None:
     """Verdicts that the order proves whatever the stage: ours on it, ours replaced, another number."""
     if s.ours_latest:
-        if s.status == "FAILED" and s.source in (None, "UPDATE_TRACKING") and s.state != "SHIPPED":
+        if s.failed_any and (s.failed_after_send or s.state != "SHIPPED"):
             return Judgement(
                 Verdict.FAILED,
                 f"Wish processing_status FAILED for our tracking update{_failure_reason(order)}",

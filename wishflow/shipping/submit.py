@@ -314,8 +314,7 @@ class Submitter:
             if wait > self.in_run_wait.total_seconds():
                 # Wish may take longer than a run should wait: the next run's reconcile reads them back
                 logger.info("%d uncertain sends settle only in %.0f s; left for a later run", len(settling), wait)
-                report.pending += len(settling)
-                break
+                break  # already counted as pending when they were parked
             if wait > 0:
                 logger.info("waiting %.1f s for %d uncertain sends to settle before reading back", wait, len(settling))
                 time.sleep(wait)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from wishflow.api.errors import WishConfigError
 from wishflow.shipping.outbox import DEFAULT_SETTLE
 
 SETTLE_ENV = "WISHFLOW_WRITE_SETTLE_SECONDS"
@@ -28,8 +29,9 @@ OVERDUE_ENV = "WISHFLOW_WRITE_OVERDUE_SECONDS"
 DEFAULT_OVERDUE = timedelta(hours=12)
 
 
-class WritePolicyError(ValueError):
-    """A write-policy setting that is not a non-negative number of seconds (a configuration mistake)."""
+class WritePolicyError(WishConfigError, ValueError):
+    """A write-policy setting that is not a non-negative number of seconds: a configuration mistake
+    (no retry; one ``error:`` line at the command line)."""
 
 
 @dataclass(frozen=True)
