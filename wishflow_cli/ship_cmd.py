@@ -116,7 +116,7 @@ def _address(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from wishflow.shipping import outbox
-    from wishflow.shipping.status import overdue_writes, pending_count
+    from wishflow.shipping.status import other_writes, overdue_writes, pending_count
     from wishflow.shipping.write_policy import WritePolicy, WritePolicyError
     from wishflow.warehouse.engine import make_engine
 
@@ -130,6 +130,7 @@ def _status(args: argparse.Namespace) -> int:
     _print(
         {
             "outbox": outbox.counts_by_state(engine, args.store),
+            **other_writes(engine, args.store),
             "conflicts": outbox.conflicts(engine, args.store),
             "pending_at_wish": pending_count(engine, args.store),
             "overdue_hours": policy.overdue.total_seconds() / 3600,

@@ -585,6 +585,7 @@ def crash_scenario(
     warehouse_url: str,
     response_lost: float = 0.1,
     log: Callable[[str], None] = lambda _: None,
+    write_profile: str = "default",
 ) -> CrashOutcome:
     """Kill the cycle ``kills`` times at random triggers (seeded), rerun until it completes, pull
     once more without faults and check every invariant."""
@@ -592,6 +593,12 @@ def crash_scenario(
     rng = random.Random(seed)
     running = start_sandbox(seed, orders)
     try:
+        if write_profile != "default":  # how Wish answers and shows tracking writes (sandbox STATUS.md)
+            import httpx
+
+            httpx.put(
+                f"{running.base_url}/sandbox/write_profile", json={"name": write_profile}, timeout=30
+            ).raise_for_status()
         env = cycle_env(running, warehouse_url, prefect_api_url=prefect_api_url)
         if response_lost:
             set_faults(running, response_lost=response_lost, paths="/tracking$")
@@ -612,6 +619,7 @@ def crash_scenario(
         record_figure(
             "crash",
             seed=seed,
+            write_profile=write_profile,
             orders=orders,
             triggers=[r.trigger for r in records],
             killed=sum(1 for r in records if r.killed),

@@ -47,6 +47,7 @@ def test_ship_status_lists_pending_writes_and_refuses_a_bad_policy(
     assert main(["ship", "status", "--warehouse-url", url]) == 0
     out = capsys.readouterr().out
     assert '"pending_at_wish": 0' in out and '"overdue": []' in out
+    assert '"refunds": {}' in out and '"address_changes": {}' in out
     monkeypatch.setenv("WISHFLOW_WRITE_OVERDUE_SECONDS", "soon")
     assert main(["ship", "status", "--warehouse-url", url]) == 2
     err = capsys.readouterr().err

@@ -57,6 +57,20 @@ def overdue_writes(
     return out
 
 
+def other_writes(engine: Engine, store: str) -> dict[str, dict[str, int]]:
+    """Address changes and refunds of ``store`` by state (the other kinds of the one write path)."""
+    from wishflow.warehouse.shipping_schema import address_changes, refund_requests
+
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for name, table in (("address_changes", address_changes), ("refunds", refund_requests)):
+            rows = conn.execute(
+                select(table.c.state, func.count()).where(table.c.store == store).group_by(table.c.state)
+            ).all()
+            out[name] = {state: int(n) for state, n in rows}
+    return out
+
+
 def pending_count(engine: Engine, store: str) -> int:
     with engine.connect() as conn:
         return int(
@@ -70,4 +84,4 @@ def pending_count(engine: Engine, store: str) -> int:
         )
 
 
-__all__ = ["PENDING_STATES", "overdue_writes", "pending_count", "pending_writes"]
+__all__ = ["PENDING_STATES", "other_writes", "overdue_writes", "pending_count", "pending_writes"]
