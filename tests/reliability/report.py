@@ -292,6 +292,15 @@ WRITE_PROFILE_ASSUMPTIONS = [
 ]
 
 
+ADDRESS_AND_REFUND_NOTE = (
+    "Address changes and refunds pass the same scenarios on the one write path "
+    "(`tests/shipping/test_order_writes.py`: the process killed right after or right before the PUT, "
+    "every response lost, every PUT answered 503; reruns with the sandbox clock moving on): each order "
+    "ends with exactly one accepted address or refund write, and the kill before the PUT is resent "
+    "only after the settle horizon."
+)
+
+
 def render_write_matrix(rows: list[dict[str, Any]]) -> list[str]:
     """The exactly-once section: the guarantee, its assumptions per write profile, the matrix figures."""
     lines = [
@@ -327,6 +336,8 @@ def render_write_matrix(rows: list[dict[str, Any]]) -> list[str]:
         "following, reconciling, and re-planning orders whose write provably failed.",
         "",
         f"Reproduce: `{COMMANDS['write_matrix']}` (CI) or `{COMMANDS['write_matrix_long']}`.",
+        "",
+        ADDRESS_AND_REFUND_NOTE,
         "",
     ]
     if not rows:
