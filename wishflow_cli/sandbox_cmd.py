@@ -26,6 +26,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--release-rate", type=float, default=0.0, help="new orders released per hour of sandbox time (default 0)"
     )
     serve.add_argument("--bad-order-share", type=float, default=0.0, help="share of generated orders with bad data")
+    from wishflow.sandbox.write_profiles import PROFILES
+
+    serve.add_argument(
+        "--write-profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="how tracking writes behave where Wish's spec is silent (wishflow/sandbox/STATUS.md)",
+    )
     serve.set_defaults(func=run_serve)
     return sandbox
 
@@ -41,6 +49,7 @@ def run_serve(args: argparse.Namespace) -> int:
         state_file=args.state_file,
         release_rate_per_hour=getattr(args, "release_rate", 0.0) or 0.0,
         bad_order_share=getattr(args, "bad_order_share", 0.0) or 0.0,
+        write_profile=getattr(args, "write_profile", None) or "default",
     )
     try:
         sock = bind_socket(args.host, args.port)

@@ -3,7 +3,8 @@
 wishflow ship run [--order ID ...] [--tracking ID=NUMBER ...] [--carrier C] [--package P] [--dry-run]
 wishflow ship modify ORDER_ID NUMBER --carrier C
 wishflow ship address ORDER_ID --field name=value ...
-wishflow ship status                  outbox counts and open conflicts
+wishflow ship refund --order ID --reason R   refund orders exactly once (reason from the order's refund_reasons)
+wishflow ship status                  outbox counts, open conflicts, writes pending at Wish (and overdue)
 wishflow ship load-skus FILE.csv      SKU weights, dimensions and tags into the warehouse
 wishflow ship check-policy FILE.yaml  parse a policy and print it back
 wishflow ship resolve ORDER_ID NOTE   close a tracking conflict after a person checked it
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 
@@ -114,11 +116,62 @@ def _address(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from wishflow.shipping import outbox
+    from wishflow.shipping.status import other_writes, overdue_writes, pending_count
+    from wishflow.shipping.write_policy import WritePolicy, WritePolicyError
     from wishflow.warehouse.engine import make_engine
 
+    try:
+        policy = WritePolicy.from_env()
+    except WritePolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     engine = make_engine(_warehouse(args))
-    _print({"outbox": outbox.counts_by_state(engine, args.store), "conflicts": outbox.conflicts(engine, args.store)})
+    overdue = overdue_writes(engine, args.store, overdue=policy.overdue)
+    _print(
+        {
+            "outbox": outbox.counts_by_state(engine, args.store),
+            **other_writes(engine, args.store),
+            "conflicts": outbox.conflicts(engine, args.store),
+            "pending_at_wish": pending_count(engine, args.store),
+            "overdue_hours": policy.overdue.total_seconds() / 3600,
+            "overdue": overdue,
+        }
+    )
+    for row in overdue:
+        print(
+            f"OVERDUE {row['order_id']}: {row['kind']} {row['tracking_number']} pending {row['pending_hours']} h "
+            f"({row['state']}, Wish {row['wish_processing_status'] or 'shows nothing'}); check the order in Wish"
+        )
     return 0
+
+
+def _refund(args: argparse.Namespace) -> int:
+    """``ship refund --order ID [--order ID ...] --reason R``: exactly once, through ``refund_orders``.
+    Without ``--reason`` it lists the reasons the first order offers now."""
+    _warehouse(args)
+    if not args.reason:
+        from blocks.wish import build_wish_client
+
+        with build_wish_client(args.wish_block) as client:
+            reasons = client.refund_reasons(args.order[0])
+        print(f"refund reasons for {args.order[0]} now: {', '.join(reasons) or 'none (not refundable)'}")
+        return 2
+    from flows.refund_orders import refund_orders
+
+    result = refund_orders(
+        order_ids=args.order,
+        reason=args.reason,
+        note=args.note,
+        store=args.store,
+        follow_seconds=args.follow_seconds,
+        wish_block=args.wish_block,
+        warehouse_block=args.warehouse_block,
+    )
+    for order_id, r in result["results"].items():
+        print(f"{r['state'].upper()} {order_id}: {r['reason']} ({r['detail']})")
+    for order_id, why in result["refused"].items():
+        print(f"error: {order_id}: {why}")
+    return 2 if result["refused"] else 0
 
 
 def _load_skus(args: argparse.Namespace) -> int:
@@ -190,6 +243,13 @@ def add_parser(subparsers: Any) -> None:
     status = sub.add_parser("status", help="outbox counts by state and open conflicts")
     common(status, flow=False)
     status.set_defaults(func=_status)
+
+    refund = sub.add_parser("refund", help="refund orders the merchant cannot fulfil (exactly once)")
+    common(refund)
+    refund.add_argument("--order", action="append", required=True, help="an order id (repeat)")
+    refund.add_argument("--reason", help="one of the order's refund_reasons (omit to list them)")
+    refund.add_argument("--note", help="optional refund_reason_note")
+    refund.set_defaults(func=_refund)
 
     skus = sub.add_parser("load-skus", help="load a SKU CSV (sku,weight_grams,length_mm,width_mm,height_mm,tags)")
     common(skus, flow=False)

@@ -83,6 +83,10 @@ def point_flows_at(monkeypatch: Any, running: Any, warehouse_url: str) -> None:
     monkeypatch.setenv("WISH_CLIENT_ID", running.client_id)
     monkeypatch.setenv("WISH_CLIENT_SECRET", running.client_secret)
     monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
+    # the write policy's settle horizon (production: hours) stands at twice the client's default
+    # 30 s timeout here: the sandbox's late writes land within seconds (tests that shorten the
+    # client's timeout shorten this too)
+    monkeypatch.setenv("WISHFLOW_WRITE_SETTLE_SECONDS", "60")
 
 
 def set_faults(running: Any, **mix: Any) -> None:
@@ -173,6 +177,9 @@ def cycle_env(
         env["PREFECT_API_URL"] = prefect_api_url
     if client_timeout:
         env["WISHFLOW_RELIABILITY_CLIENT_TIMEOUT"] = str(client_timeout)
+    # a send settles (may no longer land) after twice the client's timeout: the sandbox's delays
+    # (late writes, timeouts) are bounded by it; the production horizon is a policy of hours
+    env["WISHFLOW_WRITE_SETTLE_SECONDS"] = str(2 * (client_timeout or 30.0))
     return env
 
 
@@ -581,6 +588,7 @@ def crash_scenario(
     warehouse_url: str,
     response_lost: float = 0.1,
     log: Callable[[str], None] = lambda _: None,
+    write_profile: str = "default",
 ) -> CrashOutcome:
     """Kill the cycle ``kills`` times at random triggers (seeded), rerun until it completes, pull
     once more without faults and check every invariant."""
@@ -588,6 +596,12 @@ def crash_scenario(
     rng = random.Random(seed)
     running = start_sandbox(seed, orders)
     try:
+        if write_profile != "default":  # how Wish answers and shows tracking writes (sandbox STATUS.md)
+            import httpx
+
+            httpx.put(
+                f"{running.base_url}/sandbox/write_profile", json={"name": write_profile}, timeout=30
+            ).raise_for_status()
         env = cycle_env(running, warehouse_url, prefect_api_url=prefect_api_url)
         if response_lost:
             set_faults(running, response_lost=response_lost, paths="/tracking$")
@@ -608,6 +622,7 @@ def crash_scenario(
         record_figure(
             "crash",
             seed=seed,
+            write_profile=write_profile,
             orders=orders,
             triggers=[r.trigger for r in records],
             killed=sum(1 for r in records if r.killed),

@@ -37,7 +37,11 @@ COMMANDS = {
     "concurrency": f"{PYTEST}/test_concurrency.py",
     "db_fault": f"{PYTEST}/test_database_faults.py",
     "secrets": f"{PYTEST}/test_secrets.py",
+    "write_matrix": "python -m pytest tests/shipping/test_write_profile_matrix.py",
+    "write_matrix_long": "WISHFLOW_RELIABILITY_LONG=1 python -m pytest tests/shipping/test_write_profile_matrix.py",
 }
+#: Run beside tests/reliability: the exactly-once matrix over every sandbox write profile.
+EXTRA_TESTS = ["tests/shipping/test_write_profile_matrix.py"]
 
 
 def run_suite(long: bool, figures: Path, extra: list[str]) -> tuple[int, float]:
@@ -46,7 +50,7 @@ def run_suite(long: bool, figures: Path, extra: list[str]) -> tuple[int, float]:
     if long:
         env["WISHFLOW_RELIABILITY_LONG"] = "1"
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pytest", "tests/reliability", "-q", "-p", "no:cacheprovider", *extra]
+    cmd = [sys.executable, "-m", "pytest", "tests/reliability", *EXTRA_TESTS, "-q", "-p", "no:cacheprovider", *extra]
     code = subprocess.call(cmd, cwd=ROOT, env=env)
     return code, time.monotonic() - started
 
@@ -72,6 +76,7 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
     duplicates = sum(r.get("double_shipped", 0) + r.get("duplicate_rows", 0) for r in crash + storm)
     duplicates += sum(r.get("duplicates", 0) + r.get("duplicate_events", 0) for r in pulls)
     duplicates += sum(r.get("shipped_twice", 0) for r in ships)
+    matrix = by.get("write_matrix", [])
     kills = sum(r["killed"] for r in crash)
     lines = [
         "# Reliability report",
@@ -92,6 +97,8 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         f"| concurrent runs | {sum(r['runs'] for r in pulls)} pulls, {sum(r['runs'] for r in ships)} ship runs |",
         f"| warehouse connections killed mid-batch | {len(db)} |",
         f"| secrets checked for leaks | {', '.join(secrets[0]['secrets']) if secrets else 'not run'} |",
+        f"| exactly-once matrix (write profiles x scenarios x backends) | {len(matrix)} cells, "
+        f"{sum(r['orders'] for r in matrix)} orders |",
         f"| **orders lost** | **{lost}** |",
         f"| **duplicates (orders shipped twice, duplicate rows)** | **{duplicates}** |",
         "",
@@ -144,6 +151,7 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
             f"lost {r['lost']}, shipped twice {r['double_shipped']}, tables differing from the clean run "
             f"{r['tables_differing']}."
         )
+    lines += render_write_matrix(by.get("write_matrix", []))
     lines += ["", "## Bad input corpus", "", f"Reproduce: `{COMMANDS['bad_inputs']}`", ""]
     for r in bad:
         lines += [
@@ -219,11 +227,19 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "was affected.",
         "- Fixed: a tracking write the client gave up on (a timeout, a killed process) could still land at Wish "
         "after the outbox had read the order back, found no tracking on it and sent again: an order shipped "
-        "twice. A CI crash seed showed it. A send is now repeated only after it has settled (twice the client's "
-        "read timeout since it went out): until then the outbox parks the row and reads it back again once it "
+        "twice. A CI crash seed showed it. A send is now repeated only after it has settled (the write "
+        "policy's settle horizon since it went out; the reliability runs set it to twice their shortened "
+        "client timeout): until then the outbox parks the row and reads it back again once it "
         "has settled (`wishflow/shipping/outbox.py`, `Verdict.SETTLE`). The sandbox's `late` fault (a write "
         "processed after the client timed out) reproduces it in `tests/shipping/test_exactly_once.py` and in the "
         "fault storm.",
+        "- Fixed (issue 16): the outbox judged a tracking write by what the order showed right after it: a "
+        "response or read-back showing the write queued (IN_PROGRESS, no tracking yet), the old state or an "
+        "empty body made `judge_follow` answer FAILED, the order ready again, and a second label could be "
+        "bought and sent. Such an outcome is now pending; FAILED needs proof from a read-back; the send is "
+        "repeated (same number) only after the settle horizon, a policy of hours instead of twice the "
+        "client's timeout (a write Wish processed 65 s after it was sent used to be sent twice). The sandbox "
+        "offers each plausible write behaviour as a profile; the matrix above runs all of them.",
         "- Fixed: two concurrent SQLite pulls failed `database is locked` when a read transaction upgraded to a "
         "write; an order load now takes the write lock up front (`BEGIN IMMEDIATE`) and waits. Queue inserts "
         "run in key order. Left: two PostgreSQL upserts of the same rows can still deadlock; the loser's "
@@ -236,6 +252,107 @@ def render(rows: list[dict[str, Any]], *, long: bool, exit_code: int, seconds: f
         "- This report: `python -m tests.reliability.report`; the long one: `make reliability`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+WRITE_PROFILE_ASSUMPTIONS = [
+    (
+        "default",
+        "the write shows at once (our number first, IN_PROGRESS); busy orders answer 4006",
+        "settle > gateway delay",
+    ),
+    ("old-response", "the response shows the order before the write", "as default: the response is never judged"),
+    (
+        "queued",
+        "the response and reads show IN_PROGRESS without our number until processed",
+        "IN_PROGRESS is waited out, never failed or resent",
+    ),
+    (
+        "empty-hidden",
+        "an empty `{}` response; reads show nothing until processed",
+        "settle > processing time (nothing shows meanwhile)",
+    ),
+    ("slow-minutes", "processing takes 3 minutes (queued view)", "IN_PROGRESS waited out"),
+    ("slow-hours", "processing takes 2 hours and shows nothing meanwhile", "settle > 2 h (the matrix uses 3 h)"),
+    (
+        "busy-queue",
+        "a write to a busy order is queued behind the one in progress",
+        "we never send while a write is visible or may still land",
+    ),
+    (
+        "busy-last-wins",
+        "a write to a busy order supersedes the one in progress (never applied); hidden view",
+        "settle > processing time",
+    ),
+    (
+        "async-failure",
+        "30% of writes FAIL asynchronously (carrier not accepted, invalid number), reason on read-back",
+        "FAILED only once `updated_at` after our send or the send settled; a new number only then",
+    ),
+    ("same-number-noop", "the current number sent again is a no-op", "none beyond default"),
+]
+
+
+ADDRESS_AND_REFUND_NOTE = (
+    "Address changes and refunds pass the same scenarios on the one write path "
+    "(`tests/shipping/test_order_writes.py`: the process killed right after or right before the PUT, "
+    "every response lost, every PUT answered 503; reruns with the sandbox clock moving on): each order "
+    "ends with exactly one accepted address or refund write, and the kill before the PUT is resent "
+    "only after the settle horizon."
+)
+
+
+def render_write_matrix(rows: list[dict[str, Any]]) -> list[str]:
+    """The exactly-once section: the guarantee, its assumptions per write profile, the matrix figures."""
+    lines = [
+        "",
+        "## Exactly once under every write profile",
+        "",
+        "**Guarantee.** Every order gets at most one applied tracking write per tracking number we chose, "
+        "no order ever carries two different numbers of ours, and a write with a new number is sent only "
+        "after the order's read-back proved the previous one failed (Wish FAILED it after our send, or "
+        "our send has settled and the order shows nothing of it). Nothing is judged by a write's immediate "
+        "response: a queued write, the old state or an empty body leaves the write pending (never FAILED). "
+        "A pending write is resent, with the same number, only when a read-back after the settle horizon "
+        "shows nothing of it; it stays pending as long as the order shows a write in progress, is listed "
+        "by `wishflow ship status` once older than the overdue horizon, and never blocks other orders. "
+        "Address changes and refunds take the same path (`wishflow/shipping/order_writes.py`).",
+        "",
+        "**The one assumption** is the settle horizon (`WISHFLOW_WRITE_SETTLE_SECONDS`, default 3 h; "
+        "overdue `WISHFLOW_WRITE_OVERDUE_SECONDS`, default 12 h): a write Wish has not shown on the order "
+        "within it will never land. It must exceed how long Wish may hold a request at its gateway and, "
+        "where Wish shows nothing while processing, the processing time. It is a policy, not the client's "
+        "timeout.",
+        "",
+        "| write profile (sandbox) | what Wish does | what exactly-once rests on |",
+        "|---|---|---|",
+        *[f"| `{name}` | {what} | {rests} |" for name, what, rests in WRITE_PROFILE_ASSUMPTIONS],
+        "",
+        "Scenarios per profile: `lost-responses` (half the tracking responses lost after the write "
+        "applied), `5xx` (half the tracking PUTs answered 500/503, not processed), `late` (two writes "
+        "processed after the client timed out), `crash-rerun` (the process dies right after every second "
+        "PUT, its claims abandoned, then reruns). The first run follows right after sending; later runs "
+        "advance the sandbox clock twice by half the profile's processing time (they see writes in flight), "
+        "then by half the settle horizon (the submitter measures the horizon on the sandbox clock), each "
+        "following, reconciling, and re-planning orders whose write provably failed.",
+        "",
+        f"Reproduce: `{COMMANDS['write_matrix']}` (CI) or `{COMMANDS['write_matrix_long']}`.",
+        "",
+        ADDRESS_AND_REFUND_NOTE,
+        "",
+    ]
+    if not rows:
+        return [*lines, "Not run."]
+    lines += [
+        "| profile | scenario | backend | orders | runs | accepted writes | failed async (then a new number) "
+        "| resent same number | orders with != 1 applied write |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["profile"], r["scenario"], r["backend"])):
+        lines.append(
+            f"| {r['profile']} | {r['scenario']} | {r['backend']} | {r['orders']} | {r['runs']} | "
+            f"{r['accepted_writes']} | {r['failed_async']} | {r['resent_same_number']} | 0 |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

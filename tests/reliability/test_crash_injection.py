@@ -47,3 +47,25 @@ def test_sigkill_many_seeds(seed: int, fresh_pg, prefect_api_url) -> None:
         seed, orders=ORDERS, kills=KILLS, prefect_api_url=prefect_api_url, warehouse_url=fresh_pg, log=print
     )
     _check(outcome)
+
+
+#: Write profiles whose processing completes within the request on the harness's frozen clock (the
+#: slow ones need the clock advanced: tests/shipping/test_write_profile_matrix.py runs them).
+CRASH_PROFILES = ["old-response", "queued", "empty-hidden", "same-number-noop"]
+
+
+@pytest.mark.slow
+@long_only
+@pytest.mark.parametrize("write_profile", CRASH_PROFILES)
+@pytest.mark.parametrize("seed", LONG_SEEDS[:3])
+def test_sigkill_under_write_profiles(seed: int, write_profile: str, fresh_pg, prefect_api_url) -> None:
+    outcome = crash_scenario(
+        seed,
+        orders=ORDERS,
+        kills=KILLS,
+        prefect_api_url=prefect_api_url,
+        warehouse_url=fresh_pg,
+        log=print,
+        write_profile=write_profile,
+    )
+    _check(outcome)

@@ -101,6 +101,7 @@ def storm_and_clean(monkeypatch: pytest.MonkeyPatch, pg_admin_url: str, seed: in
         storm = start_sandbox(seed, orders)
         try:
             point_flows_at(monkeypatch, storm, storm_url)
+            monkeypatch.setenv("WISHFLOW_WRITE_SETTLE_SECONDS", "3")  # twice the shortened client timeout
             set_faults(storm, **STORM)
             with short_client_timeout(1.5):
                 result["storm_runs"] = run_until_complete(3)

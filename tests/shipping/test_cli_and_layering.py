@@ -36,3 +36,19 @@ def test_ship_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "2 SKUs" in capsys.readouterr().out
     assert main(["ship", "status", "--warehouse-url", url]) == 0
     assert '"outbox": {}' in capsys.readouterr().out
+
+
+def test_ship_status_lists_pending_writes_and_refuses_a_bad_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert main(["db", "upgrade", "--warehouse-url", url]) == 0
+    capsys.readouterr()
+    assert main(["ship", "status", "--warehouse-url", url]) == 0
+    out = capsys.readouterr().out
+    assert '"pending_at_wish": 0' in out and '"overdue": []' in out
+    assert '"refunds": {}' in out and '"address_changes": {}' in out
+    monkeypatch.setenv("WISHFLOW_WRITE_OVERDUE_SECONDS", "soon")
+    assert main(["ship", "status", "--warehouse-url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: WISHFLOW_WRITE_OVERDUE_SECONDS") and "Traceback" not in err

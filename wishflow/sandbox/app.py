@@ -24,6 +24,8 @@ from .config import FAULT_KINDS, FAULT_SCOPE, FaultConfig
 from .core import Sandbox
 from .errors import SandboxError
 from .timeutil import fmt_ms
+from .write_profiles import PROFILES
+from .write_profiles import resolve as resolve_write_profile
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -533,6 +535,25 @@ class SandboxApp:
             self._burst_left = 0
         return faults.to_dict()
 
+    # -- write profiles (wishflow/sandbox/write_profiles.py) --------------------------------------
+
+    def a_write_profile_get(self, req: Request) -> Any:
+        return {"profile": self.sandbox.write_profile.to_dict(), "known": sorted(PROFILES)}
+
+    def a_write_profile_put(self, req: Request) -> Any:
+        """``{"name": "slow-hours"}`` or knobs (``{"name": "queued", "processing_seconds": 60}``);
+        applies to writes accepted from now on."""
+        body = req.json()
+        spec = body.get("name") if isinstance(body, dict) and set(body) == {"name"} else body
+        try:
+            profile = resolve_write_profile(spec)
+        except (TypeError, ValueError) as exc:
+            raise SandboxError(E.INVALID_PARAMETER, str(exc)) from None
+        with self.sandbox.lock:
+            self.sandbox.write_profile = profile
+            self.sandbox.config.write_profile = profile.to_dict()
+        return {"profile": profile.to_dict(), "known": sorted(PROFILES)}
+
     def a_stats(self, req: Request) -> Any:
         return self.sandbox.stats()
 
@@ -684,6 +705,8 @@ ADMIN_ROUTES: list[Route] = [
     _route("GET", "/sandbox/files/orders/{id}.json", A.a_file, auth=False),
     _route("GET", "/sandbox/catalog", A.a_catalog, auth=False),
     _route("POST", "/sandbox/save", A.a_save, auth=False),
+    _route("GET", "/sandbox/write_profile", A.a_write_profile_get, auth=False),
+    _route("PUT", "/sandbox/write_profile", A.a_write_profile_put, auth=False),
 ]
 
 

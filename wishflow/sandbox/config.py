@@ -132,6 +132,9 @@ class SandboxConfig:
     #: access token lifetime on the sandbox clock
     token_ttl_days: float = 30.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: write-behaviour profile where the spec is silent: a name from write_profiles.PROFILES or an
+    #: object of knobs (see wishflow/sandbox/write_profiles.py and STATUS.md "Write profiles")
+    write_profile: str | dict[str, Any] = "default"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

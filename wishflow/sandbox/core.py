@@ -49,6 +49,8 @@ from .data import (
 )
 from .errors import SandboxError
 from .timeutil import DAY_MS, HOUR_MS, SECOND_MS, dt_to_ms, fmt_ms, ms_to_dt, parse_bound_ms, parse_ms
+from .write_profiles import WriteProfile
+from .write_profiles import resolve as resolve_write_profile
 
 STATES = ("APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED")
 ORDER_TYPE_FILTERS = (
@@ -236,6 +238,10 @@ class Sandbox:
         }
         self._tracking_index: dict[str, set[str]] = {}
         self._writes: dict[str, list[dict[str, Any]]] = {}
+        # write-behaviour profile (write_profiles.py): tracking writes accepted, not yet processed
+        self.write_profile: WriteProfile = resolve_write_profile(cfg.write_profile)
+        self._pending_tracking: dict[str, list[int]] = {}
+        self._busy_until: dict[str, int] = {}
         self._events: list[tuple[int, int, str, str, dict[str, Any]]] = []
         self._event_seq = itertools.count()
         self._tickets: dict[str, dict[str, Any]] = {}
@@ -1029,14 +1035,18 @@ class Sandbox:
     # ------------------------------------------------------------------------------------------
 
     def ship(self, order_id: str, body: Any) -> bytes:
-        """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously."""
+        """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously. What the
+        response and later reads show, how long processing takes, what a busy order does and what the
+        same number twice does follow the write profile (``write_profiles.py``)."""
         with self.lock:
             now = self.tick()
             rec = self._rec(order_id)
+            profile = self.write_profile
             try:
                 number, carrier, origin, note = self._validate_tracking(rec, body)
             except SandboxError as err:
                 raise self._reject(order_id, "tracking", body, now, err) from None
+            before = rec.raw
             doc = orjson.loads(rec.raw)
             previous = list(doc.get("tracking_information") or [])
             tracking: dict[str, Any] = {
@@ -1046,9 +1056,27 @@ class Sandbox:
             }
             if note is not None:
                 tracking["ship_note"] = note
-            doc["tracking_information"] = [tracking, *previous][:2]
-            doc["processing_source"] = "UPDATE_TRACKING"
-            doc["processing_status"] = "IN_PROGRESS"
+            busy = self._in_progress(rec)
+            if (
+                profile.same_number == "noop"
+                and not busy
+                and previous
+                and str(previous[0].get("tracking_number", "")).upper() == number.upper()
+            ):
+                self._log_write(
+                    order_id,
+                    {"at": fmt_ms(now), "endpoint": "tracking", "body": body, "outcome": "no-op", "code": 0},
+                )
+                return self._tracking_response(profile, before, before, tracking)
+            shown = copy.deepcopy(doc)
+            shown["tracking_information"] = [tracking, *previous][:2]
+            shown["processing_source"] = "UPDATE_TRACKING"
+            shown["processing_status"] = "IN_PROGRESS"
+            if profile.view == "new":
+                doc = shown
+            elif profile.view == "queued":
+                doc["processing_source"] = "UPDATE_TRACKING"
+                doc["processing_status"] = "IN_PROGRESS"
             rec.write_seq += 1
             entry_index = self._log_write(
                 order_id,
@@ -1061,22 +1089,52 @@ class Sandbox:
                     "processing_status": "IN_PROGRESS",
                 },
             )
+            pending = self._pending_tracking.setdefault(order_id, [])
+            if busy and profile.busy == "last_wins":
+                for index in pending:
+                    self._writes[order_id][index]["processing_status"] = "SUPERSEDED"
+                pending.clear()
+            pending.append(entry_index)
             self._tracking_index.setdefault(number, set()).add(order_id)
-            self._save(rec, doc, now)
-            delay = int(self.config.ship_processing_seconds * 1000)
+            if profile.view != "hidden":
+                self._save(rec, doc, now)
+            seconds = profile.processing_seconds
+            delay = int((self.config.ship_processing_seconds if seconds is None else seconds) * 1000)
+            start = max(now, self._busy_until.get(order_id, now)) if busy and profile.busy == "queue" else now
+            due = start + delay
+            self._busy_until[order_id] = max(self._busy_until.get(order_id, due), due)
             self._schedule(
-                now + delay,
+                due,
                 "tracking_processed",
                 order_id,
                 seq=rec.write_seq,
                 previous=previous,
                 number=number,
                 carrier=carrier,
+                tracking=tracking,
                 entry=entry_index,
             )
             if delay <= 0:
                 self.tick()
-            return rec.raw
+            return self._tracking_response(profile, before, orjson.dumps(shown), tracking, current=rec.raw)
+
+    @staticmethod
+    def _tracking_response(
+        profile: WriteProfile, before: bytes, shown: bytes, tracking: dict[str, Any], *, current: bytes | None = None
+    ) -> bytes:
+        """The accepted write's response body, as the profile says (``default``: the order as it is now)."""
+        if profile.response == "empty":
+            return b"{}"
+        if profile.response == "old":
+            return before
+        if profile.response == "queued":
+            doc = orjson.loads(before)
+            doc["processing_source"] = "UPDATE_TRACKING"
+            doc["processing_status"] = "IN_PROGRESS"
+            return orjson.dumps(doc)
+        if profile.view == "new" and current is not None:
+            return current
+        return shown
 
     def _validate_tracking(self, rec: OrderRec, body: Any) -> tuple[str, str, str, str | None]:
         if not isinstance(body, dict):
@@ -1093,7 +1151,7 @@ class Sandbox:
             raise SandboxError(E.INVALID_PARAMETER, "origin_country must be an ISO 3166 alpha-2 code")
         if note is not None and (not isinstance(note, str) or not note or len(note) > 500):
             raise SandboxError(E.INVALID_PARAMETER, "ship_note must be a string of 1 to 500 characters")
-        if self._in_progress(rec):
+        if self._in_progress(rec) and self.write_profile.busy == "reject":
             raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
         if rec.state not in ("APPROVED", "SHIPPED"):
             raise SandboxError(E.ORDER_NOT_SHIPPABLE, f"Order in state {rec.state} cannot be shipped")
@@ -1122,12 +1180,21 @@ class Sandbox:
         return number, carrier, origin, note
 
     def _in_progress(self, rec: OrderRec) -> bool:
-        return b'"processing_status":"IN_PROGRESS"' in rec.raw
+        return bool(self._pending_tracking.get(rec.id)) or b'"processing_status":"IN_PROGRESS"' in rec.raw
 
     def _on_tracking_processed(self, at: int, order_id: str, data: dict[str, Any]) -> None:
         rec = self._orders.get(order_id)
-        if rec is None or rec.write_seq != data["seq"]:
+        if rec is None:
             return
+        pending = self._pending_tracking.get(order_id)
+        if pending is None:  # restored from a state file: the last write wins, as before profiles
+            if rec.write_seq != data["seq"]:
+                return
+        elif data["entry"] not in pending:  # superseded by a later write (busy: last_wins)
+            return
+        else:
+            pending.remove(data["entry"])
+        profile = self.write_profile
         doc = orjson.loads(rec.raw)
         entry = self._writes[order_id][data["entry"]]
         carrier = data["carrier"]
@@ -1140,9 +1207,23 @@ class Sandbox:
             failure = (E.FAILED_CARRIER_PROGRAM, f"{carrier} is not a confirmed-delivery carrier")
         elif doc["state"] not in ("APPROVED", "SHIPPED"):
             failure = (E.ORDER_NOT_SHIPPABLE, f"Order became {doc['state']}")
+        elif profile.failure_share > 0:
+            draw = random.Random(f"{self.config.seed}:write-failure:{order_id}:{data['number']}").random()
+            if draw < profile.failure_share:
+                failure = (
+                    (E.CARRIER_NOT_ACCEPTED, f"{carrier} is not accepted for this order")
+                    if draw < profile.failure_share / 2
+                    else (E.INVALID_TRACKING_NUMBER, f"{data['number']} is not a valid {carrier} tracking number")
+                )
+        if profile.name != "default":
+            doc.pop("processing_failed_reason", None)
+            doc["processing_source"] = "UPDATE_TRACKING"
         if failure:
-            doc["tracking_information"] = data["previous"]
-            doc["processing_status"] = "FAILED"
+            if profile.view == "new":
+                doc["tracking_information"] = data["previous"]
+            if profile.name != "default":
+                doc["processing_failed_reason"] = failure[1]
+            doc["processing_status"] = "IN_PROGRESS" if pending else "FAILED"
             self._tracking_index.get(data["number"], set()).discard(order_id)
             entry.update(processing_status="FAILED", code=failure[0], message=failure[1])
             self._save(rec, doc, at)
@@ -1151,7 +1232,10 @@ class Sandbox:
                 if ship_by is not None and ship_by <= at:
                     self._schedule(at, "ship_deadline", order_id, due=ship_by)
             return
-        doc["processing_status"] = "SUCCEEDED"
+        if profile.view != "new" and "tracking" in data:
+            current = list(doc.get("tracking_information") or [])
+            doc["tracking_information"] = [data["tracking"], *current][:2]
+        doc["processing_status"] = "IN_PROGRESS" if pending else "SUCCEEDED"
         entry.update(processing_status="SUCCEEDED")
         first_shipment = doc["state"] == "APPROVED"
         if first_shipment:

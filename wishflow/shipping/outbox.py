@@ -427,9 +427,10 @@ def _claim(engine: Engine, cond: Any, token: str, limit: int) -> list[OutboxRow]
     return [OutboxRow.from_row(r) for r in rows]
 
 
-def mark_sending(engine: Engine, shipment_id: str, token: str) -> bool:
-    """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row. False: don't send."""
-    now = utcnow()
+def mark_sending(engine: Engine, shipment_id: str, token: str, *, now: datetime | None = None) -> bool:
+    """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row. False: don't send.
+    ``now`` is the submitter's clock (the one its settle horizon is measured on)."""
+    now = now or utcnow()
     with engine.begin() as conn:
         result = conn.execute(
             update(shipments)
@@ -528,13 +529,22 @@ def apply(engine: Engine, transitions: Sequence[Transition]) -> int:
 
 
 class Verdict(StrEnum):
-    SEND = "send"  # nothing of ours on the order, still shippable: safe to send
+    SEND = "send"  # nothing of ours on the order, and nothing of ours can still land: safe to send
     SUBMITTED = "submitted"  # our number is on the order, processing not finished
     CONFIRMED = "confirmed"  # our number is on the order and Wish says SUCCEEDED
-    FAILED = "failed"  # Wish failed our write, or the order can no longer be shipped
+    FAILED = "failed"  # proven: Wish failed our write, or the order can no longer be shipped
     CONFLICT = "conflict"  # another number is on the order: never overwrite
-    WAIT = "wait"  # another write on the order is in progress: read back later
+    WAIT = "wait"  # a write is queued or in progress on the order (maybe ours): read back later
     SETTLE = "settle"  # nothing of ours yet, but our last send may still land: read back after it settles
+    PENDING = "pending"  # a submitted write whose outcome the read-back does not prove yet: keep following
+    RESEND = "resend"  # a submitted write proven not to have landed: send again, with the same number
+
+
+#: How long after a send whose outcome we did not see (a timeout, a lost response, a crash, an
+#: accepted write that never shows) it may still land at Wish: a request queued behind Wish's gateway,
+#: or processing the order does not show. Before it, "not on the order" proves nothing. A policy
+#: setting (``WritePolicy.settle``), not the client's timeout; this is the judges' default.
+DEFAULT_SETTLE = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -555,91 +565,197 @@ def tracking_numbers(order: dict[str, Any]) -> list[str]:
     return out
 
 
-def judge_readback(row: OutboxRow, order: dict[str, Any], *, settle: timedelta = timedelta(0)) -> Judgement:
-    """What to do with a row whose write may or may not have reached Wish, given the order as read now.
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _failure_reason(order: dict[str, Any]) -> str:
+    """The reason of an asynchronous failure, where the read-back carries one (an assumption: Wish's
+    spec documents only ``processing_status``)."""
+    for key in ("processing_failed_reason", "processing_failure_reason", "failed_reason"):
+        if order.get(key):
+            return f": {order[key]}"
+    return ""
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a read-back shows about one row's write (shared by every judge)."""
+
+    numbers: list[str]
+    latest: str | None
+    status: str | None
+    source: str | None
+    state: Any
+    ours_latest: bool
+    ours_replaced: bool
+    foreign: str | None  # a number that is neither ours nor the one a modify replaces
+    tracking_busy: bool  # a write is queued or in progress on the order
+    failed_after_send: bool  # processing FAILED, proven to be about a write at or after our send
+    failed_any: bool  # processing FAILED for a tracking write (of unknown age)
+    settled: bool  # our last send can no longer land
+    settles_at: datetime | None
+
+
+def _see(row: OutboxRow, order: dict[str, Any], settle: timedelta, now: datetime | None) -> _Seen:
+    numbers = tracking_numbers(order)
+    latest = numbers[0] if numbers else None
+    status = order.get("processing_status")
+    source = order.get("processing_source")
+    ours = row.tracking_number.upper()
+    expected_current = (row.previous_tracking_number or "").upper() if row.kind == "modify" else ""
+    foreign = latest if latest is not None and latest.upper() not in (ours, expected_current) else None
+    tracking_failed = status == "FAILED" and source in (None, "UPDATE_TRACKING")
+    updated = _parse_time(order.get("updated_at"))
+    failed_after = tracking_failed and row.sent_at is not None and updated is not None and updated > row.sent_at
+    settles_at = row.sent_at + settle if row.sent_at is not None else None
+    settled = settles_at is None or (now or utcnow()) >= settles_at
+    return _Seen(
+        numbers=numbers,
+        latest=latest,
+        status=status,
+        source=source,
+        state=order.get("state"),
+        ours_latest=latest is not None and latest.upper() == ours,
+        ours_replaced=any(n.upper() == ours for n in numbers[1:]),
+        foreign=foreign,
+        tracking_busy=status == "IN_PROGRESS",
+        failed_after_send=failed_after,
+        failed_any=tracking_failed,
+        settled=settled,
+        settles_at=settles_at,
+    )
+
+
+def _on_order(row: OutboxRow, s: _Seen, order: dict[str, Any]) -> Judgement | None:
+    """Verdicts that the order proves whatever the stage: ours on it, ours replaced, another number."""
+    if s.ours_latest:
+        if s.failed_any and (s.failed_after_send or s.state != "SHIPPED"):
+            return Judgement(
+                Verdict.FAILED,
+                f"Wish processing_status FAILED for our tracking update{_failure_reason(order)}",
+                None,
+                s.status,
+            )
+        if s.status == "SUCCEEDED" or (s.status in (None, "FAILED") and s.state == "SHIPPED"):
+            return Judgement(Verdict.CONFIRMED, "our tracking number is on the order; Wish SUCCEEDED", None, s.status)
+        return Judgement(
+            Verdict.SUBMITTED, f"our tracking number is on the order (processing {s.status})", None, s.status
+        )
+    if s.ours_replaced:
+        return Judgement(
+            Verdict.CONFLICT,
+            f"our number {row.tracking_number} was replaced on the order by {s.latest}",
+            s.latest,
+            s.status,
+        )
+    if s.foreign is not None:
+        return Judgement(
+            Verdict.CONFLICT,
+            f"the order carries another tracking number ({s.foreign}); not overwritten",
+            s.foreign,
+            s.status,
+        )
+    return None
+
+
+def _not_on_order(row: OutboxRow, s: _Seen, order: dict[str, Any], *, following: bool) -> Judgement:
+    """Nothing of ours on the order. What that proves depends on whether our send has settled."""
+    shippable = ("APPROVED",) if row.kind == "ship" else ("SHIPPED", "APPROVED")
+    if s.tracking_busy:
+        verdict = Verdict.PENDING if following else Verdict.WAIT
+        return Judgement(
+            verdict, f"a write ({s.source}) is queued or in progress on the order; read back later", None, s.status
+        )
+    if s.failed_after_send:
+        return Judgement(
+            Verdict.FAILED,
+            "Wish processing_status FAILED after our send (our write reached Wish and was rejected)"
+            + _failure_reason(order),
+            None,
+            s.status,
+        )
+    if not s.settled:
+        assert s.settles_at is not None
+        detail = (
+            f"our number is not on the order yet, but the send at {row.sent_at.isoformat() if row.sent_at else '?'} "
+            f"may still land; read back after {s.settles_at.isoformat()}"
+        )
+        return Judgement(Verdict.PENDING if following else Verdict.SETTLE, detail, None, s.status, s.settles_at)
+    # settled: a write of ours can no longer land, so the order as read is the outcome
+    if s.state not in shippable:
+        return Judgement(Verdict.FAILED, f"the order is {s.state}; it can no longer be shipped", None, s.status)
+    if s.failed_any and row.sent_at is not None:
+        return Judgement(
+            Verdict.FAILED,
+            f"Wish reports the last tracking update FAILED and ours is not on the order{_failure_reason(order)}",
+            None,
+            s.status,
+        )
+    if following:
+        return Judgement(
+            Verdict.RESEND,
+            "our write was accepted but never landed (nothing of ours on the order after it settled); "
+            "send it again with the same number",
+            None,
+            s.status,
+        )
+    return Judgement(Verdict.SEND, "our number is not on the order and it is still shippable", None, s.status)
+
+
+def judge_readback(
+    row: OutboxRow, order: dict[str, Any], *, settle: timedelta = DEFAULT_SETTLE, now: datetime | None = None
+) -> Judgement:
+    """What to do with a ``submitting`` row whose write may or may not have reached Wish, given the
+    order as read now.
 
     "Not on the order" proves nothing while our last send may still be on its way: a request the
     client gave up on (a timeout, a killed process) can be processed by Wish after the read-back. So a
     row sent less than ``settle`` ago is never judged safe to send again (:attr:`Verdict.SETTLE`); it
-    is read back once the settle time has passed, when a late write of ours would show.
+    is read back once the settle time has passed, when a late write of ours would show. A write queued
+    or in progress on the order (maybe ours, maybe not visible as ours yet) is waited out
+    (:attr:`Verdict.WAIT`). FAILED only when the order proves it.
     """
-    numbers = tracking_numbers(order)
-    latest = numbers[0] if numbers else None
-    status = order.get("processing_status")
-    source = order.get("processing_source")
-    state = order.get("state")
-    ours = row.tracking_number.upper()
-    if latest is not None and latest.upper() == ours:
-        if source in (None, "UPDATE_TRACKING") and status == "FAILED":
-            return Judgement(Verdict.FAILED, "Wish processed our tracking update as FAILED", None, status)
-        if status == "SUCCEEDED" or (status is None and state == "SHIPPED"):
-            return Judgement(Verdict.CONFIRMED, "our tracking number is on the order; Wish SUCCEEDED", None, status)
-        return Judgement(Verdict.SUBMITTED, "our tracking number is on the order", None, status)
-    if any(n.upper() == ours for n in numbers[1:]):
-        return Judgement(
-            Verdict.CONFLICT,
-            f"our number {row.tracking_number} was replaced on the order by {latest}",
-            latest,
-            status,
-        )
-    expected_current = (row.previous_tracking_number or "").upper() if row.kind == "modify" else ""
-    if latest is not None and latest.upper() != expected_current:
-        return Judgement(
-            Verdict.CONFLICT,
-            f"the order already carries another tracking number ({latest}); not overwritten",
-            latest,
-            status,
-        )
-    if status == "IN_PROGRESS":
-        return Judgement(Verdict.WAIT, f"another write ({source}) is in progress on the order", None, status)
-    shippable = ("APPROVED",) if row.kind == "ship" else ("SHIPPED", "APPROVED")
-    if state not in shippable:
-        return Judgement(Verdict.FAILED, f"the order is {state}; it can no longer be shipped", None, status)
-    if source == "UPDATE_TRACKING" and status == "FAILED" and row.sent_at is not None:
-        return Judgement(
-            Verdict.FAILED,
-            "Wish reports the last tracking update FAILED (our write reached Wish and was rejected)",
-            None,
-            status,
-        )
-    if row.sent_at is not None and settle > timedelta(0):
-        settles_at = row.sent_at + settle
-        if utcnow() < settles_at:
-            return Judgement(
-                Verdict.SETTLE,
-                f"our number is not on the order yet, but the send at {row.sent_at.isoformat()} may still land; "
-                f"read back after {settles_at.isoformat()}",
-                None,
-                status,
-                settles_at,
-            )
-    return Judgement(Verdict.SEND, "our number is not on the order and it is still shippable", None, status)
+    s = _see(row, order, settle, now)
+    return _on_order(row, s, order) or _not_on_order(row, s, order, following=False)
 
 
-def judge_follow(row: OutboxRow, order: dict[str, Any]) -> Judgement:
-    """For a ``submitted`` row: has Wish finished processing it, and how?"""
-    numbers = tracking_numbers(order)
-    status = order.get("processing_status")
-    source = order.get("processing_source")
-    ours = row.tracking_number.upper()
-    if numbers and numbers[0].upper() == ours:
-        if status == "FAILED" and source in (None, "UPDATE_TRACKING"):
-            return Judgement(Verdict.FAILED, "Wish processing_status FAILED for our tracking update", None, status)
-        if status == "SUCCEEDED" or (status is None and order.get("state") == "SHIPPED"):
-            return Judgement(Verdict.CONFIRMED, "Wish processing_status SUCCEEDED", None, status)
-        return Judgement(Verdict.SUBMITTED, f"processing_status {status}", None, status)
-    if status == "FAILED" and source in (None, "UPDATE_TRACKING") and not any(n.upper() == ours for n in numbers):
-        return Judgement(
-            Verdict.FAILED,
-            "Wish processing_status FAILED for our tracking update (e.g. the carrier does not serve the "
-            "destination or program); the order is ready to ship again",
-            None,
-            status,
-        )
-    latest = numbers[0] if numbers else None
-    if latest is None:
-        return Judgement(Verdict.FAILED, f"our tracking is no longer on the order (state {order.get('state')})")
-    return Judgement(Verdict.CONFLICT, f"another tracking number ({latest}) replaced ours on the order", latest, status)
+def judge_follow(
+    row: OutboxRow, order: dict[str, Any], *, settle: timedelta = DEFAULT_SETTLE, now: datetime | None = None
+) -> Judgement:
+    """For a ``submitted`` row (Wish accepted the write): has it landed, and how?
+
+    An outcome the read-back does not prove is :attr:`Verdict.PENDING` (keep following): the write
+    queued (``IN_PROGRESS`` without our number yet), the order still in its old state, or an empty
+    payload. FAILED only when Wish says so for a write at or after ours, or when our send has settled
+    with nothing of ours on an order that is FAILED or can no longer ship. Settled with nothing of ours
+    on a still shippable order is :attr:`Verdict.RESEND`: the first send provably did not land, so it
+    may be sent again, with the same number.
+    """
+    if not order or "state" not in order:
+        return Judgement(Verdict.PENDING, "the read-back carries no order state; proves nothing")
+    s = _see(row, order, settle, now)
+    return _on_order(row, s, order) or _not_on_order(row, s, order, following=True)
+
+
+def judge_response(row: OutboxRow, response: Any) -> Judgement:
+    """The immediate response of an accepted write proves only that Wish accepted it: whatever it shows
+    (the new state, the old state, a queued state, an empty body) the row becomes ``submitted`` and its
+    outcome is judged by read-back (:func:`judge_follow`), never by this response."""
+    if not isinstance(response, dict) or not response:
+        return Judgement(Verdict.SUBMITTED, "accepted by Wish (empty response); outcome judged by read-back")
+    numbers = tracking_numbers(response)
+    status = response.get("processing_status")
+    shown = "ours shown" if numbers and numbers[0].upper() == row.tracking_number.upper() else "ours not shown yet"
+    return Judgement(
+        Verdict.SUBMITTED, f"accepted by Wish ({shown}, processing {status}); outcome judged by read-back", None, status
+    )
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -762,6 +878,8 @@ __all__ = [
     "get_row",
     "judge_follow",
     "judge_readback",
+    "judge_response",
+    "DEFAULT_SETTLE",
     "mark_sending",
     "new_claim_token",
     "pending_batches",

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, and_, bindparam, column, exists, select, table
 
 from wishflow.shipping.model import ShipOrder
 from wishflow.warehouse.schema import orders
-from wishflow.warehouse.shipping_schema import address_changes, shipments
+from wishflow.warehouse.shipping_schema import address_changes, refund_requests, shipments
 
 #: The validation stage's view of valid, open, APPROVED orders.
 READY_VIEW = table("v_unprocessed_orders", column("store"), column("order_id"))
@@ -36,10 +36,13 @@ def ready_orders(
     address_pending = exists().where(
         address_changes.c.store == o.c.store, address_changes.c.active_order_id == o.c.order_id
     )
+    refund_pending = exists().where(  # a merchant refund in flight (wishflow/shipping/refunds.py)
+        refund_requests.c.store == o.c.store, refund_requests.c.active_order_id == o.c.order_id
+    )
     stmt = (
         select(o)
         .join(READY_VIEW, and_(READY_VIEW.c.store == o.c.store, READY_VIEW.c.order_id == o.c.order_id))
-        .where(o.c.store == store, o.c.state == "APPROVED", ~in_flight, ~confirmed, ~address_pending)
+        .where(o.c.store == store, o.c.state == "APPROVED", ~in_flight, ~confirmed, ~address_pending, ~refund_pending)
         .order_by(o.c.expected_ship_time.is_(None), o.c.expected_ship_time, o.c.order_id)
     )
     params = {}

@@ -10,27 +10,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, select
 
-from wishflow.api.errors import (
-    WishError,
-    WishRateLimited,
-    WishRequestError,
-    WishUncertainWriteError,
-)
+from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
 from wishflow.shipping.labels import LabelProvider, ManualLabels, assign_numbers, check_tracking_number
 from wishflow.shipping.model import normalise
+from wishflow.shipping.order_writes import WriteMachine, judge_order_write
 from wishflow.shipping.outbox import State
 from wishflow.shipping.packages import SkuTable
 from wishflow.shipping.policy import CarrierCheck, ShippingPolicy
 from wishflow.shipping.ready import not_ready_reasons, ready_orders
 from wishflow.shipping.submit import SubmitReport, Submitter
-from wishflow.warehouse.bulk import write_transaction
+from wishflow.warehouse.bulk import dialect_insert
 from wishflow.warehouse.shipping_schema import address_changes, shipments
 
 
@@ -253,31 +249,63 @@ def _shipping_detail(order: Mapping[str, Any]) -> dict[str, Any]:
     return dict((order.get("full_address") or {}).get("shipping_detail") or {})
 
 
-def change_address(
-    engine: Engine,
-    client: Any,
-    store: str,
-    order_id: str,
-    address: Mapping[str, Any],
-    *,
-    follow_seconds: float = 0.0,
-    poll_interval: float = 1.0,
-    run_id: str | None = None,
-) -> SingleResult:
-    """Change the shipping address of an order not yet shipped, exactly once.
+@dataclass(frozen=True)
+class AddressKind:
+    """``PUT /orders/{id}/address`` as a kind of the one write path (:mod:`wishflow.shipping.order_writes`).
 
-    The change is written to ``address_changes`` before it is sent; while it is in flight, shipping does
-    not plan the order (no label for the old address). After an uncertain PUT the order is read back:
-    the new address on it -> submitted; the old one -> safe to send; anything else -> conflict.
-    """
-    import time
+    Ours landed when the order's shipping detail matches the address we sent; an address that is
+    neither ours nor the one read before the change is a conflict; the change is possible only while
+    the order is APPROVED without tracking."""
 
+    name: str = "address"
+    table: Any = address_changes
+    id_column: str = "change_id"
+
+    def send(self, client: Any, row: Any) -> Any:
+        return client.modify_address(row.order_id, dict(row.address))
+
+    def judge(
+        self, row: Any, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool
+    ) -> outbox.Judgement:
+        wanted = dict(row.address)
+        previous = row.previous_address
+
+        def landed(o: dict[str, Any]) -> bool:
+            return _address_matches(wanted, _shipping_detail(o))
+
+        def conflict(o: dict[str, Any]) -> str | None:
+            if previous and not _address_matches(previous, _shipping_detail(o)):
+                return "the order has an address that is neither the old one nor ours"
+            return None
+
+        def still_possible(o: dict[str, Any]) -> bool:
+            return o.get("state") == "APPROVED" and not outbox.tracking_numbers(o)
+
+        return judge_order_write(
+            row,
+            order,
+            source="MODIFY_SHIPPING",
+            landed=landed,
+            conflict=conflict,
+            still_possible=still_possible,
+            settle=settle,
+            now=now,
+            following=following,
+        )
+
+
+ADDRESS = AddressKind()
+
+
+def plan_address_change(
+    engine: Engine, client: Any, store: str, order_id: str, address: Mapping[str, Any], *, run_id: str | None = None
+) -> tuple[str | None, SingleResult | None]:
+    """Write the change down (``planned``) before anything is sent, or find the one already in flight.
+    Returns (change id, None), or (None, result) when there is nothing to send."""
     unknown = set(address) - set(ADDRESS_FIELDS)
     if unknown:
         raise ShippingError(f"unknown address fields {sorted(unknown)} (known: {list(ADDRESS_FIELDS)})")
     wanted = {k: v for k, v in address.items() if v not in (None, "")}
-    token = outbox.new_claim_token()
-    now = outbox.utcnow()
     with engine.connect() as conn:
         held = conn.execute(
             select(shipments.c.state).where(shipments.c.store == store, shipments.c.active_order_id == order_id)
@@ -291,152 +319,83 @@ def change_address(
         raise ShippingError(
             f"order {order_id} is in the shipping outbox ({held.state}); too late to change its address"
         )
-    if current is not None and not _address_matches(wanted, current.address):
-        raise ShippingError(f"order {order_id} has another address change in flight ({current.state})")
-    if current is None:
-        order = client.get_order(order_id)
-        if order.get("state") != "APPROVED" or outbox.tracking_numbers(order):
-            raise ShippingError(f"order {order_id} is {order.get('state')} (or has tracking): address can't change")
-        if _address_matches(wanted, _shipping_detail(order)):
-            return SingleResult(order_id, "confirmed", "the order already has this address")
-        # Wish wants the whole address: the current one with the requested fields changed
-        full = {k: v for k, v in _shipping_detail(order).items() if k in ADDRESS_FIELDS and v not in (None, "")}
-        full.update(wanted)
-        wanted = full
-        change_id = uuid.uuid4().hex
-        with engine.begin() as conn:
-            from wishflow.warehouse.bulk import dialect_insert
+    if current is not None:
+        if not _address_matches(wanted, current.address):
+            raise ShippingError(f"order {order_id} has another address change in flight ({current.state})")
+        return str(current.change_id), None
+    order = client.get_order(order_id)
+    if order.get("state") != "APPROVED" or outbox.tracking_numbers(order):
+        raise ShippingError(f"order {order_id} is {order.get('state')} (or has tracking): address can't change")
+    if _address_matches(wanted, _shipping_detail(order)):
+        return None, SingleResult(order_id, "confirmed", "the order already has this address")
+    # Wish wants the whole address: the current one with the requested fields changed
+    full = {k: v for k, v in _shipping_detail(order).items() if k in ADDRESS_FIELDS and v not in (None, "")}
+    full.update(wanted)
+    change_id = uuid.uuid4().hex
+    now = outbox.utcnow()
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, address_changes).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
+        conn.execute(
+            stmt,
+            {
+                "change_id": change_id,
+                "store": store,
+                "order_id": order_id,
+                "active_order_id": order_id,
+                "address": full,
+                "previous_address": _shipping_detail(order),
+                "state": State.PLANNED.value,
+                "attempts": 0,
+                "planned_at": now,
+                "updated_at": now,
+                "run_id": run_id,
+                "_loaded_at": now,
+            },
+        )
+        got = conn.execute(select(address_changes.c.change_id).where(address_changes.c.change_id == change_id)).first()
+    if got is None:
+        raise ShippingError(f"order {order_id} got an address change from another run meanwhile")
+    return change_id, None
 
-            stmt = dialect_insert(conn, address_changes).on_conflict_do_nothing(
-                index_elements=["store", "active_order_id"]
-            )
-            conn.execute(
-                stmt,
-                {
-                    "change_id": change_id,
-                    "store": store,
-                    "order_id": order_id,
-                    "active_order_id": order_id,
-                    "address": dict(wanted),
-                    "previous_address": _shipping_detail(order),
-                    "state": State.PLANNED.value,
-                    "attempts": 0,
-                    "planned_at": now,
-                    "updated_at": now,
-                    "run_id": run_id,
-                    "_loaded_at": now,
-                },
-            )
-            got = conn.execute(
-                select(address_changes.c.change_id).where(address_changes.c.change_id == change_id)
-            ).first()
-        if got is None:
-            raise ShippingError(f"order {order_id} got an address change from another run meanwhile")
-    else:
-        change_id = current.change_id
-        wanted = dict(current.address)
 
-    def set_state(to: State, detail: str | None = None, *, only_from: Sequence[State], mine: bool = False) -> bool:
-        values: dict[str, Any] = {"state": to.value, "updated_at": outbox.utcnow()}
-        if detail is not None:
-            values["last_error"] = detail
-        if to in (State.CONFIRMED, State.FAILED):
-            values["active_order_id"] = None
-        if to in (State.CONFIRMED, State.FAILED, State.CONFLICT):
-            values["finished_at"] = outbox.utcnow()
-        if to == State.SUBMITTING and not mine:
-            values.update(claimed_by=token, claimed_at=outbox.utcnow(), attempts=address_changes.c.attempts + 1)
-        cond = [address_changes.c.change_id == change_id, address_changes.c.state.in_([s.value for s in only_from])]
-        if mine:
-            cond.append(address_changes.c.claimed_by == token)
-        with write_transaction(engine) as conn:
-            return conn.execute(update(address_changes).where(and_(*cond)).values(**values)).rowcount == 1
+def change_address(
+    engine: Engine,
+    client: Any,
+    store: str,
+    order_id: str,
+    address: Mapping[str, Any],
+    *,
+    follow_seconds: float = 0.0,
+    poll_interval: float = 1.0,
+    run_id: str | None = None,
+    machine: WriteMachine | None = None,
+) -> SingleResult:
+    """Change the shipping address of an order not yet shipped, exactly once.
 
-    def read_row() -> Any:
-        with engine.connect() as conn:
-            return conn.execute(select(address_changes).where(address_changes.c.change_id == change_id)).one()
-
-    row = read_row()
-    stale = row.state == State.SUBMITTING and (row.claimed_by is None or outbox.claimer_is_dead(row.claimed_by))
-    if row.state == State.PLANNED or stale:
-        if not set_state(State.SUBMITTING, only_from=[State.PLANNED, State.SUBMITTING]):
-            raise ShippingError("another run holds this address change")
-        row = read_row()
-        for _ in range(3):
-            if row.sent_at is not None:
-                order = client.get_order(order_id)
-                detail = _shipping_detail(order)
-                if _address_matches(wanted, detail):
-                    set_state(
-                        State.SUBMITTED,
-                        "read back: the new address is on the order",
-                        only_from=[State.SUBMITTING],
-                        mine=True,
-                    )
-                    break
-                if row.previous_address and not _address_matches(row.previous_address, detail):
-                    set_state(
-                        State.CONFLICT,
-                        "the order has an address that is neither the old nor ours",
-                        only_from=[State.SUBMITTING],
-                        mine=True,
-                    )
-                    break
-                if order.get("processing_status") == "IN_PROGRESS":
-                    set_state(
-                        State.SUBMITTING,
-                        "another write in progress; read back later",
-                        only_from=[State.SUBMITTING],
-                        mine=True,
-                    )
-                    break
-            with engine.begin() as conn:
-                ok = conn.execute(
-                    update(address_changes)
-                    .where(address_changes.c.change_id == change_id, address_changes.c.claimed_by == token)
-                    .values(sent_at=outbox.utcnow())
-                ).rowcount
-            if not ok:
-                raise ShippingError("lost the claim on the address change")
-            try:
-                client.modify_address(order_id, wanted)
-            except WishUncertainWriteError:
-                row = read_row()
-                continue
-            except WishRateLimited as exc:
-                set_state(State.PLANNED, f"rate limited: {exc}", only_from=[State.SUBMITTING], mine=True)
-                raise
-            except WishRequestError as exc:
-                set_state(State.FAILED, f"Wish rejected the address: {exc}", only_from=[State.SUBMITTING], mine=True)
-                break
-            except WishError:
-                row = read_row()
-                continue
-            set_state(State.SUBMITTED, "accepted by Wish", only_from=[State.SUBMITTING], mine=True)
-            break
-    deadline = time.monotonic() + follow_seconds
-    while read_row().state == State.SUBMITTED:
-        order = client.get_order(order_id)
-        status = order.get("processing_status")
-        if order.get("processing_source") == "MODIFY_SHIPPING" and status == "SUCCEEDED":
-            if _address_matches(wanted, _shipping_detail(order)):
-                set_state(State.CONFIRMED, "Wish processing_status SUCCEEDED", only_from=[State.SUBMITTED])
-            else:
-                set_state(State.CONFLICT, "processed, but another address is on the order", only_from=[State.SUBMITTED])
-        elif status == "FAILED":
-            set_state(State.FAILED, "Wish processing_status FAILED", only_from=[State.SUBMITTED])
-        if time.monotonic() + poll_interval > deadline:
-            break
-        time.sleep(poll_interval)
-    final = read_row()
-    return SingleResult(order_id, final.state, final.last_error or final.state)
+    The change is written to ``address_changes`` before it is sent; while it is in flight, shipping does
+    not plan the order (no label for the old address). It then goes the one write path (claim, send,
+    settle, read back, judge; :class:`AddressKind`). Rerunning with the same address resumes it.
+    A rate limit or a configuration error is raised as the client's exception, the row kept.
+    """
+    change_id, done = plan_address_change(engine, client, store, order_id, address, run_id=run_id)
+    if done is not None:
+        return done
+    assert change_id is not None
+    machine = machine or WriteMachine(engine, client, ADDRESS)
+    result = machine.settle(change_id, follow_seconds=follow_seconds, poll_interval=poll_interval)
+    if isinstance(result.error, WishRateLimited | WishAuthError | WishConfigError):
+        raise result.error
+    return SingleResult(order_id, result.state, result.detail)
 
 
 __all__ = [
+    "ADDRESS",
+    "AddressKind",
     "PlanResult",
     "ShippingError",
     "SingleResult",
     "change_address",
     "modify_tracking",
+    "plan_address_change",
     "plan_and_save",
 ]

@@ -31,12 +31,16 @@ from wishflow.api.errors import (
 )
 from wishflow.shipping import outbox
 from wishflow.shipping.outbox import Judgement, OutboxRow, State, Transition, Verdict
+from wishflow.shipping.write_policy import WritePolicy
 
 logger = logging.getLogger("wishflow.shipping")
 
 #: After an uncertain write that read back as "not there", send again at most this many times per run.
 MAX_SENDS_PER_RUN = 3
 READ_RETRIES = 4
+#: The sandbox's "another write is in progress" code (Wish documents none): the write was refused
+#: because the order is busy, which proves nothing about our own write.
+WRITE_IN_PROGRESS_CODE = 4006
 
 
 class ShipClient(Protocol):
@@ -195,6 +199,8 @@ class Submitter:
         read_retry_delay: float = 0.5,
         on_payloads: Callable[[str, list[dict[str, Any]]], None] | None = None,
         settle_seconds: float | None = None,
+        policy: WritePolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
@@ -205,8 +211,14 @@ class Submitter:
         self.chunk_size = chunk_size or self.workers * 8
         self.read_retry_delay = read_retry_delay
         self.on_payloads = on_payloads
-        #: a send is not repeated until this long after the last one (see ``outbox.judge_readback``)
-        self.settle = timedelta(seconds=client.write_settle_seconds if settle_seconds is None else settle_seconds)
+        self.policy = policy or WritePolicy.from_env()
+        #: a send is not repeated, nor judged lost, until this long after it (``outbox.judge_readback``):
+        #: the write policy's horizon, not the client's timeout
+        self.settle = self.policy.settle if settle_seconds is None else timedelta(seconds=settle_seconds)
+        #: the longest a run sleeps for parked sends to settle; longer ones are left to the next run
+        self.in_run_wait = timedelta(seconds=max(60.0, float(getattr(client, "write_settle_seconds", 60.0))))
+        #: the clock ``sent_at`` and the settle horizon are measured on (tests pass the sandbox's)
+        self.clock = clock or outbox.utcnow
         #: rows parked because a send of theirs may still land: shipment id -> (store, when it settles)
         self._settling: dict[str, tuple[str, datetime]] = {}
 
@@ -298,7 +310,11 @@ class Submitter:
             if not self._settling:
                 break
             settling, self._settling = self._settling, {}
-            wait = (max(at for _, at in settling.values()) - outbox.utcnow()).total_seconds()
+            wait = (max(at for _, at in settling.values()) - self.clock()).total_seconds()
+            if wait > self.in_run_wait.total_seconds():
+                # Wish may take longer than a run should wait: the next run's reconcile reads them back
+                logger.info("%d uncertain sends settle only in %.0f s; left for a later run", len(settling), wait)
+                break  # already counted as pending when they were parked
             if wait > 0:
                 logger.info("waiting %.1f s for %d uncertain sends to settle before reading back", wait, len(settling))
                 time.sleep(wait)
@@ -413,14 +429,16 @@ class Submitter:
                 if order is None:
                     return _Outcome(self._park(row, f"read-back failed, will retry: {error}"), sent, reads)
                 payload = order
-                j = outbox.judge_readback(row, order, settle=self.settle)
+                j = outbox.judge_readback(row, order, settle=self.settle, now=self.clock())
                 if j.verdict == Verdict.SETTLE:
                     return _Outcome(self._park(row, j.detail), sent, reads, payload, settles_at=j.settles_at)
                 if j.verdict != Verdict.SEND:
                     return _Outcome(self._settle(row, j), sent, reads, payload)
-            if not outbox.mark_sending(self.engine, row.shipment_id, self.token):
+            now = self.clock()
+            if not outbox.mark_sending(self.engine, row.shipment_id, self.token, now=now):
                 return _Outcome(None, sent, reads, payload, lost_claim=True)
-            row = replace(row, sent_at=outbox.utcnow())
+            earlier_send = row.sent_at
+            row = replace(row, sent_at=now)
             self.limiter.acquire()
             try:
                 sent += 1
@@ -440,13 +458,19 @@ class Submitter:
             except (WishAuthError, WishConfigError) as exc:
                 return _Outcome(self._requeue(row, f"not processed: {exc}"), sent, reads, payload, fatal=str(exc))
             except WishRequestError as exc:
+                # this send was refused, so only an earlier send of ours could still land: judge the
+                # order against that one (none: nothing of ours can be in flight)
                 order, n, _error = self._read(row.order_id)
                 reads += n
                 if order is None:
                     return _Outcome(self._park(row, f"Wish rejected ({exc}); read-back failed"), sent, reads)
-                j = outbox.judge_readback(row, order)
-                if j.verdict == Verdict.SEND:
+                j = outbox.judge_readback(replace(row, sent_at=earlier_send), order, settle=self.settle, now=now)
+                if j.verdict == Verdict.SEND and exc.code == WRITE_IN_PROGRESS_CODE:
+                    j = Judgement(Verdict.WAIT, f"Wish refused: another write is in progress ({exc})")
+                elif j.verdict == Verdict.SEND:
                     j = Judgement(Verdict.FAILED, f"Wish rejected the tracking: {exc}", None, j.processing_status)
+                if j.verdict == Verdict.SETTLE:
+                    return _Outcome(self._park(row, j.detail), sent, reads, order, settles_at=j.settles_at)
                 return _Outcome(self._settle(row, j), sent, reads, order)
             except WishError as exc:
                 must_read = True
@@ -454,10 +478,10 @@ class Submitter:
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug: leave the row for a read-back, fail the run
                 return _Outcome(self._park(row, f"error while sending: {exc!r}"), sent, reads, payload, fatal=repr(exc))
-            j = outbox.judge_follow(row, response) if isinstance(response, dict) else None
-            if j is None or j.verdict not in (Verdict.CONFIRMED, Verdict.FAILED, Verdict.CONFLICT):
-                j = Judgement(Verdict.SUBMITTED, "accepted by Wish", None, (response or {}).get("processing_status"))
-            return _Outcome(self._settle(row, j), sent, reads, response if isinstance(response, dict) else None)
+            # accepted: whatever the response shows, the outcome is judged by read-back (follow)
+            j = outbox.judge_response(row, response)
+            shown = response if isinstance(response, dict) and response.get("state") else None
+            return _Outcome(self._settle(row, j), sent, reads, shown)
         return _Outcome(
             self._park(row, f"still uncertain after {MAX_SENDS_PER_RUN} sends; will read back next run"),
             sent,
@@ -472,9 +496,17 @@ class Submitter:
             order, n, _error = self._read(row.order_id)
             if order is None:
                 return None, None, n
-            j = outbox.judge_follow(row, order)
-            if j.verdict == Verdict.SUBMITTED:
+            j = outbox.judge_follow(row, order, settle=self.settle, now=self.clock())
+            if j.verdict in (Verdict.SUBMITTED, Verdict.PENDING):
                 return None, order, n
+            if j.verdict == Verdict.RESEND:
+                # proven not landed: back to submitting, released, sent_at kept; reconcile reads it back
+                # once more and sends the same number again
+                return (
+                    Transition(row.shipment_id, State.SUBMITTING, State.SUBMITTED, detail=j.detail, release=True),
+                    order,
+                    n,
+                )
             return (
                 Transition(
                     row.shipment_id,

@@ -132,6 +132,31 @@ address_changes = Table(
     comment="Address-change outbox (before shipment): the same exactly-once states as shipments.",
 )
 
+refund_requests = Table(
+    "refund_requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True, comment="Id of this refund request."),
+    Column("store", String(100), nullable=False, comment="The merchant store."),
+    Column("order_id", String(64), nullable=False, comment="Wish's order id."),
+    Column("active_order_id", String(64), comment="order_id while in flight or in conflict, else NULL."),
+    Column("reason", String(64), nullable=False, comment="Refund reason sent (one of the order's refund_reasons)."),
+    Column("note", Text, comment="Optional refund_reason_note sent with it."),
+    Column("state", String(16), nullable=False, comment="planned, submitting, submitted, confirmed, ..."),
+    Column("attempts", Integer, nullable=False, comment="Times the request was claimed for sending."),
+    Column("claimed_by", String(128), comment="Worker holding the row while submitting."),
+    Column("claimed_at", UTCDateTime(), comment="When the current claim was taken."),
+    Column("sent_at", UTCDateTime(), comment="Set just before the PUT."),
+    Column("last_error", LongText, comment="Why the last attempt failed, conflicted or was uncertain."),
+    Column("wish_processing_status", String(32), comment="Last processing_status read from Wish."),
+    Column("planned_at", UTCDateTime(), nullable=False, comment="When the refund was requested."),
+    Column("finished_at", UTCDateTime(), comment="When it became confirmed, failed or conflict."),
+    Column("updated_at", UTCDateTime(), nullable=False, comment="Last change of this row."),
+    Column("run_id", String(64), comment="The run that requested it."),
+    _loaded_at(),
+    UniqueConstraint("store", "active_order_id"),
+    comment="Refund outbox (merchant-requested refunds): the same exactly-once states as shipments.",
+)
+
 shipping_skus = Table(
     "shipping_skus",
     metadata,

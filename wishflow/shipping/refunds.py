@@ -1,0 +1,201 @@
+"""Refunds the merchant asks for (out of stock, unable to ship, ...), exactly once.
+
+``PUT /orders/{id}/refund`` is asynchronous like every write to Wish and has no idempotency key; a
+refund sent twice is at best an error and at worst a second refund. So a refund goes the one write
+path (:mod:`wishflow.shipping.order_writes`): written to ``refund_requests`` before it is sent, claimed,
+sent once, judged by read-back. The reason must be one Wish offers for the order at that stage
+(``GET /orders/{id}/refund_reasons``); while the request is in flight, shipping does not plan the order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
+from wishflow.shipping import outbox
+from wishflow.shipping.order_writes import WriteMachine, judge_order_write
+from wishflow.shipping.outbox import State
+from wishflow.warehouse.bulk import dialect_insert
+from wishflow.warehouse.shipping_schema import refund_requests, shipments
+
+
+class RefundError(RuntimeError):
+    """A refund that cannot be asked for as given (nothing was sent)."""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    order_id: str
+    state: str
+    detail: str
+    reason: str
+    request_id: str | None = None
+
+
+def _refunds(order: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in order.get("refunds") or () if isinstance(r, dict)]
+
+
+@dataclass(frozen=True)
+class RefundKind:
+    """``PUT /orders/{id}/refund`` as a kind of the one write path.
+
+    Ours landed when the order is REFUNDED by the merchant with our reason; REFUNDED any other way
+    (Wish's auto-refund, another reason) is a conflict a person looks at; a refund is possible while
+    the order is APPROVED or SHIPPED."""
+
+    name: str = "refund"
+    table: Any = refund_requests
+    id_column: str = "request_id"
+
+    def send(self, client: Any, row: Any) -> Any:
+        return client.refund_order(row.order_id, row.reason, row.note)
+
+    def judge(
+        self, row: Any, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool
+    ) -> outbox.Judgement:
+        def landed(o: dict[str, Any]) -> bool:
+            return o.get("state") == "REFUNDED" and any(
+                r.get("refund_reason") == row.reason and r.get("refund_source") in (None, "MERCHANT")
+                for r in _refunds(o)
+            )
+
+        def conflict(o: dict[str, Any]) -> str | None:
+            if o.get("state") != "REFUNDED":
+                return None
+            how = ", ".join(f"{r.get('refund_reason')} by {r.get('refund_source')}" for r in _refunds(o)) or "unknown"
+            return f"the order was refunded otherwise ({how}); not refunded again"
+
+        def still_possible(o: dict[str, Any]) -> bool:
+            return o.get("state") in ("APPROVED", "SHIPPED")
+
+        return judge_order_write(
+            row,
+            order,
+            source="REFUND",
+            landed=landed,
+            conflict=conflict,
+            still_possible=still_possible,
+            settle=settle,
+            now=now,
+            following=following,
+        )
+
+
+REFUND = RefundKind()
+
+
+def plan_refund(
+    engine: Engine,
+    client: Any,
+    store: str,
+    order_id: str,
+    reason: str,
+    *,
+    note: str | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Write the refund down (``planned``) before anything is sent, or find the one in flight with the
+    same reason. The reason must be among the order's ``refund_reasons`` now."""
+    with engine.connect() as conn:
+        current = conn.execute(
+            select(refund_requests).where(
+                refund_requests.c.store == store, refund_requests.c.active_order_id == order_id
+            )
+        ).first()
+        held = conn.execute(
+            select(shipments.c.state).where(shipments.c.store == store, shipments.c.active_order_id == order_id)
+        ).first()
+        done = conn.execute(
+            select(refund_requests.c.request_id).where(
+                refund_requests.c.store == store,
+                refund_requests.c.order_id == order_id,
+                refund_requests.c.reason == reason,
+                refund_requests.c.state == State.CONFIRMED.value,
+            )
+        ).first()
+    if current is None and done is not None:
+        return str(done.request_id)  # a rerun of a refund that went through: nothing to send
+    if current is not None:
+        if current.reason != reason:
+            raise RefundError(f"order {order_id} has a refund in flight with reason {current.reason} ({current.state})")
+        return str(current.request_id)
+    if held is not None:
+        raise RefundError(f"order {order_id} has a tracking write in the outbox ({held.state}); settle it first")
+    reasons = list(client.refund_reasons(order_id))
+    if not reasons:
+        raise RefundError(f"order {order_id} cannot be refunded now (Wish offers no refund reason)")
+    if reason not in reasons:
+        raise RefundError(f"{reason} is not a refund reason for order {order_id} now; choose one of {reasons}")
+    request_id = uuid.uuid4().hex
+    now = outbox.utcnow()
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, refund_requests).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
+        conn.execute(
+            stmt,
+            {
+                "request_id": request_id,
+                "store": store,
+                "order_id": order_id,
+                "active_order_id": order_id,
+                "reason": reason,
+                "note": note,
+                "state": State.PLANNED.value,
+                "attempts": 0,
+                "planned_at": now,
+                "updated_at": now,
+                "run_id": run_id,
+                "_loaded_at": now,
+            },
+        )
+        got = conn.execute(
+            select(refund_requests.c.request_id).where(refund_requests.c.request_id == request_id)
+        ).first()
+    if got is None:
+        raise RefundError(f"order {order_id} got a refund request from another run meanwhile")
+    return request_id
+
+
+def request_refund(
+    engine: Engine,
+    client: Any,
+    store: str,
+    order_id: str,
+    reason: str,
+    *,
+    note: str | None = None,
+    follow_seconds: float = 0.0,
+    poll_interval: float = 1.0,
+    run_id: str | None = None,
+    machine: WriteMachine | None = None,
+) -> RefundResult:
+    """Refund one order with ``reason``, exactly once: plan it, then the one write path. Rerunning
+    with the same reason resumes the earlier request (it is never sent again unless a read-back after
+    the settle horizon proves it did not land). A rate limit or configuration error is raised."""
+    request_id = plan_refund(engine, client, store, order_id, reason, note=note, run_id=run_id)
+    machine = machine or WriteMachine(engine, client, REFUND)
+    result = machine.settle(request_id, follow_seconds=follow_seconds, poll_interval=poll_interval)
+    if isinstance(result.error, WishRateLimited | WishAuthError | WishConfigError):
+        raise result.error
+    return RefundResult(order_id, result.state, result.detail, reason, request_id)
+
+
+def resume_refunds(
+    engine: Engine, client: Any, store: str, *, machine: WriteMachine | None = None
+) -> list[RefundResult]:
+    """Settle every unfinished refund of ``store`` (what a killed run left): read back, never resend blindly."""
+    machine = machine or WriteMachine(engine, client, REFUND)
+    out = []
+    for request_id in machine.open_rows(store):
+        result = machine.settle(request_id)
+        row = machine.row(request_id)
+        out.append(RefundResult(row.order_id, result.state, result.detail, row.reason, request_id))
+    return out
+
+
+__all__ = ["REFUND", "RefundError", "RefundKind", "RefundResult", "plan_refund", "request_refund", "resume_refunds"]
