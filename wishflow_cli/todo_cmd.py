@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
         f"{counts.at_risk} at risk of the ship-by deadline"
     )
     if items:
-        shown = [
-            {**item, "what_to_do": _short(item["what_to_do"])} for item in items
-        ]
+        shown = [{**item, "what_to_do": _short(item["what_to_do"])} for item in items]
         print(format_table(shown, _COLUMNS))
     if len(items) < counts.total_actions and args.kind is None:
         print(f"... {counts.total_actions - len(items)} more (--limit)")
