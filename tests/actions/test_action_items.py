@@ -204,3 +204,18 @@ def test_todo_prints_the_same_list(engine: sa.Engine, warehouse_url: str, capsys
     assert "2 quarantined, 2 waiting to ship" in out[0]
     assert out[1].split()[:3] == ["severity", "kind", "order_id"]
     assert out[3].split()[:3] == ["missed", "quarantined_order", "held-overdue"]
+
+
+def test_the_daily_summary_shows_the_same_list(engine: sa.Engine, warehouse_url: str) -> None:
+    from tasks.aftersales import daily_summary_task
+    from wishflow.notify.digest import action_list_markdown
+
+    _seed(engine)
+    items = action_items(engine, STORE)
+    markdown = daily_summary_task.fn(STORE, warehouse_url, NOW.date())["markdown"]
+    assert f"## To do today ({len(items)})" in markdown
+    assert "2 quarantined (open orders held by validation), 2 waiting to ship, 2 at risk" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "quarantined_order" in line]
+    assert [r.split("|")[3].strip() for r in rows] == ["held-overdue", "held-later"]
+    capped = action_list_markdown(STORE, queue_counts(engine, STORE), items[:2], max_lines=2)
+    assert capped.rstrip().endswith(f"… and {len(items) - 2} more")
