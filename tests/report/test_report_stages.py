@@ -3,9 +3,8 @@ under each chart what it shows."""
 
 from __future__ import annotations
 
-from markupsafe import escape
-
 import sqlalchemy as sa
+from markupsafe import escape
 
 from tests.actions.test_action_items import STORE, _seed
 from wishflow.actions import action_items, queue_counts
