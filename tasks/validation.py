@@ -15,10 +15,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.common import engine_for, retry_transient
+from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
 from wishflow.validation.store import read_pending_batch, record_outcome
-from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.validate import validate_frame
 
 #: Rows shown in table artifacts (the views hold the full lists).
