@@ -66,6 +66,7 @@ UNKNOWN_UNIT_WEIGHT_GRAMS = 250
 _TIME_COLUMNS = ("released_at", "updated_at", "expected_ship_time")
 _NUMBER_COLUMNS = ("quantity", "product_price", "shipping_price", "payment_total")
 _OBSERVED_MAX = 500
+_LENGTH_SAMPLE = 40
 #: How many failing values per expectation are kept in the stored GX result JSON (the full list is
 #: in ``order_validation_failures``).
 GX_RESULT_SAMPLE = 20
@@ -160,6 +161,14 @@ def _render(value: Any) -> str | None:
     return text if len(text) <= _OBSERVED_MAX else text[: _OBSERVED_MAX - 1] + "…"
 
 
+def _render_length(value: Any) -> str | None:
+    """A too-long text as its length and its start (a 100,000-character name is not worth storing)."""
+    if not isinstance(value, str):
+        return _render(value)
+    start = value if len(value) <= _LENGTH_SAMPLE else value[: _LENGTH_SAMPLE - 1] + "…"
+    return f"{len(value)} characters: {start}"
+
+
 def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     if "column" in kwargs:
         return [kwargs["column"]]
@@ -193,7 +202,9 @@ def _collect(suite_result: Any, frame: pd.DataFrame, failures: list[Failure], er
         column = meta.get("column") or (columns[0] if columns else "")
         severity = meta.get("severity", "blocking")
         for position, order_id in enumerate(order_ids[rows]):
-            if len(values) == 1:
+            if len(values) == 1 and config.type == "expect_column_value_lengths_to_be_between":
+                observed = _render_length(values[0][position])
+            elif len(values) == 1:
                 observed = _render(values[0][position])
             else:
                 observed = ", ".join(f"{c}={_render(v[position])}" for c, v in zip(columns, values, strict=True))
