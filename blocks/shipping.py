@@ -56,6 +56,13 @@ class ShippingPolicy(Block):
         default=None, description="CSV of sku,weight_grams,length_mm,width_mm,height_mm,tags (else the warehouse)."
     )
 
+    # -- validation bounds (issue 18) --
+    bounds: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Blocking upper bounds of orders, e.g. {max_quantity: 50, max_unit_price: 2000}; unset ones "
+        "take the defaults (see wishflow/validation/bounds.py), parcel bounds the largest package preset.",
+    )
+
     def policy(self) -> Policy:
         return Policy.from_mapping(
             {
@@ -65,6 +72,7 @@ class ShippingPolicy(Block):
                 "regions": self.regions,
                 "combine": self.combine,
                 "max_batch_size": self.max_batch_size,
+                "bounds": self.bounds,
             }
         )
 

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
+from blocks.shipping import resolve_shipping_policy
 from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable
 from tasks.notify import send_notification
@@ -45,6 +46,10 @@ def validate_orders(
     notify_block: Annotated[
         str | None, Field(description="Notification block for the deadline-risk digest ('type-slug/name').")
     ] = None,
+    shipping_block: Annotated[
+        str | None,
+        Field(description="Shipping policy block whose `bounds` hold orders past them (else environment/default)."),
+    ] = None,
 ) -> dict[str, Any]:
     """Validate pending orders with Great Expectations; quarantine the bad ones.
 
@@ -54,10 +59,13 @@ def validate_orders(
         batch_size: Orders validated per task run.
         risk_hours: Notify about unshipped orders with fewer hours than this left.
         notify_block: Notification block for the deadline-risk digest ('type-slug/name').
+        shipping_block: Shipping policy block whose `bounds` hold orders past them (else environment/default).
     """
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
+    # the merchant's blocking upper bounds (issue 18) live in the shipping policy
+    bounds = resolve_shipping_policy(shipping_block).policy().bounds
     now = datetime.now(UTC)
     parameters = jsonable(
         {
@@ -66,6 +74,7 @@ def validate_orders(
             "batch_size": batch_size,
             "risk_hours": risk_hours,
             "notify_block": notify_block,
+            "shipping_block": shipping_block,
         }
     )
     record_run_start(warehouse_url, run_id, store, "validate", parameters)
@@ -80,7 +89,7 @@ def validate_orders(
             after = str(frame["order_id"].iloc[-1])
             # quote(): Prefect would otherwise walk every value of the frame and the outcome (both for the
             # task's inputs and to resolve futures in them), seconds per 50k-order batch.
-            outcome = validate_orders_frame(quote(frame), now)
+            outcome = validate_orders_frame(quote(frame), now, bounds)
             totals["batches"] += 1
             counts = record_validation(warehouse_url, store, run_id, quote(outcome), totals["batches"], now)
             for key, value in counts.items():

@@ -16,7 +16,6 @@ from wishflow.aftersales import (
     ReplyPolicy,
     awaiting_merchant,
     daily_summary,
-    open_follow_ups,
     plan_replies,
     render_markdown,
     send_replies,
@@ -105,7 +104,12 @@ def daily_summary_task(store: str, warehouse_url: str, day: date) -> dict[str, A
     """The day's figures against the day before, and the markdown report with open follow-ups."""
     engine = engine_for(warehouse_url)
     summary = daily_summary(engine, store, day)
+    # the action list (issue 18) replaces the follow-ups-only section: the same rows as `wishflow todo`
+    from wishflow.actions import action_items, queue_counts
+    from wishflow.notify.digest import action_list_markdown
+
+    actions = action_list_markdown(store, queue_counts(engine, store), action_items(engine, store, limit=50))
     return {
         "summary": summary.to_json(),
-        "markdown": render_markdown(summary, follow_ups=open_follow_ups(engine, store)),
+        "markdown": render_markdown(summary) + "\n" + actions,
     }

@@ -15,6 +15,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.common import engine_for, retry_transient
+from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
 from wishflow.validation.store import read_pending_batch, record_outcome
@@ -37,9 +38,11 @@ def read_pending_orders(warehouse_url: str, store: str, after_order_id: str | No
 
 
 @task(name="validate-orders-frame", cache_policy=NO_CACHE, timeout_seconds=1800)
-def validate_orders_frame(frame: pd.DataFrame, now: datetime) -> ValidationOutcome:
-    """Run the blocking and warning suites over one batch."""
-    return validate_frame(frame, now)
+def validate_orders_frame(
+    frame: pd.DataFrame, now: datetime, bounds: ValidationBounds | None = None
+) -> ValidationOutcome:
+    """Run the blocking and warning suites over one batch, with the merchant's upper bounds."""
+    return validate_frame(frame, now, bounds)
 
 
 @task(

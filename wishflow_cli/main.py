@@ -25,6 +25,7 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.report_cmd",
     "wishflow_cli.docs_cmd",
     "wishflow_cli.auth_cmd",
+    "wishflow_cli.todo_cmd",
 )
 
 

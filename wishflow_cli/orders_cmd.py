@@ -2,7 +2,7 @@
 
 wishflow orders --unprocessed            valid APPROVED orders not shipped, soonest deadline first
 wishflow orders --at-risk [--hours 24]   unshipped orders close to (or past) their ship-by deadline
-wishflow orders --quarantined            orders held back by validation, with their reasons
+wishflow orders --quarantined            open orders held back by validation, with their reasons
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 _COLUMNS = {
     "unprocessed": ["order_id", "expected_ship_time", "hours_left", "flags", "country_code", "sku", "quantity"],
     "at_risk": ["order_id", "expected_ship_time", "hours_left", "validation_status", "flags", "country_code", "sku"],
-    "quarantined": ["order_id", "state", "expected_ship_time", "hours_left", "quarantined_since", "reasons"],
+    "quarantined": ["order_id", "expected_ship_time", "hours_left", "quarantined_since", "hours_held", "reasons"],
 }
 
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             title = f"{len(rows)} unshipped order(s) of store {store} with under {args.hours:g} h left"
         elif args.quarantined:
             view, rows = "quarantined", quarantined_orders(engine, store, limit=args.limit)
-            title = f"{len(rows)} quarantined order(s) of store {store}"
+            title = f"{len(rows)} open order(s) of store {store} quarantined (held from shipping)"
         else:
             view, rows = "unprocessed", unprocessed_orders(engine, store, limit=args.limit)
             title = f"{len(rows)} unprocessed order(s) of store {store}, soonest deadline first"

@@ -1,4 +1,4 @@
-"""Thirty-odd kinds of bad orders, each with the one blocking rule it must be quarantined for, and
+"""Fifty-odd kinds of bad orders, each with the one blocking rule it must be quarantined for, and
 good orders that exercise the same rules' edges and must pass."""
 
 from __future__ import annotations
@@ -51,6 +51,37 @@ BAD_KINDS: dict[str, tuple[dict[str, Any], str]] = {
     "deadline_before_release": ({"expected_ship_time": NOW - timedelta(days=2)}, "expected_ship_time_after_release"),
     "deadline_at_release": ({"expected_ship_time": NOW - timedelta(days=1)}, "expected_ship_time_after_release"),
     "missing_deadline": ({"expected_ship_time": None}, "expected_ship_time_after_release"),
+    # types and magnitudes (issue 18): blocking, with defaults from wishflow/validation/bounds.py
+    "wrongly_typed_field": (
+        {"street_address2": None, "input_problems": 'street_address2: list ["Flat 2"] (expected text)'},
+        "field_types_valid",
+    ),
+    "too_many_units": ({"quantity": 110}, "quantity_within_bound"),
+    "absurd_unit_price": ({"product_price": Decimal("1000000000000")}, "product_price_within_bound"),
+    "absurd_shipping_price": ({"shipping_price": Decimal("5000")}, "shipping_price_within_bound"),
+    "absurd_total": ({"payment_total": Decimal("1000000000")}, "payment_total_within_bound"),
+    "huge_name": ({"recipient_name": "A" * 100_000}, "recipient_name_length_within_bound"),
+    "huge_street": ({"street_address1": "B" * 100_000}, "street_address1_length_within_bound"),
+    "huge_street2": ({"street_address2": "C" * 300}, "street_address2_length_within_bound"),
+    "huge_street3": ({"street_address3": "D" * 300}, "street_address3_length_within_bound"),
+    "huge_city": ({"city": "E" * 100_000}, "city_length_within_bound"),
+    "huge_province": ({"province": "F" * 300}, "province_length_within_bound"),
+    "huge_zipcode": (
+        {"country_code": "IE", "province": None, "phone_number": None, "zipcode": "G" * 40},
+        "zipcode_length_within_bound",
+    ),
+    "huge_phone": ({"phone_number": "1" * 40}, "phone_number_length_within_bound"),
+    "huge_sku": ({"sku": "S" * 101}, "sku_length_within_bound"),
+    "parcel_too_heavy": ({"quantity": 30, "sku_weight_grams": 2000}, "parcel_fits_largest_package"),
+    "item_too_long": (
+        {"sku_weight_grams": 100, "sku_length_mm": 800, "sku_width_mm": 10, "sku_height_mm": 10},
+        "parcel_fits_largest_package",
+    ),
+    "ancient_release": (
+        {"released_at": NOW.replace(year=1990), "expected_ship_time": NOW.replace(year=1990) + timedelta(days=5)},
+        "released_at_valid",
+    ),
+    "deadline_far_away": ({"expected_ship_time": NOW + timedelta(days=400)}, "ship_window_within_bound"),
 }
 
 #: kind -> changes to a good order that sit on a rule's edge and must pass every blocking rule.
@@ -67,6 +98,9 @@ GOOD_KINDS: dict[str, dict[str, Any]] = {
     "china_complete": CN,
     "free_item": {"product_price": Decimal("0")},
     "three_units": {"quantity": 3},
+    "hundred_units": {"quantity": 100},
+    "heavy_but_fits": {"quantity": 10, "sku_weight_grams": 2500},
+    "long_address_line": {"street_address1": "X" * 200},
     "released_just_now": {"released_at": NOW},
     "euro_money": {"currency_code": "EUR", "country_code": "DE", "province": None, "zipcode": "10115"},
     "shipped_order": {"state": "SHIPPED", "tracking_number": "LX123456789CN", "processing_status": "SUCCEEDED"},

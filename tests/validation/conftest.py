@@ -48,19 +48,40 @@ def good_order(order_id: str, **changes: Any) -> dict[str, Any]:
     return row
 
 
+#: Keys of a test order row that describe its SKU rather than the order (see :func:`insert_orders`).
+SKU_KEYS = ("sku_weight_grams", "sku_length_mm", "sku_width_mm", "sku_height_mm")
+
+
 def insert_orders(engine: sa.Engine, store: str, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> None:
     """Write rows straight into ``orders`` (the pull flow's job in production)."""
     from wishflow.warehouse.schema import orders
+    from wishflow.warehouse.shipping_schema import shipping_skus
     from wishflow.warehouse.validation_schema import order_validation_queue as queue
 
     loaded = datetime.now(UTC)
-    payload = [{**r, "store": store, "raw": {"id": r["order_id"]}, "_loaded_at": loaded} for r in rows]
+    rows = list(rows)
+    # ``sku_*`` keys describe the SKU (unit weight and size): they go to the SKU table, as the
+    # merchant's SKU CSV would put them
+    skus = {
+        r["sku"]: {k.removeprefix("sku_"): r.get(k) for k in SKU_KEYS}
+        for r in rows
+        if any(r.get(k) is not None for k in SKU_KEYS)
+    }
+    rows = [{k: v for k, v in r.items() if k not in SKU_KEYS} for r in rows]
+    payload = [
+        {"input_problems": None, **r, "store": store, "raw": {"id": r["order_id"]}, "_loaded_at": loaded} for r in rows
+    ]
     ids = [r["order_id"] for r in payload]
     with engine.begin() as conn:
         if replace:
             conn.execute(orders.delete().where(orders.c.store == store, orders.c.order_id.in_(ids)))
             conn.execute(queue.delete().where(queue.c.store == store, queue.c.order_id.in_(ids)))
         conn.execute(orders.insert(), payload)
+        if skus:
+            conn.execute(
+                shipping_skus.insert(),
+                [{"store": store, "sku": sku, **dims, "_loaded_at": loaded} for sku, dims in skus.items()],
+            )
         # as the loader does: every new or newer version awaits a verdict
         conn.execute(
             queue.insert(),

@@ -69,6 +69,9 @@ def test_observed_values_are_recorded(outcome: ValidationOutcome) -> None:
     assert observed[("bad-us_bad_zipcode", "zipcode_format")] == "US:ABCDE"
     assert observed[("bad-unknown_state", "state_known")] == "SHIPPING"
     assert "released_at=" in observed[("bad-deadline_before_release", "expected_ship_time_after_release")]
+    assert observed[("bad-huge_name", "recipient_name_length_within_bound")] == "100000 characters: " + "A" * 39 + "…"
+    assert observed[("bad-too_many_units", "quantity_within_bound")] == "110"
+    assert observed[("bad-parcel_too_heavy", "parcel_fits_largest_package")] == "60000"
 
 
 def test_warnings_are_recorded_but_do_not_quarantine(outcome: ValidationOutcome) -> None:

@@ -95,3 +95,21 @@ def test_new_orders_digest_is_sent_through_the_block(
     assert received[0]["title"] == "Wishflow [default]: 60 new orders"
     assert received[0]["text"].endswith("… and 10 more")
     assert "Ann Lee" not in received[0]["text"]  # no personal data in notifications
+
+
+def test_flow_applies_the_merchants_bounds_from_the_shipping_policy(
+    prefect_harness: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.validate_orders import validate_orders
+    from wishflow.validation import quarantined_orders
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default: {carrier: YunExpress, origin_country: CN}\nbounds: {max_quantity: 2}\n")
+    monkeypatch.setenv("WISHFLOW_SHIPPING_POLICY", str(policy))
+    engine = make_engine(sqlite_url)
+    insert_orders(engine, "default", [good_order("two", quantity=2), good_order("three", quantity=3)])
+    result = validate_orders()
+    assert (result["valid"], result["invalid"]) == (1, 1)
+    assert [(r["order_id"], r["reasons"]) for r in quarantined_orders(engine, "default")] == [
+        ("three", "quantity_within_bound")
+    ]

@@ -35,13 +35,20 @@ EXCEPTION_KINDS = {
 class FollowUpResult:
     opened: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
+    #: Open follow-ups whose text or due time changed with their source (e.g. at risk -> missed).
+    updated: list[dict[str, Any]] = field(default_factory=list)
     open_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         def clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
 
-        return {"opened": clean(self.opened), "resolved": clean(self.resolved), "open": self.open_count}
+        return {
+            "opened": clean(self.opened),
+            "resolved": clean(self.resolved),
+            "updated": clean(self.updated),
+            "open": self.open_count,
+        }
 
 
 def _desired(
@@ -169,6 +176,19 @@ def update_follow_ups(
             conn.execute(f.insert(), new_rows)
         for key, row in open_rows.items():
             if key in desired:
+                # the text follows the source: a tracking exception that was at risk and whose
+                # deadline has passed now says "missed", not "(at_risk) ... due by"
+                values = desired[key]
+                if (row["summary"], row["due_at"]) != (values["summary"], values["due_at"]):
+                    kind, entity_id, opened_at = key
+                    conn.execute(
+                        update(f)
+                        .where(
+                            f.c.store == store, f.c.kind == kind, f.c.entity_id == entity_id, f.c.opened_at == opened_at
+                        )
+                        .values(summary=values["summary"], due_at=values["due_at"], _loaded_at=loaded_at)
+                    )
+                    result.updated.append({"kind": kind, "entity_id": entity_id, "summary": values["summary"]})
                 continue
             kind, entity_id, opened_at = key
             resolution = _resolution(conn, store, kind, entity_id)

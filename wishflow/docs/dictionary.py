@@ -22,8 +22,14 @@ HEADER = """# Warehouse data dictionary
      (wishflow/warehouse/*_schema.py) and wishflow/docs/queries.py. Do not edit by hand. -->
 
 Every table carries the merchant `store` it belongs to. Timestamps (`*_at`) are UTC. Money columns
-are exact decimals beside a `currency_code`. `raw` columns keep the payload exactly as Wish returned
-it (JSONB on PostgreSQL, JSON text on SQLite). `_loaded_at` is when Wishflow wrote the row.
+are decimals with 4 places beside a `currency_code`: exact `numeric(18,4)` on PostgreSQL; on SQLite,
+which has no decimal type, a binary number that Wishflow reads back as an exact `Decimal`. In SQL on
+SQLite, round sums to the currency's places (`ROUND(SUM(refund_amount), 2)`, exact for totals below
+10^11), as the example queries do, so both databases print the same figures. Weeks are ISO 8601 weeks
+("YYYY-Www", Monday first) everywhere: the examples and the report agree. `raw` columns keep the payload
+exactly as Wish returned it (JSONB on PostgreSQL, JSON text on SQLite). `_loaded_at` is when Wishflow
+wrote the row. "Waiting to ship" is `v_unprocessed_orders`; "quarantined" is `v_quarantined_orders`
+(open orders only); `v_action_items` is the list of things to do (`wishflow todo`).
 History tables are append-only; current-state tables are merged on their keys. How to use them:
 [analysts.md](analysts.md).
 

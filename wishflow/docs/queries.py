@@ -67,23 +67,74 @@ VIEWS: tuple[ViewDoc, ...] = (
     ),
     ViewDoc(
         "v_quarantined_orders",
-        "Orders whose latest validation failed a blocking expectation, with the reasons; they are not "
-        "shipped until a corrected version from Wish passes.",
+        "Open orders (still to ship) whose latest validation failed a blocking rule, with the reasons and "
+        "how long they have been held; they are not shipped until a corrected version from Wish passes. "
+        "Shipped, refunded and declined orders are never listed (their verdicts stay in order_validations).",
         (
             ("store", "The merchant store."),
             ("order_id", "Wish's order id."),
-            ("state", "The order's Wish state."),
+            ("state", "The order's Wish state (APPROVED: only open orders are listed)."),
             ("updated_at", "Wish's last update of the order."),
             ("expected_ship_time", "Ship-by deadline."),
             ("hours_left", "Hours until the deadline when queried (negative: past)."),
             ("country_code", "Destination country (ISO-2)."),
-            ("quarantined_since", "When the order was first quarantined."),
+            ("quarantined_since", "Wish's updated_at of the first version that failed (Wish's clock)."),
+            ("hours_held", "Hours since quarantined_since when queried."),
             ("validated_updated_at", "The order version (updated_at) the verdict is about."),
-            ("blocking_failures", "Number of blocking expectations that failed."),
-            ("reasons", "The failed expectations, comma-separated."),
+            ("blocking_failures", "Number of blocking rules that failed."),
+            ("reasons", "The failed rules, comma-separated."),
+        ),
+    ),
+    ViewDoc(
+        "v_quarantine_reasons",
+        "One row per open quarantined order and blocking rule it fails, with the value observed: why "
+        "orders are held right now (warnings and closed orders are not counted).",
+        (
+            ("store", "The merchant store."),
+            ("order_id", "Wish's order id."),
+            ("rule", "The blocking rule (see wishflow/validation/suites.py RULES)."),
+            ("column_name", "The column the rule checks."),
+            ("observed_value", "What was seen (truncated to 500 characters)."),
+            ("first_seen_at", "When the finding was first recorded."),
+            ("expected_ship_time", "Ship-by deadline."),
+            ("hours_left", "Hours until the deadline when queried (negative: past)."),
+        ),
+    ),
+    ViewDoc(
+        "v_action_items",
+        "The merchant's action list: one row per thing to do. Kinds: quarantined_order (an open order held "
+        "by validation), order_at_risk (an open order not quarantined with under 24 h left or overdue), "
+        "shipment_pending_at_wish (a tracking write Wish has not confirmed for 12 h), tracking_exception, "
+        "ticket_awaiting_merchant, penalty_to_review (the open follow-ups, with the tracking exception's "
+        "current severity). `wishflow todo`, the daily summary and the report print these rows.",
+        (
+            ("store", "The merchant store."),
+            ("kind", "What sort of thing to do (see above)."),
+            ("order_id", "The order concerned, if any."),
+            ("entity_id", "What it is about: the order, shipment, ticket, penalty or order:tracking number."),
+            ("severity", "missed (a deadline has passed), at_risk (a deadline is near) or action."),
+            ("severity_rank", "0 missed, 1 at_risk, 2 action: sort by it, then due_at."),
+            ("due_at", "Act before this, if there is a deadline."),
+            ("hours_left", "Hours until due_at when queried (negative: past)."),
+            ("opened_at", "Since when it needs doing."),
+            ("what_to_do", "What to do, in words."),
         ),
     ),
 )
+
+#: The ISO 8601 week ("YYYY-Www", weeks from Monday, week 1 holds the year's first Thursday) of a
+#: timestamp column, in SQLite (which lacks %G/%V before 3.46): the week's Thursday gives the year.
+_SQLITE_ISO_WEEK = (
+    "strftime('%Y', date({c}, '-3 days', 'weekday 4')) || '-W' || "
+    "printf('%02d', (CAST(strftime('%j', date({c}, '-3 days', 'weekday 4')) AS INTEGER) - 1) / 7 + 1)"
+)
+_POSTGRES_ISO_WEEK = "to_char({c} AT TIME ZONE 'UTC', 'IYYY-\"W\"IW')"
+
+
+def iso_week_sql(dialect: str, column: str) -> str:
+    """SQL of the ISO week label of ``column`` (UTC), the same on both databases and in the report."""
+    return (_POSTGRES_ISO_WEEK if dialect == "postgresql" else _SQLITE_ISO_WEEK).format(c=column)
+
 
 EXAMPLES: tuple[ExampleQuery, ...] = (
     ExampleQuery(
@@ -119,14 +170,14 @@ ORDER BY due_day;""",
         "On-time ship rate by week",
         "Per week of marking shipped, the share of orders marked shipped before their deadline.",
         {
-            "sqlite": """SELECT strftime('%Y-W%W', shipped_at) AS week,
+            "sqlite": f"""SELECT {iso_week_sql("sqlite", "shipped_at")} AS week,
        COUNT(*) AS shipped,
        ROUND(AVG(CASE WHEN shipped_at <= expected_ship_time THEN 1.0 ELSE 0.0 END) * 100, 1) AS on_time_pct
 FROM orders
 WHERE shipped_at IS NOT NULL
 GROUP BY week
 ORDER BY week;""",
-            "postgresql": """SELECT to_char(date_trunc('week', shipped_at), 'IYYY-"W"IW') AS week,
+            "postgresql": f"""SELECT {iso_week_sql("postgresql", "shipped_at")} AS week,
        COUNT(*) AS shipped,
        ROUND(AVG(CASE WHEN shipped_at <= expected_ship_time THEN 1.0 ELSE 0.0 END) * 100, 1) AS on_time_pct
 FROM orders
@@ -166,7 +217,8 @@ ORDER BY parcels DESC;""",
         "How many refunds, and how much money, per refund reason (and how much the merchant bears)?",
         {
             "any": """SELECT refund_reason, COUNT(*) AS refunds,
-       SUM(refund_amount) AS refunded, SUM(merchant_responsible_amount) AS merchant_pays, currency_code
+       ROUND(SUM(refund_amount), 2) AS refunded, ROUND(SUM(merchant_responsible_amount), 2) AS merchant_pays,
+       currency_code
 FROM refunds
 GROUP BY refund_reason, currency_code
 ORDER BY refunds DESC;""",
@@ -175,13 +227,34 @@ ORDER BY refunds DESC;""",
     ExampleQuery(
         "quarantine_reasons",
         "Why orders are quarantined",
-        "Which validation expectations block orders right now?",
+        "Which blocking rules hold open orders right now (warnings and closed orders not counted)?",
         {
-            "any": """SELECT expectation, COUNT(*) AS orders
-FROM order_validation_failures
-WHERE resolved_at IS NULL AND severity = 'blocking'
-GROUP BY expectation
-ORDER BY orders DESC;""",
+            "any": """SELECT rule, COUNT(DISTINCT order_id) AS orders
+FROM v_quarantine_reasons
+GROUP BY rule
+ORDER BY orders DESC, rule;""",
+        },
+    ),
+    ExampleQuery(
+        "todo_today",
+        "What to do today",
+        "The action list, missed deadlines first, then at risk, then the rest, each by due time.",
+        {
+            "any": """SELECT store, severity, kind, order_id, due_at, what_to_do
+FROM v_action_items
+ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id
+LIMIT 50;""",
+        },
+    ),
+    ExampleQuery(
+        "todo_counts",
+        "How much there is to do, by kind",
+        "Counts per kind and severity (what `wishflow todo` prints in its heading).",
+        {
+            "any": """SELECT kind, severity, COUNT(*) AS items
+FROM v_action_items
+GROUP BY kind, severity
+ORDER BY kind, severity;""",
         },
     ),
 )

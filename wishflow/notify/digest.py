@@ -107,3 +107,38 @@ def deadline_risk_digest(
     details = f"{overdue} overdue, {quarantined} quarantined."
     body = "\n".join([f"{summary} for store `{store}` ({details})", "", *_capped(lines, max_lines)])
     return Digest(title, body)
+
+
+def action_list_markdown(
+    store: str,
+    counts: Any,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    max_lines: int = DEFAULT_MAX_LINES,
+    heading_level: int = 2,
+) -> str:
+    """The merchant's action list (``v_action_items``, see :mod:`wishflow.actions`) as a markdown
+    section: the queue counts, then one line per thing to do, missed deadlines first.
+
+    ``counts`` is a :class:`wishflow.actions.queues.QueueCounts`; the daily summary, the report and
+    ``wishflow todo`` all print these same rows and counts."""
+    sev = counts.by_severity
+    total = counts.total_actions
+    lines = [
+        f"{'#' * heading_level} To do today ({total})",
+        "",
+        f"{sev.get('missed', 0)} missed, {sev.get('at_risk', 0)} at risk, {sev.get('action', 0)} other. "
+        f"Store `{store}`: {counts.quarantined} quarantined (open orders held by validation), "
+        f"{counts.waiting_to_ship} waiting to ship, {counts.at_risk} at risk of the ship-by deadline.",
+        "",
+    ]
+    if not items:
+        return "\n".join([*lines, "Nothing to act on."]) + "\n"
+    rows = [
+        f"| {i.get('severity')} | {i.get('kind')} | {i.get('order_id') or ''} | "
+        f"{_time(i.get('due_at')) if i.get('due_at') else ''} | "
+        f"{str(i.get('what_to_do') or '').replace('|', chr(92) + '|')} |"
+        for i in items
+    ]
+    table = ["| Severity | Kind | Order | Due | What to do |", "|---|---|---|---|---|"]
+    return "\n".join([*lines, *table, *_capped(rows, max_lines, total)]) + "\n"

@@ -4,6 +4,14 @@ The flattening is tolerant by design: a missing nested object gives ``None`` col
 exception, because deciding whether an order is fit to ship is validation's job (it needs to *see*
 the gap to quarantine the order with a reason). Timestamps are normalised to aware UTC datetimes
 and money to :class:`~decimal.Decimal`, the warehouse's exact types.
+
+Types are never coerced: a text field that arrives as an object, list, number or boolean, a number
+that arrives as text (``"3"``), a money object that is not an object, or a timestamp that is not an
+ISO text leaves its column empty and is named in ``input_problems`` (``"city: object {...}"``), which
+the blocking rule ``field_types_valid`` quarantines. ``str()`` of a JSON object is not a city: the
+order is held, and the payload stays in ``raw`` for the merchant to read. A number sent as text is
+refused deliberately too: Wish's specification types quantities and amounts as numbers, so text
+there means the sender is not the API we think it is.
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "delivered_at",
     "tracking_cancelled_at",
     "refunded_at",
+    "input_problems",
     "raw",
 )
 
@@ -93,46 +102,102 @@ def format_wish_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _money(obj: Any) -> tuple[Decimal | None, str | None]:
-    if not isinstance(obj, dict):
-        return None, None
-    amount = obj.get("amount")
-    currency = obj.get("currency_code")
-    try:
-        value = None if amount is None else Decimal(str(amount))
-    except (InvalidOperation, ValueError):
-        value = None
-    if value is not None and not value.is_finite():
-        value = None
-    return value, currency if isinstance(currency, str) else None
+#: Longest sample of a wrongly typed value kept in ``input_problems``.
+_SAMPLE_MAX = 60
 
 
-def _dict(obj: Any, key: str) -> dict[str, Any]:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _str(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("\x00", "") if "\x00" in text else text  # databases cannot store NUL
-
-
-def _int(value: Any) -> int | None:
+def _kind(value: Any) -> str:
+    """The JSON type of ``value`` as people say it."""
     if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return "boolean"
+    if isinstance(value, (int, float, Decimal)):
+        return "number"
     if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
+        return "text"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def _sample(value: Any) -> str:
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= _SAMPLE_MAX else text[: _SAMPLE_MAX - 1] + "…"
+
+
+class _Reader:
+    """Reads typed values out of a payload and notes every value of the wrong type."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def wrong(self, column: str, value: Any, expected: str) -> None:
+        self.problems.append(f"{column}: {_kind(value)} {_sample(value)} (expected {expected})")
+
+    def obj(self, obj: Any, key: str) -> dict[str, Any]:
+        value = obj.get(key) if isinstance(obj, dict) else None
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.wrong(key, value, "object")
+            return {}
+        return value
+
+    def text(self, obj: dict[str, Any], key: str, column: str | None = None) -> str | None:
+        value = obj.get(key)
+        if value is None:
             return None
-    return None
+        if not isinstance(value, str):
+            self.wrong(column or key, value, "text")
+            return None
+        return value.replace("\x00", "") if "\x00" in value else value  # databases cannot store NUL
+
+    def integer(self, value: Any, column: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        self.wrong(column, value, "a whole number")
+        return None
+
+    def money(self, obj: Any, column: str) -> tuple[Decimal | None, str | None]:
+        if obj is None:
+            return None, None
+        if not isinstance(obj, dict):
+            self.wrong(column, obj, "an object with amount and currency_code")
+            return None, None
+        amount = obj.get("amount")
+        currency = self.text(obj, "currency_code", "currency_code")
+        value: Decimal | None = None
+        if amount is not None:
+            if isinstance(amount, (int, float)) and not isinstance(amount, bool):
+                try:
+                    value = Decimal(str(amount))
+                except (InvalidOperation, ValueError):
+                    value = None
+                if value is not None and not value.is_finite():
+                    value = None
+                    self.wrong(column, amount, "a finite number")
+            else:
+                self.wrong(column, amount, "a number")
+        return value, currency
+
+    def time(self, value: Any, column: str) -> datetime | None:
+        if value is None:
+            return None
+        parsed = parse_wish_time(value)
+        if parsed is None:
+            self.wrong(column, value, "an ISO 8601 time")
+        return parsed
+
+    def joined(self) -> str | None:
+        return "; ".join(self.problems) if self.problems else None
 
 
 def milestones(payload: dict[str, Any]) -> list[tuple[str, datetime]]:
@@ -155,15 +220,16 @@ def milestones(payload: dict[str, Any]) -> list[tuple[str, datetime]]:
 def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
     """One order payload as a tuple in :data:`ORDER_COLUMNS` order."""
     p = order.payload
-    product = _dict(p, "product_information")
-    payment = _dict(_dict(p, "order_payment"), "general_payment_details")
-    address = _dict(_dict(p, "full_address"), "shipping_detail")
-    phone = _dict(address, "phone_number")
-    requirements = _dict(p, "fulfillment_requirements")
-    warehouse = _dict(p, "warehouse_information")
-    price, currency = _money(payment.get("product_price"))
-    shipping_price, shipping_currency = _money(payment.get("product_shipping_price"))
-    total, total_currency = _money(payment.get("payment_total"))
+    r = _Reader()
+    product = r.obj(p, "product_information")
+    payment = r.obj(r.obj(p, "order_payment"), "general_payment_details")
+    address = r.obj(r.obj(p, "full_address"), "shipping_detail")
+    phone = r.obj(address, "phone_number")
+    requirements = r.obj(p, "fulfillment_requirements")
+    warehouse = r.obj(p, "warehouse_information")
+    price, currency = r.money(payment.get("product_price"), "product_price")
+    shipping_price, shipping_currency = r.money(payment.get("product_shipping_price"), "shipping_price")
+    total, total_currency = r.money(payment.get("payment_total"), "payment_total")
     raw_types = p.get("fulfillment_order_types")
     types = [t for t in raw_types if isinstance(t, str)] if isinstance(raw_types, list) else []
     tracking_list = p.get("tracking_information")
@@ -180,55 +246,55 @@ def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
     refunds = p.get("refunds")
     refunded_at = None
     if isinstance(refunds, list):
-        times = [parse_wish_time(r.get("refund_time")) for r in refunds if isinstance(r, dict)]
+        times = [parse_wish_time(x.get("refund_time")) for x in refunds if isinstance(x, dict)]
         known = [t for t in times if t is not None]
         refunded_at = max(known) if known else None
     core = order.core
-    return (
+    row = (
         core.id,
-        _str(p, "transaction_id"),
+        r.text(p, "transaction_id"),
         core.state.value,
-        parse_wish_time(p.get("released_at")),
+        r.time(p.get("released_at"), "released_at"),
         core.updated_at.astimezone(UTC),
-        parse_wish_time(requirements.get("expected_ship_time")),
-        parse_wish_time(requirements.get("expected_delivery_time")),
-        _str(product, "id"),
-        _str(product, "name"),
-        _str(product, "variation_id"),
-        _str(product, "sku"),
-        _str(product, "color"),
-        _str(product, "size"),
-        _int(payment.get("product_quantity")),
+        r.time(requirements.get("expected_ship_time"), "expected_ship_time"),
+        r.time(requirements.get("expected_delivery_time"), "expected_delivery_time"),
+        r.text(product, "id", "product_id"),
+        r.text(product, "name", "product_name"),
+        r.text(product, "variation_id"),
+        r.text(product, "sku"),
+        r.text(product, "color"),
+        r.text(product, "size"),
+        r.integer(payment.get("product_quantity"), "quantity"),
         price,
         shipping_price,
         total,
         currency or shipping_currency or total_currency,
-        _str(address, "name"),
-        _str(address, "street_address1"),
-        _str(address, "street_address2"),
-        _str(address, "street_address3"),
-        _str(address, "city"),
-        _str(address, "state"),
-        _str(address, "zipcode"),
-        _str(address, "country_code"),
-        _str(phone, "number"),
-        _str(phone, "country_code"),
+        r.text(address, "name", "recipient_name"),
+        r.text(address, "street_address1"),
+        r.text(address, "street_address2"),
+        r.text(address, "street_address3"),
+        r.text(address, "city"),
+        r.text(address, "state", "province"),
+        r.text(address, "zipcode"),
+        r.text(address, "country_code"),
+        r.text(phone, "number", "phone_number"),
+        r.text(phone, "country_code", "phone_country_code"),
         ",".join(types),
         "WISH_EXPRESS" in types,
         "CONFIRMED_DELIVERY_POLICY" in types,
-        _str(warehouse, "warehouse_id"),
-        _str(tracking, "tracking_number"),
+        r.text(warehouse, "warehouse_id"),
+        r.text(tracking, "tracking_number"),
         provider_name if isinstance(provider_name, str) else None,
-        _str(tracking, "origin_country"),
-        _str(p, "processing_source"),
-        _str(p, "processing_status"),
+        r.text(tracking, "origin_country"),
+        r.text(p, "processing_source"),
+        r.text(p, "processing_status"),
         latest.get("shipped_at"),
         latest.get("first_scan_at"),
         latest.get("delivered_at"),
         latest.get("tracking_cancelled_at"),
         refunded_at,
-        _raw_json(p),
     )
+    return (*row, r.joined(), _raw_json(p))
 
 
 def _raw_json(payload: dict[str, Any]) -> str:

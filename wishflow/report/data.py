@@ -53,6 +53,16 @@ class ReportData:
     refunds_total: int
     open_orders: int
     overdue_open_orders: int
+    #: The queues every surface prints, from the views (wishflow.actions.queue_counts), summed over
+    #: the stores shown: quarantined (open only), waiting_to_ship, at_risk, awaiting_validation.
+    queues: dict[str, int] = field(default_factory=dict)
+    #: Open quarantined orders by blocking rule (``v_quarantine_reasons``; an order counts once per rule).
+    quarantine_by_rule: dict[str, int] = field(default_factory=dict)
+    #: ``v_action_items`` rows by kind (quarantine, at risk, pending at Wish, tracking exceptions,
+    #: tickets, penalties) and by severity, and the first rows, most urgent first.
+    actions_by_kind: dict[str, int] = field(default_factory=dict)
+    actions_by_severity: dict[str, int] = field(default_factory=dict)
+    action_items: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -78,6 +88,10 @@ class ReportData:
             "median_ship_latency_hours": round(statistics.median(latencies), 1) if latencies else None,
             "open_orders": self.open_orders,
             "overdue_open_orders": self.overdue_open_orders,
+            "quarantined": self.queues.get("quarantined", 0),
+            "waiting_to_ship": self.queues.get("waiting_to_ship", 0),
+            "at_risk": self.queues.get("at_risk", 0),
+            "actions": sum(self.actions_by_kind.values()),
             "refunds": self.refunds_total,
             "carriers": len(self.carriers),
         }
@@ -190,6 +204,7 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
     }
 
     days_sorted = sorted(per_day)
+    stages = _stages(engine, [store] if store else stores)
     return ReportData(
         generated_at=now,
         since=since,
@@ -206,4 +221,48 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
         refunds_total=sum(v[0] for v in refunds_by_reason.values()),
         open_orders=open_orders,
         overdue_open_orders=overdue,
+        **stages,
     )
+
+
+#: Rows of the action list shown in the report (the rest are counted).
+REPORT_ACTION_ROWS = 50
+
+
+def _stages(engine: sa.Engine, stores: list[str]) -> dict[str, Any]:
+    """Quarantine, follow-ups, tickets, penalties and tracking exceptions: read from the same views
+    and functions as ``wishflow todo`` and the daily summary, so the numbers agree."""
+    from wishflow.actions.queues import ACTION_KINDS, action_items, queue_counts
+
+    queues: Counter[str] = Counter()
+    kinds: Counter[str] = Counter({kind: 0 for kind in ACTION_KINDS})
+    severities: Counter[str] = Counter({"missed": 0, "at_risk": 0, "action": 0})
+    items: list[dict[str, Any]] = []
+    for name in stores:
+        counts = queue_counts(engine, name)
+        queues.update(
+            quarantined=counts.quarantined,
+            waiting_to_ship=counts.waiting_to_ship,
+            at_risk=counts.at_risk,
+            awaiting_validation=counts.awaiting_validation,
+        )
+        kinds.update(counts.actions)
+        severities.update(counts.by_severity)
+        items += [{**row, "store": name} for row in action_items(engine, name, limit=REPORT_ACTION_ROWS)]
+    rank = {"missed": 0, "at_risk": 1, "action": 2}
+    far = datetime.max.replace(tzinfo=UTC)
+    items.sort(key=lambda r: (rank.get(r["severity"], 3), r["due_at"] or far, r["kind"], r["entity_id"] or ""))
+    by_rule: Counter[str] = Counter()
+    if stores:
+        stmt = sa.text(
+            "SELECT rule, count(DISTINCT order_id) FROM v_quarantine_reasons WHERE store IN :stores GROUP BY rule"
+        ).bindparams(sa.bindparam("stores", expanding=True))
+        with engine.connect() as conn:
+            by_rule.update({str(rule): int(n) for rule, n in conn.execute(stmt, {"stores": stores})})
+    return {
+        "queues": dict(queues),
+        "quarantine_by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "actions_by_kind": dict(kinds),
+        "actions_by_severity": dict(severities),
+        "action_items": items[:REPORT_ACTION_ROWS],
+    }

@@ -4,7 +4,6 @@ scripts, no fonts or images from the network (it opens offline and can be mailed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ th:first-child, td:first-child { text-align: left; }
 svg.chart { max-width: 100%; height: auto; }
 svg .grid { stroke: #e5e7eb; } svg .tick, svg .legend, svg .value { font-size: 11px; fill: #4b5563; }
 svg .empty { font-size: 14px; fill: #9ca3af; }
+figure { margin: .6rem 0 1.2rem; } figcaption { color: #4b5563; font-size: .85rem; margin-top: .2rem; }
 """
 
 
@@ -105,75 +105,168 @@ def charts(data: ReportData) -> dict[str, str]:
     }
 
 
+#: What each chart shows, printed under it (the SVG's own title is only a tooltip).
+CAPTIONS = {
+    "orders-per-day": "Orders released per day, stacked by their current state.",
+    "ship-latency": "Hours from release to marked shipped, by ship day: median and 90th percentile "
+    "(Wish's deadline is 120 h).",
+    "on-time-rate": "Share of orders marked shipped before their ship-by deadline, by ISO week of shipping.",
+    "carrier-first-scan": "Median hours from marked shipped to the carrier's first scan, by carrier.",
+    "carrier-delivery": "Median days from marked shipped to confirmed delivery, by carrier.",
+    "refunds-by-reason": "Refunds in the window, by Wish's refund reason.",
+}
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, StrictUndefined
+
+    return Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+
+
+def _t(table_id: str, headers: list[str], rows: list[list[str]], empty: str | None = None) -> dict[str, Any]:
+    return {"id": table_id, "headers": headers, "rows": rows, "empty": empty}
+
+
+def _fig(figures: dict[str, str], chart_id: str) -> dict[str, str]:
+    return {"svg": figures[chart_id], "caption": CAPTIONS[chart_id]}
+
+
 def render(data: ReportData) -> str:
-    """The report as a complete HTML document."""
+    """The report as a complete HTML document (Jinja2, autoescaped)."""
+    from wishflow.report.template import REPORT_TEMPLATE
+
     summary = data.summary()
     figures = charts(data)
-    who = escape(data.store) if data.store else "all stores (" + escape(", ".join(data.stores) or "none") + ")"
+    who = data.store if data.store else "all stores (" + (", ".join(data.stores) or "none") + ")"
     cards = [
         ("orders", _num(summary["orders"])),
         ("shipped", _num(summary["shipped"])),
         ("on time", _pct(summary["on_time_rate"])),
         ("median hours to ship", _num(summary["median_ship_latency_hours"])),
-        ("waiting to ship", _num(summary["open_orders"])),
+        ("waiting to ship", _num(summary["waiting_to_ship"])),
+        ("quarantined", _num(summary["quarantined"])),
+        ("at risk (< 24 h)", _num(summary["at_risk"])),
         ("past deadline", _num(summary["overdue_open_orders"])),
+        ("things to do", _num(summary["actions"])),
         ("refunds", _num(summary["refunds"])),
     ]
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Wishflow report: {who}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Wishflow operations report: {who}</h1>",
-        f'<p class="meta">Orders released since {data.since:%Y-%m-%d %H:%M} UTC; generated '
-        f"{data.generated_at:%Y-%m-%d %H:%M} UTC from the warehouse.</p>",
-        '<div class="cards">',
-        *[
-            f'<div class="card"><div class="v">{escape(v)}</div><div class="k">{escape(k)}</div></div>'
-            for k, v in cards
-        ],
-        "</div>",
-        '<h2 id="orders">Orders per day</h2>',
-        figures["orders-per-day"],
-        _state_table(data),
-        '<h2 id="latency">Ship latency</h2>',
-        "<p>Deadline: mark shipped within 5 days (120 h) of release.</p>",
-        figures["ship-latency"],
-        '<h2 id="on-time">On-time rate</h2>',
-        figures["on-time-rate"],
-        _on_time_table(data),
-        '<h2 id="carriers">Carrier performance</h2>',
-        figures["carrier-first-scan"],
-        figures["carrier-delivery"],
-        _carrier_table(data),
-        '<h2 id="refunds">Refunds</h2>',
-        figures["refunds-by-reason"],
-        _refund_table(data),
-        '<p class="meta">Definitions: see docs/warehouse.md (data dictionary) and docs/analysts.md.</p>',
-        "</body></html>",
+    sections = [
+        {
+            "id": "todo",
+            "heading": "To do today",
+            "intro": _todo_intro(data),
+            "figures": [],
+            "tables": [_action_kind_table(data), _action_table(data)],
+        },
+        {
+            "id": "quarantine",
+            "heading": "Quarantine",
+            "intro": f"{data.queues.get('quarantined', 0):,} open order(s) held by validation; by blocking rule "
+            "(an order failing two rules counts under both). Shipped, refunded and declined orders are not listed.",
+            "figures": [],
+            "tables": [
+                _t(
+                    "quarantine-by-rule",
+                    ["rule", "open orders"],
+                    [[rule, f"{n:,}"] for rule, n in data.quarantine_by_rule.items()],
+                    "No open order is quarantined.",
+                )
+            ],
+        },
+        {
+            "id": "orders",
+            "heading": "Orders per day",
+            "intro": None,
+            "figures": [_fig(figures, "orders-per-day")],
+            "tables": [_state_table(data)],
+        },
+        {
+            "id": "latency",
+            "heading": "Ship latency",
+            "intro": "Deadline: mark shipped within 5 days (120 h) of release.",
+            "figures": [_fig(figures, "ship-latency")],
+            "tables": [],
+        },
+        {
+            "id": "on-time",
+            "heading": "On-time rate",
+            "intro": None,
+            "figures": [_fig(figures, "on-time-rate")],
+            "tables": [_on_time_table(data)],
+        },
+        {
+            "id": "carriers",
+            "heading": "Carrier performance",
+            "intro": None,
+            "figures": [_fig(figures, "carrier-first-scan"), _fig(figures, "carrier-delivery")],
+            "tables": [_carrier_table(data)],
+        },
+        {
+            "id": "refunds",
+            "heading": "Refunds",
+            "intro": None,
+            "figures": [_fig(figures, "refunds-by-reason")],
+            "tables": [_refund_table(data)],
+        },
     ]
-    return "\n".join(out) + "\n"
+    template = _environment().from_string(REPORT_TEMPLATE)
+    return template.render(
+        who=who,
+        css=CSS,
+        since=f"{data.since:%Y-%m-%d %H:%M}",
+        generated=f"{data.generated_at:%Y-%m-%d %H:%M}",
+        cards=cards,
+        sections=sections,
+    )
 
 
-def _table(headers: list[str], rows: list[list[str]], table_id: str) -> str:
-    if not rows:
-        return f'<p class="meta" id="{table_id}">No rows.</p>'
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def _todo_intro(data: ReportData) -> str:
+    sev = data.actions_by_severity
+    total = sum(data.actions_by_kind.values())
+    return (
+        f"{total:,} thing(s) to do: {sev.get('missed', 0):,} past a deadline, {sev.get('at_risk', 0):,} at risk, "
+        f"{sev.get('action', 0):,} other (the same list as `wishflow todo` and the daily summary; "
+        f"the first {len(data.action_items)} shown)."
+    )
 
 
-def _state_table(data: ReportData) -> str:
-    return _table(["state", "orders"], [[s, f"{n:,}"] for s, n in data.orders_by_state.items()], "orders-by-state")
+def _action_kind_table(data: ReportData) -> dict[str, Any]:
+    labels = {
+        "quarantined_order": "quarantined open orders",
+        "order_at_risk": "orders at risk of the ship-by deadline",
+        "shipment_pending_at_wish": "shipments pending at Wish",
+        "tracking_exception": "tracking exceptions (follow-ups)",
+        "ticket_awaiting_merchant": "tickets awaiting the merchant",
+        "penalty_to_review": "penalties to review",
+    }
+    rows = [[labels.get(kind, kind), f"{n:,}"] for kind, n in data.actions_by_kind.items()]
+    return _t("actions-by-kind", ["stage", "to do"], rows)
 
 
-def _on_time_table(data: ReportData) -> str:
+def _action_table(data: ReportData) -> dict[str, Any]:
+    rows = [
+        [
+            str(item["severity"]),
+            str(item["kind"]),
+            str(item.get("order_id") or ""),
+            f"{item['due_at']:%Y-%m-%d %H:%M}" if item.get("due_at") else "",
+            str(item.get("what_to_do") or ""),
+        ]
+        for item in data.action_items
+    ]
+    return _t("action-items", ["severity", "kind", "order", "due (UTC)", "what to do"], rows, "Nothing to act on.")
+
+
+def _state_table(data: ReportData) -> dict[str, Any]:
+    return _t("orders-by-state", ["state", "orders"], [[s, f"{n:,}"] for s, n in data.orders_by_state.items()])
+
+
+def _on_time_table(data: ReportData) -> dict[str, Any]:
     rows = [[w, f"{ok:,}", f"{n:,}", _pct(ok / n if n else None)] for w, (ok, n) in data.on_time_by_week.items()]
-    return _table(["week", "on time", "shipped", "rate"], rows, "on-time-table")
+    return _t("on-time-table", ["ISO week", "on time", "shipped", "rate"], rows)
 
 
-def _carrier_table(data: ReportData) -> str:
+def _carrier_table(data: ReportData) -> dict[str, Any]:
     rows = [
         [
             c.carrier,
@@ -186,12 +279,12 @@ def _carrier_table(data: ReportData) -> str:
         for c in data.carriers
     ]
     headers = ["carrier", "shipped", "scanned", "delivered", "median h to first scan", "median days to delivery"]
-    return _table(headers, rows, "carrier-table")
+    return _t("carrier-table", headers, rows)
 
 
-def _refund_table(data: ReportData) -> str:
+def _refund_table(data: ReportData) -> dict[str, Any]:
     rows = [[reason, f"{n:,}", f"{amount:,.2f}"] for reason, (n, amount) in data.refunds_by_reason.items()]
-    return _table(["reason", "refunds", "amount"], rows, "refund-table")
+    return _t("refund-table", ["reason", "refunds", "amount"], rows)
 
 
 def write_report(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wishflow.shipping.model import ShipOrder
-from wishflow.shipping.packages import SkuTable, choose_parcel, items_weight
+from wishflow.shipping.packages import NoPackageFits, SkuTable, choose_parcel, items_weight
 from wishflow.shipping.policy import (
     CarrierCheck,
     CarrierNotAccepted,
@@ -200,12 +200,21 @@ def plan_shipments(
             for (rule, name, country, program), ids in problems.items()
         )
     parcels: list[PlannedParcel] = []
+    skipped: dict[str, str] = {}
     for _key, group in decided.items():
         parts = combine_orders(group) if do_combine else [[o] for o in group]
-        for part in parts:
+        while parts:
+            part = parts.pop(0)
             decision = decisions[part[0].order_id]
             items = [(skus.get(o.sku), o.quantity) for o in part]
-            box = choose_parcel(items, policy.presets, decision.package)
+            try:
+                box = choose_parcel(items, policy.presets, decision.package)
+            except NoPackageFits as exc:  # never into a box it does not fit: alone, or not at all
+                if len(part) > 1:
+                    parts[:0] = [[o] for o in part]
+                else:
+                    skipped[part[0].order_id] = str(exc)
+                continue
             parcels.append(
                 PlannedParcel(
                     parcel_id=uuid.uuid4().hex,
@@ -230,4 +239,4 @@ def plan_shipments(
                 batches.append(batch)
             batch.parcels.append(parcel)
     batches.sort(key=lambda b: _deadline_key(b.earliest_deadline))  # stable: a lane keeps its order
-    return ShipmentPlan(batches)
+    return ShipmentPlan(batches, skipped)

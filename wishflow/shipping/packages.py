@@ -25,6 +25,11 @@ class PackageError(ValueError):
     """A package preset or SKU row that cannot be used."""
 
 
+class NoPackageFits(PackageError):
+    """No package preset holds these items: the order must not be planned (validation should have
+    held it; see the ``parcel_fits_largest_package`` rule)."""
+
+
 @dataclass(frozen=True)
 class PackagePreset:
     """A box, bag or envelope: inner dimensions (mm), its own (tare) weight and its weight limit."""
@@ -251,7 +256,8 @@ def choose_parcel(
     preferred: str | None = None,
 ) -> Parcel:
     """The parcel for these items: ``preferred`` if named (it must exist), else the smallest preset by
-    volume that fits, else the largest preset."""
+    volume that fits. When no preset fits, :class:`NoPackageFits` is raised: planning a parcel into a
+    box it does not fit (a million units in a large box) would ship nonsense."""
     estimated = any(sku.estimated for sku, _ in items)
     weight = items_weight(items)
     if preferred:
@@ -266,4 +272,8 @@ def choose_parcel(
         if preset.fits(items):
             return Parcel(preset.name, weight + preset.tare_grams, estimated)
     largest = ordered[-1]
-    return Parcel(largest.name, weight + largest.tare_grams, True)
+    raise NoPackageFits(
+        f"no package fits {sum(max(q, 1) for _, q in items)} unit(s) weighing {weight} g "
+        f"(largest preset {largest.name!r}: {largest.length_mm}x{largest.width_mm}x{largest.height_mm} mm, "
+        f"up to {largest.max_weight_grams or '?'} g)"
+    )

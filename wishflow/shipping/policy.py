@@ -32,6 +32,7 @@ import yaml
 
 from wishflow.shipping.model import ShipOrder
 from wishflow.shipping.packages import DEFAULT_PRESETS, PackagePreset
+from wishflow.validation.bounds import BoundsError, ValidationBounds
 
 EU = frozenset(
     [
@@ -249,8 +250,20 @@ class ShippingPolicy:
     regions: dict[str, frozenset[str]] = field(default_factory=lambda: dict(REGIONS))
     combine: bool = True
     max_batch_size: int = 500
+    # -- validation bounds (issue 18): the merchant's blocking upper bounds, ``bounds:`` in YAML;
+    # unset keys take the defaults, the parcel bounds those of the largest package preset.
+    bounds_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bounds(self) -> ValidationBounds:
+        """The blocking upper bounds validation applies to this merchant's orders."""
+        try:
+            return ValidationBounds.from_mapping(self.bounds_overrides, ValidationBounds.for_presets(self.presets))
+        except BoundsError as exc:
+            raise PolicyError(str(exc)) from None
 
     def __post_init__(self) -> None:
+        self.bounds  # noqa: B018 - fail at load time on a bad bounds section
         if not self.default.carrier or not self.default.origin_country:
             raise PolicyError("the default must name a carrier and an origin_country")
         names = set()
@@ -293,7 +306,7 @@ class ShippingPolicy:
     def from_mapping(cls, data: Mapping[str, Any]) -> ShippingPolicy:
         if not isinstance(data, Mapping):
             raise PolicyError("a shipping policy must be a mapping")
-        known = {"default", "rules", "presets", "regions", "combine", "max_batch_size"}
+        known = {"default", "rules", "presets", "regions", "combine", "max_batch_size", "bounds"}
         unknown = set(data) - known
         if unknown:
             raise PolicyError(f"unknown policy keys {sorted(unknown)} (known: {sorted(known)})")
@@ -328,6 +341,7 @@ class ShippingPolicy:
             regions=regions,
             combine=bool(data.get("combine", True)),
             max_batch_size=int(data.get("max_batch_size", 500)),
+            bounds_overrides=_bounds_mapping(data.get("bounds")),
         )
 
     @classmethod
@@ -350,10 +364,19 @@ class ShippingPolicy:
             "regions": {n: sorted(m) for n, m in self.regions.items() if REGIONS.get(n) != m},
             "combine": self.combine,
             "max_batch_size": self.max_batch_size,
+            **({"bounds": dict(self.bounds_overrides)} if self.bounds_overrides else {}),
         }
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_mapping(), sort_keys=False)
+
+
+def _bounds_mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PolicyError("bounds must be a mapping of bound name to number (e.g. max_quantity: 50)")
+    return {str(k): v for k, v in value.items()}
 
 
 def default_policy() -> ShippingPolicy:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.store import DEFAULT_BATCH_SIZE, read_pending_batch, record_outcome
 from wishflow.validation.validate import validate_frame
 
@@ -21,6 +22,7 @@ def validate_pending(
     *,
     now: datetime | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    bounds: ValidationBounds | None = None,
 ) -> dict[str, object]:
     """Judge every order of ``store`` whose current version is unjudged; returns totals and the
     failing-order counts per rule."""
@@ -33,7 +35,7 @@ def validate_pending(
         if frame.empty:
             break
         after = str(frame["order_id"].iloc[-1])
-        outcome = validate_frame(frame, now)
+        outcome = validate_frame(frame, now, bounds)
         totals["batches"] += 1
         counts = record_outcome(engine, store, run_id, outcome, batch_number=totals["batches"], now=now)
         for key, value in counts.items():

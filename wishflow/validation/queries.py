@@ -23,6 +23,7 @@ _TYPES: dict[str, Any] = {
     "quarantined_since": UTCDateTime(),
     "validated_updated_at": UTCDateTime(),
     "hours_left": Float(),
+    "hours_held": Float(),
     "is_wish_express": Boolean(),
     "is_confirmed_delivery": Boolean(),
     "quantity": Integer(),
@@ -103,7 +104,8 @@ def orders_at_risk(
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail."""
+    """Open orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail and
+    the hours they have been held (``v_quarantined_orders``; closed orders need no fixing)."""
     columns = [
         "store",
         "order_id",
@@ -113,6 +115,7 @@ def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) 
         "hours_left",
         "country_code",
         "quarantined_since",
+        "hours_held",
         "blocking_failures",
         "reasons",
     ]

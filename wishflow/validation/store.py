@@ -16,9 +16,10 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, delete, exists, literal, null, select, true, update
 
 from wishflow.validation.outcome import ValidationOutcome
-from wishflow.validation.validate import VALIDATED_COLUMNS
+from wishflow.validation.validate import SKU_COLUMNS, VALIDATED_COLUMNS
 from wishflow.warehouse.bulk import copy_out_frame, dialect_insert, fill_stage, stage_table
 from wishflow.warehouse.schema import orders
+from wishflow.warehouse.shipping_schema import shipping_skus
 from wishflow.warehouse.types import UTCDateTime
 from wishflow.warehouse.validation_schema import (
     order_validation_failures,
@@ -45,9 +46,15 @@ def read_pending_batch(
     # The loader queues every new or newer version, so finding pending orders costs what is
     # pending, not the size of the history.
     q = order_validation_queue
+    k = shipping_skus
+    sku_columns = [k.c[c.removeprefix("sku_")].label(c) for c in SKU_COLUMNS]
     stmt = (
-        select(*[orders.c[c] for c in _READ_COLUMNS])
-        .select_from(orders.join(q, and_(q.c.store == orders.c.store, q.c.order_id == orders.c.order_id)))
+        select(*[orders.c[c] for c in _READ_COLUMNS], *sku_columns)
+        .select_from(
+            orders.join(q, and_(q.c.store == orders.c.store, q.c.order_id == orders.c.order_id)).outerjoin(
+                k, and_(k.c.store == orders.c.store, k.c.sku == orders.c.sku)
+            )
+        )
         .where(q.c.store == store)
         .order_by(q.c.order_id)
         .limit(limit)
@@ -59,7 +66,7 @@ def read_pending_batch(
             return copy_out_frame(conn, stmt, datetime_columns=_READ_TIME_COLUMNS)
         # plain tuples: pandas probes each SQLAlchemy Row for attributes it lacks (~8 µs a row)
         rows = [tuple(row) for row in conn.execute(stmt).all()]
-    return pd.DataFrame.from_records(rows, columns=_READ_COLUMNS)
+    return pd.DataFrame.from_records(rows, columns=[*_READ_COLUMNS, *SKU_COLUMNS])
 
 
 def iter_pending_batches(engine: Engine, store: str, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[pd.DataFrame]:
@@ -187,13 +194,17 @@ def record_outcome(
 
 
 def _merge_verdicts(conn: Any, stage: Any, run_id: str, now: datetime) -> None:
-    """Upsert verdicts; keep the quarantine start across invalid versions and stamp a release."""
+    """Upsert verdicts; keep the quarantine start across invalid versions and stamp a release.
+
+    ``quarantined_since`` is the ``updated_at`` (Wish's clock) of the first version that failed, so
+    the hours an order has been held do not depend on when validation happened to run."""
     t = order_validations
     source = select(
         *[stage.c[c] for c in _VERDICT_COLUMNS],
         _constant(t, "run_id", run_id),
         _constant(t, "validated_at", now),
-        case((stage.c.status == "invalid", _constant(t, "quarantined_since", now)), else_=null()),
+        # on Wish's clock: the order version that first failed, not when this process judged it
+        case((stage.c.status == "invalid", stage.c.validated_updated_at), else_=null()),
         _constant(t, "_loaded_at", now),
     ).where(true())
     columns = [*_VERDICT_COLUMNS, "run_id", "validated_at", "quarantined_since", "_loaded_at"]

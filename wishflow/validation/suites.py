@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from wishflow.validation.bounds import EARLIEST_RELEASE, LENGTH_BOUNDS, MONEY_BOUNDS
 from wishflow.validation.reference import ISO_COUNTRY_CODES, ISO_CURRENCY_CODES, zipcode_patterns
 
 Severity = Literal["blocking", "warning"]
@@ -40,6 +41,15 @@ PROVINCE_REQUIRED = "_province_required"
 PHONE_REQUIRED = "_phone_required"
 COUNTRY_ZIPCODE = "_country_zipcode"
 ADDRESS_TEXT = "_address_text"
+PARCEL_WEIGHT = "_parcel_weight_grams"
+PARCEL_SIDE = "_parcel_side_mm"
+PARCEL_VOLUME = "_parcel_volume_ml"
+SHIP_WINDOW_HOURS = "_ship_window_hours"
+
+
+def _param(name: str) -> dict[str, str]:
+    """A suite parameter reference (each run passes its merchant's bounds, see bounds.py)."""
+    return {"$PARAMETER": name}
 
 
 def zipcode_regex() -> str:
@@ -88,6 +98,18 @@ def _blocking(gx: Any) -> Any:
 
     present("order_id", "order_id_present", "The order has an id.")
     add(
+        E.ExpectColumnValuesToBeNull(
+            column="input_problems",
+            meta=_rule(
+                "field_types_valid",
+                "input_problems",
+                "blocking",
+                "Every field has the type Wish's API documents: text as text, numbers as numbers, times as "
+                "ISO 8601 text (a wrongly typed value is never turned into text).",
+            ),
+        )
+    )
+    add(
         E.ExpectColumnValuesToBeUnique(
             column="order_id",
             meta=_rule("order_id_unique", "order_id", "blocking", "No other order in the batch has this id."),
@@ -100,6 +122,49 @@ def _blocking(gx: Any) -> Any:
     meta = _rule("quantity_at_least_one", "quantity", "blocking", "At least one unit is ordered.")
     add(E.ExpectColumnValuesToNotBeNull(column="quantity", meta=meta))
     add(E.ExpectColumnValuesToBeBetween(column="quantity", min_value=1, meta=meta))
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column="quantity",
+            max_value=_param("b_max_quantity"),
+            meta=_rule("quantity_within_bound", "quantity", "blocking", "No more units than the bound max_quantity."),
+        )
+    )
+    for column, bound in MONEY_BOUNDS.items():
+        add(
+            E.ExpectColumnValuesToBeBetween(
+                column=column,
+                max_value=_param(f"b_{bound}"),
+                meta=_rule(
+                    f"{column}_within_bound",
+                    column,
+                    "blocking",
+                    f"The {column.replace('_', ' ')} is at most the bound {bound}.",
+                ),
+            )
+        )
+    for column, bound in LENGTH_BOUNDS.items():
+        add(
+            E.ExpectColumnValueLengthsToBeBetween(
+                column=column,
+                max_value=_param(f"b_{bound}"),
+                meta=_rule(
+                    f"{column}_length_within_bound",
+                    column,
+                    "blocking",
+                    f"The {column.replace('_', ' ')} is at most {bound} characters.",
+                ),
+            )
+        )
+    meta = _rule(
+        "parcel_fits_largest_package",
+        "quantity",
+        "blocking",
+        "Quantity x the SKU's unit weight and size fit the largest package (bounds max_parcel_weight_grams, "
+        "max_parcel_side_mm, max_parcel_volume_ml; 250 g a unit for SKUs missing from the SKU table).",
+    )
+    add(E.ExpectColumnValuesToBeBetween(column=PARCEL_WEIGHT, max_value=_param("b_max_parcel_weight_grams"), meta=meta))
+    add(E.ExpectColumnValuesToBeBetween(column=PARCEL_SIDE, max_value=_param("b_max_parcel_side_mm"), meta=meta))
+    add(E.ExpectColumnValuesToBeBetween(column=PARCEL_VOLUME, max_value=_param("b_max_parcel_volume_ml"), meta=meta))
 
     present("sku", "sku_present", "The order names the merchant's SKU.")
     present("recipient_name", "recipient_name_present", "The address has a recipient name.")
@@ -158,9 +223,18 @@ def _blocking(gx: Any) -> Any:
     add(E.ExpectColumnValuesToNotBeNull(column="currency_code", meta=meta))
     add(E.ExpectColumnValuesToBeInSet(column="currency_code", value_set=sorted(ISO_CURRENCY_CODES), meta=meta))
 
-    meta = _rule("released_at_valid", "released_at", "blocking", "The release time is known and not in the future.")
+    meta = _rule(
+        "released_at_valid",
+        "released_at",
+        "blocking",
+        f"The release time is known, not in the future and not before {EARLIEST_RELEASE.date()}.",
+    )
     add(E.ExpectColumnValuesToNotBeNull(column="released_at", meta=meta))
-    add(E.ExpectColumnValuesToBeBetween(column="released_at", max_value={"$PARAMETER": "now"}, meta=meta))
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column="released_at", min_value=_param("earliest_release"), max_value=_param("now"), meta=meta
+        )
+    )
     meta = _rule(
         "expected_ship_time_after_release",
         "expected_ship_time",
@@ -175,6 +249,18 @@ def _blocking(gx: Any) -> Any:
             or_equal=False,
             ignore_row_if="either_value_is_missing",
             meta=meta,
+        )
+    )
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column=SHIP_WINDOW_HOURS,
+            max_value=_param("b_max_ship_window_hours"),
+            meta=_rule(
+                "ship_window_within_bound",
+                "expected_ship_time",
+                "blocking",
+                "The ship-by deadline is at most max_ship_window_days after the release.",
+            ),
         )
     )
     return suite

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
 from wishflow.validation.gx_runtime import gx_runtime, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
 from wishflow.validation.reference import countries_where, zipcode_patterns
@@ -22,8 +23,12 @@ from wishflow.validation.suites import (
     ADDRESS_TEXT,
     BLOCKING_SUITE,
     COUNTRY_ZIPCODE,
+    PARCEL_SIDE,
+    PARCEL_VOLUME,
+    PARCEL_WEIGHT,
     PHONE_REQUIRED,
     PROVINCE_REQUIRED,
+    SHIP_WINDOW_HOURS,
     WARNING_SUITE,
     ZIPCODE_CHECKED,
     ZIPCODE_REQUIRED,
@@ -52,10 +57,16 @@ VALIDATED_COLUMNS: tuple[str, ...] = (
     "zipcode",
     "country_code",
     "phone_number",
+    "input_problems",
 )
+#: The SKU table's unit weight and size (``shipping_skus``, joined by the reader; absent = unknown SKU).
+SKU_COLUMNS: tuple[str, ...] = ("sku_weight_grams", "sku_length_mm", "sku_width_mm", "sku_height_mm")
+#: Weight assumed for a unit of a SKU missing from the SKU table (as shipping does).
+UNKNOWN_UNIT_WEIGHT_GRAMS = 250
 _TIME_COLUMNS = ("released_at", "updated_at", "expected_ship_time")
 _NUMBER_COLUMNS = ("quantity", "product_price", "shipping_price", "payment_total")
 _OBSERVED_MAX = 500
+_LENGTH_SAMPLE = 40
 #: How many failing values per expectation are kept in the stored GX result JSON (the full list is
 #: in ``order_validation_failures``).
 GX_RESULT_SAMPLE = 20
@@ -87,7 +98,28 @@ def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
             blank = (text.str.len() == 0) | text.str.isspace() if len(text) else text.isna()
             frame[column] = text.where(~blank.fillna(False).astype(bool), None).to_numpy(dtype=object)
     _add_helper_columns(frame)
+    _add_parcel_columns(frame, source)
+    released = frame["released_at"]
+    window = (frame["expected_ship_time"] - released).dt.total_seconds() / 3600.0
+    frame[SHIP_WINDOW_HOURS] = window.astype("float64")
     return frame
+
+
+def _add_parcel_columns(frame: pd.DataFrame, source: pd.DataFrame) -> None:
+    """The parcel an order needs: quantity x the SKU's unit weight, longest side and volume."""
+
+    def number(column: str) -> pd.Series:
+        if column not in source.columns:
+            return pd.Series(np.nan, index=frame.index, dtype="float64")
+        return pd.to_numeric(source[column].astype(object), errors="coerce").astype("float64")
+
+    quantity = frame["quantity"].clip(lower=0)
+    weight = number("sku_weight_grams").fillna(UNKNOWN_UNIT_WEIGHT_GRAMS)
+    frame[PARCEL_WEIGHT] = (quantity * weight).to_numpy(dtype="float64")
+    dims = pd.concat([number(c) for c in SKU_COLUMNS[1:]], axis=1)
+    frame[PARCEL_SIDE] = dims.max(axis=1, skipna=True).fillna(0.0).to_numpy(dtype="float64")
+    volume_ml = dims.prod(axis=1, skipna=False, min_count=3) / 1000.0
+    frame[PARCEL_VOLUME] = (quantity * volume_ml.fillna(0.0)).to_numpy(dtype="float64")
 
 
 def _add_helper_columns(frame: pd.DataFrame) -> None:
@@ -129,6 +161,14 @@ def _render(value: Any) -> str | None:
     return text if len(text) <= _OBSERVED_MAX else text[: _OBSERVED_MAX - 1] + "…"
 
 
+def _render_length(value: Any) -> str | None:
+    """A too-long text as its length and its start (a 100,000-character name is not worth storing)."""
+    if not isinstance(value, str):
+        return _render(value)
+    start = value if len(value) <= _LENGTH_SAMPLE else value[: _LENGTH_SAMPLE - 1] + "…"
+    return f"{len(value)} characters: {start}"
+
+
 def _columns_of(kwargs: dict[str, Any]) -> list[str]:
     if "column" in kwargs:
         return [kwargs["column"]]
@@ -162,7 +202,9 @@ def _collect(suite_result: Any, frame: pd.DataFrame, failures: list[Failure], er
         column = meta.get("column") or (columns[0] if columns else "")
         severity = meta.get("severity", "blocking")
         for position, order_id in enumerate(order_ids[rows]):
-            if len(values) == 1:
+            if len(values) == 1 and config.type == "expect_column_value_lengths_to_be_between":
+                observed = _render_length(values[0][position])
+            elif len(values) == 1:
                 observed = _render(values[0][position])
             else:
                 observed = ", ".join(f"{c}={_render(v[position])}" for c, v in zip(columns, values, strict=True))
@@ -188,8 +230,11 @@ def _collect(suite_result: Any, frame: pd.DataFrame, failures: list[Failure], er
     return suite_result.to_json_dict()
 
 
-def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationOutcome:
-    """Run the blocking and warning suites over ``df`` (one row per order) as of ``now``.
+def validate_frame(
+    df: pd.DataFrame, now: datetime | None = None, bounds: ValidationBounds | None = None
+) -> ValidationOutcome:
+    """Run the blocking and warning suites over ``df`` (one row per order) as of ``now``, with the
+    merchant's upper ``bounds`` (the defaults if None).
 
     Returns every failing ``(order, rule)`` with the observed value and severity, plus GX's result
     JSON (failing-value lists trimmed to a sample). Raises :class:`ValidationError` when an
@@ -203,13 +248,18 @@ def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationO
     errors: list[str] = []
     results: dict[str, Any] = {}
     result_format = {"result_format": "COMPLETE"}
+    parameters = {
+        "now": pd.Timestamp(now),
+        "earliest_release": pd.Timestamp(EARLIEST_RELEASE),
+        **(bounds or ValidationBounds()).parameters(),
+    }
     with validation_lock():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         for name in (BLOCKING_SUITE, WARNING_SUITE):
             suite_result = batch.validate(
                 runtime.suites[name],
                 result_format=result_format,
-                expectation_parameters={"now": pd.Timestamp(now)},
+                expectation_parameters=parameters,
             )
             results[name] = _collect(suite_result, frame, failures, errors)
     if errors:
@@ -225,6 +275,6 @@ def validate_frame(df: pd.DataFrame, now: datetime | None = None) -> ValidationO
         rows=len(frame),
         validated=validated,
         failures=failures,
-        gx_result={"now": now.isoformat(), "suites": results},
+        gx_result={"now": now.isoformat(), "bounds": (bounds or ValidationBounds()).to_mapping(), "suites": results},
         seconds=time.perf_counter() - started,
     )

@@ -96,6 +96,12 @@ orders = Table(
     Column("delivered_at", UTCDateTime(), comment="CONFIRMED_DELIVERED milestone."),
     Column("tracking_cancelled_at", UTCDateTime(), comment="Latest TRACKING_CANCELLED milestone."),
     Column("refunded_at", UTCDateTime(), comment="Latest refund time, if refunded."),
+    Column(
+        "input_problems",
+        Text,
+        comment="Fields Wish sent with the wrong type ('city: object {...} (expected text)'; '; '-separated); "
+        "their columns stay empty and the order is quarantined (rule field_types_valid).",
+    ),
     Column("raw", RawJSON, nullable=False, comment="The order payload exactly as Wish returned it."),
     Column("first_seen_run_id", String(64), comment="The pipeline run that first recorded the order."),
     Column("last_run_id", String(64), comment="The pipeline run that last wrote a newer payload."),

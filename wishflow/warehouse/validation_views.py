@@ -119,3 +119,74 @@ ORDER BY o.expected_ship_time
 def drop_statements() -> list[str]:
     """``DROP VIEW`` statements, dependants first."""
     return [f"DROP VIEW IF EXISTS {name}" for name in VIEW_NAMES]
+
+
+# -- Revision 0006: one meaning per queue --------------------------------------------------------
+#
+# ``view_statements`` above is what migration 0002 created and stays as it was (a migration must
+# replay the same way forever). Revision 0006 replaces the quarantine view with the definitions
+# below: the quarantine list holds *open* orders only (a shipped, refunded or declined order needs no
+# fixing), and how long an order has been held counts from its first failing verdict on Wish's clock.
+# "Waiting to ship" is ``v_unprocessed_orders`` everywhere (open, current version valid).
+
+VIEW_NAMES_0006 = ("v_quarantine_reasons", "v_quarantined_orders")
+
+
+def hours_since_sql(dialect: str, column: str) -> str:
+    """Hours from ``column`` until now, evaluated at query time."""
+    if dialect == "postgresql":
+        return f"(EXTRACT(EPOCH FROM (CURRENT_TIMESTAMP - {column})) / 3600.0)"
+    return f"((julianday('now') - julianday({column})) * 24.0)"
+
+
+def view_statements_0006(dialect: str) -> list[str]:
+    """``CREATE VIEW`` statements of revision 0006 (after dropping :data:`VIEW_NAMES_0006`)."""
+    hours = hours_left_sql(dialect)
+    held = hours_since_sql(dialect, "v.quarantined_since")
+    return [
+        f"""
+CREATE VIEW v_quarantined_orders AS
+SELECT
+    o.store,
+    o.order_id,
+    o.state,
+    o.updated_at,
+    o.expected_ship_time,
+    {hours} AS hours_left,
+    o.country_code,
+    v.quarantined_since,
+    {held} AS hours_held,
+    v.validated_updated_at,
+    v.blocking_failures,
+    (
+        SELECT {_agg(dialect, "f.expectation")}
+        FROM order_validation_failures f
+        WHERE f.store = v.store AND f.order_id = v.order_id
+          AND f.severity = 'blocking' AND f.resolved_at IS NULL
+    ) AS reasons
+FROM order_validations v
+JOIN orders o ON o.store = v.store AND o.order_id = v.order_id
+WHERE v.status = 'invalid' AND {OPEN_ORDER_PREDICATE}
+ORDER BY o.expected_ship_time
+""",
+        """
+CREATE VIEW v_quarantine_reasons AS
+SELECT
+    q.store,
+    q.order_id,
+    f.expectation AS rule,
+    f.column_name,
+    f.observed_value,
+    f.first_seen_at,
+    q.expected_ship_time,
+    q.hours_left
+FROM v_quarantined_orders q
+JOIN order_validation_failures f ON f.store = q.store AND f.order_id = q.order_id
+WHERE f.severity = 'blocking' AND f.resolved_at IS NULL
+""",
+    ]
+
+
+def view_statements_0005(dialect: str) -> list[str]:
+    """The quarantine view as revisions 0002-0005 left it (what 0006's downgrade restores)."""
+    return [s for s in view_statements(dialect) if "CREATE VIEW v_quarantined_orders" in s]

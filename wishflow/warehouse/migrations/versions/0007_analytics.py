@@ -7,7 +7,7 @@ each order's key; analysts read only the key, through ``analytics.orders``. The 
 is granted by ``wishflow db grant-analyst ROLE`` (roles belong to the server, not the database).
 
 Revision ID: 0007_analytics
-Revises: 0006r, 0004, 0005 (it reads tables of every branch)
+Revises: 0006_action_items (it reads tables and views of every branch)
 """
 from collections.abc import Sequence
 
@@ -18,7 +18,7 @@ import wishflow.warehouse.types
 from wishflow.warehouse.analytics import create_statements, drop_statements
 
 revision: str = "0007_analytics"
-down_revision: str | Sequence[str] | None = ("0006r", "0004", "0005")
+down_revision: str | Sequence[str] | None = "0006_action_items"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,150 @@
+"""SQL of ``v_action_items``: every thing the merchant must act on, one row each, for both databases.
+
+Kinds (``kind``), each from the one place that defines it:
+
+- ``quarantined_order``: an open order held by validation (``v_quarantined_orders``): fix it on Wish
+  or refund it before its ship-by deadline.
+- ``order_at_risk``: an open order not quarantined with less than 24 hours (or overdue) before its
+  ship-by deadline (``v_open_orders``; a quarantined order is listed once, as quarantined).
+- ``shipment_pending_at_wish``: a tracking write Wish accepted but has not confirmed for
+  :data:`PENDING_AT_WISH_HOURS` hours (``shipments.state = 'submitted'``).
+- ``ticket_awaiting_merchant``, ``penalty_to_review``, ``tracking_exception``: the open follow-ups
+  (``follow_ups``), with a tracking exception's *current* severity (at_risk becomes missed when its
+  deadline passes); an open tracking exception the follow-up stage has not picked up yet is listed
+  from ``tracking_exceptions`` directly.
+
+``severity`` is ``missed`` (a deadline has passed), ``at_risk`` (a deadline is near), or ``action``
+(needs doing, no deadline near); ``severity_rank`` sorts them in that order, then ``due_at``.
+"""
+
+from __future__ import annotations
+
+from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT, hours_left_sql, hours_since_sql
+
+#: A submitted tracking write unconfirmed by Wish for this long is worth a look.
+PENDING_AT_WISH_HOURS = 12
+
+ACTION_VIEW = "v_action_items"
+
+#: Follow-up kinds that are about a tracking exception, and the exception type each one follows.
+_EXCEPTION_FOLLOW_UPS = {
+    "RESHIP": "TRACKING_CANCELLED",
+    "FIRST_SCAN_LATE": "FIRST_SCAN_LATE",
+    "NO_MOVEMENT": "NO_MOVEMENT",
+    "CONFIRMED_DELIVERY_LATE": "CONFIRMED_DELIVERY_LATE",
+    "WISH_EXPRESS_LATE": "WISH_EXPRESS_LATE",
+}
+
+
+def _severity(hours: str) -> str:
+    return (
+        f"CASE WHEN {hours} < 0 THEN 'missed' WHEN {hours} < {AT_RISK_HOURS_DEFAULT} THEN 'at_risk' ELSE 'action' END"
+    )
+
+
+def action_view_statements(dialect: str) -> list[str]:
+    """``CREATE VIEW v_action_items`` for ``dialect`` (the quarantine views must exist)."""
+    fu_hours = hours_left_sql(dialect, "f.due_at")
+    te_hours = hours_left_sql(dialect, "te.deadline_at")
+    sent_hours = hours_since_sql(dialect, "s.submitted_at")
+    exception_type = (
+        "CASE f.kind "
+        + " ".join(f"WHEN '{kind}' THEN '{etype}'" for kind, etype in _EXCEPTION_FOLLOW_UPS.items())
+        + " END"
+    )
+    follow_kind = (
+        "CASE f.kind WHEN 'TICKET_AWAITING_MERCHANT' THEN 'ticket_awaiting_merchant' "
+        "WHEN 'PENALTY_REVIEW' THEN 'penalty_to_review' ELSE 'tracking_exception' END"
+    )
+    body = f"""
+SELECT
+    q.store,
+    'quarantined_order' AS kind,
+    q.order_id,
+    q.order_id AS entity_id,
+    {_severity("q.hours_left")} AS severity,
+    q.expected_ship_time AS due_at,
+    q.hours_left,
+    q.quarantined_since AS opened_at,
+    'Fix the order on Wish or refund it before its ship-by deadline; it fails: ' || COALESCE(q.reasons, '?')
+        AS what_to_do
+FROM v_quarantined_orders q
+UNION ALL
+SELECT
+    o.store,
+    'order_at_risk',
+    o.order_id,
+    o.order_id,
+    CASE WHEN o.hours_left < 0 THEN 'missed' ELSE 'at_risk' END,
+    o.expected_ship_time,
+    o.hours_left,
+    o.released_at,
+    CASE WHEN o.validation_status = 'pending'
+        THEN 'Validate and ship before the ship-by deadline (not yet validated).'
+        ELSE 'Ship before the ship-by deadline.' END
+FROM v_open_orders o
+WHERE o.validation_status <> 'quarantined' AND o.expected_ship_time IS NOT NULL
+  AND o.hours_left < {AT_RISK_HOURS_DEFAULT}
+UNION ALL
+SELECT
+    s.store,
+    'shipment_pending_at_wish',
+    s.order_id,
+    s.shipment_id,
+    'action',
+    NULL,
+    NULL,
+    s.submitted_at,
+    'Wish has not confirmed tracking number ' || s.tracking_number || ' (' || s.carrier || ') for more than '
+        || '{PENDING_AT_WISH_HOURS} hours: check the order on Wish.'
+FROM shipments s
+WHERE s.state = 'submitted' AND s.submitted_at IS NOT NULL AND {sent_hours} >= {PENDING_AT_WISH_HOURS}
+UNION ALL
+SELECT
+    f.store,
+    {follow_kind},
+    f.order_id,
+    f.entity_id,
+    COALESCE(
+        (SELECT MAX(te.severity) FROM tracking_exceptions te
+         WHERE te.store = f.store AND te.order_id || ':' || te.tracking_number = f.entity_id
+           AND te.exception_type = {exception_type} AND te.resolved_at IS NULL),
+        CASE WHEN f.due_at IS NULL THEN 'action' ELSE {_severity(fu_hours)} END
+    ),
+    f.due_at,
+    {fu_hours},
+    f.opened_at,
+    f.summary
+FROM follow_ups f
+WHERE f.resolved_at IS NULL
+UNION ALL
+SELECT
+    te.store,
+    'tracking_exception',
+    te.order_id,
+    te.order_id || ':' || te.tracking_number,
+    te.severity,
+    te.deadline_at,
+    {te_hours},
+    te.opened_at,
+    te.details
+FROM tracking_exceptions te
+WHERE te.resolved_at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM follow_ups f
+    WHERE f.store = te.store AND f.resolved_at IS NULL AND f.entity_id = te.order_id || ':' || te.tracking_number
+)
+"""
+    return [
+        f"""
+CREATE VIEW {ACTION_VIEW} AS
+SELECT
+    a.store, a.kind, a.order_id, a.entity_id, a.severity,
+    CASE a.severity WHEN 'missed' THEN 0 WHEN 'at_risk' THEN 1 ELSE 2 END AS severity_rank,
+    a.due_at, a.hours_left, a.opened_at, a.what_to_do
+FROM ({body}) a
+"""
+    ]
+
+
+def action_drop_statements() -> list[str]:
+    return [f"DROP VIEW IF EXISTS {ACTION_VIEW}"]
