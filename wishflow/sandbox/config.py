@@ -132,6 +132,8 @@ class SandboxConfig:
     #: access token lifetime on the sandbox clock
     token_ttl_days: float = 30.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: read-side behaviour where Wish is silent (a name in wishflow.sandbox.read_profiles.READ_PROFILES)
+    read_profile: str = "documented"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

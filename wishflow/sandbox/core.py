@@ -48,6 +48,7 @@ from .data import (
     object_id,
 )
 from .errors import SandboxError
+from .read_profiles import read_profile
 from .timeutil import DAY_MS, HOUR_MS, SECOND_MS, dt_to_ms, fmt_ms, ms_to_dt, parse_bound_ms, parse_ms
 
 STATES = ("APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED")
@@ -917,6 +918,8 @@ class Sandbox:
                     bounds[name] = parse_bound_ms(value, upper=name.endswith("_max"))
                 except ValueError:
                     raise SandboxError(E.INVALID_PARAMETER, f"{name} is not a valid ISO 8601 date-time") from None
+        if "updated_at_min" in bounds and not read_profile(self.config.read_profile).updated_at_min_inclusive:
+            bounds["updated_at_min"] += 1  # read profile "exclusive_min": the instant itself is left out
         order_type = _single(query, "order_type")
         if order_type and order_type not in ORDER_TYPE_FILTERS:
             raise SandboxError(E.INVALID_PARAMETER, f"order_type must be one of {', '.join(ORDER_TYPE_FILTERS)}")

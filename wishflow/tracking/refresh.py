@@ -35,6 +35,8 @@ DEFAULT_SAFETY_LAG = timedelta(seconds=30)
 class OrderReader(Protocol):
     def list_orders(self, **params: Any) -> list[Any]: ...
 
+    def download_orders(self, **params: Any) -> list[Any]: ...
+
     def get_order(self, order_id: str) -> dict[str, Any]: ...
 
 
@@ -140,7 +142,10 @@ def refresh_changed(
         result.requests += page.requests
         times = [parse_wish_time(r.get("updated_at")) for r in page.records if isinstance(r, dict)]
         known_times = [t for t in times if t is not None]
-        cursor = CursorAdvance(TRACKING_STREAM, min(max(known_times), window.end)) if known_times else None
+        newest = max(known_times) if known_times else None
+        if newest is not None and window.end is not None:
+            newest = min(newest, window.end)
+        cursor = CursorAdvance(TRACKING_STREAM, newest) if newest is not None else None
         _record(engine, store, page.records, result, run_id=run_id, cursor=cursor, keep_unknown_shipped_only=True)
         current = page.next_position
     result.next_position = current
