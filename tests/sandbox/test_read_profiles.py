@@ -81,3 +81,21 @@ def test_the_client_reads_through_every_profile(running: RunningSandbox, admin: 
         with pytest.raises(WishRequestError) as info:
             client.list_orders(limit=9999)
         assert info.value.code is not None  # a string code is still read as a number
+
+
+def test_rev_share_is_a_decimal_fraction_as_the_spec_says(api: httpx.Client) -> None:
+    data = api.get("/orders", params={"limit": 50}).json()["data"]
+    shares = [
+        o["order_payment"]["rev_share"]["rev_share"] for o in data if (o.get("order_payment") or {}).get("rev_share")
+    ]
+    assert shares and all(0 < s < 1 for s in shares)  # 0.15 means 15% (RevShareDetails.rev_share)
+
+
+def test_penalties_carry_only_the_spec_fields(running: RunningSandbox) -> None:
+    sandbox = running.sandbox
+    with sandbox.lock:
+        pid = sandbox._add_penalty(sandbox.now_ms(), "0" * 24, "LATE_CONFIRMED_FULFILLMENT", 2.5)
+        public = sandbox._public_ticket(sandbox._penalties[pid])
+    spec = {"penalty_reason", "reversed_at", "related_entity_type", "related_entity_id", "penalty_amount"}
+    spec |= {"created_at", "reversed", "id"}
+    assert set(public) <= spec and public["penalty_amount"]["amount"] == 2.5

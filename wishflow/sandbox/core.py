@@ -542,7 +542,7 @@ class Sandbox:
                     },
                 },
                 "rev_share": {
-                    "rev_share": 15,
+                    "rev_share": 0.15,  # a decimal fraction (spec: "0.15 means 15%")
                     "product_category": var.category,
                     "merchant_commission_fees": _money(price * qty * 0.15),
                 },
@@ -1668,9 +1668,7 @@ class Sandbox:
             "penalty_reason": reason,
             "related_entity_type": "ORDER",
             "related_entity_id": order_id,
-            "penalty_amount": _money(amount),
-            "amount": amount,
-            "currency_code": "USD",
+            "penalty_amount": _money(amount),  # the spec's only amount (no top-level amount/currency_code)
             "created_at": fmt_ms(at),
             "reversed": False,
             "_created_ms": at,
