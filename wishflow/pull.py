@@ -26,12 +26,12 @@ from wishflow.api.pagination import ONE_MS, OrderLister, OrderPages, Page, Posit
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
 from wishflow.sync.flags import flag_future_orders
+from wishflow.sync.window import plan_stream_window
 from wishflow.warehouse.orders_writer import (
     ORDERS_STREAM,
     CursorAdvance,
     LoadResult,
     load_orders,
-    read_cursor,
 )
 
 DEFAULT_LOOKBACK = timedelta(minutes=10)
@@ -109,10 +109,8 @@ def plan_window(
         if since is not None and since > end:
             raise ValueError(f"since ({since.isoformat()}) is after until ({end.isoformat()})")
         return PullWindow(since, end, incremental=False)
-    cursor = read_cursor(engine, store, ORDERS_STREAM)
-    end = now - safety_lag
-    start = None if cursor is None else min(cursor - lookback, end)
-    return PullWindow(start, end, incremental=True, server_now=now)
+    window = plan_stream_window(engine, store, ORDERS_STREAM, server_now=now, lookback=lookback, safety_lag=safety_lag)
+    return PullWindow(window.start, window.end, incremental=True, server_now=now)
 
 
 @dataclass
