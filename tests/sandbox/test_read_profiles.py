@@ -99,3 +99,25 @@ def test_penalties_carry_only_the_spec_fields(running: RunningSandbox) -> None:
     spec = {"penalty_reason", "reversed_at", "related_entity_type", "related_entity_id", "penalty_amount"}
     spec |= {"created_at", "reversed", "id"}
     assert set(public) <= spec and public["penalty_amount"]["amount"] == 2.5
+
+
+def test_fields_gives_a_partial_response(api: httpx.Client) -> None:
+    full = api.get("/orders", params={"limit": 3}).json()["data"]
+    part = api.get("/orders", params={"limit": 3, "fields": "id,state,order_payment(rev_share/rev_share)"}).json()
+    assert part["code"] == 0
+    for whole, partial in zip(full, part["data"], strict=True):
+        assert set(partial) <= {"id", "state", "order_payment"} and partial["id"] == whole["id"]
+        if "order_payment" in partial:
+            assert set(partial["order_payment"]) <= {"rev_share"}
+            assert set(partial["order_payment"].get("rev_share", {})) <= {"rev_share"}
+    one = api.get(f"/orders/{full[0]['id']}", params={"fields": "full_address/*"}).json()["data"]
+    assert set(one) == {"full_address"} and one["full_address"] == full[0]["full_address"]
+    assert api.get("/orders", params={"fields": "id,(state"}).status_code == 400
+
+
+def test_parse_fields_syntax() -> None:
+    from wishflow.sandbox.partial import parse_fields, project
+
+    sel = parse_fields("title,items(id,info/name)")
+    doc = {"title": "t", "x": 1, "items": [{"id": "1", "info": {"name": "n", "size": 2}, "y": 0}]}
+    assert project(doc, sel) == {"title": "t", "items": [{"id": "1", "info": {"name": "n"}}]}

@@ -22,6 +22,7 @@ from . import errors as E
 from .config import FAULT_KINDS, FAULT_SCOPE, FaultConfig
 from .core import Sandbox
 from .errors import SandboxError
+from .partial import parse_fields, project
 from .read_profiles import read_profile
 from .timeutil import fmt_ms
 
@@ -319,6 +320,13 @@ class SandboxApp:
         # the request itself
         try:
             data = route.handler(self, request)
+            fields = request.query.get("fields") if request.method == "GET" else None
+            if fields and "/oauth/" not in request.path:
+                try:
+                    selection = parse_fields(fields[-1])
+                except ValueError as exc:
+                    raise SandboxError(E.INVALID_PARAMETER, str(exc)) from None
+                data = orjson.dumps(project(orjson.loads(data), selection))
             response = Response(200, envelope(data))
             outcome = "200"
         except SandboxError as err:
