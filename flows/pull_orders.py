@@ -81,6 +81,7 @@ def pull_orders(
         "changed": 0,
         "unchanged": 0,
         "quarantined": 0,
+        "flagged_future": 0,
         "pages": 0,
         "requests": 0,
     }
@@ -88,14 +89,18 @@ def pull_orders(
     try:
         window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
         logger.info("store %s: %s", store, window)
-        position: dict[str, Any] | None = None
-        while True:
-            chunk = pull_pages(store, warehouse_url, wish_block, window, position, pages_per_task, page_size, run_id)
-            for key in totals:
-                totals[key] += chunk[key]
-            position = chunk["next_position"]
-            if position is None:
-                break
+        # the window, then (incremental pulls) the sweep of orders dated after Wish's clock
+        for current in [window, *([window["sweep"]] if window.get("sweep") else [])]:
+            position: dict[str, Any] | None = None
+            while True:
+                chunk = pull_pages(
+                    store, warehouse_url, wish_block, current, position, pages_per_task, page_size, run_id
+                )
+                for key in totals:
+                    totals[key] += chunk[key]
+                position = chunk["next_position"]
+                if position is None:
+                    break
         # A retried chunk re-reads pages an earlier attempt already wrote; the warehouse knows
         # which orders this run recorded first, so the split is taken from it.
         changes = count_pull_changes(store, warehouse_url, run_id)

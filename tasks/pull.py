@@ -1,8 +1,8 @@
 """Tasks of the order pull: plan the window, then fetch-and-record a chunk of pages per task run.
 
 A task run covers up to ``pages_per_task`` pages (500 orders each), so task runs grow with pages,
-never with orders. A retried chunk resumes from its starting position; pages it had already
-recorded load again as no-ops.
+never with orders. Requests are retried by the client (see :mod:`wishflow.api.client`); a task
+retry is for what outlasts that, and resumes after the last page the failed attempt committed.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from prefect import task
 from prefect.tasks import exponential_backoff
 
 from blocks.wish import build_wish_client
 from tasks.common import engine_for, retry_transient
 from wishflow.api.pagination import Position
-from wishflow.pull import PullWindow, plan_window, pull_chunk
+from wishflow.pull import ChunkResult, PullWindow, plan_window, pull_chunk
 from wishflow.warehouse.orders_writer import run_changes
 
 
@@ -48,7 +49,12 @@ def plan_pull(
         lookback=lookback,
         safety_lag=safety_lag,
     )
-    return window.to_json()
+    sweep = window.future_sweep()
+    return {**window.to_json(), "sweep": sweep.to_json() if sweep else None}
+
+
+#: The pages each chunk in progress has committed, by (run, window, start): what a retry resumes from.
+_COMMITTED: dict[str, ChunkResult] = {}
 
 
 @task(
@@ -69,7 +75,13 @@ def pull_pages(
     page_size: int,
     run_id: str,
 ) -> dict[str, Any]:
-    """Fetch and record up to ``pages_per_task`` pages; returns counts and where to go on."""
+    """Fetch and record up to ``pages_per_task`` pages; returns counts and where to go on.
+
+    A retry of this task (same run, window and start) resumes after the last page the failed
+    attempt committed, with that attempt's counts (kept in this process; a new process starts the
+    chunk again, and pages already recorded load as no-ops).
+    """
+    key = orjson.dumps([run_id, window, position], option=orjson.OPT_SORT_KEYS).decode()
     with build_wish_client(wish_block) as client:
         chunk = pull_chunk(
             client,
@@ -80,7 +92,10 @@ def pull_pages(
             max_pages=pages_per_task,
             page_size=page_size,
             run_id=run_id,
+            resume=_COMMITTED.get(key),
+            on_page=lambda done: _COMMITTED.__setitem__(key, done),
         )
+    _COMMITTED.pop(key, None)
     load = chunk.load
     return {
         "fetched": load.fetched,
@@ -88,6 +103,7 @@ def pull_pages(
         "changed": load.changed,
         "unchanged": load.unchanged,
         "quarantined": load.quarantined,
+        "flagged_future": chunk.flagged_future,
         "pages": chunk.pages,
         "requests": chunk.requests,
         "next_position": chunk.next_position.to_json() if chunk.next_position else None,

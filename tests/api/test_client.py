@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 
 import httpx
 import orjson
@@ -14,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from wishflow.api.auth import AppCredentials, TokenSet
-from wishflow.api.client import WishClient, parse_reset, redact_url
+from wishflow.api.client import RetryPolicy, WishClient, parse_reset, redact_url, reset_delay
 from wishflow.api.errors import (
     ErrorAction,
     WishAuthError,
@@ -36,12 +37,30 @@ def envelope(data: object, code: int = 0, message: str = "") -> bytes:
     return orjson.dumps({"code": code, "message": message, "data": data})
 
 
-def make_client(handler, **kw) -> WishClient:  # type: ignore[no-untyped-def]
+class FakeClock:
+    """An epoch clock that only moves when the client sleeps: no test waits for real."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_client(handler, clock: FakeClock | None = None, **kw) -> WishClient:  # type: ignore[no-untyped-def]
+    clock = clock or FakeClock()
     return WishClient(
         "https://wish.test/api/v3",
         TokenSet(SecretStr(SECRET), SecretStr(REFRESH)),
         app=AppCredentials("app-id", SecretStr(CLIENT_SECRET)),
         transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
         **kw,
     )
 
@@ -216,3 +235,147 @@ def test_server_now_follows_the_date_header_and_keeps_ticking() -> None:
     first = client.server_now()
     assert first >= datetime(2027, 6, 1, 9, tzinfo=UTC)
     assert client.server_now() >= first  # no stale clock on a long-lived client
+
+
+# -- request-level resilience -----------------------------------------------------------------------
+
+
+def rate_limited(reset: str | None) -> httpx.Response:
+    headers = {"Wish-Rate-Limit-Reset": reset} if reset is not None else {}
+    return httpx.Response(429, headers=headers, content=b'{"code":1029,"message":"slow down"}')
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("epoch_seconds", 5.0),
+        ("epoch_millis", 5.0),
+        ("seconds_to_wait", 5.0),
+        ("http_date", 5.0),
+        ("iso", 5.0),
+        ("absent", None),
+        ("garbage", None),
+    ],
+)
+def test_a_429_is_waited_out_whatever_the_reset_format(fmt: str, expected: float | None) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    at = clock.now + 5
+    reset = {
+        "epoch_seconds": str(int(at)),
+        "epoch_millis": str(int(at * 1000)),
+        "seconds_to_wait": "5",
+        "http_date": formatdate(at, usegmt=True),
+        "iso": datetime.fromtimestamp(at, UTC).isoformat(),
+        "absent": None,
+        "garbage": "soon-ish",
+    }[fmt]
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        return rate_limited(reset) if len(calls) == 1 else httpx.Response(200, content=envelope([]))
+
+    client = make_client(handler, clock)
+    assert client.list_orders() == []
+    assert len(calls) == 2
+    waited = sum(clock.sleeps)
+    if expected is None:
+        assert 0 < waited <= client.retry.cap  # no reset given: a jittered backoff, not a crash
+    else:
+        assert waited == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "value", ["", "abc", "1e400", "-5", "nan", "inf", "99999999999999999999999", "Mon, 99 Foo 2026", "9999-99-99"]
+)
+def test_reset_delay_never_raises(value: str) -> None:
+    delay = reset_delay(value, 1_800_000_000.0)
+    assert delay is None or delay >= 0
+
+
+def test_reset_delay_reads_milliseconds_that_used_to_crash() -> None:
+    now = 1_800_000_000.0
+    assert reset_delay(str(int((now + 2) * 1000)), now) == pytest.approx(2.0)
+    assert parse_reset(str(int((now + 2) * 1000)), now) == datetime.fromtimestamp(now + 2, UTC)
+
+
+def test_a_failing_read_is_retried_at_the_request_with_bounded_jittered_backoff() -> None:
+    clock = FakeClock()
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        if len(calls) == 1:
+            return httpx.Response(503, content=b"down")
+        if len(calls) == 2:
+            raise httpx.ReadTimeout("timed out")
+        if len(calls) == 3:
+            return httpx.Response(200, content=b'{"code": 0, "data": [{"id": ')
+        return httpx.Response(200, content=envelope([{"id": "a"}]))
+
+    client = make_client(handler, clock, retry=RetryPolicy(base=1.0, cap=4.0, max_elapsed=60))
+    assert client.list_orders() == [{"id": "a"}]
+    assert len(calls) == 4 and len(clock.sleeps) == 3
+    assert all(0 <= s <= min(4.0, 2**i) for i, s in enumerate(clock.sleeps))
+    assert client.retried_requests == 3
+
+
+def test_a_read_gives_up_after_its_time_budget() -> None:
+    clock = FakeClock()
+    start = clock.now
+    client = make_client(
+        lambda req: httpx.Response(502, content=b"bad gateway"), clock, retry=RetryPolicy(max_elapsed=30)
+    )
+    with pytest.raises(WishRetryableError):
+        client.list_orders()
+    assert clock.now - start <= 30
+    assert len(clock.sleeps) > 3
+
+
+def test_a_write_is_never_resent_after_a_5xx_but_is_after_a_429() -> None:
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        return httpx.Response(503, content=b"down")
+
+    with pytest.raises(WishUncertainWriteError):
+        make_client(handler).ship_order("o1", tracking_number="A1", shipping_provider="USPS", origin_country="CN")
+    assert len(calls) == 1
+
+    sent = []
+
+    def limited_once(req: httpx.Request) -> httpx.Response:
+        sent.append(req)
+        return rate_limited("2") if len(sent) == 1 else httpx.Response(200, content=envelope({"id": "o1"}))
+
+    client = make_client(limited_once)
+    assert client.ship_order("o1", tracking_number="A1", shipping_provider="USPS", origin_country="CN") == {"id": "o1"}
+    assert len(sent) == 2  # Wish refused the first (429): it was never processed, so it is resent
+
+
+def test_a_429_pauses_every_caller_of_the_client() -> None:
+    clock = FakeClock()
+    calls = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req)
+        return rate_limited("10") if len(calls) == 1 else httpx.Response(200, content=envelope([]))
+
+    client = make_client(handler, clock)
+    client.pacer.pause_until(clock.now)  # nothing pending yet
+    client.list_orders()
+    # another thread asking right after the wait started would have been held until the reset
+    client.pacer.pause_until(clock.now + 10)
+    assert client.pacer.delay_for_next() == pytest.approx(10)
+
+
+def test_the_pacer_caps_the_rate_across_callers() -> None:
+    from wishflow.api.pacing import RequestPacer
+
+    clock = FakeClock()
+    pacer = RequestPacer(2.0, sleep=clock.sleep, clock=clock)
+    for _ in range(10):
+        pacer.acquire()
+    # a one-second burst of 2, then one call every half second
+    assert clock.now - 1_800_000_000.0 == pytest.approx(4.0)

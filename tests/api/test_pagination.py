@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wishflow.api.errors import PaginationError
+from wishflow.api.errors import WishRetryableError
 from wishflow.api.pagination import OrderPages, Position
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 
@@ -25,6 +25,8 @@ class InclusiveLister:
     def __init__(self, orders: list[dict[str, Any]], seed: int = 0) -> None:
         self.orders = orders
         self.calls = 0
+        self.downloads = 0
+        self.fail_downloads = 0
         self.rng = random.Random(seed)
 
     def list_orders(self, **p: Any) -> list[Any]:
@@ -47,6 +49,14 @@ class InclusiveLister:
         self.rng.shuffle(rows)
         rows.sort(key=lambda o: o[key], reverse=direction == "desc")
         return rows[:limit]
+
+    def download_orders(self, **p: Any) -> list[Any]:
+        """The batch download job: every match, no limit."""
+        self.downloads += 1
+        if self.fail_downloads:
+            self.fail_downloads -= 1
+            raise WishRetryableError("download job failed (EXCEPTION)")
+        return self.list_orders(limit=10**9, **p)
 
 
 def make_order(i: int, updated: datetime, released: datetime | None = None, state: str = "APPROVED") -> dict:
@@ -97,10 +107,58 @@ def test_ties_on_both_timestamps_split_by_state() -> None:
     assert len(ids) == len(set(ids)) == 1200
 
 
-def test_an_impossible_tie_fails_loudly_rather_than_losing_orders() -> None:
-    orders = [make_order(i, T0, released=T0, state="APPROVED") for i in range(600)]
-    with pytest.raises(PaginationError, match="bulk download"):
-        pull_ids(InclusiveLister(orders), limit=500)
+def test_a_tie_no_filter_can_split_is_fetched_with_the_download_job() -> None:
+    orders = [make_order(i, T0, released=T0, state="APPROVED") for i in range(5000)]
+    orders += [make_order(5000 + i, T0, released=T0, state="SHIPPED") for i in range(30)]
+    orders += [make_order(6000 + i, T0 + timedelta(seconds=1 + i)) for i in range(700)]
+    lister = InclusiveLister(orders)
+    ids = pull_ids(lister, limit=500)
+    assert len(ids) == len(set(ids)) == 5730
+    assert lister.downloads == 1
+
+
+def test_a_failed_download_job_leaves_the_position_for_a_retry() -> None:
+    orders = [make_order(i, T0, released=T0) for i in range(1200)]
+    orders += [make_order(2000 + i, T0 + timedelta(seconds=1 + i)) for i in range(10)]
+    lister = InclusiveLister(orders)
+    lister.fail_downloads = 1
+    pages = OrderPages(lister, start=None, end=None, limit=500)
+    position = pages.first_position()
+    with pytest.raises(WishRetryableError):
+        pages.fetch(position)
+    ids: list[str] = []
+    current: Position | None = position
+    while current is not None:  # the retry starts from the same position
+        page = pages.fetch(current)
+        ids.extend(r["id"] for r in page.records)
+        current = page.next_position
+    assert len(ids) == len(set(ids)) == 1210
+
+
+def test_a_saturated_tie_without_released_at_is_downloaded() -> None:
+    orders = [make_order(i, T0) for i in range(600)]
+    for o in orders:
+        o["released_at"] = None
+    orders.append(make_order(999, T0 + timedelta(seconds=5)))
+    lister = NullSafeLister(orders)
+    ids = pull_ids(lister, limit=500)
+    assert len(ids) == len(set(ids)) == 601 and lister.downloads == 1
+
+
+class NullSafeLister(InclusiveLister):
+    """Like Wish, leaves out an order without ``released_at`` from a ``released_at`` filter."""
+
+    def list_orders(self, **p: Any) -> list[Any]:
+        if p.get("released_at_min") is None and p.get("released_at_max") is None:
+            saved = self.orders
+            self.orders = [dict(o, released_at=o["released_at"] or o["updated_at"]) for o in saved]
+            try:
+                rows = super().list_orders(**p)
+            finally:
+                self.orders = saved
+            by_id = {o["id"]: o for o in saved}
+            return [by_id[r["id"]] for r in rows]
+        return super().list_orders(**p)
 
 
 def test_window_bounds_are_inclusive() -> None:
@@ -170,3 +228,27 @@ def test_a_tie_position_round_trips_through_json() -> None:
     )
     assert Position.from_json(position.to_json()) == position
     assert Position.from_json(Position(T0, in_tie=True).to_json()) == Position(T0, in_tie=True)
+
+
+class ExclusiveMinLister(InclusiveLister):
+    """Wish under the "exclusive_min" read profile: ``updated_at_min`` leaves its own instant out."""
+
+    def list_orders(self, **p: Any) -> list[Any]:
+        lower = p.get("updated_at_min")
+        if lower is not None:
+            lower = lower if isinstance(lower, datetime) else parse_wish_time(lower)
+            p = {**p, "updated_at_min": lower + timedelta(milliseconds=1)}
+        return super().list_orders(**p)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_exclusive_updated_at_min_loses_nothing(seed: int) -> None:
+    rng = random.Random(seed)
+    orders = []
+    for i in range(1500):
+        at = T0 + timedelta(milliseconds=rng.choice([0, 0, 0, 1, 2, 5, 9, 40]) * 1000 + rng.randrange(3))
+        orders.append(make_order(i, at, released=at + timedelta(seconds=rng.randrange(3))))
+    orders += [make_order(5000 + i, T0 + timedelta(seconds=90)) for i in range(700)]  # needs the download job
+    lister = ExclusiveMinLister(orders, seed)
+    ids = pull_ids(lister, limit=100, start=T0, end=T0 + timedelta(minutes=5))
+    assert sorted(ids) == sorted(o["id"] for o in orders)

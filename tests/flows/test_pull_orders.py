@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -10,7 +11,9 @@ import sqlalchemy as sa
 
 from flows.pull_orders import pull_orders
 from tests.flows.conftest import CLOCK_START, SandboxAdmin
+from wishflow.api.client import WishClient
 from wishflow.orders.flatten import format_wish_time
+from wishflow.sync.flags import FUTURE_SOURCE
 from wishflow.warehouse.engine import make_engine
 from wishflow.warehouse.orders_writer import read_cursor
 from wishflow.warehouse.schema import order_events, orders, pipeline_runs, rejected_records
@@ -99,14 +102,36 @@ def test_a_backfill_leaves_the_incremental_cursor_alone(admin: SandboxAdmin, flo
     assert read_cursor(engine, "default") == cursor
 
 
-def test_faults_are_retried_until_the_pull_completes(admin: SandboxAdmin, flow_env: str) -> None:
-    admin.generate(2000)
+#: A 30% fault mix: server errors, rate limits, client timeouts, cut-off and garbled bodies.
+FAULT_MIX_30 = {
+    "http_500": 0.06,
+    "http_502": 0.03,
+    "http_503": 0.03,
+    "http_429": 0.05,
+    "timeout": 0.04,
+    "cut_off": 0.04,
+    "malformed_json": 0.05,
+    "timeout_seconds": 3.0,
+}
+
+
+def test_one_pull_run_gets_through_a_30_percent_fault_mix(
+    admin: SandboxAdmin, flow_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 2 s client timeout, so the sandbox's 3 s "timeout" faults are real client-side timeouts
+    monkeypatch.setattr("wishflow.api.factory.WishClient", functools.partial(WishClient, timeout=2.0))
+    ids = admin.generate(2000)
     admin.advance(60)
-    admin.faults(http_500=0.1, http_502=0.05, http_503=0.05, malformed_json=0.05, cut_off=0.05, http_429=0.05)
+    admin.faults(**FAULT_MIX_30)
     result = pull_orders(page_size=250, pages_per_task=2, safety_lag=timedelta(0))
     admin.faults()
+    assert result["new"] == 2000 == len(set(ids))
     assert count(flow_env, orders) == 2000
-    assert result["new"] == 2000
+    runs = count(flow_env, pipeline_runs, pipeline_runs.c.stage == "pull")
+    failed = count(flow_env, pipeline_runs, pipeline_runs.c.outcome == "failed")
+    assert runs == 1 and failed == 0
+    faulted = sum(n for by in admin.stats()["requests"].values() for k, n in by.items() if k.startswith("fault:"))
+    assert faulted > 0
 
 
 def test_an_invalid_token_fails_the_run_clearly(
@@ -157,3 +182,56 @@ def test_the_token_never_appears_in_logs_or_the_warehouse(
     for secret in secrets:
         assert secret not in logged
         assert secret not in stored
+
+
+def big_tie(admin: SandboxAdmin, count_: int) -> list[str]:
+    """``count_`` APPROVED orders sharing one updated_at and released_at (no filter splits them)."""
+    same = format_wish_time(CLOCK_START - timedelta(hours=1))
+    r = admin.http.post(
+        "/sandbox/orders",
+        json={"count": count_, "template": {"updated_at": same, "released_at": same}},
+        timeout=300,
+    )
+    r.raise_for_status()
+    body = r.json()
+    return (body.get("data") or body)["ids"]
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["clean", "faults"])
+def test_no_instant_is_too_big(admin: SandboxAdmin, flow_env: str, faults: bool) -> None:
+    ids = big_tie(admin, 5000)
+    ids += admin.generate(300)
+    admin.advance(60)
+    if faults:
+        admin.faults(http_500=0.1, http_503=0.05, http_429=0.05, cut_off=0.05, malformed_json=0.05)
+    first = pull_orders(page_size=500, safety_lag=timedelta(0))
+    admin.faults()
+    assert first["new"] == 5300 == len(set(ids))
+    assert count(flow_env, orders) == 5300
+    cursor = read_cursor(make_engine(flow_env), "default")
+    assert cursor is not None and cursor > CLOCK_START - timedelta(hours=1)  # the cursor went past the tie
+    before = snapshot(flow_env)
+    again = pull_orders(page_size=500, safety_lag=timedelta(0))
+    assert again["new"] == 0 and again["changed"] == 0
+    assert snapshot(flow_env) == before
+    stats = admin.stats()["requests"]
+    assert any("bulk_get" in endpoint for endpoint in stats)
+
+
+def test_an_order_dated_a_year_ahead_is_recorded_and_flagged(admin: SandboxAdmin, flow_env: str) -> None:
+    ahead = CLOCK_START + timedelta(days=365)
+    (future_id,) = admin.create([{"updated_at": format_wish_time(ahead), "released_at": format_wish_time(ahead)}])
+    admin.generate(20)
+    admin.advance(60)
+    first = pull_orders(safety_lag=timedelta(0))
+    assert first["new"] == 21 and first["flagged_future"] == 1
+    assert count(flow_env, orders, orders.c.order_id == future_id) == 1
+    flag = rejected_records.c.source == FUTURE_SOURCE
+    assert count(flow_env, rejected_records, flag, rejected_records.c.order_id == future_id) == 1
+    cursor = read_cursor(make_engine(flow_env), "default")
+    assert cursor is not None and cursor < ahead  # the cursor never jumps onto the future date
+    before = snapshot(flow_env)
+    again = pull_orders(safety_lag=timedelta(0))
+    assert again["new"] == 0 and again["changed"] == 0
+    assert snapshot(flow_env) == before
+    assert count(flow_env, rejected_records, flag) == 1

@@ -37,6 +37,7 @@ def running(server: RunningSandbox) -> Iterator[RunningSandbox]:
         setattr(sandbox.config, field, getattr(defaults, field))
     sandbox.config.ship_processing_seconds = 2
     sandbox.config.bad_order_share = 0.0
+    sandbox.config.read_profile = "documented"
     httpx.post(f"{server.base_url}/sandbox/reset", json={"seed": SEED}).raise_for_status()
     yield server
 

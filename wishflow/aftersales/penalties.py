@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from wishflow.aftersales.common import write_changed
 from wishflow.api.after_sales import Requester, get_penalty, penalty_pages
 from wishflow.orders.flatten import parse_wish_time
+from wishflow.sync.window import DEFAULT_SAFETY_LAG, cursor_after, plan_stream_window, server_clock
 from wishflow.warehouse.aftersales_schema import penalties
-from wishflow.warehouse.orders_writer import CursorAdvance, advance_cursor, read_cursor
+from wishflow.warehouse.orders_writer import CursorAdvance, advance_cursor
 
 CREATED_STREAM = "penalties"
 REVERSED_STREAM = "penalties_reversed"
@@ -91,16 +92,19 @@ def sync_penalties(
     lookback: timedelta = DEFAULT_LOOKBACK,
     page_size: int = 500,
     now: datetime | None = None,
+    safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> PenaltySync:
-    """Record penalties created and reversed since the last sync (idempotent)."""
+    """Record penalties created and reversed since the last sync (idempotent). Windows and cursors
+    follow the rules every stream shares (:mod:`wishflow.sync.window`)."""
     loaded_at = now or datetime.now(UTC)
     result = PenaltySync()
+    server_now = server_clock(client)
     for stream, by in ((CREATED_STREAM, "created_at"), (REVERSED_STREAM, "reversed_at")):
-        cursor = read_cursor(engine, store, stream)
-        start = cursor - lookback if cursor is not None else None
-        for page in penalty_pages(client, since=start, by=by, limit=page_size):
-            times = [t for t in (parse_wish_time(p.get(by)) for p in page) if t is not None]
-            advance = CursorAdvance(stream, max(times)) if times else None
+        window = plan_stream_window(
+            engine, store, stream, server_now=server_now, lookback=lookback, safety_lag=safety_lag
+        )
+        for page in penalty_pages(client, since=window.start, until=window.end, by=by, limit=page_size):
+            advance = cursor_after(stream, (parse_wish_time(p.get(by)) for p in page), window.end)
             before = result.inserted
             record_penalties(engine, store, page, loaded_at=loaded_at, cursor=advance, result=result)
             if result.inserted > before and by == "created_at":

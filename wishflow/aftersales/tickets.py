@@ -19,8 +19,9 @@ from wishflow.aftersales.common import write_changed
 from wishflow.api.after_sales import Requester, get_ticket, reply_ticket, ticket_pages
 from wishflow.api.errors import WishError, WishUncertainWriteError
 from wishflow.orders.flatten import parse_wish_time
+from wishflow.sync.window import DEFAULT_SAFETY_LAG, cursor_after, plan_stream_window, server_clock
 from wishflow.warehouse.aftersales_schema import ticket_replies, tickets
-from wishflow.warehouse.orders_writer import CursorAdvance, advance_cursor, read_cursor
+from wishflow.warehouse.orders_writer import CursorAdvance, advance_cursor
 from wishflow.warehouse.schema import orders
 
 TICKETS_STREAM = "tickets"
@@ -172,18 +173,20 @@ def sync_tickets(
     lookback: timedelta = DEFAULT_LOOKBACK,
     page_size: int = 500,
     now: datetime | None = None,
+    safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> TicketSync:
-    """Read every ticket updated since the ``tickets`` cursor (minus a look-back) and record it;
-    the cursor moves with each page, in its transaction."""
+    """Read every ticket updated in the stream's window and record it; the cursor moves with each
+    page, in its transaction. Window and cursor follow the rules every stream shares
+    (:mod:`wishflow.sync.window`: Wish's clock, look-back, safety lag, cursor capped at the end)."""
     loaded_at = now or datetime.now(UTC)
-    cursor = read_cursor(engine, store, TICKETS_STREAM)
-    start = cursor - lookback if cursor is not None else None
+    window = plan_stream_window(
+        engine, store, TICKETS_STREAM, server_now=server_clock(client), lookback=lookback, safety_lag=safety_lag
+    )
     result = TicketSync()
-    for page in ticket_pages(client, updated_at_min=start, limit=page_size):
+    for page in ticket_pages(client, updated_at_min=window.start, updated_at_max=window.end, limit=page_size):
         result.pages += 1
         result.fetched += len(page)
-        times = [t for t in (parse_wish_time(p.get("updated_at")) for p in page) if t is not None]
-        advance = CursorAdvance(TICKETS_STREAM, max(times)) if times else None
+        advance = cursor_after(TICKETS_STREAM, (parse_wish_time(p.get("updated_at")) for p in page), window.end)
         inserted, updated = record_tickets(engine, store, page, loaded_at=loaded_at, cursor=advance)
         result.inserted += inserted
         result.updated += updated

@@ -91,21 +91,31 @@ def keyset_pages(
 
 
 def ticket_pages(
-    client: Requester, *, updated_at_min: datetime | None, limit: int = 500
+    client: Requester, *, updated_at_min: datetime | None, updated_at_max: datetime | None = None, limit: int = 500
 ) -> Iterator[list[dict[str, Any]]]:
-    """Every ticket updated since ``updated_at_min``, oldest update first."""
+    """Every ticket updated in ``[updated_at_min, updated_at_max]``, oldest update first."""
 
     def fetch(lower: datetime | None) -> list[Any]:
-        params = {"limit": limit, "sort_by": "updated_at.asc", "updated_at_min": _time(lower)}
+        params = {
+            "limit": limit,
+            "sort_by": "updated_at.asc",
+            "updated_at_min": _time(lower),
+            "updated_at_max": _time(updated_at_max),
+        }
         return list(client.request("GET", "/tickets", params=params) or [])
 
     return keyset_pages(fetch, "updated_at", start=updated_at_min, limit=limit)
 
 
 def penalty_pages(
-    client: Requester, *, since: datetime | None, by: str = "created_at", limit: int = 500
+    client: Requester,
+    *,
+    since: datetime | None,
+    until: datetime | None = None,
+    by: str = "created_at",
+    limit: int = 500,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Every penalty created (``by="created_at"``) or reversed (``by="reversed_at"``) since ``since``."""
+    """Every penalty created (``by="created_at"``) or reversed (``by="reversed_at"``) in ``[since, until]``."""
     if by not in ("created_at", "reversed_at"):
         raise ValueError("by must be created_at or reversed_at")
 
@@ -116,6 +126,8 @@ def penalty_pages(
             params["reversed_at_min"] = _time(lower) or "1970-01-01T00:00:00.000Z"
         else:
             params["created_at_min"] = _time(lower)
+        if until is not None:
+            params[f"{by}_max"] = _time(until)
         return list(client.request("GET", "/penalties", params=params) or [])
 
     return keyset_pages(fetch, by, start=since, limit=limit)

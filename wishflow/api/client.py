@@ -1,16 +1,33 @@
 """A typed HTTP client for the Wish Merchant API v3.
 
 One place decides what every response means: the envelope is checked after the status, errors are
-classified by :mod:`wishflow.api.errors`, a 429 waits for ``Wish-Rate-Limit-Reset``, an expired
-token is refreshed once, and transport failures become typed errors. Requests are logged with
-credentials redacted. Bodies are parsed with orjson (stdlib json is ~60% of a pull's time).
+classified by :mod:`wishflow.api.errors`, an expired token is refreshed once, and transport failures
+become typed errors. Requests are logged with credentials redacted. Bodies are parsed with orjson
+(stdlib json is ~60% of a pull's time).
+
+Retry layers, one per concern (nothing else retries a request):
+
+1. **This client, per request.** Every request waits its turn at the client's one
+   :class:`~wishflow.api.pacing.RequestPacer` (shared by every thread holding the client). A 429 is
+   waited out until ``Wish-Rate-Limit-Reset`` (any format, see :func:`reset_delay`), pausing every
+   caller, and then sent again: Wish refused it, so even a write is safe to resend. An idempotent read
+   (a GET, or a call marked ``idempotent=True`` such as creating a download job) is retried on 5xx,
+   timeouts, dropped connections and garbled bodies with jittered exponential backoff, all within
+   ``RetryPolicy.max_elapsed`` seconds. A write is never resent after it may have reached Wish: a 5xx
+   or transport failure raises :class:`WishUncertainWriteError`.
+2. **The shipping outbox** decides about uncertain writes (reads the order back, never resends blindly).
+3. **Prefect task retries** handle what a request cannot: a failure that outlasted the client's budget,
+   a lost process. Retried pull chunks resume from their last committed page.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,6 +48,7 @@ from wishflow.api.errors import (
     WishUncertainWriteError,
     classify,
 )
+from wishflow.api.pacing import RequestPacer
 from wishflow.api.token_refresh import SingleFlightRefresher, TokenPersistence
 from wishflow.orders.flatten import format_wish_time
 
@@ -69,22 +87,85 @@ def _install_httpx_redaction() -> None:
 _install_httpx_redaction()
 
 
-def parse_reset(value: str | None) -> datetime | None:
-    """``Wish-Rate-Limit-Reset`` as a datetime; accepts epoch seconds or an ISO 8601 timestamp."""
+#: Above this, a bare number in ``Wish-Rate-Limit-Reset`` is an epoch time, not seconds to wait
+#: (10^9 s is 2001; nobody asks a client to wait 30 years).
+_EPOCH_SECONDS_MIN = 1_000_000_000
+#: Above this, an epoch time is in milliseconds (10^11 s is the year 5138).
+_EPOCH_MILLIS_MIN = 100_000_000_000
+
+
+def _reset_epoch(value: str | None, now: float) -> float | None:
+    """``Wish-Rate-Limit-Reset`` as an epoch time, or ``None`` if absent or unreadable; never raises."""
     if not value:
         return None
     value = value.strip()
     try:
         number = float(value)
     except ValueError:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number in (float("inf"), float("-inf")) or number < 0:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if number < 10_000_000:  # a number of seconds to wait rather than an epoch time
-        return datetime.fromtimestamp(time.time() + number, UTC)
-    return datetime.fromtimestamp(number, UTC)
+        if number >= _EPOCH_MILLIS_MIN:
+            return number / 1000
+        if number >= _EPOCH_SECONDS_MIN:
+            return number
+        return now + number
+    when: datetime | None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def reset_delay(value: str | None, now: float) -> float | None:
+    """Seconds to wait for ``Wish-Rate-Limit-Reset`` at epoch time ``now``; ``None`` if absent or unreadable.
+
+    Wish does not document the format, so every plausible one is read: epoch seconds, epoch
+    milliseconds, a number of seconds to wait, an HTTP date or an ISO 8601 timestamp. Never raises.
+    A reset in the past is a wait of zero.
+    """
+    at = _reset_epoch(value, now)
+    return None if at is None else max(0.0, at - now)
+
+
+def parse_reset(value: str | None, now: float | None = None) -> datetime | None:
+    """``Wish-Rate-Limit-Reset`` as a datetime (see :func:`reset_delay` for the formats); never raises."""
+    at = _reset_epoch(value, time.time() if now is None else now)
+    if at is None:
+        return None
+    try:
+        return datetime.fromtimestamp(at, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How an idempotent read is retried at the request (layer 1 in the module docstring).
+
+    Backoff before attempt n+1 is a random wait in ``[0, min(cap, base * 2**n)]`` ("full jitter": many
+    callers hitting one fault do not come back in step); the whole request, waits included, gives
+    up after ``max_elapsed`` seconds and raises the last error for the task's retry to decide.
+    """
+
+    base: float = 0.25
+    cap: float = 8.0
+    max_elapsed: float = 120.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap, self.base * (2 ** min(attempt, 30))))
 
 
 def _wish_time(value: datetime | str | None) -> str | None:
@@ -98,7 +179,9 @@ class WishClient:
 
     ``base_url`` is the API root including ``/api/v3``. Rate limiting: a 429 is waited out (up to
     ``max_rate_limit_wait`` seconds in total per request) because waiting is the only thing that
-    helps; every other failure is raised for the caller's retry policy to decide.
+    helps; idempotent reads are retried per ``retry`` (see the module docstring for the layers).
+    ``max_rate`` caps requests per second across every thread using the client. ``sleep``, ``clock``
+    (epoch seconds) and ``rng`` are injectable so tests never wait for real.
     """
 
     def __init__(
@@ -113,6 +196,12 @@ class WishClient:
         max_rate_limit_wait: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         write_settle_seconds: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_rate: float | None = None,
+        pacer: RequestPacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         read_timeout = timeout.read if isinstance(timeout, httpx.Timeout) else timeout
@@ -130,6 +219,15 @@ class WishClient:
             on_refresh=on_token_refresh,
         )
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        #: the one pacer every request of this client waits at (see :mod:`wishflow.api.pacing`)
+        self.pacer = pacer or RequestPacer(max_rate, sleep=sleep, clock=clock)
+        #: requests sent again by the client (read retries and 429 waits), for run summaries
+        self.retried_requests = 0
         self.rate_limit_remaining: int | None = None
         self.server_date: datetime | None = None
         self._server_date_seen = 0.0
@@ -164,15 +262,63 @@ class WishClient:
         json: Any = None,
         auth: bool = True,
         write: bool = False,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send one request and return the envelope's ``data``; raise a :class:`WishError` otherwise.
+        """Send a request and return the envelope's ``data``; raise a :class:`WishError` otherwise.
 
         ``write=True`` marks a non-idempotent call: a transport failure after sending becomes
         :class:`WishUncertainWriteError` (read back before retrying), never a silent retry.
+        ``idempotent`` (default: an authenticated GET that is not a write; the unauthenticated OAuth
+        calls rotate tokens, so they are never resent) allows retrying transient failures here,
+        with jittered exponential backoff within ``self.retry.max_elapsed`` seconds. A 429 is waited
+        out for any call (Wish did not process it), within ``max_rate_limit_wait`` seconds in total.
         """
+        retry_reads = (method == "GET" and auth and not write) if idempotent is None else idempotent
+        started = self._clock()
+        attempt = 0
+        rate_waited = 0.0
+        while True:
+            self.pacer.acquire()
+            try:
+                return self._send(method, path, params=params, json=json, auth=auth, write=write)
+            except WishRateLimited as exc:
+                delay = exc.retry_after
+                if delay is None:
+                    delay = self._backoff(attempt)
+                delay = max(delay, 0.05)
+                if rate_waited + delay > self.max_rate_limit_wait:
+                    raise
+                logger.info("rate limited on %s %s; every caller waits %.2f s", method, path, delay)
+                self.pacer.pause_until(self._clock() + delay)
+                rate_waited += delay
+            except WishRetryableError as exc:
+                if not retry_reads or isinstance(exc, WishUncertainWriteError):
+                    raise
+                delay = self._backoff(attempt)
+                if self._clock() + delay - started > self.retry.max_elapsed:
+                    raise
+                logger.info("%s %s failed (%s); retrying in %.2f s", method, path, exc, delay)
+                self._sleep(delay)
+            attempt += 1
+            self.retried_requests += 1
+
+    def _backoff(self, attempt: int) -> float:
+        with self._rng_lock:
+            return self.retry.backoff(attempt, self._rng)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+        write: bool = False,
+    ) -> Any:
+        """Send one request (refreshing an expired token once); no retries but the refresh."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         auth_recoveries = 0
-        waited = 0.0
         while True:
             headers = {}
             used = self._auth.current() if auth else None
@@ -195,6 +341,7 @@ class WishClient:
             remaining = response.headers.get("Wish-Rate-Limit-Remaining")
             if remaining is not None and remaining.isdigit():
                 self.rate_limit_remaining = int(remaining)
+                self.pacer.note_remaining(self.rate_limit_remaining)
             logger.debug(
                 "%s %s -> %s in %.0f ms (request id %s)",
                 method,
@@ -208,16 +355,12 @@ class WishClient:
             code, message = self._error_body(body)
             action = classify(response.status_code, code)
             if action is ErrorAction.RATE_LIMITED:
-                reset_at = parse_reset(response.headers.get("Wish-Rate-Limit-Reset"))
-                delay = 1.0 if reset_at is None else max(0.05, (reset_at - datetime.now(UTC)).total_seconds())
-                if waited + delay <= self.max_rate_limit_wait:
-                    logger.info("rate limited on %s %s; waiting %.2f s", method, path, delay)
-                    time.sleep(delay)
-                    waited += delay
-                    continue
+                now = self._clock()
+                delay = reset_delay(response.headers.get("Wish-Rate-Limit-Reset"), now)
                 raise WishRateLimited(
                     f"{method} {path}: rate limited (Wish code {code}): {message}",
-                    reset_at=reset_at,
+                    reset_at=parse_reset(response.headers.get("Wish-Rate-Limit-Reset"), now),
+                    retry_after=delay,
                     status=response.status_code,
                     code=code,
                     request_id=request_id,
@@ -383,6 +526,90 @@ class WishClient:
         if not isinstance(data, list):
             raise WishRetryableError("GET /orders: data is not a list")
         return data
+
+    def download_orders(
+        self,
+        *,
+        updated_at_min: datetime | str | None = None,
+        updated_at_max: datetime | str | None = None,
+        released_at_min: datetime | str | None = None,
+        released_at_max: datetime | str | None = None,
+        states: Sequence[str] | None = None,
+        poll_seconds: float = 1.0,
+        max_wait: float = 900.0,
+    ) -> list[Any]:
+        """Every order matching the filters, through Wish's batch download job (no page limit).
+
+        ``POST /orders/bulk_get`` queues a job, ``GET /orders/bulk_get/{id}`` is polled until it is
+        READY, then each of its ``file_urls`` is downloaded (a JSON array of orders, as ``GET /orders``
+        returns them; our assumption, see the sandbox's STATUS.md). Creating a job changes nothing at
+        Wish, so it is retried like a read. A job that fails (EXCEPTION) or is not READY within
+        ``max_wait`` seconds raises :class:`WishRetryableError`: the caller's position is unchanged, so
+        a retry starts a fresh job.
+        """
+        filters = {
+            "updated_at_min": _wish_time(updated_at_min),
+            "updated_at_max": _wish_time(updated_at_max),
+            "released_at_min": _wish_time(released_at_min),
+            "released_at_max": _wish_time(released_at_max),
+            "states": ",".join(states) if states else None,
+            "sort_by": "updated_at.asc",
+        }
+        job = self.request("POST", "/orders/bulk_get", params=filters, idempotent=True)
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if not isinstance(job_id, str):
+            raise WishRetryableError("POST /orders/bulk_get: the answer has no job id")
+        deadline = self._clock() + max_wait
+        while True:
+            status = job.get("status") if isinstance(job, dict) else None
+            if status == "READY":
+                break
+            if status == "EXCEPTION":
+                raise WishRetryableError(f"download job {job_id} failed at Wish (EXCEPTION)")
+            if self._clock() + poll_seconds > deadline:
+                raise WishRetryableError(f"download job {job_id} not ready after {max_wait:.0f} s (status {status})")
+            self._sleep(poll_seconds)
+            job = self.request("GET", f"/orders/bulk_get/{job_id}")
+        urls = job.get("file_urls") or []
+        out: list[Any] = []
+        for url in urls:
+            out.extend(self._download_file(str(url)))
+        total = job.get("total_count")
+        if isinstance(total, int | float) and len(out) < total:
+            raise WishRetryableError(f"download job {job_id}: {len(out)} orders in its files, {total:.0f} announced")
+        return out
+
+    def _download_file(self, url: str) -> list[Any]:
+        """One file of a download job, retried like a read. The bearer token is not sent: the URL is
+        pre-signed and may live outside Wish's API host."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            self.pacer.acquire()
+            try:
+                response = self._http.get(url, headers={"Accept": "application/json"})
+                body = response.read()
+                if response.status_code != 200:
+                    raise WishRetryableError(f"GET {redact_url(url)}: HTTP {response.status_code}")
+                try:
+                    data = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    raise WishRetryableError(f"GET {redact_url(url)}: the file is not valid JSON") from None
+                if isinstance(data, dict) and isinstance(data.get("data"), list):
+                    data = data["data"]
+                if not isinstance(data, list):
+                    raise WishRetryableError(f"GET {redact_url(url)}: the file is not a list of orders")
+                return data
+            except httpx.TransportError as exc:
+                error: WishRetryableError = WishRetryableError(f"GET {redact_url(url)}: {type(exc).__name__}")
+            except WishRetryableError as exc:
+                error = exc
+            delay = self._backoff(attempt)
+            if self._clock() + delay - started > self.retry.max_elapsed:
+                raise error
+            self._sleep(delay)
+            attempt += 1
+            self.retried_requests += 1
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         data = self.request("GET", f"/orders/{order_id}")

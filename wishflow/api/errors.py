@@ -2,8 +2,10 @@
 
 Wish answers errors as HTTP 400 with a non-zero ``code`` (401 with code 1012 for a missing token,
 429 when rate limited). Rather than scattering ``if``s, every failure is classified here into one of
-a few actions; the client raises a typed exception per action and the Prefect task's
-``retry_condition_fn`` retries only the retryable ones (one retry layer, on the task).
+a few actions; the client raises a typed exception per action. Which layer retries what is written
+once, in :mod:`wishflow.api.client`'s docstring: the client retries idempotent reads and waits out
+429s per request; a Prefect task's ``retry_condition_fn`` retries only what is still retryable after
+the client's budget.
 """
 
 from __future__ import annotations
@@ -92,9 +94,13 @@ class WishRateLimited(WishError):
 
     action = ErrorAction.RATE_LIMITED
 
-    def __init__(self, message: str, *, reset_at: datetime | None = None, **kw: object) -> None:
+    def __init__(
+        self, message: str, *, reset_at: datetime | None = None, retry_after: float | None = None, **kw: object
+    ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.reset_at = reset_at
+        #: seconds to wait before trying again, when Wish said (``None``: it did not)
+        self.retry_after = retry_after
 
 
 class WishAuthError(WishError):

@@ -9,6 +9,16 @@ before moving on one millisecond later (Wish's timestamps have millisecond preci
 read one page at a time like any other stretch: tens of thousands of orders updated at one instant
 (a bulk change) never sit in memory together.
 
+Where even a state holds more orders than a page at one ``updated_at`` and ``released_at`` (or a
+saturated tie has no ``released_at`` to page by), no filter Wish offers can split them: that group is
+fetched whole with Wish's batch download job (``POST /orders/bulk_get``) as one page, and the
+position moves past it. No instant is too big, and a failed job leaves the position where it was.
+
+Wish does not say whether ``updated_at_min`` includes its instant. On the first page that returns
+orders, one probe (``updated_at_min = updated_at_max =`` a timestamp just seen, ``limit=1``) finds out;
+where it excludes it, every lower bound is sent one millisecond earlier, so positions mean the same
+under both readings (sandbox read profile "exclusive_min").
+
 The iterator's :class:`Position` is a small serialisable value, so a retried task resumes exactly
 where the last committed page ended.
 """
@@ -29,6 +39,8 @@ ONE_MS = timedelta(milliseconds=1)
 
 class OrderLister(Protocol):
     def list_orders(self, **params: Any) -> list[Any]: ...
+
+    def download_orders(self, **params: Any) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -123,11 +135,29 @@ class OrderPages:
         self.end = end
         self.limit = limit
         self._on_request = on_request
+        #: whether Wish's ``updated_at_min`` includes its instant (``None``: not probed yet)
+        self.min_inclusive: bool | None = None
+
+    def _bounds(self, params: dict[str, Any]) -> dict[str, Any]:
+        lower = params.get("updated_at_min")
+        if self.min_inclusive is False and isinstance(lower, datetime):
+            params = {**params, "updated_at_min": lower - ONE_MS}
+        return params
 
     def _list(self, **params: Any) -> list[Any]:
         if self._on_request:
             self._on_request()
-        return self.client.list_orders(limit=self.limit, **params)
+        return self.client.list_orders(limit=self.limit, **self._bounds(params))
+
+    def _probe_min_semantics(self, records: list[Any]) -> int:
+        """Find out once whether ``updated_at_min`` is inclusive (see the module docstring)."""
+        seen = _first_time(records, "updated_at")
+        if self.min_inclusive is not None or seen is None:
+            return 0
+        if self._on_request:
+            self._on_request()
+        self.min_inclusive = bool(self.client.list_orders(limit=1, updated_at_min=seen, updated_at_max=seen))
+        return 1
 
     def first_position(self) -> Position:
         return Position(self.start)
@@ -136,7 +166,12 @@ class OrderPages:
         """The page at ``position`` (one request; a few more where a page shares both timestamps)."""
         if position.in_tie:
             return self._fetch_tie(position)
+        probing = self.min_inclusive is None
         records = self._list(updated_at_min=position.updated_at_min, updated_at_max=self.end, sort_by="updated_at.asc")
+        probed = probing and self._probe_min_semantics(records)
+        if probed and not self.min_inclusive and position.updated_at_min is not None:
+            page = self.fetch(position)  # the page left out its own first instant: read it again
+            return Page(page.records, page.next_position, page.requests + 2)
         seen = position.seen_at_min
         if len(records) < self.limit:
             return Page([r for r in records if _record_id(r) not in seen], None)
@@ -180,8 +215,11 @@ class OrderPages:
             return Page([r for r in records if _record_id(r) not in skip], self._after(instant))
         first = _first_time(records, "released_at")
         last = _last_time(records, "released_at")
-        if last is None:
-            raise PaginationError(f"more than {self.limit} orders at {format_wish_time(instant)} without released_at")
+        if last is None or any(_record_time(r, "released_at") is None for r in records):
+            # orders without a released_at cannot be paged by it: the whole instant in one job
+            bulk = self._download(updated_at_min=instant, updated_at_max=instant)
+            fresh = [r for r in bulk if _record_id(r) not in position.seen_at_min]
+            return Page(fresh, self._after(instant), 2)
         if first == last:
             by_state, requests = self._all_at_by_state(instant, last)
             fresh = [r for r in by_state if _record_id(r) not in skip]
@@ -203,7 +241,9 @@ class OrderPages:
         return Position(nxt)
 
     def _all_at_by_state(self, updated: datetime, released: datetime) -> tuple[list[Any], int]:
+        """Every order at both instants: a page per state, or one download job when a state fills a page."""
         out: list[Any] = []
+        requests = 0
         for state in OrderState:
             records = self._list(
                 updated_at_min=updated,
@@ -213,11 +253,24 @@ class OrderPages:
                 states=[state.value],
                 sort_by="updated_at.asc",
             )
+            requests += 1
             if len(records) >= self.limit:
-                raise PaginationError(
-                    f"{len(records)}+ {state.value} orders share updated_at {format_wish_time(updated)} and "
-                    f"released_at {format_wish_time(released)}: more than one page of {self.limit}; "
-                    "use the bulk download job (POST /orders/bulk_get) for this window"
+                # No filter Wish offers splits these: fetch the whole group at once (all states,
+                # so the pages already read for other states are simply superseded).
+                bulk = self._download(
+                    updated_at_min=updated,
+                    updated_at_max=updated,
+                    released_at_min=released,
+                    released_at_max=released,
                 )
+                return bulk, requests + 1
             out.extend(records)
-        return out, len(OrderState)
+        return out, requests
+
+    def _download(self, **params: Any) -> list[Any]:
+        if self._on_request:
+            self._on_request()
+        records = self.client.download_orders(**self._bounds(params))
+        if not isinstance(records, list):
+            raise PaginationError("the download job did not return a list of orders")
+        return records

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,8 @@ from . import errors as E
 from .config import FAULT_KINDS, FAULT_SCOPE, FaultConfig
 from .core import Sandbox
 from .errors import SandboxError
+from .partial import parse_fields, project
+from .read_profiles import read_profile
 from .timeutil import fmt_ms
 from .write_profiles import PROFILES
 from .write_profiles import resolve as resolve_write_profile
@@ -162,7 +163,7 @@ class SandboxApp:
         request_id = f"{next(self._request_ids):024x}"
         if request.path.startswith("/sandbox/") or request.path == "/sandbox":
             response = self._admin(request)
-            await self._send(send, response, request_id, self._remaining(None))
+            await self._send(send, response, request_id, self._remaining(None), wish=False)
             return
         await self._wish(request, request_id, send)
 
@@ -170,7 +171,11 @@ class SandboxApp:
         """The HTTP ``Date`` header from the sandbox clock, so clients see the simulated time."""
         return formatdate(self.sandbox.now_ms() / 1000, usegmt=True).encode()
 
-    async def _send(self, send: Send, response: Response, request_id: str, remaining: int) -> None:
+    async def _send(
+        self, send: Send, response: Response, request_id: str, remaining: int, *, wish: bool = True
+    ) -> None:
+        if wish and response.status != 200:  # Wish's answers follow the read profile; admin's do not
+            response.body = read_profile(self.sandbox.config.read_profile).error_body(response.body)
         headers = [
             (b"content-type", response.content_type),
             (b"content-length", str(len(response.body)).encode()),
@@ -317,6 +322,13 @@ class SandboxApp:
         # the request itself
         try:
             data = route.handler(self, request)
+            fields = request.query.get("fields") if request.method == "GET" else None
+            if fields and "/oauth/" not in request.path:
+                try:
+                    selection = parse_fields(fields[-1])
+                except ValueError as exc:
+                    raise SandboxError(E.INVALID_PARAMETER, str(exc)) from None
+                data = orjson.dumps(project(orjson.loads(data), selection))
             response = Response(200, envelope(data))
             outcome = "200"
         except SandboxError as err:
@@ -362,14 +374,10 @@ class SandboxApp:
         return Response(500, error_body(E.INTERNAL_ERROR, "Internal server error"))
 
     def _rate_limited(self, wait_seconds: float) -> Response:
-        reset = math.ceil(time.time() + wait_seconds)
         return Response(
             429,
             error_body(E.RATE_LIMITED, "Rate limit exceeded, please retry after Wish-Rate-Limit-Reset"),
-            headers=[
-                (b"wish-rate-limit-reset", str(reset).encode()),
-                (b"retry-after", str(max(1, math.ceil(wait_seconds))).encode()),
-            ],
+            headers=read_profile(self.sandbox.config.read_profile).reset_header(wait_seconds),
         )
 
     # ------------------------------------------------------------------------------------------

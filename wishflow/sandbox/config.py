@@ -135,6 +135,8 @@ class SandboxConfig:
     #: write-behaviour profile where the spec is silent: a name from write_profiles.PROFILES or an
     #: object of knobs (see wishflow/sandbox/write_profiles.py and STATUS.md "Write profiles")
     write_profile: str | dict[str, Any] = "default"
+    #: read-side behaviour where Wish is silent (a name in wishflow.sandbox.read_profiles.READ_PROFILES)
+    read_profile: str = "documented"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

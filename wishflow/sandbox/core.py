@@ -48,6 +48,7 @@ from .data import (
     object_id,
 )
 from .errors import SandboxError
+from .read_profiles import read_profile
 from .timeutil import DAY_MS, HOUR_MS, SECOND_MS, dt_to_ms, fmt_ms, ms_to_dt, parse_bound_ms, parse_ms
 from .write_profiles import WriteProfile
 from .write_profiles import resolve as resolve_write_profile
@@ -547,7 +548,7 @@ class Sandbox:
                     },
                 },
                 "rev_share": {
-                    "rev_share": 15,
+                    "rev_share": 0.15,  # a decimal fraction (spec: "0.15 means 15%")
                     "product_category": var.category,
                     "merchant_commission_fees": _money(price * qty * 0.15),
                 },
@@ -923,6 +924,8 @@ class Sandbox:
                     bounds[name] = parse_bound_ms(value, upper=name.endswith("_max"))
                 except ValueError:
                     raise SandboxError(E.INVALID_PARAMETER, f"{name} is not a valid ISO 8601 date-time") from None
+        if "updated_at_min" in bounds and not read_profile(self.config.read_profile).updated_at_min_inclusive:
+            bounds["updated_at_min"] += 1  # read profile "exclusive_min": the instant itself is left out
         order_type = _single(query, "order_type")
         if order_type and order_type not in ORDER_TYPE_FILTERS:
             raise SandboxError(E.INVALID_PARAMETER, f"order_type must be one of {', '.join(ORDER_TYPE_FILTERS)}")
@@ -1749,9 +1752,7 @@ class Sandbox:
             "penalty_reason": reason,
             "related_entity_type": "ORDER",
             "related_entity_id": order_id,
-            "penalty_amount": _money(amount),
-            "amount": amount,
-            "currency_code": "USD",
+            "penalty_amount": _money(amount),  # the spec's only amount (no top-level amount/currency_code)
             "created_at": fmt_ms(at),
             "reversed": False,
             "_created_ms": at,

@@ -23,7 +23,8 @@ from wishflow.api.pagination import OrderPages, Position
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.orders.parse import parse_orders
 from wishflow.pull import PullWindow
-from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_orders, read_cursor
+from wishflow.sync.window import cursor_after, plan_stream_window
+from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_orders
 from wishflow.warehouse.schema import orders
 
 TRACKING_STREAM = "tracking"
@@ -34,6 +35,8 @@ DEFAULT_SAFETY_LAG = timedelta(seconds=30)
 
 class OrderReader(Protocol):
     def list_orders(self, **params: Any) -> list[Any]: ...
+
+    def download_orders(self, **params: Any) -> list[Any]: ...
 
     def get_order(self, order_id: str) -> dict[str, Any]: ...
 
@@ -49,12 +52,16 @@ def plan_tracking_window(
     """The ``updated_at`` window of changed orders to read: from tracking's cursor (minus the
     look-back), else from the pull's cursor (the pull already recorded everything before it), else
     from the beginning."""
-    end = now - safety_lag
-    cursor = read_cursor(engine, store, TRACKING_STREAM)
-    if cursor is None:
-        cursor = read_cursor(engine, store, ORDERS_STREAM)
-    start = None if cursor is None else min(cursor - lookback, end)
-    return PullWindow(start, end, incremental=True)
+    window = plan_stream_window(
+        engine,
+        store,
+        TRACKING_STREAM,
+        server_now=now,
+        lookback=lookback,
+        safety_lag=safety_lag,
+        fallback_stream=ORDERS_STREAM,
+    )
+    return PullWindow(window.start, window.end, incremental=True)
 
 
 @dataclass
@@ -138,9 +145,8 @@ def refresh_changed(
         page = pages.fetch(current)
         result.pages += 1
         result.requests += page.requests
-        times = [parse_wish_time(r.get("updated_at")) for r in page.records if isinstance(r, dict)]
-        known_times = [t for t in times if t is not None]
-        cursor = CursorAdvance(TRACKING_STREAM, min(max(known_times), window.end)) if known_times else None
+        times = (parse_wish_time(r.get("updated_at")) for r in page.records if isinstance(r, dict))
+        cursor = cursor_after(TRACKING_STREAM, times, window.end)
         _record(engine, store, page.records, result, run_id=run_id, cursor=cursor, keep_unknown_shipped_only=True)
         current = page.next_position
     result.next_position = current

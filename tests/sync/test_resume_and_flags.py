@@ -1,0 +1,87 @@
+"""A retried chunk resumes after its last committed page; future-dated orders are flagged.
+
+Real warehouses (both backends), an in-memory lister with Wish's list semantics for the API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.api.test_pagination import InclusiveLister, make_order
+from wishflow.pull import ChunkResult, PullWindow, pull_chunk
+from wishflow.sync.flags import FUTURE_SOURCE, flag_future_orders
+from wishflow.warehouse.schema import orders, rejected_records
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class FailingOnce(InclusiveLister):
+    """Fails the ``fail_at``-th request once (a failure that outlasted the client's own retries)."""
+
+    def __init__(self, orders_: list[dict[str, Any]], fail_at: int) -> None:
+        super().__init__(orders_)
+        self.fail_at = fail_at
+        self.failed = False
+
+    def list_orders(self, **p: Any) -> list[Any]:
+        if self.calls + 1 == self.fail_at and not self.failed:
+            self.failed = True
+            self.calls += 1
+            raise RuntimeError("connection lost for good")
+        return super().list_orders(**p)
+
+
+def test_a_retried_chunk_resumes_after_its_last_committed_page(engine: sa.Engine) -> None:
+    data = [make_order(i, T0 + timedelta(seconds=i)) for i in range(1000)]
+    lister = FailingOnce(data, fail_at=4)
+    window = PullWindow(None, T0 + timedelta(days=1), incremental=True)
+    committed: dict[str, ChunkResult] = {}
+    with pytest.raises(RuntimeError):
+        pull_chunk(
+            lister,
+            engine,
+            "s",
+            window,
+            None,
+            max_pages=20,
+            page_size=100,
+            on_page=lambda r: committed.__setitem__("k", r),
+        )
+    done = committed["k"]
+    assert done.pages >= 2  # the pages before the failure were committed (prefetch may have raised early)
+    calls_before, pages_before = lister.calls, done.pages
+    result = pull_chunk(
+        lister,
+        engine,
+        "s",
+        window,
+        None,
+        max_pages=20,
+        page_size=100,
+        resume=done,
+        on_page=lambda r: committed.__setitem__("k", r),
+    )
+    assert result.next_position is None and result.pages == 11  # ten full pages and a last short one
+    # no page re-read: the pages left, plus at most one probe of updated_at_min's semantics (a new paginator)
+    assert 11 - pages_before <= lister.calls - calls_before <= 12 - pages_before
+    assert result.load.new == 1000
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 1000
+
+
+def test_future_dated_orders_are_flagged_once(engine: sa.Engine) -> None:
+    now = T0
+    records = [
+        {"id": "a" * 24, "updated_at": "2027-11-01T00:00:00.000Z"},
+        {"id": "b" * 24, "updated_at": "2026-10-31T00:00:00.000Z"},
+    ]
+    assert flag_future_orders(engine, "s", records, now, run_id="r1") == 1
+    assert flag_future_orders(engine, "s", records, now, run_id="r2") == 1
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(rejected_records).where(rejected_records.c.source == FUTURE_SOURCE)).all()
+    assert len(rows) == 1 and rows[0].order_id == "a" * 24 and rows[0].run_id == "r2"
+    assert "after Wish's clock" in rows[0].reason

@@ -1,0 +1,1 @@
+"""Incremental sync from Wish: the rules every stream shares (windows, cursors, flags)."""
