@@ -13,7 +13,7 @@ from wishflow.warehouse.statistics import PULL_TABLES, refresh_statistics
 
 def _reltuples(engine: sa.Engine, table: str) -> float:
     with engine.connect() as conn:
-        return float(conn.exec_driver_sql(f"SELECT reltuples FROM pg_class WHERE relname = '{table}'").scalar_one())
+        return float(conn.exec_driver_sql(f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{table}')").scalar_one())
 
 
 def test_a_large_write_is_analyzed_and_a_small_one_is_not(engine: sa.Engine) -> None:
@@ -30,7 +30,7 @@ def test_a_large_write_is_analyzed_and_a_small_one_is_not(engine: sa.Engine) -> 
     # 1,000 rows more into a table of 1,200 is a large share; into one of 20,000 it is not
     assert refresh_statistics(engine, ["orders"], 1000) == ["orders"]
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE pg_class SET reltuples = 20000 WHERE relname = 'orders'")
+        conn.exec_driver_sql("UPDATE pg_class SET reltuples = 20000 WHERE oid = to_regclass('orders')")
     assert refresh_statistics(engine, ["orders"], 1500) == []
 
 
