@@ -18,6 +18,7 @@ from pydantic import Field
 from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable
 from tasks.runs import record_run_end, record_run_start
+from tasks.ship_explain import batch_shipment_ids, explain_unshipped
 from tasks.shipping import (
     DEFAULT_WORKERS,
     change_address_task,
@@ -28,6 +29,7 @@ from tasks.shipping import (
     submit_batch,
 )
 from wishflow.config import DEFAULT_STORE
+from wishflow.shipping.explain import OrdersNotShipped
 
 _COUNTS = ("sent", "submitted", "confirmed", "failed", "conflict", "pending", "requeued", "reads")
 
@@ -114,6 +116,7 @@ def ship_orders(
     record_run_start(warehouse_url, run_id, store, "ship", parameters)
     totals: dict[str, Any] = {key: 0 for key in _COUNTS}
     plan: dict[str, Any] = {}
+    not_shipped: dict[str, str] = {}
     try:
         if not dry_run:
             _merge(totals, reconcile_shipments(store, warehouse_url, wish_block, lease_seconds, workers))
@@ -142,15 +145,37 @@ def ship_orders(
             return {"store": store, "run_id": run_id, "dry_run": True, "plan": plan}
         for batch_id in plan["batch_ids"]:
             _merge(totals, submit_batch(warehouse_url, wish_block, batch_id, workers, max_rate))
-        if follow_seconds > 0 or plan["batch_ids"]:
+        if order_ids:
+            # a manual run follows its own shipments only, never every other one still processing at Wish
+            own = batch_shipment_ids(store, warehouse_url, plan["batch_ids"]) if plan["batch_ids"] else []
+            if own:
+                _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers, own))
+            not_shipped = explain_unshipped(store, warehouse_url, run_id, list(order_ids))
+        elif follow_seconds > 0 or plan["batch_ids"]:
             _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers))
     except BaseException as exc:
         record_run_end(warehouse_url, run_id, "failed", None, {"plan": _plan_summary(plan), **totals}, repr(exc))
         raise
     _report(store, plan, totals)
     details = {"plan": _plan_summary(plan), **totals}
+    if not_shipped:
+        # the merchant asked for these orders: a run that did not ship them failed, and says why
+        _report_not_shipped(not_shipped)
+        record_run_end(
+            warehouse_url, run_id, "failed", {"fetched": plan.get("orders", 0)}, {**details, "not_shipped": not_shipped}
+        )
+        raise OrdersNotShipped(store, not_shipped)
     record_run_end(warehouse_url, run_id, "succeeded", {"fetched": plan.get("orders", 0)}, details)
     return {"store": store, "run_id": run_id, "plan": _plan_summary(plan), **totals}
+
+
+def _report_not_shipped(not_shipped: dict[str, str]) -> None:
+    create_table_artifact(
+        key="ship-orders-not-shipped",
+        table=[{"order_id": oid, "not shipped because": why} for oid, why in not_shipped.items()],
+        description="Orders this run was asked to ship and did not, with the reason for each.",
+    )
+    get_run_logger().error("%d requested orders not shipped: %s", len(not_shipped), not_shipped)
 
 
 def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
