@@ -55,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--warehouse-url", help="SQLAlchemy URL (default: WISHFLOW_WAREHOUSE_URL or the SQLite file)")
     up.set_defaults(func=_db_upgrade)
 
-    demo = sub.add_parser("demo", help="run the order cycle against a fresh sandbox into the SQLite warehouse")
+    demo = sub.add_parser(
+        "demo", help="run the order cycle against a fresh sandbox into .wishflow/demo.db (never the default warehouse)"
+    )
     demo.add_argument("--orders", type=int, default=300, help="orders the sandbox starts with")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--days", type=int, default=3, help="simulated days to run the cycle through")
+    demo.add_argument("--days", type=int, default=14, help="simulated days to run the cycle through (a day per cycle)")
     demo.set_defaults(func=_demo)
 
     for module_name in OPTIONAL_COMMANDS:
