@@ -201,8 +201,6 @@ def _report(store: str, plan: dict[str, Any], totals: dict[str, Any]) -> None:
         logger.error("%d tracking conflicts (not overwritten): %s", len(lines), ", ".join(totals["conflicts"]))
     if totals.get("failures"):
         logger.warning("%d shipments failed: %s", len(totals["failures"]), totals["failures"])
-    if plan.get("not_ready"):
-        logger.warning("orders not ready to ship: %s", plan["not_ready"])
     if plan.get("unlabelled"):
         logger.warning("orders left without a valid tracking number: %s", plan["unlabelled"])
     logger.info(

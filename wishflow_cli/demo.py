@@ -95,9 +95,10 @@ def simulate(
 ) -> tuple[dict[str, int | None], bool]:
     """Run the demo into ``directory/demo.db`` (default ``.wishflow/demo.db``): ``days`` cycles, the
     sandbox clock moving ``step_hours`` after each; its counts and whether every cycle succeeded."""
-    from wishflow_cli.run_cmd import quiet_console
+    from wishflow_cli.run_cmd import hide_console_noise, quiet_console
 
-    quiet_console(verbose=bool(os.environ.get("WISHFLOW_DEMO_VERBOSE")))
+    verbose = bool(os.environ.get("WISHFLOW_DEMO_VERBOSE"))
+    quiet_console(verbose)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS", "8")
     from wishflow.sandbox import SandboxConfig, serve_in_thread
@@ -139,6 +140,9 @@ def simulate(
         _say(f"  warehouse:   {warehouse}  (the demo's own; your .wishflow/warehouse.db is left alone)")
         _say("Loading Prefect (no PREFECT_API_URL: a temporary local Prefect server starts once, a few seconds)...")
         from flows.order_cycle import order_cycle
+
+        if not verbose:
+            hide_console_noise()
 
         for day in range(1, days + 1):
             started = time.perf_counter()

@@ -204,18 +204,27 @@ def quiet_console(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-class _NoTracebacks(logging.Filter):
-    """Prefect logs a failed run's traceback; the CLI prints the reason in one line instead."""
+class _QuietConsole(logging.Filter):
+    """The console without ``-v``: warnings and errors only, and no traceback of a failed run (the
+    CLI prints the reason in one line; the traceback stays in the run's logs on the server)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
         noise = record.getMessage().startswith(("Finished in state", "Encountered exception"))
         return not (record.exc_info or noise)
 
 
-def _hide_engine_tracebacks() -> None:
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
-        for handler in logging.getLogger(name).handlers:
-            handler.addFilter(_NoTracebacks())
+def hide_console_noise() -> None:
+    """Prefect's console handler sits on the root logger once its logging is set up (setting it up
+    here first; later set-ups are incremental and keep the handler and its filter)."""
+    from prefect.logging.configuration import setup_logging
+
+    if not logging.getLogger().handlers:
+        setup_logging()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _QuietConsole) for f in handler.filters):
+            handler.addFilter(_QuietConsole())
 
 
 def say_server_once() -> None:
@@ -272,7 +281,8 @@ def flow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     for key, value in vars(args).items():
         if key.startswith(_DEST):
             name = key[len(_DEST) :]
-            out[name] = dict(value) if value and isinstance(value[0], tuple) else value
+            is_pairs = isinstance(value, list) and value and isinstance(value[0], tuple)
+            out[name] = dict(value) if is_pairs else value
     return out
 
 
@@ -285,7 +295,7 @@ def call_flow(stage: str, kwargs: Mapping[str, Any], verbose: bool = False) -> A
     flow = getattr(importlib.import_module(f"flows.{module}"), function)
     say_server_once()
     if not verbose:
-        _hide_engine_tracebacks()
+        hide_console_noise()
     return flow(**kwargs)
 
 
@@ -385,6 +395,8 @@ def print_result(stage: str, result: Any) -> None:
 def shipping_console() -> None:
     """For ``wishflow ship run``: the same quiet console as ``wishflow run ship``."""
     quiet_console(verbose=False)
+    hide_console_noise()
+    say_server_once()
 
 
 def ship_failed(exc: BaseException) -> int:
