@@ -24,6 +24,7 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.report_cmd",
     "wishflow_cli.docs_cmd",
     "wishflow_cli.run_cmd",
+    "wishflow_cli.notify_cmd",
 )
 
 
