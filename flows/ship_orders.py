@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.runs import record_run_end, record_run_start
 from tasks.ship_explain import batch_shipment_ids, explain_unshipped
 from tasks.shipping import (
@@ -96,6 +97,9 @@ def ship_orders(
         warehouse_block: Warehouse block name (else environment).
         policy_block: ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

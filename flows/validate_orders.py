@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.notify import send_notification
 from tasks.runs import record_run_end, record_run_start
 from tasks.statistics import refresh_planner_statistics
@@ -55,6 +56,9 @@ def validate_orders(
         risk_hours: Notify about unshipped orders with fewer hours than this left.
         notify_block: Notification block for the deadline-risk digest ('type-slug/name').
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -1,5 +1,6 @@
 """On a real Prefect server: a merchant's manual run of a deployment is never cancelled because a
-scheduled run holds the deployment's one-at-a-time slot; it waits for the slot and then completes."""
+scheduled run holds the deployment's one-at-a-time slot; it waits for the slot and then completes.
+A scheduled run that overlapped is still cancelled."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def test_a_manual_run_waits_for_the_scheduled_run_holding_the_slot_and_completes
         manual = client.create_flow_run_from_deployment(
             deployment.id, parameters={"store": "e2e-manual-ship", "follow_seconds": 0}, tags=["e2e", "manual"]
         )
+        # the next scheduled run, due while the first one still runs (tagged as the scheduler tags them)
+        overlapping = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"store": "e2e-overlap", "follow_seconds": 0}, tags=["e2e", "auto-scheduled"]
+        )
 
     def waiting() -> bool:
         with prefect_server.client() as c:
@@ -50,3 +55,7 @@ def test_a_manual_run_waits_for_the_scheduled_run_holding_the_slot_and_completes
         client.set_flow_run_state(held.id, Completed())  # the scheduled run ends: its slot is free
     finished = wait_for_flow_run(prefect_server, manual.id, timeout=300)
     assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, manual.id)}"
+    # the overlapping scheduled run is still cancelled (by the flow, once it gets the slot)
+    skipped = wait_for_flow_run(prefect_server, overlapping.id, timeout=300)
+    assert skipped.state.is_cancelled(), f"{skipped.state}\n{run_logs(prefect_server, overlapping.id)}"
+    assert "overlapped" in (skipped.state.message or "")
