@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtual environment and install Wishflow with its dev tools
 
-demo: $(STAMP) ## Run the whole order cycle against a fresh sandbox into the embedded SQLite warehouse
+demo: $(STAMP) ## Run the whole order cycle against a fresh sandbox into .wishflow/demo.db (never .wishflow/warehouse.db)
 	$(BIN)/wishflow demo
 
 test: $(STAMP) ## Run the whole test suite (PostgreSQL tests too when WISHFLOW_TEST_POSTGRES_URL is set)

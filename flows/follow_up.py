@@ -16,10 +16,11 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.aftersales import (
     completions_task,
     daily_summary_task,
@@ -82,6 +83,9 @@ def follow_up(
         summary_day: UTC day of the summary. Empty: the day before Wish's today.
         pages_per_task: Pages of changed orders per task run.
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -2,8 +2,9 @@
 
 Each stage is also a deployment of its own; here they run as subflows. Dependencies are explicit:
 validation needs the pull, shipping needs validation; tracking polls and follow-ups depend on
-neither, so they still run when shipping fails. A failed stage is reported and fails the cycle,
-but only after every stage that could run has run.
+neither, so they still run when shipping fails. A failed stage is reported and fails the cycle
+(:class:`StagesFailed` is raised, naming the failed stages), but only after every stage that could
+run has run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.states import Failed
 from pydantic import Field
 
 from flows.follow_up import follow_up
@@ -21,6 +21,21 @@ from flows.pull_orders import pull_orders
 from flows.ship_orders import ship_orders
 from flows.validate_orders import validate_orders
 from wishflow.config import DEFAULT_STORE
+
+
+class StagesFailed(RuntimeError):  # noqa: N818 - reads as what happened
+    """Stages of an order cycle failed; ``outcome`` maps every stage to how it ended (the same table
+    as the run's ``order-cycle`` artifact)."""
+
+    def __init__(self, store: str, outcome: dict[str, str]) -> None:
+        self.store = store
+        self.outcome = dict(outcome)
+        failed = {stage: what for stage, what in outcome.items() if what.startswith("failed")}
+        super().__init__(f"store {store}: stages failed: " + "; ".join(f"{k} ({v})" for k, v in failed.items()))
+
+    def __reduce__(self) -> tuple[type[StagesFailed], tuple[str, dict[str, str]]]:
+        return (StagesFailed, (self.store, self.outcome))
+
 
 #: stage -> the stages it needs to have succeeded in this cycle
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
@@ -87,7 +102,8 @@ def order_cycle(
         markdown="\n".join([f"# Order cycle for store {store}", "", "| stage | outcome |", "|---|---|", *lines]),
         description=f"Stages of the order cycle for store {store}.",
     )
-    failures = {stage: what for stage, what in outcome.items() if what.startswith("failed")}
-    if failures:
-        return Failed(message=f"stages failed: {', '.join(failures)}", data={"outcome": outcome})
+    if any(what.startswith("failed") for what in outcome.values()):
+        # raised, not returned as a Failed state carrying a dict: Prefect then shows the failed stages
+        # as the run's error (the outcome table stays in the artifact above)
+        raise StagesFailed(store, outcome)
     return {"store": store, "outcome": outcome, "results": results}

@@ -17,11 +17,12 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Cancelled
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.runs import record_run_end, record_run_start
 from tasks.tracking import (
     derive_tracking,
@@ -94,6 +95,9 @@ def poll_tracking(
         lookback_minutes: Re-read this much before the cursor (idempotent).
         safety_lag_seconds: Stop this long before Wish's now.
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -16,10 +16,11 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.pull import count_pull_changes, plan_pull, pull_pages
 from tasks.runs import record_run_end, record_run_start
 from tasks.statistics import refresh_planner_statistics
@@ -58,6 +59,9 @@ def pull_orders(
         warehouse_block: Warehouse block name (else environment).
         notify_block: Notification block for the new-orders digest.
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

@@ -20,11 +20,23 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 STORE_LIMIT_PREFIX = "wishflow-store-"
+
+
+class StoresFailed(RuntimeError):  # noqa: N818 - reads as what happened
+    """Some stores' cycles failed; ``outcome`` holds every store's row of the ``run-stores`` artifact."""
+
+    def __init__(self, outcome: dict[str, dict[str, Any]]) -> None:
+        self.outcome = outcome
+        failed = [store for store, row in outcome.items() if not row.get("ok")]
+        details = "; ".join(f"{s}: {outcome[s].get('state')} {outcome[s].get('message', '')}".strip() for s in failed)
+        super().__init__(f"stores failed: {details}")
+
+    def __reduce__(self) -> tuple[type[StoresFailed], tuple[dict[str, dict[str, Any]]]]:
+        return (StoresFailed, (self.outcome,))
 
 
 def store_limit_name(store: str) -> str:
@@ -165,7 +177,6 @@ def run_stores(
         table=[{k: v for k, v in row.items() if k != "ok"} for row in outcome.values()],
         description="The order cycle per store: the run and how it ended.",
     )
-    failed = [store for store, row in outcome.items() if not row["ok"]]
-    if failed:
-        return Failed(message=f"stores failed: {', '.join(failed)}", data=outcome)
+    if not all(row["ok"] for row in outcome.values()):
+        raise StoresFailed(outcome)
     return outcome

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.runs import record_run_end, record_run_start
+from tasks.ship_explain import batch_shipment_ids, explain_unshipped
 from tasks.shipping import (
     DEFAULT_WORKERS,
     change_address_task,
@@ -28,6 +30,7 @@ from tasks.shipping import (
     submit_batch,
 )
 from wishflow.config import DEFAULT_STORE
+from wishflow.shipping.explain import OrdersNotShipped
 
 _COUNTS = ("sent", "submitted", "confirmed", "failed", "conflict", "pending", "requeued", "reads")
 
@@ -94,6 +97,9 @@ def ship_orders(
         warehouse_block: Warehouse block name (else environment).
         policy_block: ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
@@ -114,6 +120,7 @@ def ship_orders(
     record_run_start(warehouse_url, run_id, store, "ship", parameters)
     totals: dict[str, Any] = {key: 0 for key in _COUNTS}
     plan: dict[str, Any] = {}
+    not_shipped: dict[str, str] = {}
     try:
         if not dry_run:
             _merge(totals, reconcile_shipments(store, warehouse_url, wish_block, lease_seconds, workers))
@@ -142,15 +149,37 @@ def ship_orders(
             return {"store": store, "run_id": run_id, "dry_run": True, "plan": plan}
         for batch_id in plan["batch_ids"]:
             _merge(totals, submit_batch(warehouse_url, wish_block, batch_id, workers, max_rate))
-        if follow_seconds > 0 or plan["batch_ids"]:
+        if order_ids:
+            # a manual run follows its own shipments only, never every other one still processing at Wish
+            own = batch_shipment_ids(store, warehouse_url, plan["batch_ids"]) if plan["batch_ids"] else []
+            if own:
+                _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers, own))
+            not_shipped = explain_unshipped(store, warehouse_url, run_id, list(order_ids))
+        elif follow_seconds > 0 or plan["batch_ids"]:
             _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers))
     except BaseException as exc:
         record_run_end(warehouse_url, run_id, "failed", None, {"plan": _plan_summary(plan), **totals}, repr(exc))
         raise
     _report(store, plan, totals)
     details = {"plan": _plan_summary(plan), **totals}
+    if not_shipped:
+        # the merchant asked for these orders: a run that did not ship them failed, and says why
+        _report_not_shipped(not_shipped)
+        record_run_end(
+            warehouse_url, run_id, "failed", {"fetched": plan.get("orders", 0)}, {**details, "not_shipped": not_shipped}
+        )
+        raise OrdersNotShipped(store, not_shipped)
     record_run_end(warehouse_url, run_id, "succeeded", {"fetched": plan.get("orders", 0)}, details)
     return {"store": store, "run_id": run_id, "plan": _plan_summary(plan), **totals}
+
+
+def _report_not_shipped(not_shipped: dict[str, str]) -> None:
+    create_table_artifact(
+        key="ship-orders-not-shipped",
+        table=[{"order_id": oid, "not shipped because": why} for oid, why in not_shipped.items()],
+        description="Orders this run was asked to ship and did not, with the reason for each.",
+    )
+    get_run_logger().error("%d requested orders not shipped: %s", len(not_shipped), not_shipped)
 
 
 def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +205,6 @@ def _report(store: str, plan: dict[str, Any], totals: dict[str, Any]) -> None:
         logger.error("%d tracking conflicts (not overwritten): %s", len(lines), ", ".join(totals["conflicts"]))
     if totals.get("failures"):
         logger.warning("%d shipments failed: %s", len(totals["failures"]), totals["failures"])
-    if plan.get("not_ready"):
-        logger.warning("orders not ready to ship: %s", plan["not_ready"])
     if plan.get("unlabelled"):
         logger.warning("orders left without a valid tracking number: %s", plan["unlabelled"])
     logger.info(

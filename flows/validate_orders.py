@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.shipping import resolve_shipping_policy
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable
+from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.notify import send_notification
 from tasks.runs import record_run_end, record_run_start
 from tasks.statistics import refresh_planner_statistics
@@ -61,6 +62,9 @@ def validate_orders(
         notify_block: Notification block for the deadline-risk digest ('type-slug/name').
         shipping_block: Shipping policy block whose `bounds` hold orders past them (else environment/default).
     """
+    overlap = overlapped_schedule()
+    if overlap:
+        return Cancelled(message=overlap)
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)

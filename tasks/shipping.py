@@ -122,11 +122,22 @@ def reconcile_shipments(
     retry_condition_fn=retry_transient,
 )
 def follow_shipments(
-    store: str, warehouse_url: str, wish_block: str | None, wait_seconds: float, workers: int
+    store: str,
+    warehouse_url: str,
+    wish_block: str | None,
+    wait_seconds: float,
+    workers: int,
+    shipment_ids: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Follow submitted rows until Wish's processing_status is SUCCEEDED or FAILED (or time is up)."""
+    """Follow submitted rows (all of the store's, or ``shipment_ids``) until Wish's processing_status is
+    SUCCEEDED or FAILED (or time is up)."""
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, workers, None) as submitter:
-        report = submitter.follow(store, wait_seconds=wait_seconds, poll_interval=min(2.0, max(wait_seconds, 0.1)))
+        report = submitter.follow(
+            store,
+            wait_seconds=wait_seconds,
+            poll_interval=min(2.0, max(wait_seconds, 0.1)),
+            shipment_ids=shipment_ids,
+        )
     return {**report.counts(), "failures": report.failures, "conflicts": report.conflicts}
 
 

@@ -11,7 +11,6 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -26,6 +25,8 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.docs_cmd",
     "wishflow_cli.auth_cmd",
     "wishflow_cli.todo_cmd",
+    "wishflow_cli.run_cmd",
+    "wishflow_cli.notify_cmd",
 )
 
 
@@ -38,28 +39,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
     print(f"warehouse at {make_url(url).render_as_string(hide_password=True)} is up to date")
-    return 0
-
-
-def _run_pull(args: argparse.Namespace) -> int:
-    if args.warehouse_url:
-        os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
-    from flows.pull_orders import pull_orders
-
-    result = pull_orders(
-        store=args.store,
-        since=args.since,
-        until=args.until,
-        page_size=args.page_size,
-        lookback=timedelta(minutes=args.lookback_minutes),
-        wish_block=args.wish_block,
-        warehouse_block=args.warehouse_block,
-        notify_block=args.notify_block,
-    )
-    print(
-        f"pulled {result['fetched']} orders for store {result['store']}: {result['new']} new, "
-        f"{result['changed']} changed, {result['unchanged']} unchanged, {result['quarantined']} quarantined"
-    )
     return 0
 
 
@@ -82,24 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_commands(db_sub)
 
-    run = sub.add_parser("run", help="run a flow once, in this process")
-    run_sub = run.add_subparsers(dest="flow", required=True)
-    pull = run_sub.add_parser("pull", help="pull new and changed orders")
-    pull.add_argument("--store", default="default")
-    pull.add_argument("--since", type=datetime.fromisoformat, help="backfill start (ISO 8601)")
-    pull.add_argument("--until", type=datetime.fromisoformat, help="backfill end (ISO 8601)")
-    pull.add_argument("--page-size", type=int, default=500)
-    pull.add_argument("--lookback-minutes", type=float, default=10.0)
-    pull.add_argument("--wish-block")
-    pull.add_argument("--warehouse-block")
-    pull.add_argument("--warehouse-url")
-    pull.add_argument("--notify-block")
-    pull.set_defaults(func=_run_pull)
-
-    demo = sub.add_parser("demo", help="run the order cycle against a fresh sandbox into the SQLite warehouse")
+    demo = sub.add_parser(
+        "demo", help="run the order cycle against a fresh sandbox into .wishflow/demo.db (never the default warehouse)"
+    )
     demo.add_argument("--orders", type=int, default=300, help="orders the sandbox starts with")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--days", type=int, default=3, help="simulated days to run the cycle through")
+    demo.add_argument("--days", type=int, default=14, help="simulated days to run the cycle through (a day per cycle)")
     demo.set_defaults(func=_demo)
 
     for module_name in OPTIONAL_COMMANDS:

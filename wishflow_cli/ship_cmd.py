@@ -43,22 +43,28 @@ def _print(result: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _warehouse(args)
+    from wishflow_cli.run_cmd import explain_dry_run, ship_failed, shipping_console
+
+    shipping_console()
     from flows.ship_orders import ship_orders
 
-    result = ship_orders(
-        store=args.store,
-        order_ids=args.order or [],
-        carrier=args.carrier,
-        tracking_numbers=_pairs(args.tracking, "--tracking"),
-        package=args.package,
-        dry_run=args.dry_run,
-        follow_seconds=args.follow_seconds,
-        max_batch_size=args.max_batch_size,
-        workers=args.workers,
-        wish_block=args.wish_block,
-        warehouse_block=args.warehouse_block,
-        policy_block=args.policy_block,
-    )
+    try:
+        result = ship_orders(
+            store=args.store,
+            order_ids=args.order or [],
+            carrier=args.carrier,
+            tracking_numbers=_pairs(args.tracking, "--tracking"),
+            package=args.package,
+            dry_run=args.dry_run,
+            follow_seconds=args.follow_seconds,
+            max_batch_size=args.max_batch_size,
+            workers=args.workers,
+            wish_block=args.wish_block,
+            warehouse_block=args.warehouse_block,
+            policy_block=args.policy_block,
+        )
+    except Exception as exc:
+        return ship_failed(exc)
     if args.dry_run:
         for row in result["plan"]["table"]:
             print(
@@ -66,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{row['weight_g']:>6} g  batch {row['batch']}  parcel {row['parcel']}"
             )
         print(f"dry run: {result['plan']['orders']} orders, nothing sent")
+        explain_dry_run(result["plan"], bool(args.order))
         return 0
     plan = result["plan"]
     print(

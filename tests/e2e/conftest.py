@@ -166,6 +166,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "30",
         # event triggers (webhooks -> deployments) need the triggers service, which is on by default
         "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true",
+        # a run waiting for its deployment's slot is retried after this long (default 30 s)
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3",
     }
     server_env.pop("PREFECT_API_URL")
     log_path = root / "server.log"

@@ -13,7 +13,9 @@ from wishflow.warehouse.statistics import PULL_TABLES, refresh_statistics
 
 def _reltuples(engine: sa.Engine, table: str) -> float:
     with engine.connect() as conn:
-        return float(conn.exec_driver_sql(f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{table}')").scalar_one())
+        return float(
+            conn.exec_driver_sql(f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{table}')").scalar_one()
+        )
 
 
 def test_a_large_write_is_analyzed_and_a_small_one_is_not(engine: sa.Engine) -> None:

@@ -1,0 +1,38 @@
+"""``wishflow demo``: reproducible (the same seed gives the same warehouse counts), complete (the
+simulated days show completions, tickets, penalties and deliveries), and it writes its own
+``demo.db``, never the default ``.wishflow/warehouse.db`` that may hold a merchant's data."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from wishflow_cli.demo import simulate
+
+_ENV = ("WISH_API_BASE_URL", "WISH_ACCESS_TOKEN", "WISH_REFRESH_TOKEN", "WISH_CLIENT_ID", "WISH_CLIENT_SECRET")
+
+
+def test_same_seed_same_counts_and_the_default_warehouse_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    for name in (*_ENV, "WISHFLOW_WAREHOUSE_URL"):
+        monkeypatch.setenv(name, "")  # restored after the test (the demo points the process at its sandbox)
+    monkeypatch.chdir(tmp_path)
+    merchant = tmp_path / ".wishflow" / "warehouse.db"
+    merchant.parent.mkdir()
+    with sqlite3.connect(merchant) as conn:
+        conn.execute("CREATE TABLE mine (x INTEGER)")
+        conn.execute("INSERT INTO mine VALUES (42)")
+    before = merchant.read_bytes()
+
+    first, ok1 = simulate(orders=20, seed=5, days=8, step_hours=48, report=False)
+    second, ok2 = simulate(orders=20, seed=5, days=8, step_hours=48, directory=tmp_path / "again", report=False)
+
+    assert ok1 and ok2
+    assert first == second
+    for what in ("completed", "tickets", "penalties", "delivered", "shipments"):
+        assert (first[what] or 0) > 0, f"the demo shows no {what}: {first}"
+    assert (tmp_path / ".wishflow" / "demo.db").exists() and (tmp_path / "again" / "demo.db").exists()
+    assert merchant.read_bytes() == before
