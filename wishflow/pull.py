@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from wishflow.api.pagination import OrderLister, OrderPages, Page, Position
+from wishflow.errors import ConfigError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
 from wishflow.warehouse.orders_writer import (
@@ -73,7 +74,10 @@ def plan_window(
     if since is not None or until is not None:
         end = min(until or now, now)
         if since is not None and since > end:
-            raise ValueError(f"since ({since.isoformat()}) is after until ({end.isoformat()})")
+            raise ConfigError(
+                f"since ({since.isoformat()}) is after until ({end.isoformat()})",
+                hint="give a --since before --until (and not in the future)",
+            )
         return PullWindow(since, end, incremental=False)
     cursor = read_cursor(engine, store, ORDERS_STREAM)
     end = now - safety_lag

@@ -59,6 +59,7 @@ def run_demo(orders: int = 300, seed: int = 1, days: int = 3) -> int:
         os.environ.update(
             {
                 "WISH_API_BASE_URL": sandbox.api_url,
+                "WISHFLOW_PROFILE": "sandbox",
                 "WISH_ACCESS_TOKEN": sandbox.access_token,
                 "WISH_REFRESH_TOKEN": sandbox.refresh_token,
                 "WISH_CLIENT_ID": sandbox.client_id,

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -39,9 +40,31 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def preflight(*, warehouse: bool = True, wish: bool = True) -> None:
+    """Check the environment's configuration before a flow starts (no Prefect server is started for a
+    mistake a person must fix): the warehouse is reachable and migrated; the Wish settings resolve."""
+    from wishflow.config import warehouse_url_from_env, wish_settings_from_env
+    from wishflow.warehouse.readiness import check_warehouse_ready
+
+    if warehouse:
+        check_warehouse_ready(warehouse_url_from_env())
+    if wish:
+        wish_settings_from_env()
+
+
 def _run_pull(args: argparse.Namespace) -> int:
     if args.warehouse_url:
         os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
+    from wishflow.errors import ConfigError
+
+    if not 1 <= args.page_size <= 500:
+        raise ConfigError(f"--page-size {args.page_size} is out of range", hint="Wish pages hold 1 to 500 orders")
+    if args.since and args.until and args.since > args.until:
+        raise ConfigError(
+            f"--since {args.since.isoformat()} is after --until {args.until.isoformat()}",
+            hint="give --since before --until",
+        )
+    preflight(warehouse=not args.warehouse_block, wish=not args.wish_block)
     from flows.pull_orders import pull_orders
 
     result = pull_orders(
@@ -67,8 +90,28 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(orders=args.orders, seed=args.seed, days=args.days)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: ...`` and exit status 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} — see `{self.prog} --help`\n")
+        sys.exit(2)
+
+
+def _iso_datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T08:00:00+00:00)"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wishflow", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="wishflow", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for configuration errors (or WISHFLOW_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="warehouse schema")
@@ -81,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_sub = run.add_subparsers(dest="flow", required=True)
     pull = run_sub.add_parser("pull", help="pull new and changed orders")
     pull.add_argument("--store", default="default")
-    pull.add_argument("--since", type=datetime.fromisoformat, help="backfill start (ISO 8601)")
-    pull.add_argument("--until", type=datetime.fromisoformat, help="backfill end (ISO 8601)")
+    pull.add_argument("--since", type=_iso_datetime, help="backfill start (ISO 8601)")
+    pull.add_argument("--until", type=_iso_datetime, help="backfill end (ISO 8601)")
     pull.add_argument("--page-size", type=int, default=500)
     pull.add_argument("--lookback-minutes", type=float, default=10.0)
     pull.add_argument("--wish-block")
@@ -108,9 +151,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "WISHFLOW_DEBUG"
+
+
+def _quiet_config_tracebacks() -> None:
+    """Log records about a configuration error lose their traceback (Prefect logs a failed task or
+    flow run with one); the error itself is printed once, as one line, by :func:`main`."""
+    import logging
+
+    from wishflow.errors import is_config_error
+
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        info = record.exc_info
+        if info and info[1] is not None and is_config_error(info[1]):
+            record.exc_info = None
+            record.exc_text = None
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
+    """Run one command. A configuration mistake (:class:`wishflow.errors.ConfigError`, also inside a
+    failed flow run) is one ``error:`` line and exit status 2; ``--debug`` or ``WISHFLOW_DEBUG=1``
+    shows its traceback. Tracebacks are for bugs."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+    arguments = [a for a in arguments if a != "--debug"]
+    if not debug:
+        _quiet_config_tracebacks()
+    try:
+        args = build_parser().parse_args(arguments)
+        result = args.func(args)
+    except Exception as exc:
+        from wishflow.errors import config_error_from
+
+        problem = config_error_from(exc)
+        if problem is None or debug:
+            raise
+        sys.stdout.flush()
+        print(f"error: {problem.line()}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 
