@@ -25,6 +25,7 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.webhooks_cmd",
     "wishflow_cli.report_cmd",
     "wishflow_cli.docs_cmd",
+    "wishflow_cli.doctor_cmd",
 )
 
 
@@ -84,6 +85,30 @@ def _run_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``wishflow run NAME``: flows that take just the store and its blocks (module, function).
+SIMPLE_FLOWS = {
+    "validate": ("flows.validate_orders", "validate_orders", "validate pulled orders; quarantine the bad ones"),
+    "track": ("flows.poll_tracking", "poll_tracking", "poll tracking of shipped orders"),
+    "follow-up": ("flows.follow_up", "follow_up", "after-sales follow-up: tickets, refunds, penalties"),
+}
+
+
+def _run_simple(args: argparse.Namespace) -> int:
+    if args.warehouse_url:
+        os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
+    module_name, function, _ = SIMPLE_FLOWS[args.flow]
+    wish = args.flow != "validate"
+    preflight(warehouse=not args.warehouse_block, wish=wish and not args.wish_block)
+    flow_fn = getattr(importlib.import_module(module_name), function)
+    kwargs: dict[str, Any] = {"store": args.store, "warehouse_block": args.warehouse_block}
+    if wish:
+        kwargs["wish_block"] = args.wish_block
+    result = flow_fn(**kwargs)
+    summary = {k: v for k, v in (result or {}).items() if isinstance(v, (int, float, str, bool)) or v is None}
+    print(f"{args.flow}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from wishflow_cli.demo import run_demo
 
@@ -133,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--warehouse-url")
     pull.add_argument("--notify-block")
     pull.set_defaults(func=_run_pull)
+    for name, (_, _, text) in SIMPLE_FLOWS.items():
+        simple = run_sub.add_parser(name, help=text)
+        simple.add_argument("--store", default="default")
+        simple.add_argument("--warehouse-block")
+        simple.add_argument("--warehouse-url")
+        if name != "validate":
+            simple.add_argument("--wish-block")
+        simple.set_defaults(func=_run_simple, wish_block=None)
 
     demo = sub.add_parser("demo", help="run the order cycle against a fresh sandbox into the SQLite warehouse")
     demo.add_argument("--orders", type=int, default=300, help="orders the sandbox starts with")
