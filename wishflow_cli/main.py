@@ -195,6 +195,8 @@ def _quiet_config_tracebacks() -> None:
     from wishflow.errors import is_config_error
 
     previous = logging.getLogRecordFactory()
+    if getattr(previous, "wishflow_quiet", False):
+        return  # installed already (main() called again in this process)
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
@@ -204,6 +206,7 @@ def _quiet_config_tracebacks() -> None:
             record.exc_text = None
         return record
 
+    factory.wishflow_quiet = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 

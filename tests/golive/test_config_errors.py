@@ -90,7 +90,7 @@ CASES = {
     ),
     "rejected token": Case(
         ("run", "pull"),
-        ("not authorised", "wishflow auth login"),
+        ("Wish code 1006", "wishflow auth login", "WISH_ACCESS_TOKEN"),
         lambda sb, tmp: _live(sb, tmp, WISH_ACCESS_TOKEN="not-a-token"),
         requests=1,
     ),

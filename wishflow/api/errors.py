@@ -113,7 +113,10 @@ class WishConfigError(WishError, ConfigError):
     """Credentials, scopes or account state are wrong: fix configuration, do not retry."""
 
     action = ErrorAction.CONFIG_ERROR
-    hint = "check the token's app, scopes and merchant account (`wishflow auth status`, `wishflow doctor`)"
+    hint = (
+        "Wish refused the token or the account: get a new token with `wishflow auth login` (or set "
+        "WISH_ACCESS_TOKEN), and check its app, scopes and merchant account with `wishflow auth status`"
+    )
 
 
 class WishUnreachable(WishConfigError):
