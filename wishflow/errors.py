@@ -33,6 +33,10 @@ class ConfigError(Exception):
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
 
+    def __str__(self) -> str:
+        # the hint travels with the message wherever the error is shown (Prefect states, worker logs)
+        return self.line()
+
     def line(self) -> str:
         """The message and the hint on one line (newlines folded)."""
         text = self.message if not self.hint else f"{self.message} — {self.hint}"
