@@ -111,3 +111,20 @@ def warehouse_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``WISHFLOW_WAREHOUSE_URL`` (a SQLAlchemy URL), else the embedded SQLite file."""
     env = os.environ if environ is None else environ
     return check_warehouse_url(env.get("WISHFLOW_WAREHOUSE_URL") or default_url())
+
+
+def check_api_reachable(url: str, timeout: float = 5.0) -> None:
+    """Open (and close) a TCP connection to the API root's host:port; a :class:`ConfigError` naming
+    them and ``WISH_API_BASE_URL`` when nothing answers. No HTTP request is sent."""
+    import socket
+
+    parsed = urlsplit(url)
+    host = parsed.hostname or ""
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Wish API at {host}:{port} ({exc.strerror or type(exc).__name__})",
+            hint="check WISH_API_BASE_URL (or the WishCredentials block's api_base_url) and the network",
+        ) from None

@@ -43,14 +43,15 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def preflight(*, warehouse: bool = True, wish: bool = True) -> None:
     """Check the environment's configuration before a flow starts (no Prefect server is started for a
-    mistake a person must fix): the warehouse is reachable and migrated; the Wish settings resolve."""
-    from wishflow.config import warehouse_url_from_env, wish_settings_from_env
+    mistake a person must fix): the warehouse is reachable and migrated; the Wish settings resolve and
+    the API root's host:port accepts a connection (no request is sent)."""
+    from wishflow.config import check_api_reachable, warehouse_url_from_env, wish_settings_from_env
     from wishflow.warehouse.readiness import check_warehouse_ready
 
     if warehouse:
         check_warehouse_ready(warehouse_url_from_env())
     if wish:
-        wish_settings_from_env()
+        check_api_reachable(wish_settings_from_env().api_base_url)
 
 
 def _run_pull(args: argparse.Namespace) -> int:

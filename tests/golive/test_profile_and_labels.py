@@ -103,3 +103,24 @@ def test_tracking_file_rows_are_checked_one_by_one(tmp_path: Path) -> None:
         read_tracking_file(path)
     with pytest.raises(ConfigError, match="cannot read"):
         read_tracking_file(tmp_path / "missing.csv")
+
+
+def test_an_unreachable_api_root_is_a_configuration_error_inside_flows_too() -> None:
+    """Scheduled runs meet it in the client (the CLI checks host:port before starting a flow)."""
+    import httpx
+    from pydantic import SecretStr
+
+    from wishflow.api.auth import TokenSet
+    from wishflow.api.client import WishClient
+    from wishflow.api.errors import WishUnreachable, is_retryable
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    client = WishClient(
+        "https://wish.example:8443/api/v3", TokenSet(SecretStr("t"), None), transport=httpx.MockTransport(refuse)
+    )
+    with pytest.raises(WishUnreachable) as info:
+        client.list_orders()
+    assert isinstance(info.value, ConfigError) and not is_retryable(info.value)
+    assert "wish.example:8443" in info.value.line() and "WISH_API_BASE_URL" in info.value.line()
