@@ -54,7 +54,7 @@ def _handler(proxy: WishOnlyProxy) -> type[BaseHTTPRequestHandler]:
                 k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type", "accept")
             }
             response = client.request(self.command, self.path, content=body, headers=headers)
-            self.send_response(response.status_code)
+            self.send_response_only(response.status_code)  # no Date of its own: Wish's (the sandbox's) passes
             for key, value in response.headers.items():
                 if key.lower() in PASSED_HEADERS:
                     self.send_header(key, value)
