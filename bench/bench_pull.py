@@ -26,7 +26,12 @@ FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
 
 def point_at(api_url: str, token: str, warehouse_url: str) -> None:
     os.environ.update(
-        {"WISH_API_BASE_URL": api_url, "WISH_ACCESS_TOKEN": token, "WISHFLOW_WAREHOUSE_URL": warehouse_url}
+        {
+            "WISH_API_BASE_URL": api_url,
+            "WISHFLOW_PROFILE": "sandbox",  # a sandbox on a random port, on purpose
+            "WISH_ACCESS_TOKEN": token,
+            "WISHFLOW_WAREHOUSE_URL": warehouse_url,
+        }
     )
     for name in ("WISH_REFRESH_TOKEN", "WISH_CLIENT_ID", "WISH_CLIENT_SECRET"):
         os.environ.pop(name, None)

@@ -15,7 +15,7 @@ import yaml
 from prefect.blocks.core import Block
 from pydantic import Field
 
-from wishflow.shipping.labels import LabelProvider, SandboxLabels, TableLabels
+from wishflow.shipping.labels import LabelProvider, choose_label_source
 from wishflow.shipping.packages import SkuTable
 from wishflow.shipping.policy import ShippingPolicy as Policy
 from wishflow.shipping.policy import default_policy
@@ -48,8 +48,11 @@ class ShippingPolicy(Block):
     regions: dict[str, list[str]] = Field(default_factory=dict, description="Extra regions: name -> country codes.")
     combine: bool = Field(default=True, description="Combine orders to the same recipient (Wish's 5-day rule).")
     max_batch_size: int = Field(default=500, ge=1, le=5000, description="Orders per shipment batch (one task run).")
-    label_provider: Literal["sandbox", "table"] = Field(
-        default="sandbox", description="Where tracking numbers come from: the sandbox carrier or a CSV table."
+    label_provider: Literal["sandbox", "table"] | None = Field(
+        default=None,
+        description="Where tracking numbers come from: 'table' (a CSV of numbers bought elsewhere) for a live "
+        "account; 'sandbox' (the sandbox's carrier) only with the sandbox. Empty: the sandbox's carrier in the "
+        "sandbox profile; for a live account, numbers given per run (ship run --tracking / --tracking-file).",
     )
     label_table_path: str | None = Field(default=None, description="CSV of order_id,tracking_number[,carrier].")
     sku_csv_path: str | None = Field(
@@ -77,11 +80,9 @@ class ShippingPolicy(Block):
         )
 
     def label_source(self, api_url: str) -> LabelProvider:
-        if self.label_provider == "table":
-            if not self.label_table_path:
-                raise ValueError("label_provider is 'table' but label_table_path is empty")
-            return TableLabels.from_csv(self.label_table_path)
-        return SandboxLabels.for_api_url(api_url)
+        """The configured label provider for the API root ``api_url``; never the sandbox's for a live
+        account (:mod:`wishflow.profile`). Raises :class:`ConfigError` before anything is sent."""
+        return choose_label_source(self.label_provider, self.label_table_path, api_url)
 
     def skus(self) -> SkuTable | None:
         return SkuTable.from_csv(self.sku_csv_path) if self.sku_csv_path else None

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from wishflow.api.errors import is_retryable
+from wishflow.errors import is_config_error
 from wishflow.warehouse.engine import make_engine
 
 _engines: dict[str, Engine] = {}
@@ -33,5 +34,16 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
         exc = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a state we cannot read is not worth retrying
         return False
+    if isinstance(exc, BaseException) and is_config_error(exc):
+        return False  # an unmigrated warehouse, a missing database, a rejected token: a person must fix it
     lost_connection = isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
     return is_retryable(exc) or lost_connection
+
+
+def retry_unless_config_error(task: Any, task_run: Any, state: Any) -> bool:
+    """``retry_condition_fn`` for tasks that retry any failure: anything but a configuration error."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - a state we cannot read is not worth retrying
+        return False
+    return not (isinstance(exc, BaseException) and is_config_error(exc))

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from blocks.wish import build_wish_client
-from tasks.common import engine_for, retry_transient
+from tasks.common import engine_for, retry_transient, retry_unless_config_error
 from wishflow.api.pagination import Position
 from wishflow.pull import PullWindow
 from wishflow.tracking import (
@@ -82,7 +82,13 @@ def refresh_changed_pages(
     return result.to_json()
 
 
-@task(name="select-parcels-to-poll", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(
+    name="select-parcels-to-poll",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_config_error,
+    cache_policy=NO_CACHE,
+)
 def select_due_parcels(
     store: str,
     warehouse_url: str,
@@ -107,7 +113,13 @@ def refresh_parcels(
     return result.to_json()
 
 
-@task(name="derive-tracking", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(
+    name="derive-tracking",
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_unless_config_error,
+    cache_policy=NO_CACHE,
+)
 def derive_tracking(
     store: str, warehouse_url: str, now: datetime, policy: TrackingPolicy, polled_ids: list[str]
 ) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from wishflow.api.pagination import ONE_MS, OrderLister, OrderPages, Page, Position
+from wishflow.errors import ConfigError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
 from wishflow.sync.flags import flag_future_orders
@@ -107,7 +108,10 @@ def plan_window(
     if since is not None or until is not None:
         end = min(until or now, now)
         if since is not None and since > end:
-            raise ValueError(f"since ({since.isoformat()}) is after until ({end.isoformat()})")
+            raise ConfigError(
+                f"since ({since.isoformat()}) is after until ({end.isoformat()})",
+                hint="give a --since before --until (and not in the future)",
+            )
         return PullWindow(since, end, incremental=False)
     window = plan_stream_window(engine, store, ORDERS_STREAM, server_now=now, lookback=lookback, safety_lag=safety_lag)
     return PullWindow(window.start, window.end, incremental=True, server_now=now)

@@ -129,6 +129,7 @@ def simulate(
         os.environ.update(
             {
                 "WISH_API_BASE_URL": sandbox.api_url,
+                "WISHFLOW_PROFILE": "sandbox",
                 "WISH_ACCESS_TOKEN": sandbox.access_token,
                 "WISH_REFRESH_TOKEN": sandbox.refresh_token,
                 "WISH_CLIENT_ID": sandbox.client_id,

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -27,6 +28,7 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.todo_cmd",
     "wishflow_cli.run_cmd",
     "wishflow_cli.notify_cmd",
+    "wishflow_cli.doctor_cmd",
 )
 
 
@@ -48,8 +50,19 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(orders=args.orders, seed=args.seed, days=args.days)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``error: ...`` and exit status 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} — see `{self.prog} --help`\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wishflow", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="wishflow", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks for configuration errors (or WISHFLOW_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="warehouse schema")
@@ -80,9 +93,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "WISHFLOW_DEBUG"
+
+
+def _quiet_config_tracebacks() -> None:
+    """Log records about a configuration error lose their traceback (Prefect logs a failed task or
+    flow run with one); the error itself is printed once, as one line, by :func:`main`."""
+    import logging
+
+    from wishflow.errors import is_config_error
+
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "wishflow_quiet", False):
+        return  # installed already (main() called again in this process)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        info = record.exc_info
+        if info and info[1] is not None and is_config_error(info[1]):
+            record.exc_info = None
+            record.exc_text = None
+        return record
+
+    factory.wishflow_quiet = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
+    """Run one command. A configuration mistake (:class:`wishflow.errors.ConfigError`, also inside a
+    failed flow run) is one ``error:`` line and exit status 2; ``--debug`` or ``WISHFLOW_DEBUG=1``
+    shows its traceback. Tracebacks are for bugs."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+    arguments = [a for a in arguments if a != "--debug"]
+    if not debug:
+        _quiet_config_tracebacks()
+    try:
+        args = build_parser().parse_args(arguments)
+        result = args.func(args)
+    except Exception as exc:
+        from wishflow.errors import config_error_from
+
+        problem = config_error_from(exc)
+        if problem is None or debug:
+            raise
+        sys.stdout.flush()
+        print(f"error: {problem.line()}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

@@ -240,7 +240,9 @@ def say_server_once() -> None:
 
 def is_configuration_error(exc: BaseException) -> bool:
     """Configuration mistakes are main()'s to report (exit 2); anything else is the run failing."""
-    return any("ConfigError" in k.__name__ or "ConfigurationError" in k.__name__ for k in type(exc).__mro__)
+    from wishflow.errors import config_error_from
+
+    return config_error_from(exc) is not None
 
 
 def warehouse_problem(url: str, store: str, *, store_must_exist: bool) -> str | None:
@@ -313,6 +315,13 @@ def run_stage(args: argparse.Namespace) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    from wishflow_cli.preflight import check_pull_options, preflight
+
+    if args.stage in ("pull", "cycle"):
+        check_pull_options(kwargs)
+    preflight(
+        warehouse=not kwargs.get("warehouse_block"), wish=args.stage != "validate" and not kwargs.get("wish_block")
+    )
     return execute(args.stage, kwargs, as_json=args.json, verbose=args.verbose)
 
 

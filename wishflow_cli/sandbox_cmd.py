@@ -67,6 +67,8 @@ def run_serve(args: argparse.Namespace) -> int:
         f"client secret: {sandbox.client_secret}",
         f"refresh token: {sandbox.refresh_token}",
         f"admin: {base}/sandbox/ (stats, clock, faults, orders; no token needed)",
+        f"use it: export WISH_API_BASE_URL={base}/api/v3 WISHFLOW_PROFILE=sandbox "
+        "(any root but the default is treated as a live account unless WISHFLOW_PROFILE=sandbox)",
         f"try: curl -H 'Authorization: Bearer {sandbox.access_token}' '{base}/api/v3/orders?limit=2'",
         "Ctrl-C to stop",
     ]

@@ -1,6 +1,7 @@
 """``wishflow ship ...``: run the ship flows, see the outbox, load SKU tables, settle conflicts.
 
 wishflow ship run [--order ID ...] [--tracking ID=NUMBER ...] [--carrier C] [--package P] [--dry-run]
+wishflow ship run --tracking-file FILE.csv   numbers bought elsewhere: order_id,carrier,tracking_number
 wishflow ship modify ORDER_ID NUMBER --carrier C
 wishflow ship address ORDER_ID --field name=value ...
 wishflow ship refund --order ID --reason R   refund orders exactly once (reason from the order's refund_reasons)
@@ -41,11 +42,92 @@ def _print(result: Any) -> None:
     print(json.dumps(result, indent=2, default=str))
 
 
+def _run_tracking_file(args: argparse.Namespace) -> int:
+    """``ship run --tracking-file FILE.csv``: each good row ships with its own carrier and number
+    (one flow run per carrier), bad rows are reported by line, and a second run sends nothing again."""
+    from wishflow.errors import ConfigError
+    from wishflow.shipping.explain import OrdersNotShipped
+    from wishflow.shipping.policy import CarrierNotAccepted
+    from wishflow.shipping.tracking_file import read_tracking_file
+
+    if args.order or args.tracking or args.carrier or args.dry_run:
+        raise ConfigError(
+            "--tracking-file gives the orders, carriers and numbers itself",
+            hint="leave out --order, --tracking, --carrier and --dry-run",
+        )
+    batch = read_tracking_file(args.tracking_file)
+    bad = [p.describe() for p in batch.problems]
+    done: list[str] = []
+    shipped = 0
+    from flows.ship_orders import ship_orders
+
+    for carrier, numbers in batch.by_carrier().items():
+        numbers = dict(numbers)
+        while numbers:
+            try:
+                ship_orders(
+                    store=args.store,
+                    order_ids=list(numbers),
+                    carrier=carrier,
+                    tracking_numbers=numbers,
+                    package=args.package,
+                    follow_seconds=args.follow_seconds,
+                    workers=args.workers,
+                    wish_block=args.wish_block,
+                    warehouse_block=args.warehouse_block,
+                    policy_block=args.policy_block,
+                )
+                reasons: dict[str, str] = {}
+            except CarrierNotAccepted as exc:
+                refused = {oid for problem in exc.problems for oid in problem.order_ids}
+                for oid in sorted(refused & set(numbers), key=batch.line_of):
+                    bad.append(f"line {batch.line_of(oid)} (order {oid}): Wish does not accept {carrier} for it")
+                    numbers.pop(oid)
+                continue
+            except OrdersNotShipped as exc:
+                # the run names each order it did not ship and why (explain.py)
+                reasons = exc.reasons
+            for oid in numbers:
+                why = reasons.get(oid)
+                if why is None:
+                    shipped += 1
+                elif "already" in why:
+                    done.append(f"line {batch.line_of(oid)} (order {oid}): {why}")
+                else:
+                    bad.append(f"line {batch.line_of(oid)} (order {oid}): {why}")
+            break
+    for text in done:
+        print(f"skipped {text}")
+    for text in bad:
+        print(f"BAD {text}")
+    print(
+        f"tracking file {args.tracking_file}: {len(batch.rows) + len(batch.problems)} rows, {shipped} shipped, "
+        f"{len(done)} already shipped earlier, {len(bad)} bad"
+    )
+    return 1 if bad else 0
+
+
+def _preflight(args: argparse.Namespace, *, labels: bool) -> None:
+    """Configuration mistakes as one line before a flow starts: warehouse, Wish settings, and (when
+    the run buys labels) a label source that fits the profile (never the sandbox's for a live root)."""
+    from wishflow_cli.preflight import preflight
+
+    preflight(warehouse=not args.warehouse_block, wish=not args.wish_block)
+    if labels and not args.wish_block and not args.policy_block:
+        from blocks.shipping import resolve_shipping_policy
+        from wishflow.api.factory import settings_from_env_and_token_file
+
+        resolve_shipping_policy(None).label_source(settings_from_env_and_token_file().api_base_url)
+
+
 def _run(args: argparse.Namespace) -> int:
     _warehouse(args)
+    _preflight(args, labels=not (args.tracking or args.tracking_file or args.dry_run))
     from wishflow_cli.run_cmd import explain_dry_run, ship_failed, shipping_console
 
     shipping_console()
+    if args.tracking_file:
+        return _run_tracking_file(args)
     from flows.ship_orders import ship_orders
 
     try:
@@ -225,6 +307,10 @@ def add_parser(subparsers: Any) -> None:
     common(run)
     run.add_argument("--order", action="append", help="an order id (repeat); default: every ready order")
     run.add_argument("--tracking", action="append", help="ORDER_ID=NUMBER for a single shipment (repeat)")
+    run.add_argument(
+        "--tracking-file",
+        help="CSV with the header order_id,carrier,tracking_number: ship each row with its number (bad rows reported)",
+    )
     run.add_argument("--carrier", help="override the policy's carrier")
     run.add_argument("--package", help="override the policy's package preset")
     run.add_argument("--dry-run", action="store_true", help="print the plan; send nothing")

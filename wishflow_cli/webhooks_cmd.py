@@ -114,7 +114,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_subscribe(args: argparse.Namespace) -> int:
-    from wishflow.config import wish_settings_from_env
+    from wishflow.api.factory import settings_from_env_and_token_file
     from wishflow.webhooks import (
         WebhookSecretError,
         ensure_subscriptions,
@@ -130,7 +130,7 @@ def run_subscribe(args: argparse.Namespace) -> int:
     store = args.store or (match.group("store") if match and match.group("store") else None)
     if not store or (match and match.group("secret")):
         return _config_error("--endpoint must be the public URL of /wish/webhooks/<store> (without a secret)")
-    settings = wish_settings_from_env()
+    settings = settings_from_env_and_token_file()
     api_url = args.api_url or settings.api_base_url
     token = args.access_token or settings.access_token.get_secret_value()
     topics = args.topics.split(",") if args.topics else None

@@ -238,6 +238,7 @@ def worker_env(e2e_sandbox: Any, e2e_warehouse: str) -> dict[str, str]:
     """Every worker's environment: runs without a credentials block use the e2e sandbox."""
     return {
         "WISH_API_BASE_URL": e2e_sandbox.api_url,
+        "WISHFLOW_PROFILE": "sandbox",
         "WISH_ACCESS_TOKEN": e2e_sandbox.access_token,
         "WISH_REFRESH_TOKEN": e2e_sandbox.refresh_token,
         "WISH_CLIENT_ID": e2e_sandbox.client_id,

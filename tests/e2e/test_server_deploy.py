@@ -22,7 +22,7 @@ AWAITING_ARGS_DOCSTRINGS: set[str] = set()
 EXPECTED = {
     "pull-orders": ("pull_orders", True),
     "validate-orders": ("validate_orders", True),
-    "ship-orders": ("ship_orders", True),
+    "ship-orders": ("ship_orders", False),  # paused until doctor is green (issue 15)
     "poll-tracking": ("poll_tracking", True),
     "follow-up": ("follow_up", True),
     "order-cycle": ("order_cycle", False),
@@ -44,7 +44,7 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
             assert schedule["schedule"]["timezone"] == "Asia/Shanghai", name
             assert schedule["active"] is schedule_active, name
         # a manual run needs the working directory of the project (the pull step)
-        assert dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"]
+        assert dep["pull_steps"][0]["wishflow_cli.worker_steps.set_project_directory"]["directory"]
         # every parameter is typed and described, for the UI's run form
         for pname, prop in dep["parameter_openapi_schema"]["properties"].items():
             assert prop.get("type") or prop.get("anyOf") or prop.get("allOf") or prop.get("$ref"), (

@@ -60,6 +60,7 @@ def admin(sandbox) -> Iterator[SandboxAdmin]:  # type: ignore[no-untyped-def]
 def flow_env(monkeypatch: pytest.MonkeyPatch, sandbox, warehouse_url: str, prefect_harness) -> str:  # type: ignore[no-untyped-def]
     """Environment-based configuration (no blocks) pointing at the sandbox and the test warehouse."""
     monkeypatch.setenv("WISH_API_BASE_URL", sandbox.api_url)
+    monkeypatch.setenv("WISHFLOW_PROFILE", "sandbox")  # a sandbox on a random port, on purpose
     monkeypatch.setenv("WISH_ACCESS_TOKEN", sandbox.access_token)
     monkeypatch.setenv("WISH_REFRESH_TOKEN", sandbox.refresh_token)
     monkeypatch.setenv("WISH_CLIENT_ID", sandbox.client_id)

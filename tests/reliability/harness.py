@@ -78,6 +78,7 @@ def start_sandbox(seed: int, orders: int, *, bad_order_share: float = 0.05, **fa
 def point_flows_at(monkeypatch: Any, running: Any, warehouse_url: str) -> None:
     """Environment configuration (no blocks) for flows run in this process."""
     monkeypatch.setenv("WISH_API_BASE_URL", running.api_url)
+    monkeypatch.setenv("WISHFLOW_PROFILE", "sandbox")  # a sandbox on a random port, on purpose
     monkeypatch.setenv("WISH_ACCESS_TOKEN", running.access_token)
     monkeypatch.setenv("WISH_REFRESH_TOKEN", running.refresh_token)
     monkeypatch.setenv("WISH_CLIENT_ID", running.client_id)
@@ -160,6 +161,7 @@ def cycle_env(
     env = {
         **os.environ,
         "WISH_API_BASE_URL": running.api_url,
+        "WISHFLOW_PROFILE": "sandbox",
         "WISH_ACCESS_TOKEN": running.access_token,
         "WISH_REFRESH_TOKEN": running.refresh_token,
         "WISH_CLIENT_ID": running.client_id,

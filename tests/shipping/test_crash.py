@@ -56,6 +56,7 @@ def test_sigkill_at_random_points_then_rerun_ships_each_order_exactly_once(
     env = {
         **os.environ,
         "WISH_API_BASE_URL": sandbox.api_url,
+        "WISHFLOW_PROFILE": "sandbox",
         "WISH_ACCESS_TOKEN": sandbox.access_token,
         "WISHFLOW_WAREHOUSE_URL": warehouse_url,
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),

@@ -18,6 +18,7 @@ def flow_env(
     monkeypatch: pytest.MonkeyPatch, sandbox: Any, warehouse_url: str, tmp_path: Path, prefect_harness
 ) -> Path:
     monkeypatch.setenv("WISH_API_BASE_URL", sandbox.api_url)
+    monkeypatch.setenv("WISHFLOW_PROFILE", "sandbox")  # a sandbox on a random port, on purpose
     monkeypatch.setenv("WISH_ACCESS_TOKEN", sandbox.access_token)
     monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
     policy = tmp_path / "policy.yaml"

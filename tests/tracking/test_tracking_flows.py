@@ -36,6 +36,7 @@ from wishflow.warehouse.tracking_schema import shipment_tracking, tracking_event
 @pytest.fixture
 def flow_env(monkeypatch: pytest.MonkeyPatch, clock: Any, warehouse_url: str, prefect_harness: None) -> str:
     monkeypatch.setenv("WISH_API_BASE_URL", clock.api_url)
+    monkeypatch.setenv("WISHFLOW_PROFILE", "sandbox")  # a sandbox on a random port, on purpose
     monkeypatch.setenv("WISH_ACCESS_TOKEN", clock.access_token)
     monkeypatch.setenv("WISH_REFRESH_TOKEN", clock.refresh_token)
     monkeypatch.setenv("WISH_CLIENT_ID", clock.client_id)

@@ -46,6 +46,7 @@ from wishflow.api.errors import (
     WishRateLimited,
     WishRetryableError,
     WishUncertainWriteError,
+    WishUnreachable,
     classify,
 )
 from wishflow.api.pacing import RequestPacer
@@ -333,6 +334,13 @@ class WishClient:
                 body = response.read()
             except httpx.TimeoutException as exc:
                 self._raise_transport(method, path, exc, write, "timed out")
+            except httpx.ConnectError:
+                # nothing was sent: the API root itself cannot be reached (a configuration mistake)
+                url = httpx.URL(self.base_url)
+                raise WishUnreachable(
+                    f"cannot reach the Wish API at {url.host}:{url.port or (443 if url.scheme == 'https' else 80)} "
+                    "(connection refused or unknown host)"
+                ) from None
             except httpx.TransportError as exc:
                 self._raise_transport(method, path, exc, write, "connection failed")
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from wishflow.errors import ConfigError
+
 
 class ErrorAction(StrEnum):
     RETRY = "retry"  # transient: try again later with backoff
@@ -103,16 +105,31 @@ class WishRateLimited(WishError):
         self.retry_after = retry_after
 
 
-class WishAuthError(WishError):
-    """The token is missing, expired or revoked and could not be refreshed."""
+class WishAuthError(WishError, ConfigError):
+    """The token is missing, expired or revoked and could not be refreshed (a configuration error)."""
 
     action = ErrorAction.CONFIG_ERROR
+    hint = (
+        "run `wishflow auth login` or set WISH_ACCESS_TOKEN to a valid token "
+        "(with WISH_REFRESH_TOKEN, WISH_CLIENT_ID and WISH_CLIENT_SECRET it is refreshed when it expires)"
+    )
 
 
-class WishConfigError(WishError):
+class WishConfigError(WishError, ConfigError):
     """Credentials, scopes or account state are wrong: fix configuration, do not retry."""
 
     action = ErrorAction.CONFIG_ERROR
+    hint = (
+        "Wish refused the token or the account: get a new token with `wishflow auth login` (or set "
+        "WISH_ACCESS_TOKEN), and check its app, scopes and merchant account with `wishflow auth status`"
+    )
+
+
+class WishUnreachable(WishConfigError):
+    """No connection could be made to the API root at all (refused, unknown host): the configured
+    API root is wrong or down. Not retried: a person must check ``WISH_API_BASE_URL``."""
+
+    hint = "check WISH_API_BASE_URL (or the WishCredentials block's api_base_url) and the network"
 
 
 class WishRequestError(WishError):

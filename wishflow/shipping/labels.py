@@ -1,9 +1,19 @@
 """Where tracking numbers come from, and the checks every number passes before it is submitted.
 
-Three label providers share one interface (:class:`LabelProvider`): the sandbox carrier
-(``POST /sandbox/labels``), a CSV file or table of numbers, and numbers given by hand. Every number is
-checked (ASCII letters and digits only, which is all Wish accepts, and the carrier's format when it
-is known) before it is saved to the outbox.
+Wish does not sell labels: a merchant buys them from a carrier or a label service and tells Wish the
+tracking number. Every source of numbers implements one interface, :class:`LabelProvider`:
+
+- :class:`TableLabels`: a CSV of numbers bought elsewhere (``order_id,tracking_number[,carrier]``);
+  the shipping policy's ``label_provider: table`` with ``label_table_path``. For live accounts.
+- :class:`SandboxLabels`: the sandbox's carrier (``POST /sandbox/labels``). Only in the embedded or
+  sandbox profile (:mod:`wishflow.profile`); a live Wish has no such endpoint.
+- :class:`ManualLabels`: numbers typed per run (``ship run --tracking``, ``--tracking-file``).
+
+A merchant who buys labels through a carrier's API writes a class with a ``name`` and a
+``numbers(parcels)`` method (see :class:`LabelProvider`) and passes it to
+:func:`wishflow.shipping.service.plan_and_save`. Every number, whatever its source, is checked (ASCII
+letters and digits only, which is all Wish accepts, and the carrier's format when it is known) before
+it is saved to the outbox, and saved before anything is sent.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from typing import Protocol
 
 import httpx
 
+from wishflow.errors import ConfigError
+from wishflow.profile import profile_for
 from wishflow.shipping.batching import PlannedParcel
 
 #: Known carrier formats (Wish shipping_provider names, lower-cased). A carrier missing here only gets
@@ -72,7 +84,16 @@ def check_tracking_number(number: str, carrier: str | None = None) -> str:
 
 
 class LabelProvider(Protocol):
-    """Gives one tracking number per parcel (combined orders share their parcel's number)."""
+    """Gives one tracking number per parcel (combined orders share their parcel's number).
+
+    The contract: ``numbers`` is called once per ship run, before anything is saved or sent, with
+    every planned parcel (``parcel.parcel_id``, ``parcel.order_ids``, ``parcel.decision.carrier``,
+    ``.service``, ``.package``, ``parcel.weight_grams``). It returns ``parcel_id -> tracking number``
+    for the parcels it could label; parcels it leaves out stay unshipped and are reported, never sent
+    without a number. It may raise :class:`LabelError` to stop the whole run (nothing is sent). A
+    provider that buys labels should be idempotent per order (buying again for an order it already
+    labelled returns the same number), because a crashed run plans the same orders again.
+    """
 
     name: str
 
@@ -125,8 +146,14 @@ class TableLabels:
     @classmethod
     def from_csv(cls, source: str | Path | io.TextIOBase) -> TableLabels:
         if isinstance(source, (str, Path)):
-            with open(source, newline="", encoding="utf-8") as fh:
-                return cls(list(csv.DictReader(fh)))
+            try:
+                with open(source, newline="", encoding="utf-8") as fh:
+                    return cls(list(csv.DictReader(fh)))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the label table {source} ({exc.strerror or type(exc).__name__})",
+                    hint="fix label_table_path in the shipping policy",
+                ) from None
         return cls(list(csv.DictReader(source)))
 
     def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
@@ -215,3 +242,33 @@ def assign_numbers(
         shown = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:5])
         raise LabelError(f"{len(problems)} orders have no valid tracking number: {shown}")
     return problems
+
+
+NO_LABEL_SOURCE_HINT = (
+    "set label_provider: table and label_table_path in the shipping policy (WISHFLOW_SHIPPING_POLICY or "
+    "--policy-block), or give the numbers: `wishflow ship run --tracking-file FILE.csv` or "
+    "`--order ID --carrier C --tracking ID=NUMBER` (see docs/going-live.md)"
+)
+
+
+def choose_label_source(kind: str | None, table_path: str | None, api_url: str) -> LabelProvider:
+    """The label provider a shipping policy names, for the API root ``api_url``.
+
+    ``table`` needs a ``table_path``. The sandbox's carrier serves only the embedded or sandbox
+    profile: for a live account an empty or ``sandbox`` setting is a :class:`ConfigError`, raised
+    before anything is sent (there is no silent fallback to the sandbox, DESIGN.md invariant 10).
+    """
+    if kind == "table":
+        if not table_path:
+            raise ConfigError("label_provider is 'table' but label_table_path is empty", hint=NO_LABEL_SOURCE_HINT)
+        return TableLabels.from_csv(table_path)
+    if kind not in (None, "", "sandbox"):
+        raise ConfigError(f"label_provider {kind!r} is unknown", hint="use 'table' (or 'sandbox' with the sandbox)")
+    if profile_for(api_url).uses_sandbox:
+        return SandboxLabels.for_api_url(api_url)
+    if kind == "sandbox":
+        raise ConfigError(
+            f"label_provider 'sandbox' buys numbers from the sandbox, but the Wish API at {api_url} is live",
+            hint=NO_LABEL_SOURCE_HINT + "; for a sandbox set WISHFLOW_PROFILE=sandbox",
+        )
+    raise ConfigError(f"no label source is configured for the live Wish API at {api_url}", hint=NO_LABEL_SOURCE_HINT)

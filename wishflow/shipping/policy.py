@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from wishflow.errors import ConfigError
 from wishflow.shipping.model import ShipOrder
 from wishflow.shipping.packages import DEFAULT_PRESETS, PackagePreset
 from wishflow.validation.bounds import BoundsError, ValidationBounds
@@ -78,8 +79,11 @@ REGIONS: dict[str, frozenset[str]] = {
 }
 
 
-class PolicyError(ValueError):
-    """A policy that cannot be loaded, or that would submit something Wish will not accept."""
+class PolicyError(ConfigError, ValueError):
+    """A policy that cannot be loaded, or that would submit something Wish will not accept (a
+    configuration mistake: shown as one line, never retried)."""
+
+    hint = "fix the shipping policy (check it with `wishflow ship check-policy FILE.yaml` and `wishflow doctor`)"
 
 
 def _upper_set(value: Any, what: str) -> frozenset[str]:

@@ -1,0 +1,66 @@
+"""Is the warehouse there and migrated to the head revision? Asked before a command runs a flow
+(so a configuration mistake is one line, not a failed flow run) and by ``wishflow doctor``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from wishflow.config import check_warehouse_url
+from wishflow.errors import UPGRADE_HINT, ConfigError, config_error_from
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def head_revisions() -> set[str]:
+    """The head revisions of the migrations shipped with this Wishflow."""
+    from alembic.script import ScriptDirectory
+
+    from wishflow.warehouse.engine import alembic_config
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def warehouse_revisions(url: str) -> set[str]:
+    """The warehouse's revisions; :class:`ConfigError` when it cannot be reached as configured."""
+    from wishflow.warehouse.engine import current_revisions
+
+    check_warehouse_url(url)
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
+        raise ConfigError(f"the SQLite warehouse {parsed.database} does not exist", hint=UPGRADE_HINT)
+    try:
+        return current_revisions(url)
+    except DBAPIError as exc:
+        known = config_error_from(exc)
+        if known is not None:
+            raise known from None
+        if parsed.get_backend_name() == "postgresql":
+            where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:160]
+            raise ConfigError(
+                f"cannot connect to the PostgreSQL warehouse at {where} ({reason})",
+                hint="check that PostgreSQL runs and WISHFLOW_WAREHOUSE_URL names its host, port, user and database",
+            ) from None
+        raise
+
+
+def check_warehouse_ready(url: str) -> None:
+    """Raise :class:`ConfigError` unless the warehouse at ``url`` is reachable and at the head revision."""
+    current = warehouse_revisions(url)
+    heads = head_revisions()
+    if not current:
+        raise ConfigError(f"the warehouse at {describe_url(url)} is not migrated", hint=UPGRADE_HINT)
+    if current != heads:
+        raise ConfigError(
+            f"the warehouse at {describe_url(url)} is at revision {', '.join(sorted(current))}, "
+            f"not {', '.join(sorted(heads))}",
+            hint=UPGRADE_HINT,
+        )
