@@ -158,7 +158,24 @@ def _prefect_checks() -> list[Check]:
                 "start it (`prefect server start`) or fix PREFECT_API_URL",
             )
         )
+    checks.append(_prefect_auth_check(os.environ["PREFECT_API_URL"]))
     return checks
+
+
+def _prefect_auth_check(api_url: str) -> Check:
+    """Warn when the Prefect API (whose UI can ship orders and change addresses) answers anyone on a
+    non-loopback address (docs/security.md)."""
+    from wishflow.security_checks import prefect_api_unauthenticated_warning
+
+    warning = prefect_api_unauthenticated_warning(api_url)
+    if warning is None:
+        return ok("Prefect API access", "loopback only, or authentication required")
+    return Check(
+        "warn",
+        "Prefect API access",
+        warning,
+        "set PREFECT_SERVER_API_AUTH_STRING on the server and put it behind TLS (docs/security.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

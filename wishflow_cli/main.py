@@ -119,6 +119,21 @@ def _quiet_config_tracebacks() -> None:
     logging.setLogRecordFactory(factory)
 
 
+def load_dotenv_file(path: str = ".env") -> list[str]:
+    """Settings from a ``.env`` file in the working directory (see ``.env.example``), for variables the
+    environment does not already set: the environment always wins. Returns the names it set."""
+    if not os.path.isfile(path):
+        return []
+    from dotenv import dotenv_values
+
+    loaded = []
+    for key, value in dotenv_values(path).items():
+        if value and key not in os.environ:
+            os.environ[key] = value
+            loaded.append(key)
+    return loaded
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A configuration mistake (:class:`wishflow.errors.ConfigError`, also inside a
     failed flow run) is one ``error:`` line and exit status 2; ``--debug`` or ``WISHFLOW_DEBUG=1``
@@ -128,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = [a for a in arguments if a != "--debug"]
     if not debug:
         _quiet_config_tracebacks()
+    load_dotenv_file()
     try:
         args = build_parser().parse_args(arguments)
         result = args.func(args)
