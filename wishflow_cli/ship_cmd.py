@@ -221,7 +221,14 @@ def _status(args: argparse.Namespace) -> int:
     except WritePolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    engine = make_engine(_warehouse(args))
+    from wishflow_cli.run_cmd import warehouse_problem
+
+    url = _warehouse(args)
+    problem = warehouse_problem(url, args.store, store_must_exist=False)  # a fresh warehouse has no writes yet
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     overdue = overdue_writes(engine, args.store, overdue=policy.overdue)
     status = {
         "outbox": outbox.counts_by_state(engine, args.store),

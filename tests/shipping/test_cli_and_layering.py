@@ -93,3 +93,7 @@ def test_ship_status_lists_pending_writes_and_refuses_a_bad_policy(
     assert main(["ship", "status", "--warehouse-url", url]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: WISHFLOW_WRITE_OVERDUE_SECONDS") and "Traceback" not in err
+    monkeypatch.delenv("WISHFLOW_WRITE_OVERDUE_SECONDS")
+    missing = tmp_path / "typo.db"
+    assert main(["ship", "status", "--warehouse-url", f"sqlite:///{missing}"]) == 2
+    assert capsys.readouterr().err.startswith("error: no warehouse at") and not missing.exists()
