@@ -21,6 +21,12 @@ from wishflow.shipping.policy import ShippingPolicy as Policy
 from wishflow.shipping.policy import default_policy
 
 POLICY_ENV = "WISHFLOW_SHIPPING_POLICY"
+#: run settings of a ship run (not shipping rules): kept off the merchant's ship form
+RUN_SETTINGS = ("workers", "max_rate", "lease_seconds")
+
+
+def _default_workers() -> int:
+    return int(os.environ.get("WISHFLOW_SHIP_WORKERS", "8"))
 
 
 class ShippingPolicy(Block):
@@ -59,6 +65,20 @@ class ShippingPolicy(Block):
         default=None, description="CSV of sku,weight_grams,length_mm,width_mm,height_mm,tags (else the warehouse)."
     )
 
+    # -- run settings (issue 19): internal knobs, not the merchant's manual-run form --
+    workers: int = Field(
+        default_factory=_default_workers,
+        ge=1,
+        le=64,
+        description="Concurrent calls to Wish while shipping (default 8, or WISHFLOW_SHIP_WORKERS).",
+    )
+    max_rate: float | None = Field(
+        default=None, gt=0, description="Ceiling on calls per second (Wish's own limit is always honoured)."
+    )
+    lease_seconds: float = Field(
+        default=600.0, ge=0, description="After this long a claim of another (dead) ship run is taken over."
+    )
+
     # -- validation bounds (issue 18) --
     bounds: dict[str, Any] = Field(
         default_factory=dict,
@@ -90,12 +110,14 @@ class ShippingPolicy(Block):
     @classmethod
     def from_yaml(cls, source: str | Path) -> ShippingPolicy:
         """A block from a YAML file or text (the policy keys plus label_provider, label_table_path,
-        sku_csv_path); the policy part is validated by the library first."""
+        sku_csv_path and the run settings workers, max_rate, lease_seconds); the policy part is
+        validated by the library first."""
         text = (
             Path(source).read_text() if isinstance(source, Path) or str(source).endswith((".yaml", ".yml")) else source
         )
         data = yaml.safe_load(text) or {}
-        extra = {k: data.pop(k) for k in ("label_provider", "label_table_path", "sku_csv_path") if k in data}
+        not_rules = ("label_provider", "label_table_path", "sku_csv_path", *RUN_SETTINGS)
+        extra = {k: data.pop(k) for k in not_rules if k in data}
         Policy.from_mapping(data)  # raise PolicyError early with a clear message
         return cls(**data, **extra)
 

@@ -19,9 +19,9 @@ from pydantic import Field
 from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id, jsonable, overlapped_schedule
 from tasks.runs import record_run_end, record_run_start
+from tasks.ship_choices import check_ship_choices
 from tasks.ship_explain import batch_shipment_ids, explain_unshipped
 from tasks.shipping import (
-    DEFAULT_WORKERS,
     change_address_task,
     follow_shipments,
     modify_tracking_task,
@@ -49,13 +49,23 @@ def ship_orders(
         list[str], Field(description="Orders to ship. Empty: every ready order (valid, approved), in batches.")
     ] = [],  # noqa: B006 - Prefect shows the default in the UI; it is never mutated
     carrier: Annotated[
-        str | None, Field(description="Ship every selected order with this carrier (overrides the policy).")
+        str | None,
+        Field(
+            description="Ship every selected order with this carrier (overrides the policy). Must be one Wish "
+            "accepts (GET /orders/shipping_carriers); a wrong name fails at once, listing the accepted ones."
+        ),
     ] = None,
     tracking_numbers: Annotated[
         dict[str, str],
         Field(description="Order id -> tracking number, for single shipments with numbers you already have."),
     ] = {},  # noqa: B006
-    package: Annotated[str | None, Field(description="Package preset for every order (overrides the policy).")] = None,
+    package: Annotated[
+        str | None,
+        Field(
+            description="Package preset for every order (overrides the policy): envelope, small_box, medium_box, "
+            "large_box or one of the policy's own; a wrong name fails at once, listing the presets."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, Field(description="Publish the plan as a table artifact; send nothing, buy no labels.")
     ] = False,
@@ -65,13 +75,6 @@ def ship_orders(
     max_batch_size: Annotated[
         int | None, Field(ge=1, le=5000, description="Orders per batch (default: the policy's).")
     ] = None,
-    workers: Annotated[int, Field(ge=1, le=64, description="Concurrent calls to Wish.")] = DEFAULT_WORKERS,
-    max_rate: Annotated[
-        float | None, Field(gt=0, description="Ceiling on calls per second (Wish's own limit is always honoured).")
-    ] = None,
-    lease_seconds: Annotated[
-        float, Field(ge=0, description="After this long a claim of another (dead) run is taken over.")
-    ] = 600.0,
     wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
     policy_block: Annotated[
@@ -83,16 +86,15 @@ def ship_orders(
     Args:
         store: Store name, as recorded in the warehouse.
         order_ids: Orders to ship. Empty: every ready order (valid, approved), in batches.
-        carrier: Ship every selected order with this carrier (overrides the policy).
+        carrier: Ship every selected order with this carrier (overrides the policy). Must be
+            one Wish accepts; a wrong name fails at once, listing the accepted ones.
         tracking_numbers: Order id -> tracking number, for single shipments with numbers you
             already have.
-        package: Package preset for every order (overrides the policy).
+        package: Package preset for every order (overrides the policy); a wrong name fails at
+            once, listing the presets.
         dry_run: Publish the plan as a table artifact; send nothing, buy no labels.
         follow_seconds: How long to follow Wish's processing before leaving it to later.
         max_batch_size: Orders per batch (default: the policy's).
-        workers: Concurrent calls to Wish.
-        max_rate: Ceiling on calls per second (Wish's own limit is always honoured).
-        lease_seconds: After this long a claim of another (dead) run is taken over.
         wish_block: WishCredentials block name (else environment).
         warehouse_block: Warehouse block name (else environment).
         policy_block: ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).
@@ -103,6 +105,11 @@ def ship_orders(
     logger = get_run_logger()
     run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
+    # the form's choices first (one clear error listing the accepted values); the run settings
+    # (workers, max_rate, lease_seconds) live in the ShippingPolicy block, not on the form
+    choices = check_ship_choices(wish_block, policy_block, carrier, package)
+    carrier, package = choices["carrier"], choices["package"]
+    workers, max_rate, lease_seconds = choices["workers"], choices["max_rate"], choices["lease_seconds"]
     parameters = jsonable(
         {
             "store": store,

@@ -14,6 +14,10 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wishflow.actions.queues import QueueCounts
 
 DEMO_QUERIES = (
     (
@@ -21,8 +25,10 @@ DEMO_QUERIES = (
         "SELECT order_id, country_code, expected_ship_time, hours_left FROM v_unprocessed_orders LIMIT 10;",
     ),
     (
+        # the docs' quarantine_reasons example: blocking rules of open orders only (no warnings, no closed orders)
         "Why orders are quarantined",
-        "SELECT expectation, count(*) FROM order_validation_failures WHERE resolved_at IS NULL GROUP BY 1;",
+        "SELECT rule, COUNT(DISTINCT order_id) AS orders FROM v_quarantine_reasons GROUP BY rule "
+        "ORDER BY orders DESC, rule;",
     ),
     ("Orders by state", "SELECT state, count(*) FROM orders GROUP BY state ORDER BY 2 DESC;"),
 )
@@ -35,11 +41,10 @@ def _say(text: str) -> None:
 #: the demo's own warehouse, next to (never instead of) the default ``.wishflow/warehouse.db``
 DEMO_WAREHOUSE = Path(".wishflow") / "demo.db"
 
-#: what the demo counts at the end; two demos with the same seed, days and orders count the same
+#: what the demo counts at the end beside the queues; two demos with the same seed, days and orders
+#: count the same. The queues (quarantined, waiting to ship, ...) come from ``queue_counts`` only.
 COUNT_QUERIES = {
     "orders": "SELECT count(*) FROM orders",
-    "quarantined": "SELECT count(*) FROM v_quarantined_orders",
-    "waiting_to_ship": "SELECT count(*) FROM v_unprocessed_orders",
     "shipments": "SELECT count(*) FROM shipments",
     "tracking_events": "SELECT count(*) FROM tracking_events",
     "delivered": "SELECT count(*) FROM shipment_tracking WHERE status = 'DELIVERED'",
@@ -61,7 +66,8 @@ def demo_clock_start(days: int, today: datetime | None = None) -> datetime:
 
 
 def demo_counts(url: str) -> dict[str, int | None]:
-    """The warehouse's counts the demo reports (None where a table is missing)."""
+    """The warehouse's counts the demo reports (None where a table is missing), with the store's
+    quarantined and waiting-to-ship queues as :func:`wishflow.actions.queue_counts` counts them."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -74,7 +80,37 @@ def demo_counts(url: str) -> dict[str, int | None]:
                 conn.rollback()
                 out[label] = None
     engine.dispose()
+    queues = demo_queues(url)
+    # the time-independent queues take part in the same-seed comparison; at_risk moves with the clock
+    out["quarantined"], out["waiting_to_ship"] = queues.quarantined, queues.waiting_to_ship
     return out
+
+
+def demo_queues(url: str) -> QueueCounts:
+    """The demo store's queues, from the one library function the CLI, report and views share."""
+    from wishflow.actions import queue_counts
+    from wishflow.config import DEFAULT_STORE
+    from wishflow.warehouse.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        return queue_counts(engine, DEFAULT_STORE)
+    finally:
+        engine.dispose()
+
+
+def queue_lines(queues: QueueCounts) -> list[str]:
+    """The demo's queue block: every figure of :class:`QueueCounts`, one ``label: count`` line each."""
+    severity = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in queues.by_severity.items())
+    return [
+        "Queues (the same counts as wishflow todo, the report and the views):",
+        f"  quarantined (open orders held from shipping): {queues.quarantined}",
+        f"  waiting to ship: {queues.waiting_to_ship}",
+        f"  at risk (under 24 h left or overdue): {queues.at_risk}",
+        f"  awaiting validation: {queues.awaiting_validation}",
+        f"  things to do: {queues.total_actions} ({severity})",
+        *(f"    {kind}: {n}" for kind, n in queues.actions.items()),
+    ]
 
 
 def run_demo(
@@ -162,11 +198,15 @@ def simulate(
         counts = demo_counts(url)
         _say(f"\nThe warehouse now holds ({sandbox.sandbox.now():%Y-%m-%d %H:%M} UTC on the sandbox clock):")
         for label, count in counts.items():
-            if count is not None:
+            if count is not None and label in COUNT_QUERIES:
                 _say(f"  {label.replace('_', ' ')}: {count}")
+        _say("")
+        for line in queue_lines(demo_queues(url)):
+            _say(line)
     _say(f"\nLook around: sqlite3 {warehouse}")
     for label, sql in DEMO_QUERIES:
         _say(f"  -- {label}\n  {sql}")
+    _say(f"What to do today (the action list): wishflow todo --warehouse-url {url}")
     if report:
         try:
             from wishflow.report import write_report

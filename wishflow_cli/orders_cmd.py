@@ -8,8 +8,9 @@ wishflow orders --quarantined            open orders held back by validation, wi
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 _COLUMNS = {
@@ -38,7 +39,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        # the warehouse keeps UTC; say so
+        return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
@@ -64,9 +66,16 @@ def run(args: argparse.Namespace) -> int:
     from wishflow.config import DEFAULT_STORE, warehouse_url_from_env
     from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
     from wishflow.warehouse.engine import make_engine
+    from wishflow_cli.run_cmd import warehouse_problem
 
     store = args.store or os.environ.get("WISHFLOW_STORE") or DEFAULT_STORE
-    engine = make_engine(args.warehouse_url or warehouse_url_from_env())
+    url = args.warehouse_url or warehouse_url_from_env()
+    # a mistyped path or store is an error, never an empty list (and never a new empty file)
+    problem = warehouse_problem(url, store, store_must_exist=True)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     try:
         if args.at_risk:
             view, rows = "at_risk", orders_at_risk(engine, store, args.hours, limit=args.limit)

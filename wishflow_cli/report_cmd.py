@@ -7,10 +7,21 @@ instead, which also publishes the summary as a markdown artifact.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from wishflow.config import warehouse_url_from_env
+    from wishflow_cli.run_cmd import warehouse_problem
+
+    # a mistyped warehouse path or store is an error, never an empty report (nor a new empty file)
+    problem = warehouse_problem(
+        args.warehouse_url or warehouse_url_from_env(), args.store or "", store_must_exist=bool(args.store)
+    )
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.flow:
         import os
 
@@ -21,7 +32,6 @@ def run_report(args: argparse.Namespace) -> int:
         result: dict[str, Any] = report(store=args.store, days=args.days, output=args.output)
         path, summary = result["path"], result["summary"]
     else:
-        from wishflow.config import warehouse_url_from_env
         from wishflow.report import write_report
 
         done = write_report(

@@ -46,6 +46,7 @@ def _run_tracking_file(args: argparse.Namespace) -> int:
     """``ship run --tracking-file FILE.csv``: each good row ships with its own carrier and number
     (one flow run per carrier), bad rows are reported by line, and a second run sends nothing again."""
     from wishflow.errors import ConfigError
+    from wishflow.shipping.choices import UnknownShipChoice
     from wishflow.shipping.explain import OrdersNotShipped
     from wishflow.shipping.policy import CarrierNotAccepted
     from wishflow.shipping.tracking_file import read_tracking_file
@@ -72,12 +73,16 @@ def _run_tracking_file(args: argparse.Namespace) -> int:
                     tracking_numbers=numbers,
                     package=args.package,
                     follow_seconds=args.follow_seconds,
-                    workers=args.workers,
                     wish_block=args.wish_block,
                     warehouse_block=args.warehouse_block,
                     policy_block=args.policy_block,
                 )
                 reasons: dict[str, str] = {}
+            except UnknownShipChoice:
+                # Wish accepts this carrier for no order at all
+                for oid in sorted(numbers, key=batch.line_of):
+                    bad.append(f"line {batch.line_of(oid)} (order {oid}): Wish does not accept the carrier {carrier}")
+                break
             except CarrierNotAccepted as exc:
                 refused = {oid for problem in exc.problems for oid in problem.order_ids}
                 for oid in sorted(refused & set(numbers), key=batch.line_of):
@@ -122,6 +127,9 @@ def _preflight(args: argparse.Namespace, *, labels: bool) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _warehouse(args)
+    if args.workers is not None:
+        # a run setting of the ShippingPolicy block (not a flow parameter): the default it reads
+        os.environ["WISHFLOW_SHIP_WORKERS"] = str(args.workers)
     _preflight(args, labels=not (args.tracking or args.tracking_file or args.dry_run))
     from wishflow_cli.run_cmd import explain_dry_run, ship_failed, shipping_console
 
@@ -140,7 +148,6 @@ def _run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             follow_seconds=args.follow_seconds,
             max_batch_size=args.max_batch_size,
-            workers=args.workers,
             wish_block=args.wish_block,
             warehouse_block=args.warehouse_block,
             policy_block=args.policy_block,
@@ -214,24 +221,71 @@ def _status(args: argparse.Namespace) -> int:
     except WritePolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    engine = make_engine(_warehouse(args))
+    from wishflow_cli.run_cmd import warehouse_problem
+
+    url = _warehouse(args)
+    problem = warehouse_problem(url, args.store, store_must_exist=False)  # a fresh warehouse has no writes yet
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     overdue = overdue_writes(engine, args.store, overdue=policy.overdue)
-    _print(
-        {
-            "outbox": outbox.counts_by_state(engine, args.store),
-            **other_writes(engine, args.store),
-            "conflicts": outbox.conflicts(engine, args.store),
-            "pending_at_wish": pending_count(engine, args.store),
-            "overdue_hours": policy.overdue.total_seconds() / 3600,
-            "overdue": overdue,
-        }
-    )
-    for row in overdue:
-        print(
-            f"OVERDUE {row['order_id']}: {row['kind']} {row['tracking_number']} pending {row['pending_hours']} h "
-            f"({row['state']}, Wish {row['wish_processing_status'] or 'shows nothing'}); check the order in Wish"
-        )
+    status = {
+        "outbox": outbox.counts_by_state(engine, args.store),
+        **other_writes(engine, args.store),
+        "conflicts": outbox.conflicts(engine, args.store),
+        "pending_at_wish": pending_count(engine, args.store),
+        "overdue_hours": policy.overdue.total_seconds() / 3600,
+        "overdue": overdue,
+    }
+    if args.json:
+        print(json.dumps(status, indent=2, default=_json_value))
+        return 0
+    _print_status(args.store, status)
     return 0
+
+
+def _json_value(value: Any) -> str:
+    """Times as ISO 8601 with their zone (the warehouse keeps UTC); anything else as text."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return str(value)
+
+
+def _print_status(store: str, status: dict[str, Any]) -> None:
+    """``ship status`` as tables, like the other commands (times in UTC, labelled)."""
+    from wishflow_cli.run_cmd import print_table
+
+    kinds = (("shipments", "outbox"), ("address changes", "address_changes"), ("refunds", "refunds"))
+    rows = [[label, state, n] for label, key in kinds for state, n in sorted(status[key].items())]
+    print(f"store {store}: writes to Wish by state")
+    print_table(["write", "state", "count"], rows or [["(none)", "", 0]])
+    print(
+        f"\npending at Wish: {status['pending_at_wish']} "
+        f"({len(status['overdue'])} overdue, i.e. pending longer than {status['overdue_hours']:g} h)"
+    )
+    if status["conflicts"]:
+        print("\nopen tracking conflicts (nothing was overwritten; resolve with: wishflow ship resolve ORDER_ID):")
+        print_table(
+            ["order_id", "our tracking", "tracking at Wish", "carrier", "since", "why"],
+            [
+                [c["order_id"], c["tracking_number"], c["found_tracking_number"], c["carrier"], c["finished_at"]]
+                + [c["last_error"]]
+                for c in status["conflicts"]
+            ],
+        )
+    if status["overdue"]:
+        print("\noverdue writes (check each order in Wish):")
+        print_table(
+            ["order_id", "write", "tracking", "sent", "pending h", "state", "Wish shows"],
+            [
+                [r["order_id"], r["kind"], r["tracking_number"], r["sent_at"], r["pending_hours"], r["state"]]
+                + [r["wish_processing_status"] or "nothing"]
+                for r in status["overdue"]
+            ],
+        )
 
 
 def _refund(args: argparse.Namespace) -> int:
@@ -296,12 +350,17 @@ def add_parser(subparsers: Any) -> None:
     sub = ship.add_subparsers(dest="ship_command", required=True)
 
     def common(p: argparse.ArgumentParser, flow: bool = True) -> None:
-        p.add_argument("--store", default="default")
+        p.add_argument("--store", default="default", help="store name, as recorded in the warehouse (default: default)")
         p.add_argument("--warehouse-url", help="SQLAlchemy URL (default: WISHFLOW_WAREHOUSE_URL or the SQLite file)")
         if flow:
-            p.add_argument("--wish-block")
-            p.add_argument("--warehouse-block")
-            p.add_argument("--follow-seconds", type=float, default=30.0)
+            p.add_argument("--wish-block", help="WishCredentials block name (else the environment)")
+            p.add_argument("--warehouse-block", help="Warehouse block name (else the environment)")
+            p.add_argument(
+                "--follow-seconds",
+                type=float,
+                default=30.0,
+                help="how long to follow Wish's processing before leaving it to later (default: 30)",
+            )
 
     run = sub.add_parser("run", help="ship ready orders (all, or --order ...)")
     common(run)
@@ -311,12 +370,21 @@ def add_parser(subparsers: Any) -> None:
         "--tracking-file",
         help="CSV with the header order_id,carrier,tracking_number: ship each row with its number (bad rows reported)",
     )
-    run.add_argument("--carrier", help="override the policy's carrier")
-    run.add_argument("--package", help="override the policy's package preset")
+    run.add_argument(
+        "--carrier", help="override the policy's carrier (one Wish accepts; a wrong name lists the accepted ones)"
+    )
+    run.add_argument(
+        "--package",
+        help="override the policy's package preset (envelope, small_box, medium_box, large_box or the policy's own)",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan; send nothing")
-    run.add_argument("--max-batch-size", type=int)
-    run.add_argument("--workers", type=int, default=8)
-    run.add_argument("--policy-block")
+    run.add_argument("--max-batch-size", type=int, help="orders per batch (default: the policy's)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        help="concurrent calls to Wish (default: the policy's workers setting, 8, or WISHFLOW_SHIP_WORKERS)",
+    )
+    run.add_argument("--policy-block", help="ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default)")
     run.set_defaults(func=_run)
 
     modify = sub.add_parser("modify", help="replace the tracking number of a shipped order")
@@ -333,8 +401,11 @@ def add_parser(subparsers: Any) -> None:
     address.add_argument("--field", action="append", required=True, help="FIELD=VALUE (repeat)")
     address.set_defaults(func=_address)
 
-    status = sub.add_parser("status", help="outbox counts by state and open conflicts")
+    status = sub.add_parser(
+        "status", help="writes to Wish by state, open conflicts and overdue writes (a table; --json for the data)"
+    )
     common(status, flow=False)
+    status.add_argument("--json", action="store_true", help="print the raw structure as JSON instead of tables")
     status.set_defaults(func=_status)
 
     refund = sub.add_parser("refund", help="refund orders the merchant cannot fulfil (exactly once)")

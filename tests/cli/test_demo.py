@@ -15,7 +15,7 @@ _ENV = ("WISH_API_BASE_URL", "WISH_ACCESS_TOKEN", "WISH_REFRESH_TOKEN", "WISH_CL
 
 
 def test_same_seed_same_counts_and_the_default_warehouse_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in (*_ENV, "WISHFLOW_WAREHOUSE_URL"):
         monkeypatch.setenv(name, "")  # restored after the test (the demo points the process at its sandbox)
@@ -28,6 +28,7 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
     before = merchant.read_bytes()
 
     first, ok1 = simulate(orders=20, seed=5, days=8, step_hours=48, report=False)
+    printed = capsys.readouterr().out
     second, ok2 = simulate(orders=20, seed=5, days=8, step_hours=48, directory=tmp_path / "again", report=False)
 
     assert ok1 and ok2
@@ -36,3 +37,33 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
         assert (first[what] or 0) > 0, f"the demo shows no {what}: {first}"
     assert (tmp_path / ".wishflow" / "demo.db").exists() and (tmp_path / "again" / "demo.db").exists()
     assert merchant.read_bytes() == before
+    _printed_queues_equal_queue_counts(printed, tmp_path / ".wishflow" / "demo.db")
+
+
+def _printed_queues_equal_queue_counts(printed: str, warehouse: Path) -> None:
+    """The demo's queue lines are the library's ``queue_counts`` on its warehouse, figure for figure
+    (so the demo, ``wishflow todo``, the report and the views agree)."""
+    from wishflow.actions import queue_counts
+    from wishflow.warehouse.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{warehouse}")
+    counts = queue_counts(engine, "default")
+    engine.dispose()
+    lines = printed[printed.index("Queues (") :].splitlines()
+
+    def figure(prefix: str) -> int:
+        line = next(ln.strip() for ln in lines if ln.strip().startswith(prefix + ":"))
+        return int(line.split(":", 1)[1].split()[0])
+
+    assert figure("quarantined (open orders held from shipping)") == counts.quarantined
+    assert figure("waiting to ship") == counts.waiting_to_ship
+    assert figure("at risk (under 24 h left or overdue)") == counts.at_risk
+    assert figure("awaiting validation") == counts.awaiting_validation
+    assert figure("things to do") == counts.total_actions > 0
+    for kind, n in counts.actions.items():
+        assert figure(kind) == n, kind
+    things = next(ln for ln in lines if "things to do:" in ln)
+    for severity, n in counts.by_severity.items():
+        assert f"{severity.replace('_', ' ')} {n}" in things
+    # the suggested query reads the quarantine view (open orders, blocking rules), not raw findings
+    assert "FROM v_quarantine_reasons" in printed and "order_validation_failures" not in printed

@@ -21,7 +21,7 @@ from wishflow.warehouse.shipping_schema import shipments
 RUNNER = """
 import sys
 from flows.ship_orders import ship_orders
-ship_orders(store=sys.argv[1], workers=2, max_rate=25.0, follow_seconds=float(sys.argv[2]), max_batch_size=15)
+ship_orders(store=sys.argv[1], follow_seconds=float(sys.argv[2]), max_batch_size=15)
 """
 
 
@@ -46,13 +46,17 @@ def _run(env: dict[str, str], kill_after: float | None, follow: float = 0.0) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed_value", [1, 2, 3])
 def test_sigkill_at_random_points_then_rerun_ships_each_order_exactly_once(
-    seed_value: int, engine, warehouse_url, sandbox, seed, prefect_harness
+    seed_value: int, engine, warehouse_url, sandbox, seed, prefect_harness, tmp_path
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
     rng = random.Random(seed_value)
     ids = seed(count=60)
     set_faults(sandbox, response_lost=0.15, paths="/tracking$")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "default: {carrier: YunExpress, service: standard, origin_country: CN}\nworkers: 2\nmax_rate: 25.0\n"
+    )
     env = {
         **os.environ,
         "WISH_API_BASE_URL": sandbox.api_url,
@@ -62,6 +66,8 @@ def test_sigkill_at_random_points_then_rerun_ships_each_order_exactly_once(
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        # the run settings live in the shipping policy (not on the flow's form)
+        "WISHFLOW_SHIPPING_POLICY": str(policy),
     }
     kills = [rng.uniform(2.0, 7.0) for _ in range(2)]
     for delay in kills:

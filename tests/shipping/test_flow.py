@@ -85,9 +85,33 @@ def test_a_carrier_wish_does_not_accept_fails_before_sending_and_the_order_stays
         ship_orders(store=STORE, carrier="Yanwen", follow_seconds=0.0)
     assert writes(sandbox, cdp[0]) == []
     assert [o.order_id for o in ready_orders(engine, STORE)] == cdp
-    with pytest.raises(CarrierNotAccepted, match="NoSuchPost"):
+    from wishflow.shipping.choices import UnknownShipChoice
+
+    # a carrier Wish accepts for no order fails first, listing the accepted ones; nothing is sent
+    with pytest.raises(UnknownShipChoice, match=r"NoSuchPost.*accepted carriers: .*YunExpress"):
         ship_orders(store=STORE, carrier="NoSuchPost", follow_seconds=0.0)
+    with pytest.raises(UnknownShipChoice, match=r"shoebox.*presets are: .*small_box"):
+        ship_orders(store=STORE, package="shoebox", follow_seconds=0.0)
+    assert writes(sandbox, cdp[0]) == []
     assert [o.order_id for o in ready_orders(engine, STORE)] == cdp
+
+
+def test_ship_form_offers_no_internal_knobs_and_the_policy_holds_them(flow_env, engine, sandbox, seed) -> None:
+    from blocks.shipping import resolve_shipping_policy
+    from flows.ship_orders import ship_orders
+
+    form = set(ship_orders.parameters.properties)
+    assert {"carrier", "package", "order_ids", "tracking_numbers"} <= form
+    assert not form & {"workers", "max_rate", "lease_seconds"}
+    assert resolve_shipping_policy(None).workers == 8 and resolve_shipping_policy(None).lease_seconds == 600.0
+    flow_env.write_text(flow_env.read_text() + "workers: 3\nmax_rate: 40\nlease_seconds: 90\n")
+    block = resolve_shipping_policy(None)
+    assert (block.workers, block.max_rate, block.lease_seconds) == (3, 40.0, 90.0)
+    # carrier names are matched case-insensitively and sent in Wish's spelling
+    ids = seed(count=2, fulfillment_order_types=["FULFILLED_BY_STORE"])
+    result = ship_orders(store=STORE, carrier="yunexpress", package="medium_box", follow_seconds=0.0)
+    assert result["sent"] == 2
+    assert {w["body"]["shipping_provider"] for oid in ids for w in accepted_tracking(sandbox, oid)} == {"YunExpress"}
 
 
 def test_modify_tracking_and_change_address(flow_env, engine, sandbox, seed) -> None:
