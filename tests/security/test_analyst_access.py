@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tests.security.personal_data import NOW, PERSONAL_VALUES, add_personal_data
 from wishflow.report import data as report_data
-from wishflow.warehouse.analytics import qualified_name, view_table, views
+from wishflow.warehouse.analytics import qualified_name, queue_views, view_table, views
 from wishflow.warehouse.personal import PERSONAL_COLUMNS
 from wishflow.warehouse.pseudonyms import refresh_customer_keys
 from wishflow.warehouse.schema import metadata
@@ -36,6 +36,7 @@ def _report_from_views(monkeypatch: pytest.MonkeyPatch, engine: sa.Engine) -> re
     dialect = engine.dialect.name
     monkeypatch.setattr(report_data, "orders", view_table(dialect, "orders"))
     monkeypatch.setattr(report_data, "refunds", view_table(dialect, "refunds"))
+    monkeypatch.setattr(report_data, "stage_views", queue_views(dialect))
     try:
         return report_data.collect(engine, days=90, now=NOW)
     finally:
@@ -113,7 +114,13 @@ def test_the_analyst_role_reads_the_analytics_views_and_nothing_else(
                 conn.execute(sa.text(f"SELECT * FROM analytics.{view.name} LIMIT 5")).all()
         refused = [t.name for t in metadata.sorted_tables]
         assert {"orders", "shipments", "address_changes", "pseudonym_salts", "sync_state"} <= set(refused)
-        refused += ["v_open_orders", "v_unprocessed_orders"]
+        refused += [
+            "v_open_orders",
+            "v_unprocessed_orders",
+            "v_quarantined_orders",
+            "v_quarantine_reasons",
+            "v_action_items",
+        ]
         for name in refused:
             with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
                 conn.exec_driver_sql(f'SELECT * FROM "{name}" LIMIT 1').all()

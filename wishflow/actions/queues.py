@@ -6,6 +6,7 @@ notification all count the same things the same way: through the views, by :func
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,14 +44,25 @@ _TYPES: dict[str, Any] = {
 }
 
 
+def _view(views: Mapping[str, str] | None, name: str) -> str:
+    """The relation to read for the documented view ``name``: itself, or what ``views`` maps it to
+    (the analytics views: :func:`wishflow.warehouse.analytics.queue_views`)."""
+    return (views or {}).get(name, name)
+
+
 def action_items(
-    engine: Engine, store: str, *, kind: str | None = None, limit: int | None = None
+    engine: Engine,
+    store: str,
+    *,
+    kind: str | None = None,
+    limit: int | None = None,
+    views: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The things to do for ``store``: missed deadlines first, then at risk, then the rest, each by
-    due time (``v_action_items``)."""
+    due time (``v_action_items``, or what ``views`` maps it to)."""
     where = "store = :store" + (" AND kind = :kind" if kind else "")
     sql = (
-        f"SELECT {', '.join(ACTION_COLUMNS)} FROM {ACTION_VIEW} WHERE {where} "
+        f"SELECT {', '.join(ACTION_COLUMNS)} FROM {_view(views, ACTION_VIEW)} WHERE {where} "
         "ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id"
         + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
@@ -87,21 +99,24 @@ class QueueCounts:
         return {**asdict(self), "total_actions": self.total_actions}
 
 
-def queue_counts(engine: Engine, store: str) -> QueueCounts:
-    """Every queue's size for ``store``, read from the views that define them (one round trip each)."""
+def queue_counts(engine: Engine, store: str, *, views: Mapping[str, str] | None = None) -> QueueCounts:
+    """Every queue's size for ``store``, read from the views that define them (one round trip each);
+    ``views`` maps a documented view's name to the relation to read instead (the analytics views)."""
     with engine.connect() as conn:
 
         def count(sql: str) -> int:
             return int(conn.execute(text(sql), {"store": store}).scalar_one())
 
-        quarantined = count("SELECT count(*) FROM v_quarantined_orders WHERE store = :store")
-        waiting = count("SELECT count(*) FROM v_unprocessed_orders WHERE store = :store")
-        at_risk = count("SELECT count(*) FROM v_orders_at_risk WHERE store = :store")
-        pending = count("SELECT count(*) FROM v_open_orders WHERE store = :store AND validation_status = 'pending'")
+        quarantined = count(f"SELECT count(*) FROM {_view(views, 'v_quarantined_orders')} WHERE store = :store")
+        waiting = count(f"SELECT count(*) FROM {_view(views, 'v_unprocessed_orders')} WHERE store = :store")
+        at_risk = count(f"SELECT count(*) FROM {_view(views, 'v_orders_at_risk')} WHERE store = :store")
+        open_orders = _view(views, "v_open_orders")
+        pending = count(f"SELECT count(*) FROM {open_orders} WHERE store = :store AND validation_status = 'pending'")
         actions = {kind: 0 for kind in ACTION_KINDS}
+        actions_view = _view(views, ACTION_VIEW)
         severities = {"missed": 0, "at_risk": 0, "action": 0}
         for kind, severity, n in conn.execute(
-            text(f"SELECT kind, severity, count(*) FROM {ACTION_VIEW} WHERE store = :store GROUP BY kind, severity"),
+            text(f"SELECT kind, severity, count(*) FROM {actions_view} WHERE store = :store GROUP BY kind, severity"),
             {"store": store},
         ):
             actions[kind] = actions.get(kind, 0) + int(n)

@@ -204,7 +204,7 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
     }
 
     days_sorted = sorted(per_day)
-    stages = _stages(engine, [store] if store else stores)
+    stages = _stages(engine, [store] if store else stores, now)
     return ReportData(
         generated_at=now,
         since=since,
@@ -228,18 +228,25 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
 #: Rows of the action list shown in the report (the rest are counted).
 REPORT_ACTION_ROWS = 50
 
+#: The documented views the queues, the action list and the quarantine by rule are read from, mapped
+#: to the relation actually read; empty: the views themselves. An analyst's report maps them to the
+#: analytics views (``wishflow.warehouse.analytics.queue_views``), as ``orders`` and ``refunds`` above
+#: can be pointed at ``analytics.orders`` and ``analytics.refunds``.
+stage_views: dict[str, str] = {}
 
-def _stages(engine: sa.Engine, stores: list[str]) -> dict[str, Any]:
+
+def _stages(engine: sa.Engine, stores: list[str], now: datetime) -> dict[str, Any]:
     """Quarantine, follow-ups, tickets, penalties and tracking exceptions: read from the same views
     and functions as ``wishflow todo`` and the daily summary, so the numbers agree."""
     from wishflow.actions.queues import ACTION_KINDS, action_items, queue_counts
+    from wishflow.warehouse.analytics import safe_what_to_do
 
     queues: Counter[str] = Counter()
     kinds: Counter[str] = Counter({kind: 0 for kind in ACTION_KINDS})
     severities: Counter[str] = Counter({"missed": 0, "at_risk": 0, "action": 0})
     items: list[dict[str, Any]] = []
     for name in stores:
-        counts = queue_counts(engine, name)
+        counts = queue_counts(engine, name, views=stage_views)
         queues.update(
             quarantined=counts.quarantined,
             waiting_to_ship=counts.waiting_to_ship,
@@ -248,14 +255,26 @@ def _stages(engine: sa.Engine, stores: list[str]) -> dict[str, Any]:
         )
         kinds.update(counts.actions)
         severities.update(counts.by_severity)
-        items += [{**row, "store": name} for row in action_items(engine, name, limit=REPORT_ACTION_ROWS)]
+        for row in action_items(engine, name, limit=REPORT_ACTION_ROWS, views=stage_views):
+            # hours left as of the report's ``now`` (the view counts from the database's clock, which
+            # moves between two reads); a ticket's subject, the customer's words, stays out of the report
+            due = row["due_at"]
+            items.append(
+                {
+                    **row,
+                    "hours_left": None if due is None else round(_hours(due, now), 2),
+                    "what_to_do": safe_what_to_do(row["kind"], row["what_to_do"]),
+                    "store": name,
+                }
+            )
     rank = {"missed": 0, "at_risk": 1, "action": 2}
     far = datetime.max.replace(tzinfo=UTC)
     items.sort(key=lambda r: (rank.get(r["severity"], 3), r["due_at"] or far, r["kind"], r["entity_id"] or ""))
     by_rule: Counter[str] = Counter()
     if stores:
+        reasons = stage_views.get("v_quarantine_reasons", "v_quarantine_reasons")
         stmt = sa.text(
-            "SELECT rule, count(DISTINCT order_id) FROM v_quarantine_reasons WHERE store IN :stores GROUP BY rule"
+            f"SELECT rule, count(DISTINCT order_id) FROM {reasons} WHERE store IN :stores GROUP BY rule"
         ).bindparams(sa.bindparam("stores", expanding=True))
         with engine.connect() as conn:
             by_rule.update({str(rule): int(n) for rule, n in conn.execute(stmt, {"stores": stores})})

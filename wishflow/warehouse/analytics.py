@@ -314,7 +314,44 @@ FIGURE_VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
             "reasons",
         ),
     ),
+    # the report's quarantine by rule, without the observed (possibly personal) value
+    "quarantine_reasons": (
+        "v_quarantine_reasons",
+        ("store", "order_id", "rule", "column_name", "first_seen_at", "expected_ship_time", "hours_left"),
+    ),
+    # the action list, with a ticket's subject (the customer's words) left out of ``what_to_do``
+    "action_items": (
+        "v_action_items",
+        (
+            "store",
+            "kind",
+            "order_id",
+            "entity_id",
+            "severity",
+            "severity_rank",
+            "due_at",
+            "hours_left",
+            "opened_at",
+            "what_to_do",
+        ),
+    ),
 }
+
+#: ``what_to_do`` of a ticket in ``analytics.action_items`` and the report: the follow-up's text quotes
+#: the ticket's subject, which the customer wrote; this says the same without it.
+TICKET_WHAT_TO_DO = "Answer the customer's ticket on Wish before its deadline (see wishflow todo)."
+TICKET_KIND = "ticket_awaiting_merchant"
+
+
+def safe_what_to_do(kind: str, what_to_do: str | None) -> str | None:
+    """An action's ``what_to_do`` as the analytics views show it (no customer's words)."""
+    return TICKET_WHAT_TO_DO if kind == TICKET_KIND else what_to_do
+
+
+def queue_views(dialect: str) -> dict[str, str]:
+    """The documented views the queue counts, the action list and the report read, each mapped to its
+    analytics view (for :func:`wishflow.actions.queue_counts` and ``action_items``' ``views=``)."""
+    return {source: qualified_name(dialect, name) for name, (source, _) in FIGURE_VIEWS.items()}
 
 
 @dataclass(frozen=True)
@@ -345,6 +382,11 @@ def _select(view: AnalyticsView) -> str:
             "k.customer_key FROM orders o "
             "LEFT JOIN customer_keys k ON k.store = o.store AND k.order_id = o.order_id"
         )
+    if view.name == "action_items":
+        columns = [c for c in view.columns if c != "what_to_do"]
+        literal = "'" + TICKET_WHAT_TO_DO.replace("'", "''") + "'"
+        safe = f"CASE WHEN kind = '{TICKET_KIND}' THEN {literal} ELSE what_to_do END AS what_to_do"
+        return f"SELECT {', '.join(columns)}, {safe} FROM {view.source}"
     frozen_columns = ", ".join(view.columns)
     return f"SELECT {frozen_columns} FROM {view.source}"
 
