@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Float, Integer, String, text
 
 from wishflow.actions.views import ACTION_VIEW
 from wishflow.warehouse.types import UTCDateTime
+from wishflow.warehouse.validation_views import constant_sql
 
 #: Every ``kind`` of ``v_action_items``, in the order a person should read them.
 ACTION_KINDS: tuple[str, ...] = (
@@ -42,16 +43,24 @@ _TYPES: dict[str, Any] = {
     "severity_rank": Integer(),
 }
 
+_SELECT_ACTIONS = constant_sql(
+    "SELECT {columns} FROM {view} WHERE store = :store", columns=", ".join(ACTION_COLUMNS), view=ACTION_VIEW
+)
+_ACTION_ORDER = " ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id"
+_COUNT_ACTIONS = constant_sql(
+    "SELECT kind, severity, count(*) FROM {view} WHERE store = :store GROUP BY kind, severity", view=ACTION_VIEW
+)
+
 
 def action_items(
     engine: Engine, store: str, *, kind: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The things to do for ``store``: missed deadlines first, then at risk, then the rest, each by
     due time (``v_action_items``)."""
-    where = "store = :store" + (" AND kind = :kind" if kind else "")
     sql = (
-        f"SELECT {', '.join(ACTION_COLUMNS)} FROM {ACTION_VIEW} WHERE {where} "
-        "ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id"
+        _SELECT_ACTIONS
+        + (" AND kind = :kind" if kind else "")
+        + _ACTION_ORDER
         + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
     stmt = text(sql).columns(**{c: _TYPES.get(c, String()) for c in ACTION_COLUMNS})
@@ -100,10 +109,7 @@ def queue_counts(engine: Engine, store: str) -> QueueCounts:
         pending = count("SELECT count(*) FROM v_open_orders WHERE store = :store AND validation_status = 'pending'")
         actions = {kind: 0 for kind in ACTION_KINDS}
         severities = {"missed": 0, "at_risk": 0, "action": 0}
-        for kind, severity, n in conn.execute(
-            text(f"SELECT kind, severity, count(*) FROM {ACTION_VIEW} WHERE store = :store GROUP BY kind, severity"),
-            {"store": store},
-        ):
+        for kind, severity, n in conn.execute(text(_COUNT_ACTIONS), {"store": store}):
             actions[kind] = actions.get(kind, 0) + int(n)
             severities[severity] = severities.get(severity, 0) + int(n)
     return QueueCounts(quarantined, waiting, at_risk, pending, actions, severities)
