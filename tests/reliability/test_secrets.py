@@ -31,6 +31,8 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "stage.name",  # bulk: COPY into our staging table
     "checked_table",  # statistics: ANALYZE of a table checked against the warehouse metadata
     "bound_select",  # bulk: COPY out of a SELECT whose values the driver itself quoted (mogrify)
+    "relation",  # actions.queues: a documented view's name or its analytics view, checked by _view()
+    "ACTION_SELECT_LIST",  # actions.queues: the action list's own column names
     "', '.join(columns)",  # column names of our own tables
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"
@@ -49,6 +51,15 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "login_clause",  # "LOGIN" or "NOLOGIN"
 }
 CODE_DIRS = ("wishflow", "tasks", "flows", "blocks", "wishflow_cli")
+
+#: ``constant_sql(template, **fragments)`` (wishflow/warehouse/validation_views.py) assembles SQL
+#: from module constants. Every call is checked here: a literal template, and each fragment built
+#: only from literals, UPPER_CASE module constants, ``int(...)``, ``"sep".join(<constant>)``, nested
+#: ``constant_sql`` calls, and the dialect helpers below, which take the dialect name (a branch, not
+#: formatted into SQL) and literal column names and return constant SQL expressions.
+CONSTANT_SQL_HELPER = "constant_sql"
+SQL_FRAGMENT_BUILDERS = {"hours_left_sql", "hours_since_sql", "_agg", "_severity", "iso_week_sql"}
+_MODULE_CONSTANT = re.compile(r"_?[A-Z][A-Z0-9_]*")
 
 
 @pytest.fixture
@@ -184,6 +195,55 @@ def test_secrets_never_appear_in_logs_artifacts_exceptions_warehouse_or_repr(
     record_figure("secrets", secrets=sorted(secrets), texts_scanned=len(captured), leaks=0)
 
 
+def _func_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _built_from_constants(node: ast.expr, *, builder_argument: bool = False) -> bool:
+    """Whether ``node`` is SQL text assembled from constants only (see :data:`CONSTANT_SQL_HELPER`)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str | int) and not isinstance(node.value, bool)
+    if isinstance(node, ast.Name):
+        return bool(_MODULE_CONSTANT.fullmatch(node.id)) or (builder_argument and node.id == "dialect")
+    if isinstance(node, ast.Attribute):
+        return bool(_MODULE_CONSTANT.fullmatch(node.attr))
+    if isinstance(node, ast.Call) and not node.keywords:
+        name = _func_name(node.func)
+        if name == "int" and len(node.args) == 1:
+            return True  # forced to an integer
+        if (
+            name == "join"
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)
+            and len(node.args) == 1
+        ):
+            return _built_from_constants(node.args[0])
+        if name in SQL_FRAGMENT_BUILDERS:
+            return all(_built_from_constants(a, builder_argument=True) for a in node.args)
+    if isinstance(node, ast.Call) and _func_name(node.func) == CONSTANT_SQL_HELPER:
+        return not _constant_sql_problems(node)
+    return False
+
+
+def _constant_sql_problems(call: ast.Call) -> list[ast.expr | str]:
+    """What makes a ``constant_sql`` call not provably built from constants (empty when it is)."""
+    problems: list[ast.expr | str] = []
+    template = call.args[0] if call.args else None
+    if not (isinstance(template, ast.Constant) and isinstance(template.value, str)) or len(call.args) != 1:
+        problems.append("template must be one string literal")
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            problems.append("no **fragments: name each one")
+        elif not _built_from_constants(keyword.value):
+            problems.append(keyword.value)
+    return problems
+
+
 def _sql_fstrings() -> list[tuple[str, int, str]]:
     found = []
     for base in CODE_DIRS:
@@ -192,7 +252,15 @@ def _sql_fstrings() -> list[tuple[str, int, str]]:
                 continue
             source = path.read_text()
             for node in ast.walk(ast.parse(source)):
-                if isinstance(node, ast.JoinedStr):
+                if isinstance(node, ast.Call) and _func_name(node.func) == CONSTANT_SQL_HELPER:
+                    for problem in _constant_sql_problems(node):
+                        segment = problem if isinstance(problem, str) else ast.get_source_segment(source, problem)
+                        found.append((str(path.relative_to(ROOT)), node.lineno, f"{CONSTANT_SQL_HELPER}: {segment}"))
+                elif isinstance(node, ast.ImportFrom) and any(
+                    a.name == CONSTANT_SQL_HELPER and a.asname for a in node.names
+                ):
+                    found.append((str(path.relative_to(ROOT)), node.lineno, f"{CONSTANT_SQL_HELPER} imported as alias"))
+                elif isinstance(node, ast.JoinedStr):
                     constant = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
                     if SQL_WORDS.search(constant):
                         for v in node.values:

@@ -129,7 +129,15 @@ def test_follow_up_flow_publishes_the_daily_summary(flow_env: str, clock: Any, e
     assert reship["order_id"] == order_id and reship["resolved_at"] is None
     assert rows(engine, orders, order_id=order_id)[0]["state"] == "APPROVED"
     assert f"# Daily summary for {STORE}: {day.isoformat()}" in result["markdown"]
-    assert "RESHIP" in result["markdown"]
+    # the action list (issue 18) carries the RESHIP follow-up: its line tells the merchant to ship the
+    # order again (the follow-up's own text, not the bare tracking exception's)
+    reship_lines = [
+        line
+        for line in result["markdown"].splitlines()
+        if line.startswith("| ") and f"| {order_id} |" in line and "| tracking_exception |" in line
+    ]
+    assert len(reship_lines) == 1
+    assert f"Ship again with a new tracking number. Order {order_id}" in reship_lines[0]
     assert result["summary"]["today"]["late"] == 1  # the cancelled parcel waits to be shipped again
 
     from prefect.client.orchestration import get_client

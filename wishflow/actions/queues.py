@@ -6,6 +6,7 @@ notification all count the same things the same way: through the views, by :func
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -43,11 +44,22 @@ _TYPES: dict[str, Any] = {
     "severity_rank": Integer(),
 }
 
+#: the action list's columns, as SQL (our own column names)
+ACTION_SELECT_LIST = ", ".join(ACTION_COLUMNS)
+_ACTION_ORDER = " ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id"
+
+
+_RELATION_NAME = re.compile(r"(analytics\.)?[a-z_][a-z0-9_]*")
+
 
 def _view(views: Mapping[str, str] | None, name: str) -> str:
     """The relation to read for the documented view ``name``: itself, or what ``views`` maps it to
-    (the analytics views: :func:`wishflow.warehouse.analytics.queue_views`)."""
-    return (views or {}).get(name, name)
+    (the analytics views: :func:`wishflow.warehouse.analytics.queue_views`). Only a plain view name
+    (optionally in the analytics schema) is ever put into SQL text; anything else is refused."""
+    relation = (views or {}).get(name, name)
+    if not _RELATION_NAME.fullmatch(relation):
+        raise ValueError(f"not a view name: {relation!r}")
+    return relation
 
 
 def action_items(
@@ -60,10 +72,11 @@ def action_items(
 ) -> list[dict[str, Any]]:
     """The things to do for ``store``: missed deadlines first, then at risk, then the rest, each by
     due time (``v_action_items``, or what ``views`` maps it to)."""
-    where = "store = :store" + (" AND kind = :kind" if kind else "")
+    relation = _view(views, ACTION_VIEW)
     sql = (
-        f"SELECT {', '.join(ACTION_COLUMNS)} FROM {_view(views, ACTION_VIEW)} WHERE {where} "
-        "ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at, kind, entity_id"
+        f"SELECT {ACTION_SELECT_LIST} FROM {relation} WHERE store = :store"
+        + (" AND kind = :kind" if kind else "")
+        + _ACTION_ORDER
         + (f" LIMIT {int(limit)}" if limit is not None else "")
     )
     stmt = text(sql).columns(**{c: _TYPES.get(c, String()) for c in ACTION_COLUMNS})
@@ -104,19 +117,20 @@ def queue_counts(engine: Engine, store: str, *, views: Mapping[str, str] | None 
     ``views`` maps a documented view's name to the relation to read instead (the analytics views)."""
     with engine.connect() as conn:
 
-        def count(sql: str) -> int:
+        def count(view: str, condition: str = "") -> int:
+            relation = _view(views, view)
+            sql = f"SELECT count(*) FROM {relation} WHERE store = :store" + condition
             return int(conn.execute(text(sql), {"store": store}).scalar_one())
 
-        quarantined = count(f"SELECT count(*) FROM {_view(views, 'v_quarantined_orders')} WHERE store = :store")
-        waiting = count(f"SELECT count(*) FROM {_view(views, 'v_unprocessed_orders')} WHERE store = :store")
-        at_risk = count(f"SELECT count(*) FROM {_view(views, 'v_orders_at_risk')} WHERE store = :store")
-        open_orders = _view(views, "v_open_orders")
-        pending = count(f"SELECT count(*) FROM {open_orders} WHERE store = :store AND validation_status = 'pending'")
+        quarantined = count("v_quarantined_orders")
+        waiting = count("v_unprocessed_orders")
+        at_risk = count("v_orders_at_risk")
+        pending = count("v_open_orders", " AND validation_status = 'pending'")
         actions = {kind: 0 for kind in ACTION_KINDS}
-        actions_view = _view(views, ACTION_VIEW)
         severities = {"missed": 0, "at_risk": 0, "action": 0}
+        relation = _view(views, ACTION_VIEW)
         for kind, severity, n in conn.execute(
-            text(f"SELECT kind, severity, count(*) FROM {actions_view} WHERE store = :store GROUP BY kind, severity"),
+            text(f"SELECT kind, severity, count(*) FROM {relation} WHERE store = :store GROUP BY kind, severity"),
             {"store": store},
         ):
             actions[kind] = actions.get(kind, 0) + int(n)

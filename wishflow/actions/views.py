@@ -19,7 +19,7 @@ Kinds (``kind``), each from the one place that defines it:
 
 from __future__ import annotations
 
-from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT, hours_left_sql, hours_since_sql
+from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT, constant_sql, hours_left_sql, hours_since_sql
 
 #: A submitted tracking write unconfirmed by Wish for this long is worth a look.
 PENDING_AT_WISH_HOURS = 12
@@ -35,6 +35,17 @@ _EXCEPTION_FOLLOW_UPS = {
     "WISH_EXPRESS_LATE": "WISH_EXPRESS_LATE",
 }
 
+#: SQL: the tracking exception type a follow-up follows (NULL for tickets and penalties).
+_EXCEPTION_TYPE_OF_FOLLOW_UP = (
+    "CASE f.kind " + " ".join(f"WHEN '{kind}' THEN '{etype}'" for kind, etype in _EXCEPTION_FOLLOW_UPS.items()) + " END"
+)
+
+#: SQL: the action kind of a follow-up.
+_ACTION_KIND_OF_FOLLOW_UP = (
+    "CASE f.kind WHEN 'TICKET_AWAITING_MERCHANT' THEN 'ticket_awaiting_merchant' "
+    "WHEN 'PENALTY_REVIEW' THEN 'penalty_to_review' ELSE 'tracking_exception' END"
+)
+
 
 def _severity(hours: str) -> str:
     return (
@@ -44,25 +55,21 @@ def _severity(hours: str) -> str:
 
 def action_view_statements(dialect: str) -> list[str]:
     """``CREATE VIEW v_action_items`` for ``dialect`` (the quarantine views must exist)."""
-    fu_hours = hours_left_sql(dialect, "f.due_at")
-    te_hours = hours_left_sql(dialect, "te.deadline_at")
-    sent_hours = hours_since_sql(dialect, "s.submitted_at")
-    exception_type = (
-        "CASE f.kind "
-        + " ".join(f"WHEN '{kind}' THEN '{etype}'" for kind, etype in _EXCEPTION_FOLLOW_UPS.items())
-        + " END"
-    )
-    follow_kind = (
-        "CASE f.kind WHEN 'TICKET_AWAITING_MERCHANT' THEN 'ticket_awaiting_merchant' "
-        "WHEN 'PENALTY_REVIEW' THEN 'penalty_to_review' ELSE 'tracking_exception' END"
-    )
-    body = f"""
+    return [
+        constant_sql(
+            """
+CREATE VIEW {view} AS
+SELECT
+    a.store, a.kind, a.order_id, a.entity_id, a.severity,
+    CASE a.severity WHEN 'missed' THEN 0 WHEN 'at_risk' THEN 1 ELSE 2 END AS severity_rank,
+    a.due_at, a.hours_left, a.opened_at, a.what_to_do
+FROM (
 SELECT
     q.store,
     'quarantined_order' AS kind,
     q.order_id,
     q.order_id AS entity_id,
-    {_severity("q.hours_left")} AS severity,
+    {quarantine_severity} AS severity,
     q.expected_ship_time AS due_at,
     q.hours_left,
     q.quarantined_since AS opened_at,
@@ -84,7 +91,7 @@ SELECT
         ELSE 'Ship before the ship-by deadline.' END
 FROM v_open_orders o
 WHERE o.validation_status <> 'quarantined' AND o.expected_ship_time IS NOT NULL
-  AND o.hours_left < {AT_RISK_HOURS_DEFAULT}
+  AND o.hours_left < {at_risk_hours}
 UNION ALL
 SELECT
     s.store,
@@ -96,9 +103,9 @@ SELECT
     NULL,
     s.submitted_at,
     'Wish has not confirmed tracking number ' || s.tracking_number || ' (' || s.carrier || ') for more than '
-        || '{PENDING_AT_WISH_HOURS} hours: check the order on Wish.'
+        || '{pending_hours} hours: check the order on Wish.'
 FROM shipments s
-WHERE s.state = 'submitted' AND s.submitted_at IS NOT NULL AND {sent_hours} >= {PENDING_AT_WISH_HOURS}
+WHERE s.state = 'submitted' AND s.submitted_at IS NOT NULL AND {sent_hours} >= {pending_hours}
 UNION ALL
 SELECT
     f.store,
@@ -109,7 +116,7 @@ SELECT
         (SELECT MAX(te.severity) FROM tracking_exceptions te
          WHERE te.store = f.store AND te.order_id || ':' || te.tracking_number = f.entity_id
            AND te.exception_type = {exception_type} AND te.resolved_at IS NULL),
-        CASE WHEN f.due_at IS NULL THEN 'action' ELSE {_severity(fu_hours)} END
+        CASE WHEN f.due_at IS NULL THEN 'action' ELSE {fu_severity} END
     ),
     f.due_at,
     {fu_hours},
@@ -133,18 +140,21 @@ WHERE te.resolved_at IS NULL AND NOT EXISTS (
     SELECT 1 FROM follow_ups f
     WHERE f.store = te.store AND f.resolved_at IS NULL AND f.entity_id = te.order_id || ':' || te.tracking_number
 )
-"""
-    return [
-        f"""
-CREATE VIEW {ACTION_VIEW} AS
-SELECT
-    a.store, a.kind, a.order_id, a.entity_id, a.severity,
-    CASE a.severity WHEN 'missed' THEN 0 WHEN 'at_risk' THEN 1 ELSE 2 END AS severity_rank,
-    a.due_at, a.hours_left, a.opened_at, a.what_to_do
-FROM ({body}) a
-"""
+) a
+""",
+            view=ACTION_VIEW,
+            quarantine_severity=_severity("q.hours_left"),
+            at_risk_hours=AT_RISK_HOURS_DEFAULT,
+            pending_hours=PENDING_AT_WISH_HOURS,
+            sent_hours=hours_since_sql(dialect, "s.submitted_at"),
+            follow_kind=_ACTION_KIND_OF_FOLLOW_UP,
+            exception_type=_EXCEPTION_TYPE_OF_FOLLOW_UP,
+            fu_severity=_severity(hours_left_sql(dialect, "f.due_at")),
+            fu_hours=hours_left_sql(dialect, "f.due_at"),
+            te_hours=hours_left_sql(dialect, "te.deadline_at"),
+        )
     ]
 
 
 def action_drop_statements() -> list[str]:
-    return [f"DROP VIEW IF EXISTS {ACTION_VIEW}"]
+    return [constant_sql("DROP VIEW IF EXISTS {view}", view=ACTION_VIEW)]

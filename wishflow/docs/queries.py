@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wishflow.warehouse.validation_views import constant_sql
+
 
 @dataclass(frozen=True)
 class ViewDoc:
@@ -170,20 +172,26 @@ ORDER BY due_day;""",
         "On-time ship rate by week",
         "Per week of marking shipped, the share of orders marked shipped before their deadline.",
         {
-            "sqlite": f"""SELECT {iso_week_sql("sqlite", "shipped_at")} AS week,
+            "sqlite": constant_sql(
+                """SELECT {week} AS week,
        COUNT(*) AS shipped,
        ROUND(AVG(CASE WHEN shipped_at <= expected_ship_time THEN 1.0 ELSE 0.0 END) * 100, 1) AS on_time_pct
 FROM orders
 WHERE shipped_at IS NOT NULL
 GROUP BY week
 ORDER BY week;""",
-            "postgresql": f"""SELECT {iso_week_sql("postgresql", "shipped_at")} AS week,
+                week=iso_week_sql("sqlite", "shipped_at"),
+            ),
+            "postgresql": constant_sql(
+                """SELECT {week} AS week,
        COUNT(*) AS shipped,
        ROUND(AVG(CASE WHEN shipped_at <= expected_ship_time THEN 1.0 ELSE 0.0 END) * 100, 1) AS on_time_pct
 FROM orders
 WHERE shipped_at IS NOT NULL
 GROUP BY week
 ORDER BY week;""",
+                week=iso_week_sql("postgresql", "shipped_at"),
+            ),
         },
     ),
     ExampleQuery(

@@ -12,10 +12,43 @@ later version passes), ``pending`` when its current version has not been judged,
 
 from __future__ import annotations
 
+import re
+
 #: The default horizon of ``v_orders_at_risk``; library functions take the hours as a parameter.
 AT_RISK_HOURS_DEFAULT = 24
 
 VIEW_NAMES = ("v_quarantined_orders", "v_orders_at_risk", "v_unprocessed_orders", "v_open_orders")
+
+
+_SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def constant_sql(template: str, **fragments: str | int) -> str:
+    """SQL text assembled from module constants: each ``{name}`` slot of ``template`` is filled with
+    the fragment of that name.
+
+    Fragments are our own view and column names, SQL expressions built by the dialect helpers of
+    this module (:func:`hours_left_sql`, :func:`hours_since_sql`) and integers: never a value from
+    outside, which is a bound parameter instead. The SQL check of ``tests/reliability/test_secrets.py``
+    reads every call statically: the template must be a literal and each fragment built from
+    constants. A slot without a fragment, or a fragment without a slot, is an error.
+    """
+    unused = set(fragments)
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in fragments:
+            raise KeyError(f"constant_sql: no fragment for {{{name}}}")
+        value = fragments[name]
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise TypeError(f"constant_sql: fragment {name} must be SQL text or an integer, not {type(value).__name__}")
+        unused.discard(name)
+        return str(value)
+
+    sql = _SLOT.sub(fill, template)
+    if unused:
+        raise KeyError(f"constant_sql: fragments without a slot: {', '.join(sorted(unused))}")
+    return sql
 
 
 def hours_left_sql(dialect: str, column: str = "o.expected_ship_time") -> str:
@@ -141,10 +174,9 @@ def hours_since_sql(dialect: str, column: str) -> str:
 
 def view_statements_0006(dialect: str) -> list[str]:
     """``CREATE VIEW`` statements of revision 0006 (after dropping :data:`VIEW_NAMES_0006`)."""
-    hours = hours_left_sql(dialect)
-    held = hours_since_sql(dialect, "v.quarantined_since")
     return [
-        f"""
+        constant_sql(
+            """
 CREATE VIEW v_quarantined_orders AS
 SELECT
     o.store,
@@ -155,20 +187,25 @@ SELECT
     {hours} AS hours_left,
     o.country_code,
     v.quarantined_since,
-    {held} AS hours_held,
+    {hours_held} AS hours_held,
     v.validated_updated_at,
     v.blocking_failures,
     (
-        SELECT {_agg(dialect, "f.expectation")}
+        SELECT {reasons}
         FROM order_validation_failures f
         WHERE f.store = v.store AND f.order_id = v.order_id
           AND f.severity = 'blocking' AND f.resolved_at IS NULL
     ) AS reasons
 FROM order_validations v
 JOIN orders o ON o.store = v.store AND o.order_id = v.order_id
-WHERE v.status = 'invalid' AND {OPEN_ORDER_PREDICATE}
+WHERE v.status = 'invalid' AND {open_order}
 ORDER BY o.expected_ship_time
 """,
+            hours=hours_left_sql(dialect),
+            hours_held=hours_since_sql(dialect, "v.quarantined_since"),
+            reasons=_agg(dialect, "f.expectation"),
+            open_order=OPEN_ORDER_PREDICATE,
+        ),
         """
 CREATE VIEW v_quarantine_reasons AS
 SELECT
