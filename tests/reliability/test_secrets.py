@@ -31,8 +31,9 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "stage.name",  # bulk: COPY into our staging table
     "checked_table",  # statistics: ANALYZE of a table checked against the warehouse metadata
     "bound_select",  # bulk: COPY out of a SELECT whose values the driver itself quoted (mogrify)
-    "relation",  # actions.queues: a documented view's name or its analytics view, checked by _view()
+    "relation",  # a documented view's name or its analytics view, checked by actions.queues.checked_view()
     "ACTION_SELECT_LIST",  # actions.queues: the action list's own column names
+    "ACTION_WHAT_TO_DO_SQL",  # analytics: a CASE over module constants (a ticket's text left out)
     "', '.join(columns)",  # column names of our own tables
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"

@@ -52,7 +52,7 @@ _ACTION_ORDER = " ORDER BY severity_rank, CASE WHEN due_at IS NULL THEN 1 ELSE 0
 _RELATION_NAME = re.compile(r"(analytics\.)?[a-z_][a-z0-9_]*")
 
 
-def _view(views: Mapping[str, str] | None, name: str) -> str:
+def checked_view(views: Mapping[str, str] | None, name: str) -> str:
     """The relation to read for the documented view ``name``: itself, or what ``views`` maps it to
     (the analytics views: :func:`wishflow.warehouse.analytics.queue_views`). Only a plain view name
     (optionally in the analytics schema) is ever put into SQL text; anything else is refused."""
@@ -72,7 +72,7 @@ def action_items(
 ) -> list[dict[str, Any]]:
     """The things to do for ``store``: missed deadlines first, then at risk, then the rest, each by
     due time (``v_action_items``, or what ``views`` maps it to)."""
-    relation = _view(views, ACTION_VIEW)
+    relation = checked_view(views, ACTION_VIEW)
     sql = (
         f"SELECT {ACTION_SELECT_LIST} FROM {relation} WHERE store = :store"
         + (" AND kind = :kind" if kind else "")
@@ -118,7 +118,7 @@ def queue_counts(engine: Engine, store: str, *, views: Mapping[str, str] | None 
     with engine.connect() as conn:
 
         def count(view: str, condition: str = "") -> int:
-            relation = _view(views, view)
+            relation = checked_view(views, view)
             sql = f"SELECT count(*) FROM {relation} WHERE store = :store" + condition
             return int(conn.execute(text(sql), {"store": store}).scalar_one())
 
@@ -128,7 +128,7 @@ def queue_counts(engine: Engine, store: str, *, views: Mapping[str, str] | None 
         pending = count("v_open_orders", " AND validation_status = 'pending'")
         actions = {kind: 0 for kind in ACTION_KINDS}
         severities = {"missed": 0, "at_risk": 0, "action": 0}
-        relation = _view(views, ACTION_VIEW)
+        relation = checked_view(views, ACTION_VIEW)
         for kind, severity, n in conn.execute(
             text(f"SELECT kind, severity, count(*) FROM {relation} WHERE store = :store GROUP BY kind, severity"),
             {"store": store},

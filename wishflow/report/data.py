@@ -238,7 +238,7 @@ stage_views: dict[str, str] = {}
 def _stages(engine: sa.Engine, stores: list[str], now: datetime) -> dict[str, Any]:
     """Quarantine, follow-ups, tickets, penalties and tracking exceptions: read from the same views
     and functions as ``wishflow todo`` and the daily summary, so the numbers agree."""
-    from wishflow.actions.queues import ACTION_KINDS, action_items, queue_counts
+    from wishflow.actions.queues import ACTION_KINDS, action_items, checked_view, queue_counts
     from wishflow.warehouse.analytics import safe_what_to_do
 
     queues: Counter[str] = Counter()
@@ -272,9 +272,9 @@ def _stages(engine: sa.Engine, stores: list[str], now: datetime) -> dict[str, An
     items.sort(key=lambda r: (rank.get(r["severity"], 3), r["due_at"] or far, r["kind"], r["entity_id"] or ""))
     by_rule: Counter[str] = Counter()
     if stores:
-        reasons = stage_views.get("v_quarantine_reasons", "v_quarantine_reasons")
+        relation = checked_view(stage_views, "v_quarantine_reasons")
         stmt = sa.text(
-            f"SELECT rule, count(DISTINCT order_id) FROM {reasons} WHERE store IN :stores GROUP BY rule"
+            f"SELECT rule, count(DISTINCT order_id) FROM {relation} WHERE store IN :stores GROUP BY rule"
         ).bindparams(sa.bindparam("stores", expanding=True))
         with engine.connect() as conn:
             by_rule.update({str(rule): int(n) for rule, n in conn.execute(stmt, {"stores": stores})})

@@ -342,6 +342,12 @@ FIGURE_VIEWS: dict[str, tuple[str, tuple[str, ...]]] = {
 TICKET_WHAT_TO_DO = "Answer the customer's ticket on Wish before its deadline (see wishflow todo)."
 TICKET_KIND = "ticket_awaiting_merchant"
 
+#: the action list's what_to_do, with a ticket's text (which quotes the customer) replaced by a fixed sentence
+ACTION_WHAT_TO_DO_SQL = (
+    f"CASE WHEN kind = '{TICKET_KIND}' THEN '{TICKET_WHAT_TO_DO.replace(chr(39), chr(39) * 2)}' "
+    "ELSE what_to_do END AS what_to_do"
+)
+
 
 def safe_what_to_do(kind: str, what_to_do: str | None) -> str | None:
     """An action's ``what_to_do`` as the analytics views show it (no customer's words)."""
@@ -384,9 +390,7 @@ def _select(view: AnalyticsView) -> str:
         )
     if view.name == "action_items":
         columns = [c for c in view.columns if c != "what_to_do"]
-        literal = "'" + TICKET_WHAT_TO_DO.replace("'", "''") + "'"
-        safe = f"CASE WHEN kind = '{TICKET_KIND}' THEN {literal} ELSE what_to_do END AS what_to_do"
-        return f"SELECT {', '.join(columns)}, {safe} FROM {view.source}"
+        return f"SELECT {', '.join(columns)}, {ACTION_WHAT_TO_DO_SQL} FROM {view.source}"
     frozen_columns = ", ".join(view.columns)
     return f"SELECT {frozen_columns} FROM {view.source}"
 
