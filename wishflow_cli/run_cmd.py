@@ -126,7 +126,8 @@ def _converter(base: str) -> Callable[[str], Any]:
         try:
             return TypeAdapter(kinds.get(base, str)).validate_python(value)
         except ValidationError as exc:
-            raise argparse.ArgumentTypeError(f"not a valid {base}: {text!r} ({exc.errors()[0]['msg']})") from None
+            expected = _TYPE_HINTS.get(base, "").strip().rstrip(".") or exc.errors()[0]["msg"]
+            raise argparse.ArgumentTypeError(f"not a valid {base}: {text!r} (expected {expected})") from None
 
     convert.__name__ = base
     return convert
@@ -215,15 +216,27 @@ class _QuietConsole(logging.Filter):
         return not (record.exc_info or noise)
 
 
+def _is_console(handler: logging.Handler) -> bool:
+    """Prefect's console handler, or a stream handler writing to the terminal. Other handlers on the
+    root logger (a log file, pytest's capture, a caller's own) keep every record."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if isinstance(handler, PrefectConsoleHandler):
+        return True
+    terminal = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
+    return isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in terminal
+
+
 def hide_console_noise() -> None:
     """Prefect's console handler sits on the root logger once its logging is set up (setting it up
-    here first; later set-ups are incremental and keep the handler and its filter)."""
+    here first; later set-ups are incremental and keep the handler and its filter). Only the console
+    is quieted."""
     from prefect.logging.configuration import setup_logging
 
     if not logging.getLogger().handlers:
         setup_logging()
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _QuietConsole) for f in handler.filters):
+        if _is_console(handler) and not any(isinstance(f, _QuietConsole) for f in handler.filters):
             handler.addFilter(_QuietConsole())
 
 
@@ -251,12 +264,13 @@ def warehouse_problem(url: str, store: str, *, store_must_exist: bool) -> str | 
     from sqlalchemy import create_engine, select
     from sqlalchemy.engine import make_url
 
+    from wishflow.warehouse.readiness import missing_sqlite_warehouse
     from wishflow.warehouse.schema import orders, pipeline_runs
 
+    missing = missing_sqlite_warehouse(url)
+    if missing is not None:
+        return missing.line()
     parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
-        return f"no warehouse at {parsed.database} (mistyped path? create one with: wishflow db upgrade)"
     if not store_must_exist:
         return None
     engine = create_engine(url)

@@ -65,12 +65,20 @@ def test_label_source_follows_the_profile(tmp_path: Path, monkeypatch: pytest.Mo
     assert isinstance(choose_label_source(None, None, LOOPBACK), SandboxLabels)
 
 
-def test_the_shipping_policy_block_has_no_sandbox_default() -> None:
+def test_the_shipping_policy_block_has_no_sandbox_default(monkeypatch: pytest.MonkeyPatch) -> None:
     from blocks.shipping import ShippingPolicy
 
+    # a live setup: no WISHFLOW_PROFILE (an in-process demo or sandbox test may have left one behind)
+    monkeypatch.delenv("WISHFLOW_PROFILE", raising=False)
     assert ShippingPolicy().label_provider is None
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="no label source"):
         ShippingPolicy().label_source(LIVE)
+    with pytest.raises(ConfigError, match="label_provider 'sandbox'"):
+        ShippingPolicy(label_provider="sandbox").label_source(LIVE)
+    # the live profile asked for by name: even a loopback root gets no sandbox labels
+    monkeypatch.setenv("WISHFLOW_PROFILE", "live")
+    with pytest.raises(ConfigError, match="no label source"):
+        ShippingPolicy().label_source(LOOPBACK)
 
 
 def test_tracking_file_rows_are_checked_one_by_one(tmp_path: Path) -> None:

@@ -18,6 +18,20 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def missing_sqlite_warehouse(url: str) -> ConfigError | None:
+    """The error for a SQLite warehouse whose file does not exist, else None: the one message for it
+    (the readiness check, ``wishflow run`` and the read commands). Nothing creates the file here: a
+    mistyped path must not become an empty warehouse."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:") or Path(database).exists():
+        return None
+    return ConfigError(
+        f"no warehouse at {database}: the SQLite file does not exist",
+        hint="check WISHFLOW_WAREHOUSE_URL for a typo, or create it with `wishflow db upgrade`",
+    )
+
+
 def head_revisions() -> set[str]:
     """The head revisions of the migrations shipped with this Wishflow."""
     from alembic.script import ScriptDirectory
@@ -33,9 +47,9 @@ def warehouse_revisions(url: str) -> set[str]:
 
     check_warehouse_url(url)
     parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
-        raise ConfigError(f"the SQLite warehouse {parsed.database} does not exist", hint=UPGRADE_HINT)
+    missing = missing_sqlite_warehouse(url)
+    if missing is not None:
+        raise missing
     try:
         return current_revisions(url)
     except DBAPIError as exc:
