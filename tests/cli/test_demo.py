@@ -4,6 +4,7 @@ simulated days show completions, tickets, penalties and deliveries), and it writ
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from wishflow_cli.demo import simulate
 
+#: what the demo sets for its own process (profile, Prefect's console) and must not leak into later tests
+_DEMO_SETS = ("WISHFLOW_PROFILE", "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_LOG_PRINTS")
 _ENV = ("WISH_API_BASE_URL", "WISH_ACCESS_TOKEN", "WISH_REFRESH_TOKEN", "WISH_CLIENT_ID", "WISH_CLIENT_SECRET")
 
 
@@ -19,6 +22,13 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
 ) -> None:
     for name in (*_ENV, "WISHFLOW_WAREHOUSE_URL"):
         monkeypatch.setenv(name, "")  # restored after the test (the demo points the process at its sandbox)
+    for name in _DEMO_SETS:
+        # unset during the test and put back as they were afterwards (setenv records the original),
+        # so the demo's sandbox profile and quiet logging never reach the tests that run after it
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
+    for logger_name in ("httpx", "prefect"):
+        monkeypatch.setattr(logging.getLogger(logger_name), "level", logging.getLogger(logger_name).level)
     monkeypatch.chdir(tmp_path)
     merchant = tmp_path / ".wishflow" / "warehouse.db"
     merchant.parent.mkdir()
