@@ -37,15 +37,11 @@ from wishflow.api.errors import (
 )
 from wishflow.shipping import outbox
 from wishflow.shipping.outbox import Judgement, State, Verdict
+from wishflow.shipping.submit import MAX_SENDS_PER_RUN, READ_RETRIES, WRITE_IN_PROGRESS_CODE
 from wishflow.shipping.write_policy import WritePolicy
 from wishflow.warehouse.bulk import write_transaction
 
 logger = logging.getLogger("wishflow.shipping")
-
-MAX_SENDS_PER_RUN = 3
-READ_RETRIES = 4
-#: The sandbox's "another write is in progress" code (Wish documents none).
-WRITE_IN_PROGRESS_CODE = 4006
 
 
 class WriteKind(Protocol):
