@@ -26,8 +26,9 @@ from wishflow.api.pagination import ONE_MS, OrderLister, OrderPages, Page, Posit
 from wishflow.errors import ConfigError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
+from wishflow.sync.engine import plan as plan_stream
 from wishflow.sync.flags import flag_future_orders
-from wishflow.sync.window import plan_stream_window
+from wishflow.sync.orders_stream import ORDERS
 from wishflow.warehouse.orders_writer import (
     ORDERS_STREAM,
     CursorAdvance,
@@ -113,7 +114,7 @@ def plan_window(
                 hint="give a --since before --until (and not in the future)",
             )
         return PullWindow(since, end, incremental=False)
-    window = plan_stream_window(engine, store, ORDERS_STREAM, server_now=now, lookback=lookback, safety_lag=safety_lag)
+    window = plan_stream(ORDERS, engine, store, server_now=now, lookback=lookback, safety_lag=safety_lag)
     return PullWindow(window.start, window.end, incremental=True, server_now=now)
 
 

@@ -9,17 +9,19 @@ reply whose outcome is unknown (timeout) is settled by reading the ticket back, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
 from wishflow.aftersales.common import write_changed
-from wishflow.api.after_sales import Requester, get_ticket, reply_ticket, ticket_pages
+from wishflow.api.after_sales import Requester, get_ticket, reply_ticket, tickets_keyset
 from wishflow.api.errors import WishError, WishUncertainWriteError
 from wishflow.orders.flatten import parse_wish_time
-from wishflow.sync.window import DEFAULT_SAFETY_LAG, cursor_after, plan_stream_window, server_clock
+from wishflow.sync import engine as sync_engine
+from wishflow.sync.engine import Outcome, Stream
+from wishflow.sync.window import DEFAULT_SAFETY_LAG, server_clock
 from wishflow.warehouse.aftersales_schema import ticket_replies, tickets
 from wishflow.warehouse.orders_writer import CursorAdvance, advance_cursor
 from wishflow.warehouse.schema import orders
@@ -160,9 +162,37 @@ class TicketSync:
     inserted: int = 0
     updated: int = 0
     pages: int = 0
+    unresolved: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"fetched": self.fetched, "inserted": self.inserted, "updated": self.updated, "pages": self.pages}
+        return {
+            "fetched": self.fetched,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "pages": self.pages,
+            "unresolved": self.unresolved,
+        }
+
+
+def _ticket_recorder(loaded_at: datetime | None) -> sync_engine.RecordPage:
+    def record(
+        engine: Engine, store: str, records: list[Any], *, cursor: CursorAdvance | None, run_id: str | None
+    ) -> Outcome:
+        inserted, updated = record_tickets(
+            engine, store, records, loaded_at=loaded_at or datetime.now(UTC), cursor=cursor
+        )
+        return {"fetched": len(records), "inserted": inserted, "updated": updated}
+
+    return record
+
+
+#: Tickets by ``updated_at`` (a saturated instant split by type, then state).
+TICKETS = Stream(
+    name=TICKETS_STREAM,
+    cursor_field="updated_at",
+    keyset=lambda client, engine, store: tickets_keyset(client),
+    record=_ticket_recorder(None),
+)
 
 
 def sync_tickets(
@@ -175,22 +205,27 @@ def sync_tickets(
     now: datetime | None = None,
     safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> TicketSync:
-    """Read every ticket updated in the stream's window and record it; the cursor moves with each
-    page, in its transaction. Window and cursor follow the rules every stream shares
-    (:mod:`wishflow.sync.window`: Wish's clock, look-back, safety lag, cursor capped at the end)."""
-    loaded_at = now or datetime.now(UTC)
-    window = plan_stream_window(
-        engine, store, TICKETS_STREAM, server_now=server_clock(client), lookback=lookback, safety_lag=safety_lag
+    """Read every ticket updated in the stream's window and record it, through the sync engine
+    (:mod:`wishflow.sync.engine`: Wish's clock, look-back, safety lag, cursor capped at the end and
+    moved with each page, in its transaction)."""
+    stream = replace(TICKETS, record=_ticket_recorder(now)) if now is not None else TICKETS
+    chunk = sync_engine.sync(
+        stream,
+        client,
+        engine,
+        store,
+        server_now=server_clock(client),
+        lookback=lookback,
+        safety_lag=safety_lag,
+        page_size=page_size,
     )
-    result = TicketSync()
-    for page in ticket_pages(client, updated_at_min=window.start, updated_at_max=window.end, limit=page_size):
-        result.pages += 1
-        result.fetched += len(page)
-        advance = cursor_after(TICKETS_STREAM, (parse_wish_time(p.get("updated_at")) for p in page), window.end)
-        inserted, updated = record_tickets(engine, store, page, loaded_at=loaded_at, cursor=advance)
-        result.inserted += inserted
-        result.updated += updated
-    return result
+    return TicketSync(
+        fetched=chunk.count("fetched"),
+        inserted=chunk.count("inserted"),
+        updated=chunk.count("updated"),
+        pages=chunk.pages,
+        unresolved=chunk.unresolved,
+    )
 
 
 def awaiting_merchant(engine: Engine, store: str, *, now: datetime) -> list[dict[str, Any]]:

@@ -1,20 +1,23 @@
-"""After-sales endpoints without a helper on :class:`~wishflow.api.client.WishClient`: tickets
-(get, update, reply) and penalties (get), plus keyset paging over ``GET /tickets`` and
-``GET /penalties``.
+"""After-sales endpoints: tickets (get, update, reply) and penalties (get, count), and the keyset
+declarations of ``GET /tickets`` and ``GET /penalties`` for the one paginator
+(:mod:`wishflow.api.pagination`).
 
 Both lists page on a timestamp only (``updated_at`` for tickets, ``created_at``/``reversed_at`` for
-penalties), inclusive at both ends, like orders: the next page starts *at* the last timestamp and
-the ids already read at it are skipped.
+penalties), inclusive at both ends, like orders. Where more records share one instant than a page
+holds, the filters Wish's spec offers narrow it (see each declaration and STATUS.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from wishflow.api.errors import PaginationError
-from wishflow.orders.flatten import format_wish_time, parse_wish_time
+from wishflow.api.errors import WishRetryableError
+from wishflow.api.pagination import Fetch, Keyset, KeysetPages, Whole, wish_params
+from wishflow.orders.flatten import format_wish_time
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Requester(Protocol):
@@ -61,50 +64,66 @@ def get_penalty(client: Requester, penalty_id: str) -> dict[str, Any]:
     return dict(data or {})
 
 
-def keyset_pages(
-    fetch: Callable[[datetime | None], list[Any]],
-    time_key: str,
-    *,
-    start: datetime | None,
-    limit: int,
-) -> Iterator[list[dict[str, Any]]]:
-    """Pages of records in ascending ``time_key`` from ``start``, without repeats at page edges."""
-    lower = start
-    seen_at_lower: set[str] = set()
-    while True:
-        records = [r for r in fetch(lower) if isinstance(r, dict)]
-        fresh = [r for r in records if r.get("id") not in seen_at_lower]
-        if len(records) < limit:
-            yield fresh
-            return
-        first = parse_wish_time(records[0].get(time_key))
-        last = parse_wish_time(records[-1].get(time_key))
-        if last is None:
-            raise PaginationError(f"a full page has no readable {time_key}; cannot page on")
-        if first == last and lower == last:
-            raise PaginationError(f"more than {limit} records share {time_key} {format_wish_time(last)}")
-        yield fresh
-        if last != lower:
-            seen_at_lower = set()
-        lower = last
-        seen_at_lower |= {str(r.get("id")) for r in records if parse_wish_time(r.get(time_key)) == last}
+TICKET_TYPES = ("ORDER", "PRE_PURCHASE", "POST_CUSTOMER_SUPPORT")
+TICKET_STATES = ("AWAITING_WISH", "AWAITING_USER", "AWAITING_MERCHANT", "CLOSED", "PERMANENTLY_CLOSED")
+PENALTY_KEYS = ("created_at", "reversed_at")
+
+
+def _list(client: Requester, path: str) -> Fetch:
+    def fetch(**params: Any) -> list[Any]:
+        data = client.request("GET", path, params=wish_params(params))
+        if not isinstance(data, list):
+            raise WishRetryableError(f"GET {path}: data is not a list")
+        return data
+
+    return fetch
+
+
+def tickets_keyset(client: Requester) -> Keyset:
+    """``GET /tickets`` by ``updated_at``; a saturated instant split by ``types`` then ``states``
+    (the spec's closed enums of both: every ticket has exactly one of each)."""
+    return Keyset(
+        time_key="updated_at",
+        fetch=_list(client, "/tickets"),
+        splits=(("types", TICKET_TYPES), ("states", TICKET_STATES)),
+    )
+
+
+def penalties_keyset(client: Requester, by: str = "created_at", whole: Whole | None = None) -> Keyset:
+    """``GET /penalties`` by ``created_at`` (new) or ``reversed_at`` (reversals).
+
+    ``reversed_at_*`` selects reversed penalties only, so it narrows a saturated ``reversed_at``
+    instant by ``created_at`` (every penalty has one) but cannot narrow a ``created_at`` instant; a
+    group neither splits goes to ``whole`` (the sync reads it by id, :mod:`wishflow.aftersales.penalties`).
+    """
+    if by not in PENALTY_KEYS:
+        raise ValueError("by must be created_at or reversed_at")
+    base = _list(client, "/penalties")
+    if by == "reversed_at":
+
+        def fetch(**params: Any) -> list[Any]:
+            # reversed_at_min selects reversed penalties only; default to the epoch on a first sync
+            if params.get("reversed_at_min") is None:
+                params = {**params, "reversed_at_min": EPOCH}
+            return base(**params)
+
+        return Keyset(time_key=by, fetch=fetch, tie_key="created_at", whole=whole)
+    return Keyset(time_key=by, fetch=base, whole=whole)
+
+
+def count_penalties(client: Requester, **filters: Any) -> int | None:
+    """``GET /penalties/count`` for these filters (``None`` when the answer has no count)."""
+    data = client.request("GET", "/penalties/count", params=wish_params(filters))
+    count = data.get("count") if isinstance(data, dict) else None
+    return count if isinstance(count, int) else None
 
 
 def ticket_pages(
     client: Requester, *, updated_at_min: datetime | None, updated_at_max: datetime | None = None, limit: int = 500
 ) -> Iterator[list[dict[str, Any]]]:
     """Every ticket updated in ``[updated_at_min, updated_at_max]``, oldest update first."""
-
-    def fetch(lower: datetime | None) -> list[Any]:
-        params = {
-            "limit": limit,
-            "sort_by": "updated_at.asc",
-            "updated_at_min": _time(lower),
-            "updated_at_max": _time(updated_at_max),
-        }
-        return list(client.request("GET", "/tickets", params=params) or [])
-
-    return keyset_pages(fetch, "updated_at", start=updated_at_min, limit=limit)
+    pages = KeysetPages(tickets_keyset(client), start=updated_at_min, end=updated_at_max, limit=limit)
+    return (page.records for page in pages)
 
 
 def penalty_pages(
@@ -116,18 +135,5 @@ def penalty_pages(
     limit: int = 500,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every penalty created (``by="created_at"``) or reversed (``by="reversed_at"``) in ``[since, until]``."""
-    if by not in ("created_at", "reversed_at"):
-        raise ValueError("by must be created_at or reversed_at")
-
-    def fetch(lower: datetime | None) -> list[Any]:
-        params: dict[str, Any] = {"limit": limit, "sort_by": f"{by}.asc"}
-        if by == "reversed_at":
-            # reversed_at_min selects reversed penalties only; default to the epoch on a first sync
-            params["reversed_at_min"] = _time(lower) or "1970-01-01T00:00:00.000Z"
-        else:
-            params["created_at_min"] = _time(lower)
-        if until is not None:
-            params[f"{by}_max"] = _time(until)
-        return list(client.request("GET", "/penalties", params=params) or [])
-
-    return keyset_pages(fetch, by, start=since, limit=limit)
+    pages = KeysetPages(penalties_keyset(client, by), start=since, end=until, limit=limit)
+    return (page.records for page in pages)

@@ -1,7 +1,8 @@
 """Refresh shipped orders from Wish: changed orders by ``updated_at``, quiet parcels by id.
 
 Changed orders come from ``GET /orders`` over a window of ``updated_at`` with tracking's own cursor
-(stream ``tracking``), so tracking never moves the pull's cursor nor takes its new orders: an order
+(stream :data:`TRACKING` of the sync engine, :mod:`wishflow.sync.engine`), so tracking never moves
+the pull's cursor nor takes its new orders: an order
 the warehouse has not seen is recorded here only if it is already SHIPPED (shipped outside
 Wishflow); anything else new is left for the pull. Parcels that have gone quiet are read one by one
 (``GET /orders/{id}``) on a small bounded thread pool, in batches. Both record through the order
@@ -19,11 +20,10 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, select
 
 from wishflow.api.errors import WishError
-from wishflow.api.pagination import OrderPages, Position
-from wishflow.orders.flatten import parse_wish_time
+from wishflow.api.pagination import Position, orders_keyset
 from wishflow.orders.parse import parse_orders
 from wishflow.pull import PullWindow
-from wishflow.sync.window import cursor_after, plan_stream_window
+from wishflow.sync.engine import Outcome, Stream, plan, run_pages
 from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_orders
 from wishflow.warehouse.schema import orders
 
@@ -52,15 +52,7 @@ def plan_tracking_window(
     """The ``updated_at`` window of changed orders to read: from tracking's cursor (minus the
     look-back), else from the pull's cursor (the pull already recorded everything before it), else
     from the beginning."""
-    window = plan_stream_window(
-        engine,
-        store,
-        TRACKING_STREAM,
-        server_now=now,
-        lookback=lookback,
-        safety_lag=safety_lag,
-        fallback_stream=ORDERS_STREAM,
-    )
+    window = plan(TRACKING, engine, store, server_now=now, lookback=lookback, safety_lag=safety_lag)
     return PullWindow(window.start, window.end, incremental=True)
 
 
@@ -125,6 +117,33 @@ def _record(
     result.changed_order_ids.extend(load.changed_order_ids)
 
 
+def _record_changed_page(
+    engine: Engine, store: str, records: list[Any], *, cursor: CursorAdvance | None, run_id: str | None
+) -> Outcome:
+    """Record a page of changed orders: known ones, and new ones only if already SHIPPED."""
+    page = RefreshResult()
+    _record(engine, store, records, page, run_id=run_id, cursor=cursor, keep_unknown_shipped_only=True)
+    return {
+        "fetched": page.fetched,
+        "recorded": page.recorded,
+        "unchanged": page.unchanged,
+        "skipped_unknown": page.skipped_unknown,
+        "malformed": page.malformed,
+        "changed_order_ids": page.changed_order_ids,
+    }
+
+
+#: Changed orders for tracking: ``GET /orders`` by ``updated_at`` with tracking's own cursor, which
+#: starts from the pull's.
+TRACKING = Stream(
+    name=TRACKING_STREAM,
+    cursor_field="updated_at",
+    keyset=lambda client, engine, store: orders_keyset(client),
+    record=_record_changed_page,
+    fallback_stream=ORDERS_STREAM,
+)
+
+
 def refresh_changed(
     client: OrderReader,
     engine: Engine,
@@ -137,20 +156,21 @@ def refresh_changed(
     run_id: str | None = None,
 ) -> RefreshResult:
     """Read up to ``max_pages`` pages of orders changed in ``window`` from ``position`` and record
-    them; tracking's cursor moves with each page (in the page's transaction)."""
-    pages = OrderPages(client, start=window.start, end=window.end, limit=page_size)
-    result = RefreshResult()
-    current: Position | None = position or pages.first_position()
-    while current is not None and result.pages < max_pages:
-        page = pages.fetch(current)
-        result.pages += 1
-        result.requests += page.requests
-        times = (parse_wish_time(r.get("updated_at")) for r in page.records if isinstance(r, dict))
-        cursor = cursor_after(TRACKING_STREAM, times, window.end)
-        _record(engine, store, page.records, result, run_id=run_id, cursor=cursor, keep_unknown_shipped_only=True)
-        current = page.next_position
-    result.next_position = current
-    return result
+    them through the sync engine; tracking's cursor moves with each page (in its transaction)."""
+    chunk = run_pages(
+        TRACKING, client, engine, store, window, position, max_pages=max_pages, page_size=page_size, run_id=run_id
+    )
+    return RefreshResult(
+        fetched=chunk.count("fetched"),
+        recorded=chunk.count("recorded"),
+        unchanged=chunk.count("unchanged"),
+        skipped_unknown=chunk.count("skipped_unknown"),
+        malformed=chunk.count("malformed"),
+        pages=chunk.pages,
+        requests=chunk.requests,
+        changed_order_ids=chunk.items("changed_order_ids"),
+        next_position=chunk.next_position,
+    )
 
 
 def fetch_orders_by_id(
