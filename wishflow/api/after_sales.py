@@ -9,13 +9,11 @@ holds, the filters Wish's spec offers narrow it (see each declaration and STATUS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from wishflow.api.errors import WishRetryableError
-from wishflow.api.pagination import Fetch, Keyset, KeysetPages, Whole, wish_params
-from wishflow.orders.flatten import format_wish_time
+from wishflow.api.pagination import Fetch, Keyset, Whole, wish_params
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -31,10 +29,6 @@ class Requester(Protocol):
         auth: bool = True,
         write: bool = False,
     ) -> Any: ...
-
-
-def _time(value: datetime | None) -> str | None:
-    return format_wish_time(value) if value is not None else None
 
 
 def get_ticket(client: Requester, ticket_id: str) -> dict[str, Any]:
@@ -116,24 +110,3 @@ def count_penalties(client: Requester, **filters: Any) -> int | None:
     data = client.request("GET", "/penalties/count", params=wish_params(filters))
     count = data.get("count") if isinstance(data, dict) else None
     return count if isinstance(count, int) else None
-
-
-def ticket_pages(
-    client: Requester, *, updated_at_min: datetime | None, updated_at_max: datetime | None = None, limit: int = 500
-) -> Iterator[list[dict[str, Any]]]:
-    """Every ticket updated in ``[updated_at_min, updated_at_max]``, oldest update first."""
-    pages = KeysetPages(tickets_keyset(client), start=updated_at_min, end=updated_at_max, limit=limit)
-    return (page.records for page in pages)
-
-
-def penalty_pages(
-    client: Requester,
-    *,
-    since: datetime | None,
-    until: datetime | None = None,
-    by: str = "created_at",
-    limit: int = 500,
-) -> Iterator[list[dict[str, Any]]]:
-    """Every penalty created (``by="created_at"``) or reversed (``by="reversed_at"``) in ``[since, until]``."""
-    pages = KeysetPages(penalties_keyset(client, by), start=since, end=until, limit=limit)
-    return (page.records for page in pages)

@@ -251,7 +251,7 @@ class KeysetPages:
             if self.keyset.tie_key is not None:
                 page = self._fetch_tie(Position(last, carried, in_tie=True))
                 return Page(page.records, page.next_position, page.requests + 1, page.unresolved)
-            group, requests, unresolved = self._group({f"{key}_min": last, f"{key}_max": last}, 0)
+            group, requests, unresolved = self._group({f"{key}_min": last, f"{key}_max": last}, 0, records)
             return Page(_dedupe(group, carried), self._after(last), requests + 1, unresolved)
         at_last = frozenset(rid for r in records if _record_time(r, key) == last and (rid := _record_id(r)) is not None)
         return Page(_dedupe(records, seen), Position(last, at_last))
