@@ -54,14 +54,16 @@ def count(engine: sa.Engine, table: sa.Table, *where: sa.ColumnElement[bool]) ->
 
 
 def faulty(sandbox: Any, path: str) -> None:
-    """A scripted 429, 503 and timeout on ``path`` (the client retries each at the request)."""
+    """A 30% mix of 5xx, cut-off and malformed answers on every Wish read, and a scripted 429 and two
+    503s on ``path`` (the client retries each at the request)."""
     script = [
         {"kind": "http_429", "path": path},
         {"kind": "http_503", "path": path},
         {"kind": "http_503", "path": path},
     ]
+    mix = {"http_500": 0.1, "http_503": 0.1, "cut_off": 0.05, "malformed_json": 0.05}
     httpx.put(
-        f"{sandbox.base_url}/sandbox/faults", json={"rate_limit_burst": 1, "script": script}, timeout=30
+        f"{sandbox.base_url}/sandbox/faults", json={"rate_limit_burst": 1, "script": script, **mix}, timeout=30
     ).raise_for_status()
 
 
