@@ -114,6 +114,9 @@ def test_a_ticket_group_no_filter_splits_is_flagged_and_passed(
         assert count(engine, tickets, tickets.c.ticket_id.in_(later)) == len(later)  # ... and past it
         (flag,) = [r for r in snapshot(engine, [rejected_records])["rejected_records"]]
         assert TICKETS.flag_source in flag
+        again = sync_tickets(fresh(client), engine, STORE, page_size=PAGE)  # the look-back re-reads it
+        assert (again.inserted, again.unresolved) == (0, 1)
+        assert count(engine, rejected_records) == 1  # the same flag, upserted
 
 
 @pytest.mark.parametrize("faults", [False, True], ids=["calm", "faults"])
