@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from wishflow.shipping.model import ShipOrder
@@ -80,6 +81,9 @@ class PlannedParcel:
     weight_grams: int
     estimated_weight: bool
     tracking_number: str | None = None
+    #: what the label cost, when the label source reports it (recorded on the parcel's first shipment)
+    label_cost: Decimal | None = None
+    label_cost_currency: str | None = None
 
     @property
     def deadline(self) -> datetime | None:

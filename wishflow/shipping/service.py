@@ -18,7 +18,13 @@ from sqlalchemy import Engine, select
 from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
-from wishflow.shipping.labels import LabelProvider, ManualLabels, assign_numbers, check_tracking_number
+from wishflow.shipping.labels import (
+    LabelProvider,
+    ManualLabels,
+    assign_numbers,
+    check_tracking_number,
+    record_label_costs,
+)
 from wishflow.shipping.model import normalise
 from wishflow.shipping.order_writes import WriteMachine, judge_order_write
 from wishflow.shipping.outbox import State
@@ -116,6 +122,7 @@ def plan_and_save(
         batch.parcels = [p for p in batch.parcels if p.tracking_number]
     plan.batches = [b for b in plan.batches if b.parcels]
     saved = outbox.save_plan(engine, store, plan, run_id=run_id)
+    record_label_costs(engine, store, plan.parcels)
     result.batch_ids = saved.batch_ids
     if not wanted:
         # a full run also resumes batches earlier runs planned but never sent (they hold their orders)
