@@ -212,7 +212,7 @@ def plan_shipments(
             decision = decisions[part[0].order_id]
             items = [(skus.get(o.sku), o.quantity) for o in part]
             try:
-                box = choose_parcel(items, policy.presets, decision.package)
+                box = choose_parcel(items, policy.presets, decision.package, preferred_must_fit=package is None)
             except NoPackageFits as exc:  # never into a box it does not fit: alone, or not at all
                 if len(part) > 1:
                     parts[:0] = [[o] for o in part]

@@ -49,6 +49,8 @@ class PlanResult:
     unlabelled: dict[str, str] = field(default_factory=dict)
     already_in_flight: list[str] = field(default_factory=list)
     carrier_lookups: int = 0
+    #: orders no package holds, quarantined by this run (rule parcel_fits_package)
+    held: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class PlanResult:
             "unlabelled": self.unlabelled,
             "already_in_flight": self.already_in_flight,
             "carrier_lookups": self.carrier_lookups,
+            "no_package_fits": self.plan.skipped,
+            "quarantined_no_package": self.held,
         }
 
 
@@ -111,6 +115,11 @@ def plan_and_save(
     result = PlanResult(plan, not_ready=result_not_ready, carrier_lookups=check.lookups if check else 0)
     if dry_run:
         return result
+    if plan.skipped:
+        # an order no package holds is quarantined once, with what it needs (never skipped on every run)
+        from wishflow.validation.holds import hold_orders
+
+        result.held = hold_orders(engine, store, plan.skipped, run_id=run_id)
     if not plan.batches:
         result.batch_ids = [] if wanted else outbox.pending_batches(engine, store)
         return result
