@@ -226,3 +226,19 @@ def test_no_example_rounds_money() -> None:
             summed = set(re.findall(r"(?:SUM|AVG|TOTAL)\(\s*(\w+)\s*\)", sql, flags=re.IGNORECASE))
             assert not summed & money, (example.key, summed & money)
             assert "ROUND(SUM" not in sql.upper(), example.key
+
+
+def test_every_weekly_example_uses_the_one_iso_week_definition() -> None:
+    """A week in any example is the ISO week of ``iso_week_sql`` (the report's ``iso_week`` in SQL)."""
+    import re
+
+    from wishflow.docs.queries import iso_week_sql
+
+    weekly = [e for e in EXAMPLES if re.search(r"\bweek\b", " ".join(e.sql.values()), flags=re.IGNORECASE)]
+    assert {e.key for e in weekly} >= {"on_time_ship_rate_by_week", "payments_by_week"}
+    for example in weekly:
+        for dialect in ("sqlite", "postgresql"):
+            sql = example.for_dialect(dialect)
+            column = re.search(r"(\w+_at)", sql.split("AS week")[0]).group(1)  # type: ignore[union-attr]
+            assert iso_week_sql(dialect, column) + " AS week" in sql, (example.key, dialect)
+            assert "strftime('%W'" not in sql and "'%U'" not in sql and "'WW'" not in sql
