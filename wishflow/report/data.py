@@ -288,8 +288,8 @@ REPORT_ACTION_ROWS = 50
 
 #: The documented views the queues, the action list and the quarantine by rule are read from, mapped
 #: to the relation actually read; empty: the views themselves. An analyst's report maps them to the
-#: analytics views (``wishflow.warehouse.analytics.queue_views``), as ``orders`` and ``refunds`` above
-#: can be pointed at ``analytics.orders`` and ``analytics.refunds``.
+#: analytics views (``wishflow.warehouse.analytics.queue_views``), as ``orders``, ``refunds`` and
+#: ``shipments`` above can be pointed at ``analytics.orders``, ``analytics.refunds`` and ``analytics.postage``.
 stage_views: dict[str, str] = {}
 
 
