@@ -19,6 +19,7 @@ from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
 from wishflow.shipping.labels import (
+    Label,
     LabelProvider,
     ManualLabels,
     assign_numbers,
@@ -78,7 +79,7 @@ def plan_and_save(
     order_ids: Sequence[str] | None = None,
     carrier: str | None = None,
     package: str | None = None,
-    tracking_numbers: Mapping[str, str] | None = None,
+    tracking_numbers: Mapping[str, str | Label] | None = None,
     labels: LabelProvider | None = None,
     dry_run: bool = False,
     check_carriers: bool = True,
