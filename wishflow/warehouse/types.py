@@ -64,7 +64,9 @@ def exact_money(column: str, *, persisted: bool | None = True) -> Column[int]:
 
     PostgreSQL stores it (``STORED``: its generated columns are stored); SQLite computes it when read
     (``ALTER TABLE ADD COLUMN`` can only add a ``VIRTUAL`` one), so the migration passes
-    ``persisted=None`` there."""
+    ``persisted=None`` there. Generated columns need SQLite 3.31 or later to open the file (Python
+    3.11's own SQLite is newer). Writers never name it: bulk staging and the aftersales merge skip
+    columns whose ``computed`` is set."""
     return Column(
         column + EXACT_SUFFIX,
         BigInteger(),
