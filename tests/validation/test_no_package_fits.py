@@ -98,3 +98,32 @@ def test_a_package_a_rule_names_must_fit_too() -> None:
     # an operator's explicit package is obeyed as given
     forced = plan_shipments([order("vase", sku="VASE")], policy, skus, package="small_box")
     assert [p.package for p in forced.parcels] == ["small_box"]
+
+
+def test_a_newer_version_is_judged_again_and_held_again_if_it_still_fits_no_package(engine: sa.Engine) -> None:
+    from datetime import timedelta
+
+    from tests.validation.conftest import NOW
+
+    _seed(engine)
+    labels = ManualLabels({"fine": "YT1234567890123456"})
+    assert plan_and_save(engine, None, STORE, default_policy(), labels=labels, check_carriers=False).held == ["panel"]
+    # Wish sends a newer version (same items): validation passes it, which resolves the planning finding
+    newer = good_order("panel", sku="PANEL-450", updated_at=NOW + timedelta(minutes=5))
+    insert_orders(engine, STORE, [newer], replace=True)
+    validate_pending(engine, STORE, "validate-2")
+    with engine.connect() as conn:
+        status = conn.execute(
+            sa.select(order_validations.c.status).where(order_validations.c.order_id == "panel")
+        ).scalar_one()
+        open_findings = conn.execute(
+            sa.select(sa.func.count()).where(
+                order_validation_failures.c.order_id == "panel", order_validation_failures.c.resolved_at.is_(None)
+            )
+        ).scalar_one()
+    assert (status, open_findings) == ("valid", 0)
+    again = plan_and_save(engine, None, STORE, default_policy(), labels=ManualLabels({}), check_carriers=False)
+    assert again.held == ["panel"]
+    with engine.connect() as conn:
+        verdict = conn.execute(sa.select(order_validations).where(order_validations.c.order_id == "panel")).one()
+    assert verdict.status == "invalid" and verdict.quarantined_since == NOW + timedelta(minutes=5)
