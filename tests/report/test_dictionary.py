@@ -60,14 +60,16 @@ def test_the_docs_command_checks_and_writes(tmp_path: Path) -> None:
 
 
 def _normal(value: object) -> object:
-    """One spelling per value across drivers: numbers as 2-decimal text, times as UTC ISO text."""
+    """One spelling per value across drivers, never rounded: a number as the exact decimal it prints
+    as (PostgreSQL's ``4910.9000000000000000`` and SQLite's float ``4910.9`` are both ``4910.9``; a
+    drifted ``4910.899999999999`` stays itself and fails), times as UTC ISO text."""
     from datetime import datetime
     from decimal import Decimal
 
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, (int, float, Decimal)):
-        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+        return format(Decimal(str(value)).normalize(), "f")
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
@@ -80,8 +82,9 @@ def _seed_examples(engine: sa.Engine) -> None:
     from tests.validation.conftest import good_order, insert_orders
     from wishflow.validation import validate_pending
     from wishflow.warehouse.aftersales_schema import refunds
+    from wishflow.warehouse.shipping_schema import shipments
 
-    def shipped(order_id: str, when: datetime, late: bool = False) -> dict:
+    def shipped(order_id: str, when: datetime, late: bool = False, paid: str = "10.50") -> dict:
         deadline = when + timedelta(hours=-1 if late else 5)
         return good_order(
             order_id,
@@ -91,16 +94,18 @@ def _seed_examples(engine: sa.Engine) -> None:
             released_at=when - timedelta(days=2),
             expected_ship_time=deadline,
             shipped_at=when,
+            payment_total=Decimal(paid),
         )
 
-    # around two ISO year boundaries: 2020 has a week 53 that runs into January 2021
+    # around two ISO year boundaries: 2020 has a week 53 that runs into January 2021; payments that
+    # a binary sum gets wrong (0.1 + 0.2 + 4910.6)
     insert_orders(
         engine,
         "docs",
         [
-            shipped("w53a", datetime(2020, 12, 31, 12, tzinfo=UTC)),
-            shipped("w53b", datetime(2021, 1, 3, 23, tzinfo=UTC), late=True),
-            shipped("w01", datetime(2021, 1, 4, 0, 30, tzinfo=UTC)),
+            shipped("w53a", datetime(2020, 12, 31, 12, tzinfo=UTC), paid="0.10"),
+            shipped("w53b", datetime(2021, 1, 3, 23, tzinfo=UTC), late=True, paid="0.20"),
+            shipped("w01", datetime(2021, 1, 4, 0, 30, tzinfo=UTC), paid="4910.60"),
             shipped("y25", datetime(2024, 12, 30, 8, tzinfo=UTC)),
             good_order("held-1", zipcode=None, shipped_at=None),
             good_order("held-2", zipcode=None, country_code="XX", shipped_at=None),
@@ -128,21 +133,76 @@ def _seed_examples(engine: sa.Engine) -> None:
                 for i in range(8)
             ],
         )
+        # postage: a combined parcel (two orders, its cost on one row), costs a binary sum gets wrong,
+        # a parcel without a reported cost, and a second currency kept apart
+        postage = [
+            ("p1", "o1", "USPS", "0.10", "USD"),
+            ("p2", "o2", "USPS", "0.20", "USD"),
+            ("p3", "o3", "USPS", "4.35", "USD"),
+            ("p3", "o4", "USPS", None, None),
+            ("p4", "o5", "USPS", None, None),
+            ("p5", "o6", "YunExpress", "3.10", "EUR"),
+            ("p6", "o7", "YunExpress", "2.20", "USD"),
+        ]
+        conn.execute(
+            shipments.insert(),
+            [
+                {
+                    "shipment_id": f"s-{order_id}",
+                    "store": "docs",
+                    "order_id": order_id,
+                    "kind": "ship",
+                    "parcel_id": parcel,
+                    "carrier": carrier,
+                    "origin_country": "CN",
+                    "tracking_number": f"T{parcel}",
+                    "state": "confirmed",
+                    "attempts": 1,
+                    "planned_at": now,
+                    "updated_at": now,
+                    "_loaded_at": now,
+                    "label_cost": Decimal(cost) if cost else None,
+                    "label_cost_currency": currency,
+                }
+                for parcel, order_id, carrier, cost, currency in postage
+            ],
+        )
 
 
-#: What the examples return on the seeded data, the same on both databases.
+def _held_week() -> str:
+    """The ISO week the two held orders were released in (a day before the fixtures' NOW)."""
+    from datetime import timedelta
+
+    from tests.validation.conftest import NOW
+    from wishflow.report.data import iso_week
+
+    return iso_week(NOW - timedelta(days=1))
+
+
+#: What the examples return on the seeded data, the same on both databases, exactly (no rounding).
 EXPECTED_RESULTS = {
     "on_time_ship_rate_by_week": [
-        ("2020-W53", "2.00", "50.00"),
-        ("2021-W01", "1.00", "100.00"),
-        ("2025-W01", "1.00", "100.00"),
+        ("2020-W53", "2", "50"),
+        ("2021-W01", "1", "100"),
+        ("2025-W01", "1", "100"),
     ],
     "refunds_by_reason": [
-        ("ITEM_NOT_SHIPPED_IN_TIME", "7.00", "0.70", "1.40", "USD"),
-        ("OTHER", "1.00", "4910.90", "0.20", "USD"),
+        ("ITEM_NOT_SHIPPED_IN_TIME", "7", "0.7", "1.4", "USD"),
+        ("OTHER", "1", "4910.9", "0.2", "USD"),
     ],
-    "quarantine_reasons": [("country_code_valid", "1.00"), ("zipcode_required", "1.00")],
-    "todo_counts": [("quarantined_order", "action", "2.00")],
+    # released two days before shipping: w01 (Monday 4 January 2021) was released in 2020-W53
+    "payments_by_week": [
+        ("2020-W53", "USD", "3", "4910.9"),
+        ("2024-W52", "USD", "1", "10.5"),
+        (_held_week(), "USD", "2", "21"),
+    ],
+    "postage_by_carrier": [
+        ("USPS", "USD", "3", "4.65"),
+        ("YunExpress", "EUR", "1", "3.1"),
+        ("YunExpress", "USD", "1", "2.2"),
+    ],
+    "quarantine_reasons": [("country_code_valid", "1"), ("zipcode_required", "1")],
+    "todo_counts": [("quarantined_order", "action", "2")],
 }
 
 
@@ -153,3 +213,32 @@ def test_example_queries_give_the_same_results_on_both_databases(engine: sa.Engi
     with engine.connect() as conn:
         rows = conn.execute(sa.text(example.for_dialect(engine.dialect.name))).fetchall()
     assert [tuple(_normal(v) for v in row) for row in rows] == EXPECTED_RESULTS[key]
+
+
+def test_no_example_rounds_money() -> None:
+    """Sums of money are exact through the integer twins, so no example needs ROUND to hide drift."""
+    import re
+
+    money = {c.name for t in metadata.tables.values() for c in t.columns if isinstance(c.type, sa.Numeric)}
+    assert {"refund_amount", "payment_total", "label_cost"} <= money
+    for example in EXAMPLES:
+        for sql in example.sql.values():
+            summed = set(re.findall(r"(?:SUM|AVG|TOTAL)\(\s*(\w+)\s*\)", sql, flags=re.IGNORECASE))
+            assert not summed & money, (example.key, summed & money)
+            assert "ROUND(SUM" not in sql.upper(), example.key
+
+
+def test_every_weekly_example_uses_the_one_iso_week_definition() -> None:
+    """A week in any example is the ISO week of ``iso_week_sql`` (the report's ``iso_week`` in SQL)."""
+    import re
+
+    from wishflow.docs.queries import iso_week_sql
+
+    weekly = [e for e in EXAMPLES if re.search(r"\bweek\b", " ".join(e.sql.values()), flags=re.IGNORECASE)]
+    assert {e.key for e in weekly} >= {"on_time_ship_rate_by_week", "payments_by_week"}
+    for example in weekly:
+        for dialect in ("sqlite", "postgresql"):
+            sql = example.for_dialect(dialect)
+            column = re.search(r"(\w+_at)", sql.split("AS week")[0]).group(1)  # type: ignore[union-attr]
+            assert iso_week_sql(dialect, column) + " AS week" in sql, (example.key, dialect)
+            assert "strftime('%W'" not in sql and "'%U'" not in sql and "'WW'" not in sql

@@ -36,6 +36,7 @@ def _report_from_views(monkeypatch: pytest.MonkeyPatch, engine: sa.Engine) -> re
     dialect = engine.dialect.name
     monkeypatch.setattr(report_data, "orders", view_table(dialect, "orders"))
     monkeypatch.setattr(report_data, "refunds", view_table(dialect, "refunds"))
+    monkeypatch.setattr(report_data, "shipments", view_table(dialect, "postage"))
     monkeypatch.setattr(report_data, "stage_views", queue_views(dialect))
     try:
         return report_data.collect(engine, days=90, now=NOW)

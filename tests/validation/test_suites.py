@@ -15,7 +15,7 @@ from bad_orders import BAD_KINDS, GOOD_KINDS
 
 from tests.validation.conftest import NOW, good_order
 from wishflow.validation import ValidationOutcome, validate_frame
-from wishflow.validation.suites import RULES
+from wishflow.validation.suites import EXTERNAL_RULES, RULES
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,8 @@ def test_good_order_passes_every_blocking_rule(outcome: ValidationOutcome, kind:
 
 
 def test_every_blocking_rule_has_a_failing_case() -> None:
-    blocking = {name for name, info in RULES.items() if info.severity == "blocking"}
+    # rules a later stage finds (planning's parcel_fits_package) are tested where they are found
+    blocking = {name for name, info in RULES.items() if info.severity == "blocking"} - EXTERNAL_RULES
     covered = {rule for _, rule in BAD_KINDS.values()} | {"order_id_present", "order_id_unique"}
     assert blocking == covered
 

@@ -71,7 +71,9 @@ def write_changed(
         by_key[tuple(row[k] for k in key)] = row
     existing = existing_rows(conn, table, key, list(by_key))
     columns = [
-        c.name for c in table.columns if c.name != "_loaded_at" and not (c.primary_key and c.autoincrement is True)
+        c.name
+        for c in table.columns
+        if c.name != "_loaded_at" and not (c.primary_key and c.autoincrement is True) and c.computed is None
     ]
     compare = [c for c in columns if c not in ignore]
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}

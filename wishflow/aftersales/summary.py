@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from wishflow.warehouse.aftersales_schema import order_completions, penalties, refunds, tickets
 from wishflow.warehouse.schema import order_events, orders
 from wishflow.warehouse.tracking_schema import tracking_exceptions
+from wishflow.warehouse.types import MONEY_SCALE
 
 METRICS: tuple[tuple[str, str], ...] = (
     ("orders_in", "Orders in (released)"),
@@ -59,8 +60,10 @@ def _count(conn: Any, query: Any) -> int:
 
 
 def _money(conn: Any, query: Any) -> Decimal:
+    """A sum of money's exact integer twins (``*_e4``) as a decimal: exact on SQLite too, where a
+    sum of the decimal columns drifts (wishflow.warehouse.types)."""
     value = conn.execute(query).scalar()
-    return Decimal(str(value)).quantize(Decimal("0.01")) if value is not None else Decimal("0.00")
+    return (Decimal(int(value or 0)) / MONEY_SCALE).quantize(Decimal("0.01"))
 
 
 def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
@@ -112,10 +115,10 @@ def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
             "at_risk": open_exceptions(("at_risk",)),
             "refunds": _count(conn, select(func.count()).where(refunds.c.store == store, in_day)),
             "refund_amount": _money(
-                conn, select(func.sum(refunds.c.refund_amount)).where(refunds.c.store == store, in_day)
+                conn, select(func.sum(refunds.c.refund_amount_e4)).where(refunds.c.store == store, in_day)
             ),
             "merchant_refund_amount": _money(
-                conn, select(func.sum(refunds.c.merchant_responsible_amount)).where(refunds.c.store == store, in_day)
+                conn, select(func.sum(refunds.c.merchant_responsible_amount_e4)).where(refunds.c.store == store, in_day)
             ),
             "open_tickets": _count(
                 conn,
@@ -138,7 +141,7 @@ def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
             ),
             "penalty_amount": _money(
                 conn,
-                select(func.sum(penalties.c.penalty_amount)).where(
+                select(func.sum(penalties.c.penalty_amount_e4)).where(
                     penalties.c.store == store, penalties.c.created_at >= start, penalties.c.created_at < end
                 ),
             ),

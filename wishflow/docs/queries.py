@@ -222,14 +222,54 @@ ORDER BY parcels DESC;""",
     ExampleQuery(
         "refunds_by_reason",
         "Refunds by reason",
-        "How many refunds, and how much money, per refund reason (and how much the merchant bears)?",
+        "How many refunds, and how much money, per refund reason (and how much the merchant bears)? Money "
+        "is summed exactly through the integer twins (`*_e4`), per currency.",
         {
             "any": """SELECT refund_reason, COUNT(*) AS refunds,
-       ROUND(SUM(refund_amount), 2) AS refunded, ROUND(SUM(merchant_responsible_amount), 2) AS merchant_pays,
+       SUM(refund_amount_e4) / 10000.0 AS refunded, SUM(merchant_responsible_amount_e4) / 10000.0 AS merchant_pays,
        currency_code
 FROM refunds
 GROUP BY refund_reason, currency_code
-ORDER BY refunds DESC;""",
+ORDER BY refunds DESC, refund_reason, currency_code;""",
+        },
+    ),
+    ExampleQuery(
+        "payments_by_week",
+        "What Wish pays, by week",
+        "Per ISO week of release and currency: orders and what Wish pays the merchant for them.",
+        {
+            "sqlite": constant_sql(
+                """SELECT {week} AS week, currency_code,
+       COUNT(*) AS orders, SUM(payment_total_e4) / 10000.0 AS payment_total
+FROM orders
+WHERE released_at IS NOT NULL AND payment_total IS NOT NULL
+GROUP BY week, currency_code
+ORDER BY week, currency_code;""",
+                week=iso_week_sql("sqlite", "released_at"),
+            ),
+            "postgresql": constant_sql(
+                """SELECT {week} AS week, currency_code,
+       COUNT(*) AS orders, SUM(payment_total_e4) / 10000.0 AS payment_total
+FROM orders
+WHERE released_at IS NOT NULL AND payment_total IS NOT NULL
+GROUP BY week, currency_code
+ORDER BY week, currency_code;""",
+                week=iso_week_sql("postgresql", "released_at"),
+            ),
+        },
+    ),
+    ExampleQuery(
+        "postage_by_carrier",
+        "Postage by carrier",
+        "What labels cost, per carrier and currency (the cost a label source reported, once per parcel; "
+        "analysts without access to `shipments` read the `postage` analytics view).",
+        {
+            "any": """SELECT carrier, label_cost_currency AS currency, COUNT(DISTINCT parcel_id) AS parcels,
+       SUM(label_cost_e4) / 10000.0 AS postage
+FROM shipments
+WHERE label_cost IS NOT NULL
+GROUP BY carrier, label_cost_currency
+ORDER BY carrier, currency;""",
         },
     ),
     ExampleQuery(

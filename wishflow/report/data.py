@@ -1,8 +1,10 @@
 """The figures of the operations report, read from the warehouse with portable SQLAlchemy queries.
 
 Aggregation happens in Python on the few columns each figure needs, so the same code gives the same
-numbers on PostgreSQL and SQLite. The window is ``days`` back from ``now`` (by release time for
-orders, refund time for refunds).
+numbers on PostgreSQL and SQLite; money is summed in SQL through the exact integer twins (``*_e4``,
+:mod:`wishflow.warehouse.types`), per currency, as the data dictionary's examples do. The window is
+``days`` back from ``now`` (by release time for orders, refund time for refunds, planning time for
+postage).
 """
 
 from __future__ import annotations
@@ -18,6 +20,34 @@ import sqlalchemy as sa
 
 from wishflow.warehouse.aftersales_schema import refunds
 from wishflow.warehouse.schema import orders
+from wishflow.warehouse.shipping_schema import shipments
+from wishflow.warehouse.types import MONEY_SCALE
+
+
+def money_from_e4(total_e4: Any) -> Decimal:
+    """An exact decimal from a sum of ``*_e4`` twins (an int on SQLite, a numeric on PostgreSQL)."""
+    return (Decimal(int(total_e4 or 0)) / MONEY_SCALE).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True)
+class RefundMoneyRow:
+    """Refunds of one reason in one currency (money is never added across currencies)."""
+
+    reason: str
+    currency: str
+    refunds: int
+    refunded: Decimal
+    merchant_pays: Decimal
+
+
+@dataclass(frozen=True)
+class PostageRow:
+    """Label costs reported for one carrier in one currency."""
+
+    carrier: str
+    currency: str
+    parcels: int
+    postage: Decimal
 
 
 @dataclass
@@ -48,9 +78,13 @@ class ReportData:
     #: ISO week "YYYY-Www" -> (shipped on time, shipped)
     on_time_by_week: dict[str, tuple[int, int]]
     carriers: list[CarrierRow]
-    #: reason -> (refunds, amount)
-    refunds_by_reason: dict[str, tuple[int, Decimal]]
+    #: reason -> refunds (all currencies: a count)
+    refunds_by_reason: dict[str, int]
+    #: refunds and their money per reason and currency, most refunds first
+    refund_money: list[RefundMoneyRow]
     refunds_total: int
+    #: label costs of the shipments planned in the window, per carrier and currency
+    postage: list[PostageRow]
     open_orders: int
     overdue_open_orders: int
     #: The queues every surface prints, from the views (wishflow.actions.queue_counts), summed over
@@ -146,9 +180,27 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
         ).all()
         r = refunds.c
         refund_rows = conn.execute(
-            sa.select(r.refund_reason, r.refund_amount).where(
-                r.refunded_at >= since, *([r.store == store] if store else [])
+            sa.select(
+                r.refund_reason,
+                r.currency_code,
+                sa.func.count(),
+                sa.func.sum(r.refund_amount_e4),
+                sa.func.sum(r.merchant_responsible_amount_e4),
             )
+            .where(r.refunded_at >= since, *([r.store == store] if store else []))
+            .group_by(r.refund_reason, r.currency_code)
+        ).all()
+        s = shipments.c
+        postage_rows = conn.execute(
+            sa.select(
+                s.carrier,
+                s.label_cost_currency,
+                sa.func.count(sa.distinct(s.parcel_id)),
+                sa.func.sum(s.label_cost_e4),
+            )
+            .where(s.label_cost.is_not(None), s.planned_at >= since, *([s.store == store] if store else []))
+            .group_by(s.carrier, s.label_cost_currency)
+            .order_by(s.carrier, s.label_cost_currency)
         ).all()
 
     by_state: Counter[str] = Counter()
@@ -194,14 +246,18 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
         )
     carriers.sort(key=lambda c: (-c.shipped, c.carrier))
 
-    refund_counts: dict[str, list[Any]] = {}
-    for reason, amount in refund_rows:
-        entry = refund_counts.setdefault(reason or "(none)", [0, Decimal(0)])
-        entry[0] += 1
-        entry[1] += amount or Decimal(0)
-    refunds_by_reason = {
-        k: (int(v[0]), Decimal(v[1])) for k, v in sorted(refund_counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    }
+    refund_money = sorted(
+        (
+            RefundMoneyRow(reason or "(none)", currency or "", int(n), money_from_e4(amount), money_from_e4(merchant))
+            for reason, currency, n, amount, merchant in refund_rows
+        ),
+        key=lambda m: (-m.refunds, m.reason, m.currency),
+    )
+    refund_counts: Counter[str] = Counter()
+    for money in refund_money:
+        refund_counts[money.reason] += money.refunds
+    refunds_by_reason = dict(sorted(refund_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    postage = [PostageRow(c, cur or "", int(n), money_from_e4(total)) for c, cur, n, total in postage_rows]
 
     days_sorted = sorted(per_day)
     stages = _stages(engine, [store] if store else stores, now)
@@ -218,7 +274,9 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
         on_time_by_week={w: (v[0], v[1]) for w, v in sorted(on_time.items())},
         carriers=carriers,
         refunds_by_reason=refunds_by_reason,
-        refunds_total=sum(v[0] for v in refunds_by_reason.values()),
+        refund_money=refund_money,
+        refunds_total=sum(refunds_by_reason.values()),
+        postage=postage,
         open_orders=open_orders,
         overdue_open_orders=overdue,
         **stages,
@@ -230,8 +288,8 @@ REPORT_ACTION_ROWS = 50
 
 #: The documented views the queues, the action list and the quarantine by rule are read from, mapped
 #: to the relation actually read; empty: the views themselves. An analyst's report maps them to the
-#: analytics views (``wishflow.warehouse.analytics.queue_views``), as ``orders`` and ``refunds`` above
-#: can be pointed at ``analytics.orders`` and ``analytics.refunds``.
+#: analytics views (``wishflow.warehouse.analytics.queue_views``), as ``orders``, ``refunds`` and
+#: ``shipments`` above can be pointed at ``analytics.orders``, ``analytics.refunds`` and ``analytics.postage``.
 stage_views: dict[str, str] = {}
 
 

@@ -100,7 +100,7 @@ def charts(data: ReportData) -> dict[str, str]:
             "refunds-by-reason",
             "Refunds by reason",
             list(data.refunds_by_reason),
-            [float(n) for n, _ in data.refunds_by_reason.values()],
+            [float(n) for n in data.refunds_by_reason.values()],
         ),
     }
 
@@ -199,7 +199,7 @@ def render(data: ReportData) -> str:
             "heading": "Carrier performance",
             "intro": None,
             "figures": [_fig(figures, "carrier-first-scan"), _fig(figures, "carrier-delivery")],
-            "tables": [_carrier_table(data)],
+            "tables": [_carrier_table(data), _postage_table(data)],
         },
         {
             "id": "refunds",
@@ -282,9 +282,27 @@ def _carrier_table(data: ReportData) -> dict[str, Any]:
     return _t("carrier-table", headers, rows)
 
 
+def _money(amount: Any) -> str:
+    """An exact decimal with thousands separators, its trailing zeros past the cents dropped."""
+    text = f"{amount:,.4f}"
+    return text[:-2] if text.endswith("00") else text
+
+
 def _refund_table(data: ReportData) -> dict[str, Any]:
-    rows = [[reason, f"{n:,}", f"{amount:,.2f}"] for reason, (n, amount) in data.refunds_by_reason.items()]
-    return _t("refund-table", ["reason", "refunds", "amount"], rows)
+    rows = [
+        [m.reason, m.currency, f"{m.refunds:,}", _money(m.refunded), _money(m.merchant_pays)] for m in data.refund_money
+    ]
+    return _t("refund-table", ["reason", "currency", "refunds", "refunded", "merchant pays"], rows)
+
+
+def _postage_table(data: ReportData) -> dict[str, Any]:
+    rows = [[p.carrier, p.currency, f"{p.parcels:,}", _money(p.postage)] for p in data.postage]
+    return _t(
+        "postage-table",
+        ["carrier", "currency", "parcels", "postage"],
+        rows,
+        "No label source reported a cost for the shipments planned in the window.",
+    )
 
 
 def write_report(

@@ -43,6 +43,7 @@ from .data import (
     canonical_carrier,
     carrier_serves,
     carriers_for,
+    label_cost,
     make_recipient,
     make_tracking_number,
     object_id,
@@ -1588,13 +1589,15 @@ class Sandbox:
                     (v for v in self.catalog if v.variation_id == doc["product_information"].get("variation_id")), None
                 )
                 qty = doc.get("order_payment", {}).get("general_payment_details", {}).get("product_quantity", 1)
+                weight = (var.weight_grams if var else 250) * max(int(qty or 1), 1)
                 labels.append(
                     {
                         "order_id": oid,
                         "carrier": name,
                         "tracking_number": make_tracking_number(name, rng),
                         "dest_country_code": detail.get("country_code"),
-                        "weight_grams": (var.weight_grams if var else 250) * max(int(qty or 1), 1),
+                        "weight_grams": weight,
+                        "cost": {"amount": label_cost(weight), "currency_code": "USD"},
                     }
                 )
             return labels

@@ -94,6 +94,13 @@ def carriers_for(order_type: str, dest_country: str | None) -> list[str]:
     ]
 
 
+def label_cost(weight_grams: int) -> str:
+    """The sandbox carrier's price of a label, in USD as decimal text: 2.50 plus 0.35 per started 100 g
+    (our assumption: Wish sells no labels, so no Wish rule applies; see STATUS.md)."""
+    cents = 250 + 35 * max(1, -(-int(weight_grams) // 100))
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def make_tracking_number(carrier: str, rng: random.Random) -> str:
     pattern = TRACKING_FORMATS[carrier]
     out = []

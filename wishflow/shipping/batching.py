@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from wishflow.shipping.model import ShipOrder
@@ -80,6 +81,9 @@ class PlannedParcel:
     weight_grams: int
     estimated_weight: bool
     tracking_number: str | None = None
+    #: what the label cost, when the label source reports it (recorded on the parcel's first shipment)
+    label_cost: Decimal | None = None
+    label_cost_currency: str | None = None
 
     @property
     def deadline(self) -> datetime | None:
@@ -208,7 +212,7 @@ def plan_shipments(
             decision = decisions[part[0].order_id]
             items = [(skus.get(o.sku), o.quantity) for o in part]
             try:
-                box = choose_parcel(items, policy.presets, decision.package)
+                box = choose_parcel(items, policy.presets, decision.package, preferred_must_fit=package is None)
             except NoPackageFits as exc:  # never into a box it does not fit: alone, or not at all
                 if len(part) > 1:
                     parts[:0] = [[o] for o in part]

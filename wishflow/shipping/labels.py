@@ -3,17 +3,21 @@
 Wish does not sell labels: a merchant buys them from a carrier or a label service and tells Wish the
 tracking number. Every source of numbers implements one interface, :class:`LabelProvider`:
 
-- :class:`TableLabels`: a CSV of numbers bought elsewhere (``order_id,tracking_number[,carrier]``);
-  the shipping policy's ``label_provider: table`` with ``label_table_path``. For live accounts.
+- :class:`TableLabels`: a CSV of numbers bought elsewhere (``order_id,tracking_number[,carrier]``,
+  optionally ``cost`` and ``currency``: what the label cost); the shipping policy's
+  ``label_provider: table`` with ``label_table_path``. For live accounts.
 - :class:`SandboxLabels`: the sandbox's carrier (``POST /sandbox/labels``). Only in the embedded or
   sandbox profile (:mod:`wishflow.profile`); a live Wish has no such endpoint.
 - :class:`ManualLabels`: numbers typed per run (``ship run --tracking``, ``--tracking-file``).
 
 A merchant who buys labels through a carrier's API writes a class with a ``name`` and a
-``numbers(parcels)`` method (see :class:`LabelProvider`) and passes it to
+``numbers(parcels)`` method (see :class:`LabelProvider`; a number may come as a :class:`Label` that
+carries the label's cost) and passes it to
 :func:`wishflow.shipping.service.plan_and_save`. Every number, whatever its source, is checked (ASCII
 letters and digits only, which is all Wish accepts, and the carrier's format when it is known) before
-it is saved to the outbox, and saved before anything is sent.
+it is saved to the outbox, and saved before anything is sent. A reported cost is recorded on the
+parcel's shipment (``shipments.label_cost``, :func:`record_label_costs`) so analysts can sum postage
+by carrier.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
+from sqlalchemy import Engine, and_, func, select, update
 
 from wishflow.errors import ConfigError
 from wishflow.profile import profile_for
@@ -65,6 +72,43 @@ class LabelError(ValueError):
     """A tracking number that must not be submitted, or a provider that could not give one."""
 
 
+#: The most a label may cost (in its currency): a bigger figure is a typo or a unit mistake (cents).
+MAX_LABEL_COST = Decimal("100000")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A tracking number with what the label cost, when the source reports it."""
+
+    tracking_number: str
+    cost: Decimal | None = None
+    currency: str | None = None
+
+
+def parse_cost(amount: Any, currency: Any, where: str) -> tuple[Decimal | None, str | None]:
+    """A label cost as ``(amount, ISO 4217 code)``, or ``(None, None)`` when none is given.
+
+    The amount is exact (a decimal, at most 4 places, 0 to :data:`MAX_LABEL_COST`) and needs a
+    3-letter currency: postage is summed per currency, never across them.
+    """
+    if amount is None or (isinstance(amount, str) and not amount.strip()):
+        return None, None
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, float, Decimal)):
+        raise LabelError(f"{where}: cost must be a number, not {type(amount).__name__}")
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation:
+        raise LabelError(f"{where}: cost {amount!r} is not a number") from None
+    if not value.is_finite() or value < 0 or value > MAX_LABEL_COST:
+        raise LabelError(f"{where}: cost {amount!r} is out of range (0 to {MAX_LABEL_COST})")
+    if value != value.quantize(Decimal("0.0001")):
+        raise LabelError(f"{where}: cost {amount!r} has more than 4 decimal places")
+    code = str(currency or "").strip().upper()
+    if not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise LabelError(f"{where}: a cost needs its ISO 4217 currency (e.g. USD), got {currency!r}")
+    return value, code
+
+
 def check_tracking_number(number: str, carrier: str | None = None) -> str:
     """The number, stripped, if Wish would accept it for ``carrier``; else :class:`LabelError`."""
     if not isinstance(number, str):
@@ -92,54 +136,73 @@ class LabelProvider(Protocol):
     for the parcels it could label; parcels it leaves out stay unshipped and are reported, never sent
     without a number. It may raise :class:`LabelError` to stop the whole run (nothing is sent). A
     provider that buys labels should be idempotent per order (buying again for an order it already
-    labelled returns the same number), because a crashed run plans the same orders again.
+    labelled returns the same number), because a crashed run plans the same orders again. A value may
+    be a :class:`Label` instead of a plain number, to report what the label cost (recorded once per
+    parcel in ``shipments.label_cost``).
     """
 
     name: str
 
-    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
-        """``parcel_id -> tracking number`` for each parcel it can serve (missing ones stay unlabelled)."""
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
+        """``parcel_id -> tracking number`` (or :class:`Label`) for each parcel it can serve (missing
+        ones stay unlabelled)."""
         ...
 
 
-def _by_order(parcels: Sequence[PlannedParcel], numbers: Mapping[str, str]) -> dict[str, str]:
-    """Pick each parcel's number from an order-id keyed mapping; a combined parcel's orders must agree."""
-    out: dict[str, str] = {}
+def _label(value: str | Label) -> Label:
+    return value if isinstance(value, Label) else Label(str(value))
+
+
+def _by_order(parcels: Sequence[PlannedParcel], numbers: Mapping[str, str | Label]) -> dict[str, str | Label]:
+    """Pick each parcel's label from an order-id keyed mapping; a combined parcel's orders must agree
+    on the number (and on the cost, when more than one gives it: one label, one cost)."""
+    out: dict[str, str | Label] = {}
     for parcel in parcels:
-        found = {numbers[o] for o in parcel.order_ids if o in numbers}
+        labels = [_label(numbers[o]) for o in parcel.order_ids if o in numbers]
+        found = {label.tracking_number for label in labels}
         if len(found) > 1:
             raise LabelError(f"orders combined in one parcel were given different numbers: {sorted(found)}")
+        costs = {(label.cost, label.currency) for label in labels if label.cost is not None}
+        if len(costs) > 1:
+            raise LabelError(f"orders combined in one parcel were given different label costs: {sorted(costs)}")
         if found:
-            out[parcel.parcel_id] = found.pop()
+            number = found.pop()
+            cost, currency = costs.pop() if costs else (None, None)
+            out[parcel.parcel_id] = Label(number, cost, currency) if cost is not None else number
     return out
 
 
 class ManualLabels:
-    """Numbers given by hand: ``order_id -> tracking number``."""
+    """Numbers given by hand: ``order_id -> tracking number`` (or :class:`Label`, with its cost)."""
 
     name = "manual"
 
-    def __init__(self, numbers: Mapping[str, str]) -> None:
-        self._numbers = {str(k): str(v).strip() for k, v in numbers.items()}
+    def __init__(self, numbers: Mapping[str, str | Label]) -> None:
+        self._numbers: dict[str, str | Label] = {
+            str(k): v if isinstance(v, Label) else str(v).strip() for k, v in numbers.items()
+        }
 
-    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
         return _by_order(parcels, self._numbers)
 
 
 class TableLabels:
-    """Numbers imported from a CSV (``order_id,tracking_number[,carrier]``) or any row iterable."""
+    """Numbers imported from a CSV (``order_id,tracking_number[,carrier][,cost,currency]``) or any row
+    iterable. ``cost`` is what the label cost (optional; with ``currency``); orders combined in one
+    parcel share their label, so they give the same number and, if any gives one, the same cost."""
 
     name = "table"
 
     def __init__(self, rows: Sequence[Mapping[str, str]]) -> None:
-        self._numbers: dict[str, str] = {}
+        self._numbers: dict[str, str | Label] = {}
         self.carriers: dict[str, str] = {}
         for i, row in enumerate(rows, start=1):
             order_id = (row.get("order_id") or "").strip()
             number = (row.get("tracking_number") or "").strip()
             if not order_id or not number:
                 raise LabelError(f"label row {i}: order_id and tracking_number are required")
-            self._numbers[order_id] = number
+            cost, currency = parse_cost(row.get("cost"), row.get("currency"), f"label row {i}")
+            self._numbers[order_id] = Label(number, cost, currency) if cost is not None else number
             if row.get("carrier"):
                 self.carriers[order_id] = str(row["carrier"]).strip()
 
@@ -156,7 +219,7 @@ class TableLabels:
                 ) from None
         return cls(list(csv.DictReader(source)))
 
-    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
         for parcel in parcels:
             for order_id in parcel.order_ids:
                 named = self.carriers.get(order_id)
@@ -169,7 +232,8 @@ class TableLabels:
 
 
 class SandboxLabels:
-    """The sandbox's carrier: ``POST /sandbox/labels`` buys carrier-format numbers (one per parcel)."""
+    """The sandbox's carrier: ``POST /sandbox/labels`` buys carrier-format numbers (one per parcel),
+    each with its cost (``cost: {amount, currency_code}``)."""
 
     name = "sandbox"
 
@@ -186,8 +250,8 @@ class SandboxLabels:
             root = root[: -len("/api/v3")]
         return cls(root)
 
-    def numbers(self, parcels: Sequence[PlannedParcel]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
+        out: dict[str, str | Label] = {}
         by_carrier: dict[str, list[PlannedParcel]] = {}
         for parcel in parcels:
             by_carrier.setdefault(parcel.decision.carrier, []).append(parcel)
@@ -208,7 +272,11 @@ class SandboxLabels:
                 for label in labels or []:
                     target = lead.get(str(label.get("order_id")))
                     if target is not None and label.get("tracking_number"):
-                        out[target.parcel_id] = str(label["tracking_number"])
+                        cost = label.get("cost") if isinstance(label.get("cost"), dict) else {}
+                        amount, currency = parse_cost(
+                            cost.get("amount"), cost.get("currency_code"), f"sandbox label for {target.order_ids[0]}"
+                        )
+                        out[target.parcel_id] = Label(str(label["tracking_number"]), amount, currency)
         return out
 
 
@@ -224,24 +292,59 @@ def assign_numbers(
     problems: dict[str, str] = {}
     seen: dict[str, str] = {}
     for parcel in parcels:
-        number = numbers.get(parcel.parcel_id)
+        given = numbers.get(parcel.parcel_id)
         try:
-            if number is None:
+            if given is None:
                 raise LabelError(f"no tracking number from the {provider.name} label provider")
-            number = check_tracking_number(number, parcel.decision.carrier)
+            label = _label(given)
+            cost, currency = parse_cost(label.cost, label.currency, f"label of parcel {parcel.parcel_id[:8]}")
+            number = check_tracking_number(label.tracking_number, parcel.decision.carrier)
             other = seen.get(number.upper())
             if other is not None:
                 raise LabelError(f"tracking number {number} is already used by another parcel in this plan")
             seen[number.upper()] = parcel.parcel_id
             parcel.tracking_number = number
+            parcel.label_cost, parcel.label_cost_currency = cost, currency
         except LabelError as exc:
             parcel.tracking_number = None
+            parcel.label_cost = parcel.label_cost_currency = None
             for order_id in parcel.order_ids:
                 problems[order_id] = str(exc)
     if problems and require_all:
         shown = "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:5])
         raise LabelError(f"{len(problems)} orders have no valid tracking number: {shown}")
     return problems
+
+
+def record_label_costs(engine: Engine, store: str, parcels: Sequence[PlannedParcel]) -> int:
+    """Record each labelled parcel's reported cost on its saved shipment: once per parcel, on the row
+    of its first order (by order_id) that was saved, so summing ``label_cost`` by carrier counts each
+    label once. A row that already has a cost keeps it. Returns the rows updated."""
+    from wishflow.warehouse.shipping_schema import shipments
+
+    s = shipments.c
+    updated = 0
+    with engine.begin() as conn:
+        for parcel in parcels:
+            if parcel.label_cost is None or not parcel.tracking_number:
+                continue
+            first = (
+                select(func.min(s.order_id)).where(s.store == store, s.parcel_id == parcel.parcel_id).scalar_subquery()
+            )
+            result = conn.execute(
+                update(shipments)
+                .where(
+                    and_(
+                        s.store == store,
+                        s.parcel_id == parcel.parcel_id,
+                        s.order_id == first,
+                        s.label_cost.is_(None),
+                    )
+                )
+                .values(label_cost=parcel.label_cost, label_cost_currency=parcel.label_cost_currency)
+            )
+            updated += result.rowcount or 0
+    return updated
 
 
 NO_LABEL_SOURCE_HINT = (

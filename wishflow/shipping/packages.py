@@ -254,16 +254,22 @@ def choose_parcel(
     items: Sequence[tuple[SkuInfo, int]],
     presets: Mapping[str, PackagePreset],
     preferred: str | None = None,
+    *,
+    preferred_must_fit: bool = True,
 ) -> Parcel:
     """The parcel for these items: ``preferred`` if named (it must exist), else the smallest preset by
     volume that fits. When no preset fits, :class:`NoPackageFits` is raised: planning a parcel into a
-    box it does not fit (a million units in a large box) would ship nonsense."""
+    box it does not fit (a million units in a large box) would ship nonsense. A ``preferred`` package
+    (a policy rule's) must fit too, unless ``preferred_must_fit`` is False: an operator's explicit
+    ``--package`` is obeyed as given."""
     estimated = any(sku.estimated for sku, _ in items)
     weight = items_weight(items)
     if preferred:
         preset = presets.get(preferred)
         if preset is None:
             raise PackageError(f"unknown package preset {preferred!r} (known: {sorted(presets)})")
+        if preferred_must_fit and not preset.fits(items):
+            raise NoPackageFits(f"{needs(items)} do not fit the package {_describe(preset)} the policy names")
         return Parcel(preset.name, weight + preset.tare_grams, estimated)
     if not presets:
         return Parcel("none", weight, estimated)
@@ -271,9 +277,24 @@ def choose_parcel(
     for preset in ordered:
         if preset.fits(items):
             return Parcel(preset.name, weight + preset.tare_grams, estimated)
-    largest = ordered[-1]
-    raise NoPackageFits(
-        f"no package fits {sum(max(q, 1) for _, q in items)} unit(s) weighing {weight} g "
-        f"(largest preset {largest.name!r}: {largest.length_mm}x{largest.width_mm}x{largest.height_mm} mm, "
-        f"up to {largest.max_weight_grams or '?'} g)"
+    raise NoPackageFits(f"no package fits {needs(items)} (largest preset {_describe(ordered[-1])})")
+
+
+def needs(items: Sequence[tuple[SkuInfo, int]]) -> str:
+    """What the items need, as the quarantine shows it: units, weight, the largest item's sides and
+    the items' volume (a SKU without dimensions counts by weight only)."""
+    units = sum(max(q, 1) for _, q in items)
+    sized = [(sorted(d, reverse=True), max(q, 1)) for sku, q in items if (d := sku.dims()) is not None]
+    text = f"{units} unit(s) weighing {items_weight(items)} g"
+    if sized:
+        sides = max((s for s, _ in sized), key=lambda s: tuple(s))
+        volume_ml = sum(s[0] * s[1] * s[2] * q for s, q in sized) / 1000
+        text += f", largest item {sides[0]}x{sides[1]}x{sides[2]} mm, {volume_ml:,.0f} ml in all"
+    return text
+
+
+def _describe(preset: PackagePreset) -> str:
+    return (
+        f"{preset.name!r}: {preset.length_mm}x{preset.width_mm}x{preset.height_mm} mm, "
+        f"up to {preset.max_weight_grams or '?'} g"
     )

@@ -18,7 +18,14 @@ from sqlalchemy import Engine, select
 from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
-from wishflow.shipping.labels import LabelProvider, ManualLabels, assign_numbers, check_tracking_number
+from wishflow.shipping.labels import (
+    Label,
+    LabelProvider,
+    ManualLabels,
+    assign_numbers,
+    check_tracking_number,
+    record_label_costs,
+)
 from wishflow.shipping.model import normalise
 from wishflow.shipping.order_writes import WriteMachine, judge_order_write
 from wishflow.shipping.outbox import State
@@ -43,6 +50,8 @@ class PlanResult:
     unlabelled: dict[str, str] = field(default_factory=dict)
     already_in_flight: list[str] = field(default_factory=list)
     carrier_lookups: int = 0
+    #: orders no package holds, quarantined by this run (rule parcel_fits_package)
+    held: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +64,8 @@ class PlanResult:
             "unlabelled": self.unlabelled,
             "already_in_flight": self.already_in_flight,
             "carrier_lookups": self.carrier_lookups,
+            "no_package_fits": self.plan.skipped,
+            "quarantined_no_package": self.held,
         }
 
 
@@ -68,7 +79,7 @@ def plan_and_save(
     order_ids: Sequence[str] | None = None,
     carrier: str | None = None,
     package: str | None = None,
-    tracking_numbers: Mapping[str, str] | None = None,
+    tracking_numbers: Mapping[str, str | Label] | None = None,
     labels: LabelProvider | None = None,
     dry_run: bool = False,
     check_carriers: bool = True,
@@ -105,6 +116,11 @@ def plan_and_save(
     result = PlanResult(plan, not_ready=result_not_ready, carrier_lookups=check.lookups if check else 0)
     if dry_run:
         return result
+    if plan.skipped:
+        # an order no package holds is quarantined once, with what it needs (never skipped on every run)
+        from wishflow.validation.holds import hold_orders
+
+        result.held = hold_orders(engine, store, plan.skipped, run_id=run_id)
     if not plan.batches:
         result.batch_ids = [] if wanted else outbox.pending_batches(engine, store)
         return result
@@ -116,6 +132,7 @@ def plan_and_save(
         batch.parcels = [p for p in batch.parcels if p.tracking_number]
     plan.batches = [b for b in plan.batches if b.parcels]
     saved = outbox.save_plan(engine, store, plan, run_id=run_id)
+    record_label_costs(engine, store, plan.parcels)
     result.batch_ids = saved.batch_ids
     if not wanted:
         # a full run also resumes batches earlier runs planned but never sent (they hold their orders)

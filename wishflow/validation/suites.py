@@ -81,6 +81,18 @@ def _rule(rule: str, column: str, severity: Severity, description: str) -> dict[
     return {"rule": rule, "severity": severity, "column": column, "description": description}
 
 
+def register_rule(rule: str, column: str, severity: Severity, description: str) -> str:
+    """Register a rule found outside the suites (e.g. by planning, :mod:`wishflow.validation.holds`),
+    so :data:`RULES` documents every finding's name; returns the name."""
+    _rule(rule, column, severity, description)
+    EXTERNAL_RULES.add(rule)
+    return rule
+
+
+#: Rules registered by :func:`register_rule`: found by a later stage, not by the GX suites.
+EXTERNAL_RULES: set[str] = set()
+
+
 def _is_true(gx_column: Any, name: str) -> Any:
     return gx_column(name) == True  # noqa: E712 - builds a GX condition, not a Python comparison
 

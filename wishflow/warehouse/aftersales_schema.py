@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
 
 from wishflow.warehouse.schema import metadata
-from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime
+from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 
 def _store() -> Column[str]:
@@ -32,7 +32,9 @@ refunds = Table(
     Column("refund_reason_note", Text, comment="Note to the customer explaining the refund."),
     Column("refund_source", String(32), comment="MERCHANT, CUSTOMER, WISH or PAYMENT_PROVIDER."),
     Column("refund_amount", Money, comment="Amount refunded to the customer (currency_code)."),
+    exact_money("refund_amount"),
     Column("merchant_responsible_amount", Money, comment="Part of the refund the merchant pays (currency_code)."),
+    exact_money("merchant_responsible_amount"),
     Column("currency_code", String(3), comment="ISO 4217 currency of the money columns."),
     Column("after_delivery", Boolean, nullable=False, comment="Refunded after the order was confirmed delivered."),
     Column("order_updated_at", UTCDateTime(), nullable=False, comment="The order's updated_at it was read from."),
@@ -103,6 +105,7 @@ penalties = Table(
     Column("related_entity_id", String(64), comment="Id of the related entity."),
     Column("order_id", String(64), comment="The order, when the penalty is about one."),
     Column("penalty_amount", Money, comment="Amount of the penalty (currency_code)."),
+    exact_money("penalty_amount"),
     Column("currency_code", String(3), comment="ISO 4217 currency of penalty_amount."),
     Column("created_at", UTCDateTime(), comment="When Wish issued the penalty."),
     Column("reversed", Boolean, nullable=False, comment="Wish reversed the penalty."),

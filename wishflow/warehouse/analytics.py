@@ -15,7 +15,9 @@ characters) and ``customer_key``, a salted md5 of the normalised name and addres
 (:mod:`wishflow.warehouse.pseudonyms`) for repeat-customer questions.
 
 The column lists are frozen here (a view is created by a migration at one point of the schema's
-history); a later migration that changes them adds its own definitions.
+history); a later migration that changes them adds its own definitions: ``0008_money`` adds each money
+column's exact integer twin (``*_e4``) and the ``postage`` view (the label cost per shipment, without
+tracking numbers, notes or errors), see :data:`ADDED`.
 """
 
 from __future__ import annotations
@@ -360,6 +362,49 @@ def queue_views(dialect: str) -> dict[str, str]:
     return {source: qualified_name(dialect, name) for name, (source, _) in FIGURE_VIEWS.items()}
 
 
+#: The revisions that define the views: each later one adds columns and views to the one before.
+REVISIONS = ("0007", "0008")
+LATEST = REVISIONS[-1]
+
+#: 0008_money: view -> columns added (the money columns' exact twins, see wishflow.warehouse.types)
+ADDED: dict[str, dict[str, tuple[str, ...]]] = {
+    "0008": {
+        "orders": ("product_price_e4", "shipping_price_e4", "payment_total_e4"),
+        "refunds": ("refund_amount_e4", "merchant_responsible_amount_e4"),
+        "penalties": ("penalty_amount_e4",),
+    }
+}
+#: 0008_money: views added (name -> source table, columns). ``postage``: what each shipment's label cost,
+#: by carrier, service and package (the outbox without tracking numbers, notes, workers or errors).
+ADDED_VIEWS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "0008": {
+        "postage": (
+            "shipments",
+            (
+                "store",
+                "shipment_id",
+                "order_id",
+                "parcel_id",
+                "kind",
+                "batch_id",
+                "carrier",
+                "service",
+                "package",
+                "weight_grams",
+                "origin_country",
+                "state",
+                "label_cost",
+                "label_cost_e4",
+                "label_cost_currency",
+                "planned_at",
+                "submitted_at",
+                "finished_at",
+            ),
+        )
+    }
+}
+
+
 @dataclass(frozen=True)
 class AnalyticsView:
     name: str
@@ -367,11 +412,20 @@ class AnalyticsView:
     columns: tuple[str, ...]
 
 
-def views() -> list[AnalyticsView]:
-    """Every analytics view, with its source table or view and its columns, in creation order."""
-    out = [AnalyticsView("orders", "orders", ORDER_COLUMNS + ORDER_DERIVED)]
-    out += [AnalyticsView(table, table, columns) for table, columns in TABLE_COLUMNS.items()]
-    out += [AnalyticsView(name, source, columns) for name, (source, columns) in FIGURE_VIEWS.items()]
+def views(revision: str = LATEST) -> list[AnalyticsView]:
+    """Every analytics view as of ``revision`` (a migration's number), with its source table or view
+    and its columns, in creation order."""
+    if revision not in REVISIONS:
+        raise ValueError(f"unknown analytics revision {revision!r} (known: {REVISIONS})")
+    applied = REVISIONS[1 : REVISIONS.index(revision) + 1]
+
+    def columns(name: str, base: tuple[str, ...]) -> tuple[str, ...]:
+        return base + tuple(c for r in applied for c in ADDED.get(r, {}).get(name, ()))
+
+    out = [AnalyticsView("orders", "orders", columns("orders", ORDER_COLUMNS) + ORDER_DERIVED)]
+    out += [AnalyticsView(table, table, columns(table, cols)) for table, cols in TABLE_COLUMNS.items()]
+    out += [AnalyticsView(name, source, cols) for r in applied for name, (source, cols) in ADDED_VIEWS[r].items()]
+    out += [AnalyticsView(name, source, cols) for name, (source, cols) in FIGURE_VIEWS.items()]
     return out
 
 
@@ -382,7 +436,7 @@ def qualified_name(dialect: str, view: str) -> str:
 
 def _select(view: AnalyticsView) -> str:
     if view.name == "orders":
-        frozen_columns = ", ".join(f"o.{c}" for c in ORDER_COLUMNS)
+        frozen_columns = ", ".join(f"o.{c}" for c in view.columns if c not in ORDER_DERIVED)
         return (
             f"SELECT {frozen_columns}, substr(o.zipcode, 1, {int(POSTCODE_PREFIX_LENGTH)}) AS postcode_prefix, "
             "k.customer_key FROM orders o "
@@ -395,19 +449,21 @@ def _select(view: AnalyticsView) -> str:
     return f"SELECT {frozen_columns} FROM {view.source}"
 
 
-def create_statements(dialect: str) -> list[str]:
-    """The statements creating the schema (PostgreSQL) and every view."""
+def create_statements(dialect: str, revision: str = LATEST) -> list[str]:
+    """The statements creating the schema (PostgreSQL) and every view as of ``revision``."""
     out = [f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"] if dialect == "postgresql" else []
-    for view in views():
+    for view in views(revision):
         view_name = qualified_name(dialect, view.name)
         out.append(f"CREATE VIEW {view_name} AS {_select(view)}")
     return out
 
 
-def drop_statements(dialect: str) -> list[str]:
-    """The statements dropping every view (and the schema on PostgreSQL), dependants first."""
-    out = [f"DROP VIEW IF EXISTS {qualified_name(dialect, v.name)}" for v in reversed(views())]
-    if dialect == "postgresql":
+def drop_statements(dialect: str, revision: str = LATEST, *, schema: bool = True) -> list[str]:
+    """The statements dropping every view of ``revision``, dependants first, and the schema on
+    PostgreSQL unless ``schema`` is False (a migration that redefines the views keeps the schema, and
+    with it the analyst role's default privileges)."""
+    out = [f"DROP VIEW IF EXISTS {qualified_name(dialect, v.name)}" for v in reversed(views(revision))]
+    if dialect == "postgresql" and schema:
         out.append(f"DROP SCHEMA IF EXISTS {SCHEMA}")
     return out
 

@@ -29,7 +29,11 @@ def stage_table(target: Table, name: str | None = None) -> Table:
     existing = _stage_metadata.tables.get(stage_name)
     if existing is not None:
         return existing
-    columns = [Column(c.name, _stage_type(c), nullable=True) for c in target.columns if not _is_surrogate(c)]
+    columns = [
+        Column(c.name, _stage_type(c), nullable=True)
+        for c in target.columns
+        if not _is_surrogate(c) and c.computed is None  # generated columns (money's *_e4) are never written
+    ]
     staged = {c.name for c in columns}
     key = [c.name for c in target.primary_key.columns if c.name in staged]
     # An index on the target's key: a merge that joins the stage back (``... IN (SELECT key FROM

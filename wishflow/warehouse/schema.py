@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime
+from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 metadata = MetaData(
     naming_convention={
@@ -65,8 +65,11 @@ orders = Table(
     Column("size", String(255), comment="Variation size, if any."),
     Column("quantity", Integer, comment="Units ordered."),
     Column("product_price", Money, comment="Product price per unit (currency_code)."),
+    exact_money("product_price"),
     Column("shipping_price", Money, comment="Shipping price per unit set by the merchant (currency_code)."),
+    exact_money("shipping_price"),
     Column("payment_total", Money, comment="What Wish pays the merchant for the order (currency_code)."),
+    exact_money("payment_total"),
     Column("currency_code", String(3), comment="ISO 4217 currency of the money columns."),
     Column("recipient_name", Text, comment="Recipient's name."),
     Column("street_address1", Text, comment="Street address line 1."),

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from wishflow.warehouse.schema import metadata
-from wishflow.warehouse.types import LongText, RawJSON, UTCDateTime
+from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 
 def _loaded_at() -> Column[object]:
@@ -86,6 +86,14 @@ shipments = Table(
     Column("finished_at", UTCDateTime(), comment="When the row became confirmed, failed or conflict."),
     Column("updated_at", UTCDateTime(), nullable=False, comment="Last change of this row."),
     Column("run_id", String(64), comment="The run that planned the row."),
+    Column(
+        "label_cost",
+        Money,
+        comment="Postage the label source reported for the parcel (label_cost_currency), NULL when it reports "
+        "none; orders sharing a parcel share one cost, recorded on the parcel's first row (by order_id).",
+    ),
+    exact_money("label_cost"),
+    Column("label_cost_currency", String(3), comment="ISO 4217 currency of label_cost."),
     _loaded_at(),
     UniqueConstraint("store", "active_order_id"),
     Index(None, "store", "order_id", "tracking_number"),

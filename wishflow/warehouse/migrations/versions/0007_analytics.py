@@ -53,13 +53,13 @@ def upgrade() -> None:
         comment="Each order's pseudonymous customer key, kept when retention blanks the name and address.",
     )
     dialect = op.get_bind().dialect.name
-    for statement in create_statements(dialect):
+    for statement in create_statements(dialect, "0007"):
         op.execute(statement)
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for statement in drop_statements(dialect):
+    for statement in drop_statements(dialect, "0007"):
         op.execute(statement)
     op.drop_table("customer_keys")
     op.drop_table("pseudonym_salts")
