@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
-from wishflow.api.errors import WishError
+from wishflow.api.errors import WishError, WishNotFound
 from wishflow.api.pagination import OrderPages, Position
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.orders.parse import parse_orders
@@ -28,7 +28,6 @@ from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_
 from wishflow.warehouse.schema import orders
 
 TRACKING_STREAM = "tracking"
-NOT_FOUND_CODE = 1004  # Wish's "not found" (HTTP 400), as documented in its OpenAPI examples
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
 
@@ -170,13 +169,11 @@ def fetch_orders_by_id(
     def one(order_id: str) -> dict[str, Any] | None:
         try:
             return client.get_order(order_id)
-        except WishError as exc:
-            if exc.status == 404 or exc.code == NOT_FOUND_CODE or "not found" in str(exc).lower():
-                if on_error:
-                    on_error(order_id, exc)
-                missing.append(order_id)
-                return None
-            raise
+        except WishNotFound as exc:  # any other failure is raised for the task's retry policy
+            if on_error:
+                on_error(order_id, exc)
+            missing.append(order_id)
+            return None
 
     if not order_ids:
         return [], []
