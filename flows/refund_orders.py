@@ -20,15 +20,13 @@ from wishflow.config import DEFAULT_STORE
 
 @flow(name="refund_orders", log_prints=False, validate_parameters=True)
 def refund_orders(
-    order_ids: Annotated[list[str], Field(description="Orders to refund.")],
-    reason: Annotated[
-        str, Field(description="A refund reason the orders offer now, e.g. MERCHANT_OUT_OF_STOCK, UNABLE_TO_SHIP.")
-    ],
-    note: Annotated[str | None, Field(description="Optional refund_reason_note.")] = None,
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    order_ids: list[str],
+    reason: str,
+    note: str | None = None,
+    store: str = DEFAULT_STORE,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Refund orders the merchant cannot fulfil.
 

@@ -6,19 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-
-
-@task(name="write-report", retries=1, retry_delay_seconds=5)
-def write_report_task(warehouse_url: str, path: str, store: str | None, days: int) -> dict[str, Any]:
-    from wishflow.report import write_report
-
-    result = write_report(warehouse_url, path, store=store, days=days)
-    return {"path": str(result.path), "summary": result.summary, "charts": result.charts}
+from tasks.report import write_report_task
 
 
 def summary_markdown(result: dict[str, Any]) -> str:
@@ -51,12 +44,10 @@ def summary_markdown(result: dict[str, Any]) -> str:
 
 @flow(name="report", log_prints=False, validate_parameters=True)
 def report(
-    store: Annotated[str | None, Field(description="Store to report on; empty: all stores.")] = None,
-    days: Annotated[int, Field(ge=1, le=3660, description="Days of history to include.")] = 90,
-    output: Annotated[
-        str, Field(description="Where to write the HTML file (relative paths: under the working directory).")
-    ] = ".wishflow/report.html",
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    store: str | None = None,
+    days: Annotated[int, Field(ge=1, le=3660)] = 90,
+    output: str = ".wishflow/report.html",
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Write the operations report and publish its summary as the artifact ``operations-report``.
 

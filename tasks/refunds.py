@@ -11,11 +11,11 @@ from typing import Any
 from prefect import task
 
 from blocks.wish import build_wish_client
-from tasks.common import engine_for, retry_transient
+from tasks.common import API_TASK, engine_for
 from wishflow.shipping.refunds import RefundError, request_refund, resume_refunds
 
 
-@task(name="refund-orders", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient)
+@task(name="refund-orders", **API_TASK)
 def refund_orders_task(
     store: str,
     warehouse_url: str,

@@ -8,11 +8,11 @@ from typing import Any
 from prefect import task
 
 from blocks.retention import resolve_retention_policy
-from tasks.common import engine_for, retry_transient
+from tasks.common import DB_TASK, engine_for
 from wishflow.retention import apply_retention
 
 
-@task(name="apply-retention", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="apply-retention", **DB_TASK)
 def apply_retention_task(store: str, warehouse_url: str, now: datetime, run_id: str) -> dict[str, Any]:
     """Blank personal fields of ``store``'s orders finished longer ago than the policy keeps them."""
     policy = resolve_retention_policy()

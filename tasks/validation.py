@@ -12,9 +12,8 @@ from typing import Any
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
-from tasks.common import engine_for, retry_transient
+from tasks.common import DB_TASK, LOCAL_TASK, engine_for
 from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
@@ -25,19 +24,13 @@ from wishflow.validation.validate import validate_frame
 ARTIFACT_ROWS = 500
 
 
-@task(
-    name="read-pending-orders",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@task(name="read-pending-orders", **DB_TASK)
 def read_pending_orders(warehouse_url: str, store: str, after_order_id: str | None, batch_size: int) -> pd.DataFrame:
     """The next batch of orders whose current version has not been validated."""
     return read_pending_batch(engine_for(warehouse_url), store, after_order_id=after_order_id, limit=batch_size)
 
 
-@task(name="validate-orders-frame", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(name="validate-orders-frame", timeout_seconds=1800, **LOCAL_TASK)
 def validate_orders_frame(
     frame: pd.DataFrame, now: datetime, bounds: ValidationBounds | None = None
 ) -> ValidationOutcome:
@@ -45,13 +38,7 @@ def validate_orders_frame(
     return validate_frame(frame, now, bounds)
 
 
-@task(
-    name="record-validation",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@task(name="record-validation", **DB_TASK)
 def record_validation(
     warehouse_url: str, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
 ) -> dict[str, int]:
@@ -59,13 +46,7 @@ def record_validation(
     return record_outcome(engine_for(warehouse_url), store, run_id, outcome, batch_number=batch_number, now=now)
 
 
-@task(
-    name="read-order-views",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@task(name="read-order-views", **DB_TASK)
 def read_order_views(warehouse_url: str, store: str, risk_hours: float) -> dict[str, list[dict[str, Any]]]:
     """The quarantined, unprocessed (by deadline) and at-risk orders of ``store``."""
     engine = engine_for(warehouse_url)
@@ -96,7 +77,7 @@ def artifact_key(base: str, store: str) -> str:
     return f"{base}-{slug}"
 
 
-@task(name="publish-validation-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-validation-artifacts", **LOCAL_TASK)
 def publish_validation_artifacts(
     store: str, totals: dict[str, Any], failures_by_expectation: dict[str, int], views: dict[str, list[dict[str, Any]]]
 ) -> None:
