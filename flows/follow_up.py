@@ -101,7 +101,7 @@ def follow_up(
         out["follow_ups"] = follow_ups_task(
             store, warehouse_url, now, timedelta(hours=ticket_response_hours), timedelta(days=penalty_review_days)
         )
-        out["retention"] = apply_retention_task(store, warehouse_url, now, run_id)
+        out["retention"] = apply_retention_task(store, warehouse_block, now, run_id)
         day = summary_day or (now.date() - timedelta(days=1))
         summary = daily_summary_task(store, warehouse_url, day)
         markdown = summary["markdown"]

@@ -10,12 +10,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from blocks.warehouse import resolve_warehouse_url
 from tasks.report import write_report_task
+from wishflow.report.html import ReportResult
 
 
-def summary_markdown(result: dict[str, Any]) -> str:
-    s = result["summary"]
+def summary_markdown(result: ReportResult) -> str:
+    s = result.summary
     rate = "n/a" if s["on_time_rate"] is None else f"{s['on_time_rate'] * 100:.1f}%"
     rows = [
         ("Orders released", s["orders"]),
@@ -37,7 +37,7 @@ def summary_markdown(result: dict[str, Any]) -> str:
             "|---|---|",
             *[f"| {k} | {'n/a' if v is None else v} |" for k, v in rows],
             "",
-            f"HTML report with charts: `{result['path']}`",
+            f"HTML report with charts: `{result.path}`",
         ]
     )
 
@@ -58,12 +58,11 @@ def report(
         warehouse_block: Warehouse block name (else environment).
     """
     logger = get_run_logger()
-    warehouse_url = resolve_warehouse_url(warehouse_block)
-    result = write_report_task(warehouse_url, str(Path(output)), store, days)
+    result = write_report_task(warehouse_block, str(Path(output)), store, days)
     create_markdown_artifact(
         key="operations-report",
         markdown=summary_markdown(result),
         description="Operations report summary and where the HTML file is.",
     )
-    logger.info("report for %s written to %s", result["summary"]["store"], result["path"])
-    return result
+    logger.info("report for %s written to %s", result.summary["store"], result.path)
+    return {"path": str(result.path), "summary": result.summary, "charts": result.charts}

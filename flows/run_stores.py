@@ -15,6 +15,7 @@ never run the same store's cycle side by side; a second one waits up to ``wait_m
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
@@ -24,7 +25,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.order_cycle import order_cycle
-from tasks.stores import STORE_LIMIT_PREFIX, ensure_store_limit, run_store, store_limit_name
+from tasks.stores import STORE_LIMIT_PREFIX, StoreOutcome, ensure_store_limit, run_store, store_limit_name
 
 __all__ = ["STORE_LIMIT_PREFIX", "StoresFailed", "ensure_store_limit", "run_stores", "store_limit_name"]
 
@@ -103,10 +104,11 @@ def run_stores(
     outcome: dict[str, dict[str, Any]] = {}
     for store, future in futures.items():
         try:
-            outcome[store] = future.result()
+            ended = future.result()
         except Exception as exc:  # noqa: BLE001 - one store's failure never hides the others'
             logger.error("store %s failed: %r", store, exc)
-            outcome[store] = {"store": store, "flow_run_id": None, "state": "FAILED", "ok": False, "message": repr(exc)}
+            ended = StoreOutcome(store, None, "FAILED", False, repr(exc))
+        outcome[store] = asdict(ended)
     create_table_artifact(
         key="run-stores",
         table=[{k: v for k, v in row.items() if k != "ok"} for row in outcome.values()],

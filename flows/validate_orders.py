@@ -69,7 +69,7 @@ def validate_orders(
         record.details = {**totals, "by_rule": by_rule}
         after: str | None = None
         while True:
-            frame = read_pending_orders(warehouse_url, store, after, batch_size)
+            frame = read_pending_orders(warehouse_block, store, after, batch_size)
             if frame.empty:
                 break
             after = str(frame["order_id"].iloc[-1])
@@ -77,7 +77,7 @@ def validate_orders(
             # task's inputs and to resolve futures in them), seconds per 50k-order batch.
             outcome = validate_orders_frame(quote(frame), now, bounds)
             totals["batches"] += 1
-            counts = record_validation(warehouse_url, store, run_id, quote(outcome), totals["batches"], now)
+            counts = record_validation(warehouse_block, store, run_id, quote(outcome), totals["batches"], now)
             for key, value in counts.items():
                 totals[key] += value
             for rule, count in outcome.counts_by_expectation().items():
@@ -89,17 +89,17 @@ def validate_orders(
         if totals["validated"] >= MIN_ROWS:
             # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
             refresh_planner_statistics(warehouse_url, list(VALIDATION_TABLES), totals["validated"])
-        views = read_order_views(warehouse_url, store, risk_hours)
+        views = read_order_views(warehouse_block, store, risk_hours)
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False
-        if notify_block and views["at_risk"]:
-            digest = deadline_risk_digest(store, views["at_risk"], risk_hours)
+        if notify_block and views.at_risk:
+            digest = deadline_risk_digest(store, views.at_risk, risk_hours)
             notified = send_notification(notify_block, digest.title, digest.body)
         details = {
             **totals,
             "by_rule": by_rule,
-            "quarantined_open": len(views["quarantined"]),
-            "at_risk": len(views["at_risk"]),
+            "quarantined_open": len(views.quarantined),
+            "at_risk": len(views.at_risk),
             "notified": notified,
         }
         record.counts, record.details = _counts(totals), details
@@ -109,7 +109,7 @@ def validate_orders(
         totals["validated"],
         totals["valid"],
         totals["invalid"],
-        len(views["at_risk"]),
+        len(views.at_risk),
         risk_hours,
     )
     return {"store": store, "run_id": run_id, **details}

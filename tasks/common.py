@@ -42,6 +42,14 @@ def engine_for(url: str) -> Engine:
         return engine
 
 
+def warehouse_engine(warehouse_block: str | None) -> Engine:
+    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here,
+    inside the task: its URL may hold a password, so only the block's name crosses the task boundary."""
+    from blocks.warehouse import resolve_warehouse_url
+
+    return engine_for(resolve_warehouse_url(warehouse_block))
+
+
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """``retry_condition_fn``: retry transient Wish errors and lost database connections only.
 

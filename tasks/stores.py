@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -12,6 +13,17 @@ from prefect.client.schemas.objects import State
 from tasks.common import LOCAL_TASK
 
 STORE_LIMIT_PREFIX = "wishflow-store-"
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """How one store's cycle ended: its flow run, the final state's name and message."""
+
+    store: str
+    flow_run_id: str | None
+    state: str
+    ok: bool
+    message: str = ""
 
 
 def store_limit_name(store: str) -> str:
@@ -45,7 +57,7 @@ def run_store(
     wait_minutes: float,
     timeout_minutes: float,
     cycle: Callable[..., State[Any]] | None = None,
-) -> dict[str, Any]:
+) -> StoreOutcome:
     """Run one store's cycle while holding the store's limit: a run of ``deployment``, else ``cycle``
     (the ``order_cycle`` flow) as a subflow in this process."""
     from prefect.concurrency.sync import concurrency
@@ -68,20 +80,16 @@ def run_store(
             )
             state = run.state
             logger.info("store %s: %s run %s ended %s", store, deployment, run.name, state.name if state else None)
-            return {
-                "store": store,
-                "flow_run_id": str(run.id),
-                "state": state.name if state else "UNKNOWN",
-                "ok": bool(state and state.is_completed()),
-                "message": (state.message or "") if state else "",
-            }
+            return StoreOutcome(
+                store,
+                str(run.id),
+                state.name if state else "UNKNOWN",
+                bool(state and state.is_completed()),
+                (state.message or "") if state else "",
+            )
         if cycle is None:
             raise ValueError("run_store needs a deployment or the cycle flow to run")
         state = cycle(**child, return_state=True)
-        return {
-            "store": store,
-            "flow_run_id": str(state.state_details.flow_run_id),
-            "state": state.name,
-            "ok": state.is_completed(),
-            "message": state.message or "",
-        }
+        return StoreOutcome(
+            store, str(state.state_details.flow_run_id), state.name, state.is_completed(), state.message or ""
+        )
