@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from wishflow.aftersales.common import write_changed
-from wishflow.api.after_sales import Requester, get_penalty, penalty_pages
+from wishflow.api.after_sales import get_penalty, penalty_pages
+from wishflow.api.contract import WishApi
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.sync.window import DEFAULT_SAFETY_LAG, cursor_after, plan_stream_window, server_clock
 from wishflow.warehouse.aftersales_schema import penalties
@@ -85,7 +86,7 @@ def record_penalties(
 
 
 def sync_penalties(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     *,
@@ -121,7 +122,7 @@ def sync_penalties(
     return result
 
 
-def fetch_penalties(client: Requester, engine: Engine, store: str, penalty_ids: Sequence[str]) -> PenaltySync:
+def fetch_penalties(client: WishApi, engine: Engine, store: str, penalty_ids: Sequence[str]) -> PenaltySync:
     """Read specific penalties by id (e.g. ids an order payload refers to) and record them."""
     payloads = [get_penalty(client, pid) for pid in penalty_ids]
     return record_penalties(engine, store, payloads, loaded_at=datetime.now(UTC))

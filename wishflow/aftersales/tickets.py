@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from wishflow.aftersales.common import write_changed
-from wishflow.api.after_sales import Requester, get_ticket, reply_ticket, ticket_pages
+from wishflow.api.after_sales import get_ticket, reply_ticket, ticket_pages
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishError, WishUncertainWriteError
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.sync.window import DEFAULT_SAFETY_LAG, cursor_after, plan_stream_window, server_clock
@@ -166,7 +167,7 @@ class TicketSync:
 
 
 def sync_tickets(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     *,
@@ -306,7 +307,7 @@ def plan_replies(engine: Engine, store: str, policy: ReplyPolicy) -> list[Planne
 
 
 def send_replies(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     plans: Sequence[PlannedReply],

@@ -11,42 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import PaginationError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
-
-
-class Requester(Protocol):
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        auth: bool = True,
-        write: bool = False,
-    ) -> Any: ...
 
 
 def _time(value: datetime | None) -> str | None:
     return format_wish_time(value) if value is not None else None
 
 
-def get_ticket(client: Requester, ticket_id: str) -> dict[str, Any]:
+def get_ticket(client: WishApi, ticket_id: str) -> dict[str, Any]:
     """``GET /tickets/{id}``."""
     data = client.request("GET", f"/tickets/{ticket_id}")
     return dict(data or {})
 
 
-def update_ticket(client: Requester, ticket_id: str, state: str) -> dict[str, Any]:
+def update_ticket(client: WishApi, ticket_id: str, state: str) -> dict[str, Any]:
     """``PUT /tickets/{id}``: ``CLOSED`` closes, ``AWAITING_MERCHANT`` re-opens, ``AWAITING_WISH`` appeals."""
     data = client.request("PUT", f"/tickets/{ticket_id}", json={"state": state}, write=True)
     return dict(data or {})
 
 
-def reply_ticket(client: Requester, ticket_id: str, message: str) -> dict[str, Any]:
+def reply_ticket(client: WishApi, ticket_id: str, message: str) -> dict[str, Any]:
     """``POST /tickets/{id}/replies`` (at most 2000 characters; no idempotency key: see
     :mod:`wishflow.aftersales.tickets` for the read-back after an uncertain outcome)."""
     if len(message) > 2000:
@@ -55,7 +43,7 @@ def reply_ticket(client: Requester, ticket_id: str, message: str) -> dict[str, A
     return dict(data or {})
 
 
-def get_penalty(client: Requester, penalty_id: str) -> dict[str, Any]:
+def get_penalty(client: WishApi, penalty_id: str) -> dict[str, Any]:
     """``GET /penalties/{id}``."""
     data = client.request("GET", f"/penalties/{penalty_id}")
     return dict(data or {})
@@ -91,7 +79,7 @@ def keyset_pages(
 
 
 def ticket_pages(
-    client: Requester, *, updated_at_min: datetime | None, updated_at_max: datetime | None = None, limit: int = 500
+    client: WishApi, *, updated_at_min: datetime | None, updated_at_max: datetime | None = None, limit: int = 500
 ) -> Iterator[list[dict[str, Any]]]:
     """Every ticket updated in ``[updated_at_min, updated_at_max]``, oldest update first."""
 
@@ -108,7 +96,7 @@ def ticket_pages(
 
 
 def penalty_pages(
-    client: Requester,
+    client: WishApi,
     *,
     since: datetime | None,
     until: datetime | None = None,

@@ -662,13 +662,5 @@ class WishClient:
         body = {"refund_reason": reason, **({"refund_reason_note": note} if note else {})}
         return self.request("PUT", f"/orders/{order_id}/refund", json=body, write=True)  # type: ignore[no-any-return]
 
-    # -- after-sales -----------------------------------------------------------------------------
-
-    def list_tickets(self, **params: Any) -> list[Any]:
-        return list(self.request("GET", "/tickets", params=params) or [])
-
-    def list_penalties(self, **params: Any) -> list[Any]:
-        return list(self.request("GET", "/penalties", params=params) or [])
-
 
 __all__ = ["WishClient", "WishError", "redact_url", "parse_reset"]

@@ -28,19 +28,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import PaginationError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import OrderState
 
 ONE_MS = timedelta(milliseconds=1)
-
-
-class OrderLister(Protocol):
-    def list_orders(self, **params: Any) -> list[Any]: ...
-
-    def download_orders(self, **params: Any) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +116,7 @@ class OrderPages:
 
     def __init__(
         self,
-        client: OrderLister,
+        client: WishApi,
         *,
         start: datetime | None,
         end: datetime | None,

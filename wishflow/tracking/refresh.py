@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, select
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishError, WishNotFound
 from wishflow.api.pagination import OrderPages, Position
 from wishflow.orders.flatten import parse_wish_time
@@ -30,14 +31,6 @@ from wishflow.warehouse.schema import orders
 TRACKING_STREAM = "tracking"
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
-
-
-class OrderReader(Protocol):
-    def list_orders(self, **params: Any) -> list[Any]: ...
-
-    def download_orders(self, **params: Any) -> list[Any]: ...
-
-    def get_order(self, order_id: str) -> dict[str, Any]: ...
 
 
 def plan_tracking_window(
@@ -125,7 +118,7 @@ def _record(
 
 
 def refresh_changed(
-    client: OrderReader,
+    client: WishApi,
     engine: Engine,
     store: str,
     window: PullWindow,
@@ -153,7 +146,7 @@ def refresh_changed(
 
 
 def fetch_orders_by_id(
-    client: OrderReader,
+    client: WishApi,
     order_ids: Sequence[str],
     *,
     max_workers: int = 8,
@@ -185,7 +178,7 @@ def fetch_orders_by_id(
 
 
 def refresh_by_id(
-    client: OrderReader,
+    client: WishApi,
     engine: Engine,
     store: str,
     order_ids: Sequence[str],
