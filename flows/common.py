@@ -1,10 +1,16 @@
-"""Small helpers every flow uses: the run id, and JSON-safe parameters for ``pipeline_runs``."""
+"""What every flow shares: the run id, the ``pipeline_runs`` record around a run, JSON-safe parameters."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+
+from tasks.runs import record_run_end, record_run_start
 
 
 def current_run_id() -> str:
@@ -28,6 +34,38 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = str(value)
     return out
+
+
+@dataclass
+class RunRecord:
+    """The ``pipeline_runs`` row of the current flow run: the flow fills ``counts`` and ``details`` as
+    it goes; :func:`run_record` writes them when the run ends, whichever way it ends."""
+
+    warehouse_url: str
+    run_id: str
+    store: str
+    stage: str
+    counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def run_record(warehouse_url: str, store: str, stage: str) -> Iterator[RunRecord]:
+    """Record the flow run in ``pipeline_runs``: its start (with the run's parameters, read from
+    Prefect rather than copied by hand), then ``succeeded`` or ``failed`` (with the error) when the
+    block ends. A failure, a cancellation or an interrupt is recorded and raised again."""
+    from prefect.runtime import flow_run
+
+    record = RunRecord(warehouse_url, current_run_id(), store, stage)
+    record_run_start(warehouse_url, record.run_id, store, stage, jsonable(dict(flow_run.parameters or {})))
+    try:
+        yield record
+    except BaseException as exc:
+        # what was done so far, made JSON-safe however far the run got (recording never hides the error)
+        details = json.loads(json.dumps(record.details, default=str))
+        record_run_end(warehouse_url, record.run_id, "failed", record.counts, details, repr(exc))
+        raise
+    record_run_end(warehouse_url, record.run_id, "succeeded", record.counts, record.details)
 
 
 #: the tag Prefect's scheduler puts on the runs it creates from a deployment's schedule

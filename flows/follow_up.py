@@ -20,7 +20,7 @@ from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable, overlapped_schedule
+from flows.common import overlapped_schedule, run_record
 from tasks.aftersales import (
     completions_task,
     daily_summary_task,
@@ -31,40 +31,25 @@ from tasks.aftersales import (
     templated_replies_task,
 )
 from tasks.retention import apply_retention_task
-from tasks.runs import record_run_end, record_run_start
 from tasks.tracking import plan_tracking, refresh_changed_pages
 from wishflow.config import DEFAULT_STORE
 
 
 @flow(name="follow_up", log_prints=False, validate_parameters=True)
 def follow_up(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    notify_block: Annotated[str | None, Field(description="Notification block for the daily summary.")] = None,
-    completion_days: Annotated[
-        float, Field(ge=0, description="Days after delivery with no refund or open ticket before completion.")
-    ] = 7.0,
-    refresh_orders: Annotated[
-        bool, Field(description="Read orders Wish changed first (refunds arrive on order payloads).")
-    ] = True,
-    auto_reply: Annotated[
-        bool, Field(description="Answer common tickets (e.g. shipping taking long) with a templated reply.")
-    ] = False,
-    reply_dry_run: Annotated[
-        bool, Field(description="With auto_reply: list the replies in the artifact without sending them.")
-    ] = True,
-    max_replies: Annotated[int, Field(ge=0, le=1000, description="At most this many templated replies per run.")] = 50,
-    ticket_response_hours: Annotated[
-        float, Field(gt=0, description="A ticket awaiting you is due this long after its wait began.")
-    ] = 48.0,
-    penalty_review_days: Annotated[
-        float, Field(gt=0, description="Days a new penalty stays a follow-up (its dispute window).")
-    ] = 14.0,
-    summary_day: Annotated[
-        date | None, Field(description="UTC day of the summary. Empty: the day before Wish's today.")
-    ] = None,
-    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages of changed orders per task run.")] = 20,
+    store: str = DEFAULT_STORE,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
+    notify_block: str | None = None,
+    completion_days: Annotated[float, Field(ge=0)] = 7.0,
+    refresh_orders: bool = True,
+    auto_reply: bool = False,
+    reply_dry_run: bool = True,
+    max_replies: Annotated[int, Field(ge=0, le=1000)] = 50,
+    ticket_response_hours: Annotated[float, Field(gt=0)] = 48.0,
+    penalty_review_days: Annotated[float, Field(gt=0)] = 14.0,
+    summary_day: date | None = None,
+    pages_per_task: Annotated[int, Field(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     """Completion, refunds, tickets, penalties and the daily summary.
 
@@ -87,24 +72,11 @@ def follow_up(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
-    parameters = jsonable(
-        {
-            "store": store,
-            "wish_block": wish_block,
-            "warehouse_block": warehouse_block,
-            "notify_block": notify_block,
-            "completion_days": completion_days,
-            "refresh_orders": refresh_orders,
-            "auto_reply": auto_reply,
-            "reply_dry_run": reply_dry_run,
-            "summary_day": summary_day,
-        }
-    )
-    record_run_start(warehouse_url, run_id, store, "follow_up", parameters)
-    out: dict[str, Any] = {"store": store, "run_id": run_id}
-    try:
+    out: dict[str, Any] = {"store": store}
+    with run_record(warehouse_url, store, "follow_up") as record:
+        run_id = out["run_id"] = record.run_id
+        record.details = out  # on failure: what was done so far
         plan = plan_tracking(store, warehouse_url, wish_block, timedelta(minutes=10), timedelta(seconds=30))
         now = plan["now"]
         if refresh_orders:
@@ -129,38 +101,33 @@ def follow_up(
         out["follow_ups"] = follow_ups_task(
             store, warehouse_url, now, timedelta(hours=ticket_response_hours), timedelta(days=penalty_review_days)
         )
-        out["retention"] = apply_retention_task(store, warehouse_url, now, run_id)
+        out["retention"] = apply_retention_task(store, warehouse_block, now, run_id)
         day = summary_day or (now.date() - timedelta(days=1))
         summary = daily_summary_task(store, warehouse_url, day)
-    except BaseException as exc:
-        record_run_end(
-            warehouse_url, run_id, "failed", {}, jsonable({k: str(v)[:500] for k, v in out.items()}), repr(exc)
+        markdown = summary["markdown"]
+        if out["replies"]:
+            lines = ["", "## Templated replies" + (" (dry run: not sent)" if reply_dry_run else ""), ""]
+            lines += [
+                f"- ticket `{r['ticket_id']}` (order `{r['order_id']}`, {r['reason']}): {r['outcome']}"
+                for r in out["replies"]
+            ]
+            markdown += "\n".join(lines) + "\n"
+        create_markdown_artifact(
+            key="daily-summary", markdown=markdown, description=f"Daily after-sales summary for store {store}."
         )
-        raise
-    markdown = summary["markdown"]
-    if out["replies"]:
-        lines = ["", "## Templated replies" + (" (dry run: not sent)" if reply_dry_run else ""), ""]
-        lines += [
-            f"- ticket `{r['ticket_id']}` (order `{r['order_id']}`, {r['reason']}): {r['outcome']}"
-            for r in out["replies"]
-        ]
-        markdown += "\n".join(lines) + "\n"
-    create_markdown_artifact(
-        key="daily-summary", markdown=markdown, description=f"Daily after-sales summary for store {store}."
-    )
-    out["summary"] = summary["summary"]
-    out["markdown"] = markdown
-    details = {
-        "refunds": {k: v for k, v in out["refunds"].items() if k != "new_refunds"},
-        "tickets": out["tickets"],
-        "penalties": {k: v for k, v in out["penalties"].items() if k != "new_penalties"},
-        "replies": [{k: r[k] for k in ("ticket_id", "outcome")} for r in out["replies"]],
-        "completions": out["completions"]["completed"],
-        "follow_ups_opened": len(out["follow_ups"]["opened"]),
-        "follow_ups_resolved": len(out["follow_ups"]["resolved"]),
-        "summary_day": day.isoformat(),
-    }
-    record_run_end(warehouse_url, run_id, "succeeded", {"fetched": out.get("orders_fetched", 0)}, details)
+        out["summary"] = summary["summary"]
+        out["markdown"] = markdown
+        details = {
+            "refunds": {k: v for k, v in out["refunds"].items() if k != "new_refunds"},
+            "tickets": out["tickets"],
+            "penalties": {k: v for k, v in out["penalties"].items() if k != "new_penalties"},
+            "replies": [{k: r[k] for k in ("ticket_id", "outcome")} for r in out["replies"]],
+            "completions": out["completions"]["completed"],
+            "follow_ups_opened": len(out["follow_ups"]["opened"]),
+            "follow_ups_resolved": len(out["follow_ups"]["resolved"]),
+            "summary_day": day.isoformat(),
+        }
+        record.counts, record.details = {"fetched": out.get("orders_fetched", 0)}, details
     if notify_block:
         from tasks.notify import send_notification
 

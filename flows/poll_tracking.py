@@ -22,8 +22,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable, overlapped_schedule
-from tasks.runs import record_run_end, record_run_start
+from flows.common import overlapped_schedule, run_record
 from tasks.tracking import (
     derive_tracking,
     notify_tracking,
@@ -39,38 +38,22 @@ from wishflow.tracking import TrackingPolicy
 
 @flow(name="poll_tracking", log_prints=False, validate_parameters=True)
 def poll_tracking(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    notify_block: Annotated[
-        str | None, Field(description="Notification block for the run's digest of exceptions.")
-    ] = None,
-    poll_interval_hours: Annotated[
-        float, Field(gt=0, description="Read a quiet parcel from Wish at most this often.")
-    ] = 12.0,
-    urgent_poll_interval_hours: Annotated[
-        float, Field(gt=0, description="... or this often when a deadline is near or an exception is open.")
-    ] = 3.0,
-    first_scan_warning_hours: Annotated[
-        float, Field(ge=0, description="Flag a missing first scan this long before its 168/336 h deadline.")
-    ] = 48.0,
-    delivery_warning_hours: Annotated[
-        float, Field(ge=0, description="Flag confirmed-delivery / Wish Express orders this long before due.")
-    ] = 48.0,
-    stall_days: Annotated[
-        float, Field(gt=0, description="A scanned parcel with no new milestone for this many days is stalled.")
-    ] = 14.0,
-    max_polls: Annotated[
-        int, Field(ge=0, description="At most this many quiet parcels read by id per run (most urgent first).")
-    ] = 20_000,
-    ids_per_task: Annotated[int, Field(ge=1, le=5000, description="Parcels read by id per task run.")] = 500,
-    max_workers: Annotated[int, Field(ge=1, le=16, description="Concurrent GET /orders/{id} per batch.")] = 8,
-    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages of changed orders per task run.")] = 20,
-    page_size: Annotated[int, Field(ge=1, le=500, description="Orders per API page (Wish allows 1-500).")] = 500,
-    lookback_minutes: Annotated[
-        float, Field(ge=0, description="Re-read this much before the cursor (idempotent).")
-    ] = 10.0,
-    safety_lag_seconds: Annotated[float, Field(ge=0, description="Stop this long before Wish's now.")] = 30.0,
+    store: str = DEFAULT_STORE,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
+    notify_block: str | None = None,
+    poll_interval_hours: Annotated[float, Field(gt=0)] = 12.0,
+    urgent_poll_interval_hours: Annotated[float, Field(gt=0)] = 3.0,
+    first_scan_warning_hours: Annotated[float, Field(ge=0)] = 48.0,
+    delivery_warning_hours: Annotated[float, Field(ge=0)] = 48.0,
+    stall_days: Annotated[float, Field(gt=0)] = 14.0,
+    max_polls: Annotated[int, Field(ge=0)] = 20_000,
+    ids_per_task: Annotated[int, Field(ge=1, le=5000)] = 500,
+    max_workers: Annotated[int, Field(ge=1, le=16)] = 8,
+    pages_per_task: Annotated[int, Field(ge=1, le=1000)] = 20,
+    page_size: Annotated[int, Field(ge=1, le=500)] = 500,
+    lookback_minutes: Annotated[float, Field(ge=0)] = 10.0,
+    safety_lag_seconds: Annotated[float, Field(ge=0)] = 30.0,
 ) -> dict[str, Any]:
     """Follow shipped parcels to delivery and flag exceptions.
 
@@ -99,7 +82,6 @@ def poll_tracking(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     policy = TrackingPolicy(
         first_scan_warning=timedelta(hours=first_scan_warning_hours),
@@ -108,24 +90,10 @@ def poll_tracking(
         poll_interval=timedelta(hours=poll_interval_hours),
         urgent_poll_interval=timedelta(hours=urgent_poll_interval_hours),
     )
-    parameters = jsonable(
-        {
-            "store": store,
-            "wish_block": wish_block,
-            "warehouse_block": warehouse_block,
-            "notify_block": notify_block,
-            "poll_interval_hours": poll_interval_hours,
-            "urgent_poll_interval_hours": urgent_poll_interval_hours,
-            "first_scan_warning_hours": first_scan_warning_hours,
-            "delivery_warning_hours": delivery_warning_hours,
-            "stall_days": stall_days,
-            "max_polls": max_polls,
-            "ids_per_task": ids_per_task,
-        }
-    )
-    record_run_start(warehouse_url, run_id, store, "track", parameters)
     totals: dict[str, Any] = {"fetched": 0, "changed": 0, "pages": 0, "polled_by_id": 0, "not_found": 0}
-    try:
+    with run_record(warehouse_url, store, "track") as record:
+        run_id = record.run_id
+        record.counts, record.details = {"fetched": 0}, totals  # on failure: what was read so far
         plan = plan_tracking(
             store,
             warehouse_url,
@@ -141,6 +109,7 @@ def poll_tracking(
                 store, warehouse_url, wish_block, plan["window"], position, pages_per_task, page_size, run_id
             )
             totals["fetched"] += chunk["fetched"]
+            record.counts["fetched"] = totals["fetched"]
             totals["pages"] += chunk["pages"]
             changed.extend(chunk["changed_order_ids"])
             position = chunk["next_position"]
@@ -156,17 +125,9 @@ def poll_tracking(
             polled.extend(batch)
         totals["polled_by_id"] = len(polled)
         update = derive_tracking(store, warehouse_url, now, policy, quote(sorted(set(changed) | set(polled))))
-    except BaseException as exc:
-        record_run_end(warehouse_url, run_id, "failed", {"fetched": totals["fetched"]}, totals, repr(exc))
-        raise
-    details = {**totals, **{k: v for k, v in update.items() if k != "changes"}}
-    record_run_end(
-        warehouse_url,
-        run_id,
-        "succeeded",
-        {"fetched": totals["fetched"] + totals["polled_by_id"], "changed": totals["changed"]},
-        details,
-    )
+        details = {**totals, **{k: v for k, v in update.items() if k != "changes"}}
+        record.counts = {"fetched": totals["fetched"] + totals["polled_by_id"], "changed": totals["changed"]}
+        record.details = details
     report = tracking_report(store, warehouse_url)
     create_markdown_artifact(
         key="tracking-exceptions",

@@ -20,9 +20,8 @@ from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable, overlapped_schedule
+from flows.common import overlapped_schedule, run_record
 from tasks.pull import count_pull_changes, plan_pull, pull_pages
-from tasks.runs import record_run_end, record_run_start
 from tasks.statistics import refresh_planner_statistics
 from wishflow.config import DEFAULT_STORE
 from wishflow.warehouse.statistics import MIN_ROWS, PULL_TABLES
@@ -30,20 +29,16 @@ from wishflow.warehouse.statistics import MIN_ROWS, PULL_TABLES
 
 @flow(name="pull_orders", log_prints=False, validate_parameters=True)
 def pull_orders(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    since: Annotated[
-        datetime | None, Field(description="Backfill from this updated_at (UTC). Empty: incremental.")
-    ] = None,
-    until: Annotated[datetime | None, Field(description="Backfill up to this updated_at (UTC). Empty: now.")] = None,
-    page_size: Annotated[int, Field(ge=1, le=500, description="Orders per API page (Wish allows 1-500).")] = 500,
-    lookback: Annotated[
-        timedelta, Field(description="Incremental overlap re-read before the cursor (idempotent).")
-    ] = timedelta(minutes=10),
-    safety_lag: Annotated[timedelta, Field(description="Stop this long before Wish's now.")] = timedelta(seconds=30),
-    pages_per_task: Annotated[int, Field(ge=1, le=1000, description="Pages fetched and recorded per task run.")] = 20,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    notify_block: Annotated[str | None, Field(description="Notification block for the new-orders digest.")] = None,
+    store: str = DEFAULT_STORE,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page_size: Annotated[int, Field(ge=1, le=500)] = 500,
+    lookback: timedelta = timedelta(minutes=10),
+    safety_lag: timedelta = timedelta(seconds=30),
+    pages_per_task: Annotated[int, Field(ge=1, le=1000)] = 20,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
+    notify_block: str | None = None,
 ) -> dict[str, Any]:
     """Pull new and changed orders from Wish into the warehouse.
 
@@ -63,22 +58,7 @@ def pull_orders(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
-    parameters = jsonable(
-        {
-            "store": store,
-            "since": since,
-            "until": until,
-            "page_size": page_size,
-            "lookback": lookback,
-            "safety_lag": safety_lag,
-            "wish_block": wish_block,
-            "warehouse_block": warehouse_block,
-            "notify_block": notify_block,
-        }
-    )
-    record_run_start(warehouse_url, run_id, store, "pull", parameters)
     totals: dict[str, Any] = {
         "fetched": 0,
         "new": 0,
@@ -89,9 +69,11 @@ def pull_orders(
         "pages": 0,
         "requests": 0,
     }
-    window: dict[str, Any] | None = None
-    try:
+    with run_record(warehouse_url, store, "pull") as record:
+        run_id = record.run_id
+        record.counts = totals  # on failure: the totals so far
         window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
+        record.details = {"window": window}
         logger.info("store %s: %s", store, window)
         # the window, then (incremental pulls) the sweep of orders dated after Wish's clock
         for current in [window, *([window["sweep"]] if window.get("sweep") else [])]:
@@ -115,11 +97,8 @@ def pull_orders(
         if written >= MIN_ROWS:
             # a backfill leaves tables the planner has never counted (see wishflow.warehouse.statistics)
             refresh_planner_statistics(warehouse_url, list(PULL_TABLES), written)
-    except BaseException as exc:
-        record_run_end(warehouse_url, run_id, "failed", totals, {"window": window}, repr(exc))
-        raise
-    counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
-    record_run_end(warehouse_url, run_id, "succeeded", counts, {"window": window, **totals})
+        counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
+        record.counts, record.details = counts, {"window": window, **totals}
     create_table_artifact(
         key="pull-orders-summary",
         table=[{"store": store, **counts, "pages": totals["pages"], "window": str(window)}],

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from blocks.warehouse import resolve_warehouse_url
 from flows.common import current_run_id
 from tasks.refunds import refund_orders_task
 from wishflow.config import DEFAULT_STORE
@@ -20,15 +19,13 @@ from wishflow.config import DEFAULT_STORE
 
 @flow(name="refund_orders", log_prints=False, validate_parameters=True)
 def refund_orders(
-    order_ids: Annotated[list[str], Field(description="Orders to refund.")],
-    reason: Annotated[
-        str, Field(description="A refund reason the orders offer now, e.g. MERCHANT_OUT_OF_STOCK, UNABLE_TO_SHIP.")
-    ],
-    note: Annotated[str | None, Field(description="Optional refund_reason_note.")] = None,
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    order_ids: list[str],
+    reason: str,
+    note: str | None = None,
+    store: str = DEFAULT_STORE,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Refund orders the merchant cannot fulfil.
 
@@ -41,13 +38,14 @@ def refund_orders(
         wish_block: WishCredentials block name (else environment).
         warehouse_block: Warehouse block name (else environment).
     """
-    warehouse_url = resolve_warehouse_url(warehouse_block)
-    result = refund_orders_task(
-        store, warehouse_url, wish_block, list(order_ids), reason, note, follow_seconds, current_run_id()
+    settled = refund_orders_task(
+        store, warehouse_block, wish_block, list(order_ids), reason, note, follow_seconds, current_run_id()
     )
     logger = get_run_logger()
-    for order_id, r in result["results"].items():
-        logger.info("refund of %s: %s (%s)", order_id, r["state"], r["detail"])
-    for order_id, why in result["refused"].items():
+    for order_id, r in settled.results.items():
+        logger.info("refund of %s: %s (%s)", order_id, r.state, r.detail)
+    for order_id, why in settled.refused.items():
         logger.warning("refund of %s not asked for: %s", order_id, why)
-    return result
+    # the command line's view (wishflow refund): plain values per order
+    results = {o: {"state": r.state, "detail": r.detail, "reason": r.reason} for o, r in settled.results.items()}
+    return {"results": results, "refused": settled.refused}

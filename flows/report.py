@@ -6,23 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
-from blocks.warehouse import resolve_warehouse_url
+from tasks.report import write_report_task
+from wishflow.report.html import ReportResult
 
 
-@task(name="write-report", retries=1, retry_delay_seconds=5)
-def write_report_task(warehouse_url: str, path: str, store: str | None, days: int) -> dict[str, Any]:
-    from wishflow.report import write_report
-
-    result = write_report(warehouse_url, path, store=store, days=days)
-    return {"path": str(result.path), "summary": result.summary, "charts": result.charts}
-
-
-def summary_markdown(result: dict[str, Any]) -> str:
-    s = result["summary"]
+def summary_markdown(result: ReportResult) -> str:
+    s = result.summary
     rate = "n/a" if s["on_time_rate"] is None else f"{s['on_time_rate'] * 100:.1f}%"
     rows = [
         ("Orders released", s["orders"]),
@@ -44,19 +37,17 @@ def summary_markdown(result: dict[str, Any]) -> str:
             "|---|---|",
             *[f"| {k} | {'n/a' if v is None else v} |" for k, v in rows],
             "",
-            f"HTML report with charts: `{result['path']}`",
+            f"HTML report with charts: `{result.path}`",
         ]
     )
 
 
 @flow(name="report", log_prints=False, validate_parameters=True)
 def report(
-    store: Annotated[str | None, Field(description="Store to report on; empty: all stores.")] = None,
-    days: Annotated[int, Field(ge=1, le=3660, description="Days of history to include.")] = 90,
-    output: Annotated[
-        str, Field(description="Where to write the HTML file (relative paths: under the working directory).")
-    ] = ".wishflow/report.html",
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    store: str | None = None,
+    days: Annotated[int, Field(ge=1, le=3660)] = 90,
+    output: str = ".wishflow/report.html",
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Write the operations report and publish its summary as the artifact ``operations-report``.
 
@@ -67,12 +58,11 @@ def report(
         warehouse_block: Warehouse block name (else environment).
     """
     logger = get_run_logger()
-    warehouse_url = resolve_warehouse_url(warehouse_block)
-    result = write_report_task(warehouse_url, str(Path(output)), store, days)
+    result = write_report_task(warehouse_block, str(Path(output)), store, days)
     create_markdown_artifact(
         key="operations-report",
         markdown=summary_markdown(result),
         description="Operations report summary and where the HTML file is.",
     )
-    logger.info("report for %s written to %s", result["summary"]["store"], result["path"])
-    return result
+    logger.info("report for %s written to %s", result.summary["store"], result.path)
+    return {"path": str(result.path), "summary": result.summary, "charts": result.charts}

@@ -15,15 +15,19 @@ never run the same store's cycle side by side; a second one waits up to ``wait_m
 
 from __future__ import annotations
 
-import contextlib
+from dataclasses import asdict
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
-STORE_LIMIT_PREFIX = "wishflow-store-"
+from flows.order_cycle import order_cycle
+from tasks.stores import STORE_LIMIT_PREFIX, StoreOutcome, ensure_store_limit, run_store, store_limit_name
+
+__all__ = ["STORE_LIMIT_PREFIX", "StoresFailed", "ensure_store_limit", "run_stores", "store_limit_name"]
 
 
 class StoresFailed(RuntimeError):  # noqa: N818 - reads as what happened
@@ -37,76 +41,6 @@ class StoresFailed(RuntimeError):  # noqa: N818 - reads as what happened
 
     def __reduce__(self) -> tuple[type[StoresFailed], tuple[dict[str, dict[str, Any]]]]:
         return (StoresFailed, (self.outcome,))
-
-
-def store_limit_name(store: str) -> str:
-    return f"{STORE_LIMIT_PREFIX}{store}"
-
-
-def ensure_store_limit(store: str) -> str:
-    """The store's global concurrency limit (limit 1), created if it does not exist yet."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    name = store_limit_name(store)
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            # another fan-out may create it meanwhile
-            with contextlib.suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    return name
-
-
-@task(name="run-store", retries=0)
-def run_store(
-    store: str,
-    wish_block: str | None,
-    warehouse_block: str | None,
-    deployment: str | None,
-    parameters: dict[str, Any],
-    wait_minutes: float,
-    timeout_minutes: float,
-) -> dict[str, Any]:
-    from prefect.concurrency.sync import concurrency
-
-    logger = get_run_logger()
-    child = {"store": store, "wish_block": wish_block, "warehouse_block": warehouse_block, **parameters}
-    limit = ensure_store_limit(store)
-    with concurrency(limit, occupy=1, timeout_seconds=wait_minutes * 60, strict=True):
-        if deployment:
-            from prefect.deployments import run_deployment
-
-            run = run_deployment(
-                deployment,
-                parameters=child,
-                timeout=timeout_minutes * 60,
-                poll_interval=2,
-                tags=["wishflow", f"store:{store}"],
-                flow_run_name=f"{store}",
-                as_subflow=True,
-            )
-            state = run.state
-            logger.info("store %s: %s run %s ended %s", store, deployment, run.name, state.name if state else None)
-            return {
-                "store": store,
-                "flow_run_id": str(run.id),
-                "state": state.name if state else "UNKNOWN",
-                "ok": bool(state and state.is_completed()),
-                "message": (state.message or "") if state else "",
-            }
-        from flows.order_cycle import order_cycle
-
-        state = order_cycle(**child, return_state=True)
-        return {
-            "store": store,
-            "flow_run_id": str(state.state_details.flow_run_id),
-            "state": state.name,
-            "ok": state.is_completed(),
-            "message": state.message or "",
-        }
 
 
 @flow(
@@ -162,16 +96,19 @@ def run_stores(
             dict(parameters),
             wait_minutes,
             timeout_minutes,
+            # in this process: the cycle is handed over (tasks/ never import flows/)
+            None if deployment else quote(order_cycle),
         )
         for store in stores
     }
     outcome: dict[str, dict[str, Any]] = {}
     for store, future in futures.items():
         try:
-            outcome[store] = future.result()
+            ended = future.result()
         except Exception as exc:  # noqa: BLE001 - one store's failure never hides the others'
             logger.error("store %s failed: %r", store, exc)
-            outcome[store] = {"store": store, "flow_run_id": None, "state": "FAILED", "ok": False, "message": repr(exc)}
+            ended = StoreOutcome(store, None, "FAILED", False, repr(exc))
+        outcome[store] = asdict(ended)
     create_table_artifact(
         key="run-stores",
         table=[{k: v for k, v in row.items() if k != "ok"} for row in outcome.values()],

@@ -20,9 +20,8 @@ from pydantic import Field
 
 from blocks.shipping import resolve_shipping_policy
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable, overlapped_schedule
+from flows.common import overlapped_schedule, run_record
 from tasks.notify import send_notification
-from tasks.runs import record_run_end, record_run_start
 from tasks.statistics import refresh_planner_statistics
 from tasks.validation import (
     publish_validation_artifacts,
@@ -38,19 +37,12 @@ from wishflow.warehouse.statistics import MIN_ROWS, VALIDATION_TABLES
 
 @flow(name="validate_orders", log_prints=False, validate_parameters=True)
 def validate_orders(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    batch_size: Annotated[int, Field(ge=1, le=500_000, description="Orders validated per task run.")] = 50_000,
-    risk_hours: Annotated[
-        float, Field(gt=0, description="Notify about unshipped orders with fewer hours than this left.")
-    ] = 24.0,
-    notify_block: Annotated[
-        str | None, Field(description="Notification block for the deadline-risk digest ('type-slug/name').")
-    ] = None,
-    shipping_block: Annotated[
-        str | None,
-        Field(description="Shipping policy block whose `bounds` hold orders past them (else environment/default)."),
-    ] = None,
+    store: str = DEFAULT_STORE,
+    warehouse_block: str | None = None,
+    batch_size: Annotated[int, Field(ge=1, le=500_000)] = 50_000,
+    risk_hours: Annotated[float, Field(gt=0)] = 24.0,
+    notify_block: str | None = None,
+    shipping_block: str | None = None,
 ) -> dict[str, Any]:
     """Validate pending orders with Great Expectations; quarantine the bad ones.
 
@@ -66,28 +58,18 @@ def validate_orders(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     # the merchant's blocking upper bounds (issue 18) live in the shipping policy
     bounds = resolve_shipping_policy(shipping_block).policy().bounds
     now = datetime.now(UTC)
-    parameters = jsonable(
-        {
-            "store": store,
-            "warehouse_block": warehouse_block,
-            "batch_size": batch_size,
-            "risk_hours": risk_hours,
-            "notify_block": notify_block,
-            "shipping_block": shipping_block,
-        }
-    )
-    record_run_start(warehouse_url, run_id, store, "validate", parameters)
     totals: dict[str, Any] = {"batches": 0, "validated": 0, "valid": 0, "invalid": 0, "unattributed_failures": 0}
     by_rule: dict[str, int] = {}
-    try:
+    with run_record(warehouse_url, store, "validate") as record:
+        run_id = record.run_id
+        record.details = {**totals, "by_rule": by_rule}
         after: str | None = None
         while True:
-            frame = read_pending_orders(warehouse_url, store, after, batch_size)
+            frame = read_pending_orders(warehouse_block, store, after, batch_size)
             if frame.empty:
                 break
             after = str(frame["order_id"].iloc[-1])
@@ -95,41 +77,39 @@ def validate_orders(
             # task's inputs and to resolve futures in them), seconds per 50k-order batch.
             outcome = validate_orders_frame(quote(frame), now, bounds)
             totals["batches"] += 1
-            counts = record_validation(warehouse_url, store, run_id, quote(outcome), totals["batches"], now)
+            counts = record_validation(warehouse_block, store, run_id, quote(outcome), totals["batches"], now)
             for key, value in counts.items():
                 totals[key] += value
             for rule, count in outcome.counts_by_expectation().items():
                 by_rule[rule] = by_rule.get(rule, 0) + count
+            record.counts, record.details = _counts(totals), {**totals, "by_rule": by_rule}
             logger.info(
                 "batch %d: %d validated, %d quarantined", totals["batches"], counts["validated"], counts["invalid"]
             )
         if totals["validated"] >= MIN_ROWS:
             # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
             refresh_planner_statistics(warehouse_url, list(VALIDATION_TABLES), totals["validated"])
-        views = read_order_views(warehouse_url, store, risk_hours)
+        views = read_order_views(warehouse_block, store, risk_hours)
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False
-        if notify_block and views["at_risk"]:
-            digest = deadline_risk_digest(store, views["at_risk"], risk_hours)
+        if notify_block and views.at_risk:
+            digest = deadline_risk_digest(store, views.at_risk, risk_hours)
             notified = send_notification(notify_block, digest.title, digest.body)
-    except BaseException as exc:
-        record_run_end(warehouse_url, run_id, "failed", _counts(totals), {**totals, "by_rule": by_rule}, repr(exc))
-        raise
-    details = {
-        **totals,
-        "by_rule": by_rule,
-        "quarantined_open": len(views["quarantined"]),
-        "at_risk": len(views["at_risk"]),
-        "notified": notified,
-    }
-    record_run_end(warehouse_url, run_id, "succeeded", _counts(totals), details)
+        details = {
+            **totals,
+            "by_rule": by_rule,
+            "quarantined_open": len(views.quarantined),
+            "at_risk": len(views.at_risk),
+            "notified": notified,
+        }
+        record.counts, record.details = _counts(totals), details
     logger.info(
         "store %s: %d validated, %d valid, %d quarantined; %d at risk within %g h",
         store,
         totals["validated"],
         totals["valid"],
         totals["invalid"],
-        len(views["at_risk"]),
+        len(views.at_risk),
         risk_hours,
     )
     return {"store": store, "run_id": run_id, **details}

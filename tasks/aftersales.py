@@ -7,11 +7,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from blocks.wish import build_wish_client
-from tasks.common import engine_for, retry_transient
+from tasks.common import API_TASK, DB_TASK, engine_for
 from wishflow.aftersales import (
     ReplyPolicy,
     awaiting_merchant,
@@ -26,42 +24,28 @@ from wishflow.aftersales import (
     update_follow_ups,
 )
 
-_API: dict[str, Any] = {
-    "retries": 4,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_transient,
-    "cache_policy": NO_CACHE,
-}
-_DB: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": 5,
-    "retry_condition_fn": retry_transient,
-    "cache_policy": NO_CACHE,
-}
 
-
-@task(name="sync-refunds", **_DB)
+@task(name="sync-refunds", **DB_TASK)
 def sync_refunds_task(store: str, warehouse_url: str) -> dict[str, Any]:
     """Refunds from the recorded order payloads."""
     return sync_refunds(engine_for(warehouse_url), store).to_json()
 
 
-@task(name="sync-tickets", **_API)
+@task(name="sync-tickets", **API_TASK)
 def sync_tickets_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
     """Tickets updated since the last sync, with their replies."""
     with build_wish_client(wish_block) as client:
         return sync_tickets(client, engine_for(warehouse_url), store).to_json()
 
 
-@task(name="sync-penalties", **_API)
+@task(name="sync-penalties", **API_TASK)
 def sync_penalties_task(store: str, warehouse_url: str, wish_block: str | None) -> dict[str, Any]:
     """Penalties created or reversed since the last sync."""
     with build_wish_client(wish_block) as client:
         return sync_penalties(client, engine_for(warehouse_url), store).to_json()
 
 
-@task(name="templated-replies", **_API)
+@task(name="templated-replies", **API_TASK)
 def templated_replies_task(
     store: str, warehouse_url: str, wish_block: str | None, enabled: bool, dry_run: bool, max_replies: int
 ) -> list[dict[str, Any]]:
@@ -77,13 +61,13 @@ def templated_replies_task(
         return [p.to_json() for p in send_replies(client, engine, store, plans, dry_run=False)]
 
 
-@task(name="update-completions", **_DB)
+@task(name="update-completions", **DB_TASK)
 def completions_task(store: str, warehouse_url: str, now: datetime, quiet_period: timedelta) -> dict[str, Any]:
     """Complete delivered orders past the quiet period with no refund and no open ticket."""
     return update_completions(engine_for(warehouse_url), store, now=now, quiet_period=quiet_period).to_json()
 
 
-@task(name="update-follow-ups", **_DB)
+@task(name="update-follow-ups", **DB_TASK)
 def follow_ups_task(
     store: str, warehouse_url: str, now: datetime, ticket_response: timedelta, penalty_review: timedelta
 ) -> dict[str, Any]:
@@ -99,7 +83,7 @@ def follow_ups_task(
     return result
 
 
-@task(name="daily-summary", **_DB)
+@task(name="daily-summary", **DB_TASK)
 def daily_summary_task(store: str, warehouse_url: str, day: date) -> dict[str, Any]:
     """The day's figures against the day before, and the markdown report with open follow-ups."""
     engine = engine_for(warehouse_url)

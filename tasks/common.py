@@ -1,10 +1,27 @@
-"""What every task shares: the retry policy and per-process engine cache."""
+"""What every task shares: the option presets (retries and caching) and the per-process engine cache.
+
+Every task takes one preset, so which task retries what is decided here, once:
+
+- :data:`API_TASK`: calls Wish. Retried with jittered backoff, only for what is still transient
+  after the client's own per-request retries (5xx, timeouts, 429 past the wait budget) or a lost
+  database connection.
+- :data:`DB_TASK`: reads or writes the warehouse only. Retried briefly, only for a lost connection.
+- :data:`NOTIFY_TASK`: sends a message through a notification block (any transport): retried
+  unless the failure is a configuration mistake or a bug.
+- :data:`LOCAL_TASK`: computes, publishes artifacts or orchestrates: never retried.
+
+None of them retries a configuration error (:mod:`wishflow.errors`) or a bug (``TypeError``,
+``KeyError``...): retrying cannot fix either. None caches: every task works on live data.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.tasks import exponential_backoff
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -25,6 +42,14 @@ def engine_for(url: str) -> Engine:
         return engine
 
 
+def warehouse_engine(warehouse_block: str | None) -> Engine:
+    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here,
+    inside the task: its URL may hold a password, so only the block's name crosses the task boundary."""
+    from blocks.warehouse import resolve_warehouse_url
+
+    return engine_for(resolve_warehouse_url(warehouse_block))
+
+
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """``retry_condition_fn``: retry transient Wish errors and lost database connections only.
 
@@ -40,10 +65,58 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return is_retryable(exc) or lost_connection
 
 
-def retry_unless_config_error(task: Any, task_run: Any, state: Any) -> bool:
-    """``retry_condition_fn`` for tasks that retry any failure: anything but a configuration error."""
+#: Exceptions that say the code is wrong, not the world: a retry runs the same bug again.
+BUGS: tuple[type[BaseException], ...] = (
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NameError,
+    AssertionError,
+    ValueError,
+    NotImplementedError,
+)
+
+
+def retry_unless_config_error_or_bug(task: Any, task_run: Any, state: Any) -> bool:
+    """``retry_condition_fn`` for tasks whose transient failures have no type of their own (a
+    notification's transport): anything but a configuration error or a bug."""
     try:
         exc = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a state we cannot read is not worth retrying
         return False
-    return not (isinstance(exc, BaseException) and is_config_error(exc))
+    if not isinstance(exc, BaseException):
+        return False
+    return not (is_config_error(exc) or isinstance(exc, BUGS))
+
+
+class TaskOptions(TypedDict, total=False):
+    """The ``@task`` options a preset sets (``@task(name=..., **API_TASK)``)."""
+
+    retries: int
+    retry_delay_seconds: float | list[float] | Callable[[int], list[float]]
+    retry_jitter_factor: float
+    retry_condition_fn: Callable[[Any, Any, Any], bool]
+    cache_policy: CachePolicy
+
+
+API_TASK: TaskOptions = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+    "cache_policy": NO_CACHE,
+}
+DB_TASK: TaskOptions = {
+    "retries": 2,
+    "retry_delay_seconds": 5,
+    "retry_condition_fn": retry_transient,
+    "cache_policy": NO_CACHE,
+}
+NOTIFY_TASK: TaskOptions = {
+    "retries": 2,
+    "retry_delay_seconds": 5,
+    "retry_condition_fn": retry_unless_config_error_or_bug,
+    "cache_policy": NO_CACHE,
+}
+LOCAL_TASK: TaskOptions = {"retries": 0, "cache_policy": NO_CACHE}

@@ -12,22 +12,15 @@ from typing import Any
 
 import orjson
 from prefect import task
-from prefect.tasks import exponential_backoff
 
 from blocks.wish import build_wish_client
-from tasks.common import engine_for, retry_transient
+from tasks.common import API_TASK, DB_TASK, engine_for
 from wishflow.api.pagination import Position
 from wishflow.pull import ChunkResult, PullWindow, plan_window, pull_chunk
 from wishflow.warehouse.orders_writer import run_changes
 
 
-@task(
-    name="plan-pull-window",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient,
-)
+@task(name="plan-pull-window", **API_TASK)
 def plan_pull(
     store: str,
     warehouse_url: str,
@@ -57,14 +50,7 @@ def plan_pull(
 _COMMITTED: dict[str, ChunkResult] = {}
 
 
-@task(
-    name="pull-order-pages",
-    retries=4,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient,
-    timeout_seconds=1800,
-)
+@task(name="pull-order-pages", timeout_seconds=1800, **API_TASK)
 def pull_pages(
     store: str,
     warehouse_url: str,
@@ -110,7 +96,7 @@ def pull_pages(
     }
 
 
-@task(name="count-pull-changes", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="count-pull-changes", **DB_TASK)
 def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> dict[str, Any]:
     """How many orders the run added and changed, read from the warehouse (exact across task
     retries), with the ids of the new ones due soonest (at most ``NEW_IDS_KEPT``)."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from prefect import task
 
 from blocks.retention import resolve_retention_policy
-from tasks.common import engine_for, retry_transient
-from wishflow.retention import apply_retention
+from tasks.common import DB_TASK, warehouse_engine
+from wishflow.retention import RetentionResult, apply_retention
 
 
-@task(name="apply-retention", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
-def apply_retention_task(store: str, warehouse_url: str, now: datetime, run_id: str) -> dict[str, Any]:
+@task(name="apply-retention", **DB_TASK)
+def apply_retention_task(store: str, warehouse_block: str | None, now: datetime, run_id: str) -> RetentionResult:
     """Blank personal fields of ``store``'s orders finished longer ago than the policy keeps them."""
     policy = resolve_retention_policy()
-    return apply_retention(engine_for(warehouse_url), store, now, policy, run_id).as_dict()
+    return apply_retention(warehouse_engine(warehouse_block), store, now, policy, run_id)

@@ -6,16 +6,16 @@ from typing import Any
 
 from prefect import task
 
-from tasks.common import engine_for, retry_transient
+from tasks.common import DB_TASK, engine_for
 from wishflow.warehouse.runs import finish_run, start_run
 
 
-@task(name="record-run-start", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="record-run-start", **DB_TASK)
 def record_run_start(warehouse_url: str, run_id: str, store: str, stage: str, parameters: dict[str, Any]) -> None:
     start_run(engine_for(warehouse_url), run_id, store, stage, parameters)
 
 
-@task(name="record-run-end", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="record-run-end", **DB_TASK)
 def record_run_end(
     warehouse_url: str,
     run_id: str,

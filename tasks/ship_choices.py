@@ -9,11 +9,11 @@ from prefect import task
 
 from blocks.shipping import resolve_shipping_policy
 from blocks.wish import build_wish_client
-from tasks.common import retry_transient
+from tasks.common import API_TASK
 from wishflow.shipping.choices import check_carrier, check_package
 
 
-@task(name="check-ship-choices", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="check-ship-choices", **API_TASK)
 def check_ship_choices(
     wish_block: str | None, policy_block: str | None, carrier: str | None, package: str | None
 ) -> dict[str, Any]:

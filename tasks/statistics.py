@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from tasks.common import engine_for, retry_transient
+from tasks.common import DB_TASK, engine_for
 from wishflow.warehouse.statistics import refresh_statistics
 
 
-@task(name="refresh-planner-statistics", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_transient)
+@task(name="refresh-planner-statistics", **DB_TASK)
 def refresh_planner_statistics(warehouse_url: str, tables: list[str], rows_written: int) -> list[str]:
     """``ANALYZE`` the tables ``rows_written`` rows made stale (PostgreSQL); the tables analyzed."""
     return refresh_statistics(engine_for(warehouse_url), tables, rows_written)

@@ -11,11 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from blocks.wish import build_wish_client
-from tasks.common import engine_for, retry_transient, retry_unless_config_error
+from tasks.common import API_TASK, DB_TASK, NOTIFY_TASK, engine_for
 from wishflow.api.pagination import Position
 from wishflow.pull import PullWindow
 from wishflow.tracking import (
@@ -29,16 +27,8 @@ from wishflow.tracking import (
 )
 from wishflow.tracking.digest import exceptions_markdown, tracking_digest
 
-_API_RETRIES: dict[str, Any] = {
-    "retries": 4,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_transient,
-    "cache_policy": NO_CACHE,
-}
 
-
-@task(name="plan-tracking-poll", **_API_RETRIES)
+@task(name="plan-tracking-poll", **API_TASK)
 def plan_tracking(
     store: str, warehouse_url: str, wish_block: str | None, lookback: timedelta, safety_lag: timedelta
 ) -> dict[str, Any]:
@@ -49,14 +39,14 @@ def plan_tracking(
     return {"now": now, "window": window.to_json()}
 
 
-@task(name="wish-clock", **_API_RETRIES)
+@task(name="wish-clock", **API_TASK)
 def wish_now(wish_block: str | None) -> datetime:
     """Wish's idea of now (its ``Date`` header): the sandbox clock in tests."""
     with build_wish_client(wish_block) as client:
         return client.server_now()
 
 
-@task(name="refresh-changed-orders", timeout_seconds=1800, **_API_RETRIES)
+@task(name="refresh-changed-orders", timeout_seconds=1800, **API_TASK)
 def refresh_changed_pages(
     store: str,
     warehouse_url: str,
@@ -82,13 +72,7 @@ def refresh_changed_pages(
     return result.to_json()
 
 
-@task(
-    name="select-parcels-to-poll",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_unless_config_error,
-    cache_policy=NO_CACHE,
-)
+@task(name="select-parcels-to-poll", **DB_TASK)
 def select_due_parcels(
     store: str,
     warehouse_url: str,
@@ -101,7 +85,7 @@ def select_due_parcels(
     return due_for_poll(engine_for(warehouse_url), store, now=now, policy=policy, exclude=exclude, limit=limit)
 
 
-@task(name="poll-parcels-by-id", timeout_seconds=1800, **_API_RETRIES)
+@task(name="poll-parcels-by-id", timeout_seconds=1800, **API_TASK)
 def refresh_parcels(
     store: str, warehouse_url: str, wish_block: str | None, order_ids: list[str], max_workers: int, run_id: str
 ) -> dict[str, Any]:
@@ -113,13 +97,7 @@ def refresh_parcels(
     return result.to_json()
 
 
-@task(
-    name="derive-tracking",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_unless_config_error,
-    cache_policy=NO_CACHE,
-)
+@task(name="derive-tracking", **DB_TASK)
 def derive_tracking(
     store: str, warehouse_url: str, now: datetime, policy: TrackingPolicy, polled_ids: list[str]
 ) -> dict[str, Any]:
@@ -128,13 +106,13 @@ def derive_tracking(
     return result.to_json()
 
 
-@task(name="tracking-report", cache_policy=NO_CACHE)
+@task(name="tracking-report", **DB_TASK)
 def tracking_report(store: str, warehouse_url: str) -> str:
     """Open exceptions as markdown."""
     return exceptions_markdown(store, open_exceptions(engine_for(warehouse_url), store))
 
 
-@task(name="notify-tracking", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="notify-tracking", **NOTIFY_TASK)
 def notify_tracking(block_name: str | None, store: str, update: dict[str, Any]) -> bool:
     """One digest of the run's new and escalated exceptions (nothing sent when there are none)."""
     if not block_name:

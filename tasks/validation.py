@@ -12,12 +12,11 @@ from typing import Any
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
-from tasks.common import engine_for, retry_transient
+from tasks.common import DB_TASK, LOCAL_TASK, warehouse_engine
 from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
-from wishflow.validation.queries import orders_at_risk, quarantined_orders, unprocessed_orders
+from wishflow.validation.queries import OrderViews, order_views
 from wishflow.validation.store import read_pending_batch, record_outcome
 from wishflow.validation.validate import validate_frame
 
@@ -25,19 +24,15 @@ from wishflow.validation.validate import validate_frame
 ARTIFACT_ROWS = 500
 
 
-@task(
-    name="read-pending-orders",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
-def read_pending_orders(warehouse_url: str, store: str, after_order_id: str | None, batch_size: int) -> pd.DataFrame:
+@task(name="read-pending-orders", **DB_TASK)
+def read_pending_orders(
+    warehouse_block: str | None, store: str, after_order_id: str | None, batch_size: int
+) -> pd.DataFrame:
     """The next batch of orders whose current version has not been validated."""
-    return read_pending_batch(engine_for(warehouse_url), store, after_order_id=after_order_id, limit=batch_size)
+    return read_pending_batch(warehouse_engine(warehouse_block), store, after_order_id=after_order_id, limit=batch_size)
 
 
-@task(name="validate-orders-frame", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(name="validate-orders-frame", timeout_seconds=1800, **LOCAL_TASK)
 def validate_orders_frame(
     frame: pd.DataFrame, now: datetime, bounds: ValidationBounds | None = None
 ) -> ValidationOutcome:
@@ -45,35 +40,18 @@ def validate_orders_frame(
     return validate_frame(frame, now, bounds)
 
 
-@task(
-    name="record-validation",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
+@task(name="record-validation", **DB_TASK)
 def record_validation(
-    warehouse_url: str, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
+    warehouse_block: str | None, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
 ) -> dict[str, int]:
     """Write one batch's verdicts, findings and run row in one transaction (safe to retry)."""
-    return record_outcome(engine_for(warehouse_url), store, run_id, outcome, batch_number=batch_number, now=now)
+    return record_outcome(warehouse_engine(warehouse_block), store, run_id, outcome, batch_number=batch_number, now=now)
 
 
-@task(
-    name="read-order-views",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-    cache_policy=NO_CACHE,
-)
-def read_order_views(warehouse_url: str, store: str, risk_hours: float) -> dict[str, list[dict[str, Any]]]:
+@task(name="read-order-views", **DB_TASK)
+def read_order_views(warehouse_block: str | None, store: str, risk_hours: float) -> OrderViews:
     """The quarantined, unprocessed (by deadline) and at-risk orders of ``store``."""
-    engine = engine_for(warehouse_url)
-    return {
-        "quarantined": quarantined_orders(engine, store, limit=ARTIFACT_ROWS),
-        "unprocessed": unprocessed_orders(engine, store, limit=ARTIFACT_ROWS),
-        "at_risk": orders_at_risk(engine, store, risk_hours),
-    }
+    return order_views(warehouse_engine(warehouse_block), store, risk_hours, limit=ARTIFACT_ROWS)
 
 
 def _cell(value: Any) -> Any:
@@ -96,9 +74,9 @@ def artifact_key(base: str, store: str) -> str:
     return f"{base}-{slug}"
 
 
-@task(name="publish-validation-artifacts", cache_policy=NO_CACHE)
+@task(name="publish-validation-artifacts", **LOCAL_TASK)
 def publish_validation_artifacts(
-    store: str, totals: dict[str, Any], failures_by_expectation: dict[str, int], views: dict[str, list[dict[str, Any]]]
+    store: str, totals: dict[str, Any], failures_by_expectation: dict[str, int], views: OrderViews
 ) -> None:
     """Counts per rule and the quarantined orders of this run; refresh the keyed deadline table."""
     counts = [{"expectation": rule, "failing_orders": n} for rule, n in sorted(failures_by_expectation.items())]
@@ -110,13 +88,13 @@ def publish_validation_artifacts(
             f"{totals['invalid']} quarantined. Failing orders per rule."
         ),
     )
-    quarantined = _table(views["quarantined"])
+    quarantined = _table(views.quarantined)
     create_table_artifact(
         key=artifact_key("quarantined-orders", store),
         table=quarantined or [{"order_id": "(none)"}],
         description=f"Store {store}: orders held back from shipping until fixed upstream (first {ARTIFACT_ROWS}).",
     )
-    unprocessed = _table(views["unprocessed"])
+    unprocessed = _table(views.unprocessed)
     create_table_artifact(
         key=artifact_key("unprocessed-orders-by-deadline", store),
         table=unprocessed or [{"order_id": "(none)"}],

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
+from wishflow.api.contract import WishApi
 from wishflow.config import WishSettings
 from wishflow.errors import ConfigError, config_error_from
 from wishflow.profile import profile_for
@@ -60,7 +61,7 @@ def guarded(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
     return result if isinstance(result, list) else [result]
 
 
-def check_api(settings: WishSettings, client: Any) -> list[Check]:
+def check_api(settings: WishSettings, client: WishApi) -> list[Check]:
     """The API root answers and the token is accepted (``GET /oauth/test``), and whose token it is."""
     profile = profile_for(settings.api_base_url)
     data = client.test_token()
@@ -85,7 +86,7 @@ def check_label_source(label_source: Callable[[], Any], api_url: str) -> Check:
     return ok("label source", f"{provider.name} ({profile.value} profile)")
 
 
-def check_carriers(engine: Engine, store: str, policy: Any, skus: Any, client: Any) -> Check:
+def check_carriers(engine: Engine, store: str, policy: Any, skus: Any, client: WishApi) -> Check:
     """Every open (ready) order's carrier, as the policy decides it, is one Wish accepts for it."""
     from wishflow.shipping.batching import plan_shipments
     from wishflow.shipping.packages import SkuTable

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from wishflow.api.pagination import ONE_MS, OrderLister, OrderPages, Page, Position
+from wishflow.api.contract import WishApi
+from wishflow.api.pagination import ONE_MS, OrderPages, Page, Position
 from wishflow.errors import ConfigError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
@@ -137,7 +138,7 @@ def _page_max_updated(records: list[Any]) -> datetime | None:
 
 
 def pull_chunk(
-    client: OrderLister,
+    client: WishApi,
     engine: Engine,
     store: str,
     window: PullWindow,

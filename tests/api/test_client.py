@@ -20,10 +20,12 @@ from wishflow.api.errors import (
     ErrorAction,
     WishAuthError,
     WishConfigError,
+    WishNotFound,
     WishRateLimited,
     WishRequestError,
     WishRetryableError,
     WishUncertainWriteError,
+    WishWriteInProgress,
     classify,
     is_retryable,
 )
@@ -109,6 +111,21 @@ def test_rejected_request_is_not_retryable() -> None:
     with pytest.raises(WishRequestError, match="bad limit") as info:
         client.list_orders(limit=500)
     assert not is_retryable(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [(400, 1004, WishNotFound), (404, None, WishNotFound), (400, 4006, WishWriteInProgress)],
+)
+def test_codes_callers_act_on_arrive_as_their_own_type(status: int, code: int | None, expected: type) -> None:
+    """Callers catch a type (never match a message): not-found and write-in-progress have their own."""
+    body = orjson.dumps({"code": code, "message": "whatever Wish says"}) if code else b"nope"
+    client = make_client(lambda req: httpx.Response(status, content=body))
+    with pytest.raises(expected) as info:
+        client.get_order("o-1")
+    assert isinstance(info.value, WishRequestError)
+    assert not is_retryable(info.value)
+    assert info.value.code == code
 
 
 def test_bad_app_credentials_are_a_configuration_error() -> None:

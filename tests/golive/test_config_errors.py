@@ -198,7 +198,7 @@ def test_tasks_never_retry_a_configuration_error() -> None:
 
     from sqlalchemy.exc import OperationalError
 
-    from tasks.common import retry_transient, retry_unless_config_error
+    from tasks.common import retry_transient, retry_unless_config_error_or_bug
     from wishflow.api.errors import WishAuthError, WishRetryableError, WishUnreachable
     from wishflow.errors import ConfigError
 
@@ -206,13 +206,16 @@ def test_tasks_never_retry_a_configuration_error() -> None:
     lost = OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
     for exc in (unmigrated, ConfigError("x"), WishAuthError("rejected"), WishUnreachable("down")):
         assert retry_transient(None, None, _State(exc)) is False
-        assert retry_unless_config_error(None, None, _State(exc)) is False
+        assert retry_unless_config_error_or_bug(None, None, _State(exc)) is False
     wrapped = RuntimeError("flow failed")
     wrapped.__cause__ = unmigrated
     assert retry_transient(None, None, _State(wrapped)) is False
     assert retry_transient(None, None, _State(WishRetryableError("502"))) is True
     assert retry_transient(None, None, _State(lost)) is True
-    assert retry_unless_config_error(None, None, _State(ValueError("bug"))) is True
+    for bug in (TypeError("bug"), KeyError("bug"), ValueError("bug"), AttributeError("bug")):
+        assert retry_transient(None, None, _State(bug)) is False
+        assert retry_unless_config_error_or_bug(None, None, _State(bug)) is False
+    assert retry_unless_config_error_or_bug(None, None, _State(ConnectionError("smtp reset"))) is True
 
 
 def test_worker_without_the_project_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

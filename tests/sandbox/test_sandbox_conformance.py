@@ -6,6 +6,7 @@ The spec's response schemas describe the ``data`` member of the envelope, so a s
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ if not SPEC.exists():  # the spec lives beside the repository, at ../shared/wish
 @pytest.fixture(scope="module")
 def spec() -> tuple[OpenAPI, dict[str, Any]]:
     if not SPEC.exists():
+        if os.environ.get("CI"):  # CI must check the sandbox against the spec, never pass by skipping
+            pytest.fail(f"Wish's OpenAPI file is missing ({SPEC}): the conformance suite cannot run in CI")
         pytest.skip("Wish's OpenAPI file is not available")
     openapi = OpenAPI.from_file_path(str(SPEC), config=Config(spec_validator_cls=None))
     raw = orjson.loads(SPEC.read_bytes())

@@ -113,7 +113,7 @@ def test_the_follow_up_flow_applies_the_policy(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WISHFLOW_RETENTION_BLOCK", raising=False)
     result = follow_up(store="alpha", refresh_orders=False)
-    assert result["retention"]["applied"] and result["retention"]["orders_blanked"] >= 1
+    assert result["retention"].applied and result["retention"].orders_blanked >= 1
     engine = sa.create_engine(url)
     try:
         personal = _personal(engine)

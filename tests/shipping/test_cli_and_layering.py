@@ -1,4 +1,4 @@
-"""The library stays Prefect-free; the ``wishflow ship`` commands parse and run."""
+"""The ``wishflow ship`` commands parse and run (the library's Prefect-free layering: tests/test_layering.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,6 @@ import sqlalchemy as sa
 
 from wishflow.warehouse.shipping_schema import shipments
 from wishflow_cli.main import main
-
-
-def test_shipping_library_has_no_prefect_imports() -> None:
-    root = Path(__file__).resolve().parents[2] / "wishflow"
-    offenders = [
-        str(p)
-        for p in [*root.joinpath("shipping").rglob("*.py"), root / "warehouse" / "shipping_schema.py"]
-        if "import prefect" in p.read_text() or "from prefect" in p.read_text()
-    ]
-    assert offenders == []
 
 
 def test_ship_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

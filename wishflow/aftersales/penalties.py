@@ -22,7 +22,8 @@ import orjson
 from sqlalchemy import Engine, select
 
 from wishflow.aftersales.common import write_changed
-from wishflow.api.after_sales import Requester, count_penalties, get_penalty, penalties_keyset
+from wishflow.api.after_sales import count_penalties, get_penalty, penalties_keyset
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishError
 from wishflow.api.pagination import Keyset, Whole
 from wishflow.orders.flatten import parse_wish_time
@@ -162,7 +163,7 @@ def _recorded_at(
         return set(conn.execute(query).scalars())
 
 
-def by_id(client: Requester, engine: Engine, store: str, by: str) -> Whole:
+def by_id(client: WishApi, engine: Engine, store: str, by: str) -> Whole:
     """The paginator's last resort for a group of penalties at one instant (see the module docstring)."""
     other = "reversed_at" if by == "created_at" else "created_at"
 
@@ -197,7 +198,7 @@ def by_id(client: Requester, engine: Engine, store: str, by: str) -> Whole:
 
 
 def _keyset(by: str) -> Any:
-    def keyset(client: Requester, engine: Engine, store: str) -> Keyset:
+    def keyset(client: WishApi, engine: Engine, store: str) -> Keyset:
         return penalties_keyset(client, by, whole=by_id(client, engine, store, by))
 
     return keyset
@@ -220,7 +221,7 @@ PENALTIES_REVERSED = Stream(
 
 
 def sync_penalties(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     *,
@@ -254,7 +255,7 @@ def sync_penalties(
     return result
 
 
-def fetch_penalties(client: Requester, engine: Engine, store: str, penalty_ids: Sequence[str]) -> PenaltySync:
+def fetch_penalties(client: WishApi, engine: Engine, store: str, penalty_ids: Sequence[str]) -> PenaltySync:
     """Read specific penalties by id (e.g. ids an order payload refers to) and record them."""
     payloads = [get_penalty(client, pid) for pid in penalty_ids]
     return record_penalties(engine, store, payloads, loaded_at=datetime.now(UTC))

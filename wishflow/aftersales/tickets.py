@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from wishflow.aftersales.common import write_changed
-from wishflow.api.after_sales import Requester, get_ticket, reply_ticket, tickets_keyset
+from wishflow.api.after_sales import get_ticket, reply_ticket, tickets_keyset
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishError, WishUncertainWriteError
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.sync import engine as sync_engine
@@ -196,7 +197,7 @@ TICKETS = Stream(
 
 
 def sync_tickets(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     *,
@@ -341,7 +342,7 @@ def plan_replies(engine: Engine, store: str, policy: ReplyPolicy) -> list[Planne
 
 
 def send_replies(
-    client: Requester,
+    client: WishApi,
     engine: Engine,
     store: str,
     plans: Sequence[PlannedReply],

@@ -10,40 +10,28 @@ holds, the filters Wish's spec offers narrow it (see each declaration and STATUS
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishRetryableError
 from wishflow.api.pagination import Fetch, Keyset, Whole, wish_params
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Requester(Protocol):
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        auth: bool = True,
-        write: bool = False,
-    ) -> Any: ...
-
-
-def get_ticket(client: Requester, ticket_id: str) -> dict[str, Any]:
+def get_ticket(client: WishApi, ticket_id: str) -> dict[str, Any]:
     """``GET /tickets/{id}``."""
     data = client.request("GET", f"/tickets/{ticket_id}")
     return dict(data or {})
 
 
-def update_ticket(client: Requester, ticket_id: str, state: str) -> dict[str, Any]:
+def update_ticket(client: WishApi, ticket_id: str, state: str) -> dict[str, Any]:
     """``PUT /tickets/{id}``: ``CLOSED`` closes, ``AWAITING_MERCHANT`` re-opens, ``AWAITING_WISH`` appeals."""
     data = client.request("PUT", f"/tickets/{ticket_id}", json={"state": state}, write=True)
     return dict(data or {})
 
 
-def reply_ticket(client: Requester, ticket_id: str, message: str) -> dict[str, Any]:
+def reply_ticket(client: WishApi, ticket_id: str, message: str) -> dict[str, Any]:
     """``POST /tickets/{id}/replies`` (at most 2000 characters; no idempotency key: see
     :mod:`wishflow.aftersales.tickets` for the read-back after an uncertain outcome)."""
     if len(message) > 2000:
@@ -52,7 +40,7 @@ def reply_ticket(client: Requester, ticket_id: str, message: str) -> dict[str, A
     return dict(data or {})
 
 
-def get_penalty(client: Requester, penalty_id: str) -> dict[str, Any]:
+def get_penalty(client: WishApi, penalty_id: str) -> dict[str, Any]:
     """``GET /penalties/{id}``."""
     data = client.request("GET", f"/penalties/{penalty_id}")
     return dict(data or {})
@@ -63,7 +51,7 @@ TICKET_STATES = ("AWAITING_WISH", "AWAITING_USER", "AWAITING_MERCHANT", "CLOSED"
 PENALTY_KEYS = ("created_at", "reversed_at")
 
 
-def _list(client: Requester, path: str) -> Fetch:
+def _list(client: WishApi, path: str) -> Fetch:
     def fetch(**params: Any) -> list[Any]:
         data = client.request("GET", path, params=wish_params(params))
         if not isinstance(data, list):
@@ -73,7 +61,7 @@ def _list(client: Requester, path: str) -> Fetch:
     return fetch
 
 
-def tickets_keyset(client: Requester) -> Keyset:
+def tickets_keyset(client: WishApi) -> Keyset:
     """``GET /tickets`` by ``updated_at``; a saturated instant split by ``types`` then ``states``
     (the spec's closed enums of both: every ticket has exactly one of each)."""
     return Keyset(
@@ -83,7 +71,7 @@ def tickets_keyset(client: Requester) -> Keyset:
     )
 
 
-def penalties_keyset(client: Requester, by: str = "created_at", whole: Whole | None = None) -> Keyset:
+def penalties_keyset(client: WishApi, by: str = "created_at", whole: Whole | None = None) -> Keyset:
     """``GET /penalties`` by ``created_at`` (new) or ``reversed_at`` (reversals).
 
     ``reversed_at_*`` selects reversed penalties only, so it narrows a saturated ``reversed_at``
@@ -105,7 +93,7 @@ def penalties_keyset(client: Requester, by: str = "created_at", whole: Whole | N
     return Keyset(time_key=by, fetch=base, whole=whole)
 
 
-def count_penalties(client: Requester, **filters: Any) -> int | None:
+def count_penalties(client: WishApi, **filters: Any) -> int | None:
     """``GET /penalties/count`` for these filters (``None`` when the answer has no count)."""
     data = client.request("GET", "/penalties/count", params=wish_params(filters))
     count = data.get("count") if isinstance(data, dict) else None

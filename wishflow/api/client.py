@@ -39,7 +39,6 @@ from pydantic import SecretStr
 
 from wishflow.api.auth import AppCredentials, TokenSaver, TokenSet, token_set_from_payload
 from wishflow.api.errors import (
-    EXCEPTION_FOR_ACTION,
     ErrorAction,
     WishAuthError,
     WishError,
@@ -48,6 +47,7 @@ from wishflow.api.errors import (
     WishUncertainWriteError,
     WishUnreachable,
     classify,
+    exception_for,
 )
 from wishflow.api.pacing import RequestPacer
 from wishflow.api.token_refresh import SingleFlightRefresher, TokenPersistence
@@ -392,7 +392,7 @@ class WishClient:
                     code=code,
                     request_id=request_id,
                 )
-            raise EXCEPTION_FOR_ACTION[action](
+            raise exception_for(action, response.status_code, code)(
                 f"{method} {path}: HTTP {response.status_code}, Wish code {code}: {message}",
                 status=response.status_code,
                 code=code,

@@ -24,6 +24,14 @@ class ErrorAction(StrEnum):
     FAIL = "fail"  # the request itself is wrong: retrying cannot help
 
 
+#: Wish's "not found" (HTTP 400: unknown order, ticket or penalty id), as in its OpenAPI examples.
+WISH_NOT_FOUND = 1004
+#: Wish's rate-limit code (with HTTP 429).
+WISH_RATE_LIMITED = 1029
+#: Another asynchronous write on the order is still in progress: the write was not applied (Wish-like,
+#: chosen by the sandbox; the write machines wait and send again).
+WISH_WRITE_IN_PROGRESS = 4006
+
 #: Wish error codes with a meaning of their own (the rest of the 4xx fail the request).
 WISH_CODE_ACTIONS: dict[int, ErrorAction] = {
     1000: ErrorAction.RETRY,  # internal error
@@ -32,7 +40,7 @@ WISH_CODE_ACTIONS: dict[int, ErrorAction] = {
     1007: ErrorAction.REFRESH_TOKEN,  # access token expired
     1008: ErrorAction.REFRESH_TOKEN,  # access token revoked (e.g. after a refresh elsewhere)
     1012: ErrorAction.REFRESH_TOKEN,  # missing or invalid access token
-    1029: ErrorAction.RATE_LIMITED,  # rate limit exceeded (with HTTP 429)
+    WISH_RATE_LIMITED: ErrorAction.RATE_LIMITED,  # rate limit exceeded (with HTTP 429)
     10001: ErrorAction.CONFIG_ERROR,  # client id / secret do not match
 }
 
@@ -138,6 +146,14 @@ class WishRequestError(WishError):
     action = ErrorAction.FAIL
 
 
+class WishNotFound(WishRequestError):
+    """Wish does not know the id asked for (HTTP 404, or HTTP 400 with code 1004)."""
+
+
+class WishWriteInProgress(WishRequestError):
+    """Another asynchronous write on the order is in progress (code 4006): this one was not applied."""
+
+
 class WishUncertainWriteError(WishError):
     """A write whose outcome is unknown (timeout or dropped connection after sending it).
 
@@ -158,6 +174,25 @@ EXCEPTION_FOR_ACTION: dict[ErrorAction, type[WishError]] = {
     ErrorAction.CONFIG_ERROR: WishConfigError,
     ErrorAction.FAIL: WishRequestError,
 }
+
+
+#: Rejected requests whose Wish code (or HTTP status) names a case callers act on: raised as a subclass
+#: of :class:`WishRequestError`, so callers catch a type instead of reading codes or messages.
+REQUEST_ERROR_FOR_CODE: dict[int, type[WishRequestError]] = {
+    WISH_NOT_FOUND: WishNotFound,
+    WISH_WRITE_IN_PROGRESS: WishWriteInProgress,
+}
+REQUEST_ERROR_FOR_STATUS: dict[int, type[WishRequestError]] = {404: WishNotFound}
+
+
+def exception_for(action: ErrorAction, status: int | None = None, code: int | None = None) -> type[WishError]:
+    """The exception type the client raises for an answer classified as ``action``."""
+    if action is ErrorAction.FAIL:
+        if code is not None and code in REQUEST_ERROR_FOR_CODE:
+            return REQUEST_ERROR_FOR_CODE[code]
+        if status is not None and status in REQUEST_ERROR_FOR_STATUS:
+            return REQUEST_ERROR_FOR_STATUS[status]
+    return EXCEPTION_FOR_ACTION[action]
 
 
 def is_retryable(exc: BaseException) -> bool:

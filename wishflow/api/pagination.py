@@ -35,8 +35,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import PaginationError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import OrderState
@@ -49,12 +50,6 @@ Fetch = Callable[..., list[Any]]
 #: Every record of a group no filter splits, given the group's filters and the full page already read
 #: of it: the records it found and whether they are the whole group.
 Whole = Callable[[dict[str, Any], list[Any]], tuple[list[Any], bool]]
-
-
-class OrderLister(Protocol):
-    def list_orders(self, **params: Any) -> list[Any]: ...
-
-    def download_orders(self, **params: Any) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -335,7 +330,7 @@ class KeysetPages:
 # -- orders ---------------------------------------------------------------------------------------
 
 
-def orders_keyset(client: OrderLister) -> Keyset:
+def orders_keyset(client: WishApi) -> Keyset:
     """``GET /orders``: by ``updated_at``; a saturated instant by ``released_at``, then by state, then
     Wish's batch download job (``POST /orders/bulk_get``) for a group no filter splits."""
 
@@ -356,7 +351,7 @@ class OrderPages(KeysetPages):
 
     def __init__(
         self,
-        client: OrderLister,
+        client: WishApi,
         *,
         start: datetime | None,
         end: datetime | None,

@@ -24,55 +24,12 @@ from typing import Any
 import orjson
 
 from wishflow.orders.parse import ParsedOrder
+from wishflow.warehouse.schema import ORDER_PAYLOAD_COLUMNS
 
-#: The ``orders`` columns filled from a payload, in table order (``store`` and ``_loaded_at`` are
-#: added by the loader).
-ORDER_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "transaction_id",
-    "state",
-    "released_at",
-    "updated_at",
-    "expected_ship_time",
-    "expected_delivery_time",
-    "product_id",
-    "product_name",
-    "variation_id",
-    "sku",
-    "color",
-    "size",
-    "quantity",
-    "product_price",
-    "shipping_price",
-    "payment_total",
-    "currency_code",
-    "recipient_name",
-    "street_address1",
-    "street_address2",
-    "street_address3",
-    "city",
-    "province",
-    "zipcode",
-    "country_code",
-    "phone_number",
-    "phone_country_code",
-    "order_types",
-    "is_wish_express",
-    "is_confirmed_delivery",
-    "warehouse_id",
-    "tracking_number",
-    "shipping_provider",
-    "origin_country",
-    "processing_source",
-    "processing_status",
-    "shipped_at",
-    "first_scan_at",
-    "delivered_at",
-    "tracking_cancelled_at",
-    "refunded_at",
-    "input_problems",
-    "raw",
-)
+#: The ``orders`` columns filled from a payload, in table order (``store``, the run ids and
+#: ``_loaded_at`` are added by the loader): derived from the table, so :func:`flatten_order` must
+#: return its values in exactly this order (tests/orders check the length and the names' positions).
+ORDER_COLUMNS: tuple[str, ...] = ORDER_PAYLOAD_COLUMNS
 
 #: Milestones of ``fulfillment_records`` mapped to the timestamp column that keeps their latest time.
 MILESTONE_COLUMNS = {

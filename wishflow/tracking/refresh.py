@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, select
 
-from wishflow.api.errors import WishError
+from wishflow.api.contract import WishApi
+from wishflow.api.errors import WishError, WishNotFound
 from wishflow.api.pagination import Position, orders_keyset
 from wishflow.orders.parse import parse_orders
 from wishflow.pull import PullWindow
@@ -28,17 +29,8 @@ from wishflow.warehouse.orders_writer import ORDERS_STREAM, CursorAdvance, load_
 from wishflow.warehouse.schema import orders
 
 TRACKING_STREAM = "tracking"
-NOT_FOUND_CODE = 1004  # Wish's "not found" (HTTP 400), as documented in its OpenAPI examples
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
-
-
-class OrderReader(Protocol):
-    def list_orders(self, **params: Any) -> list[Any]: ...
-
-    def download_orders(self, **params: Any) -> list[Any]: ...
-
-    def get_order(self, order_id: str) -> dict[str, Any]: ...
 
 
 def plan_tracking_window(
@@ -145,7 +137,7 @@ TRACKING = Stream(
 
 
 def refresh_changed(
-    client: OrderReader,
+    client: WishApi,
     engine: Engine,
     store: str,
     window: PullWindow,
@@ -174,7 +166,7 @@ def refresh_changed(
 
 
 def fetch_orders_by_id(
-    client: OrderReader,
+    client: WishApi,
     order_ids: Sequence[str],
     *,
     max_workers: int = 8,
@@ -190,13 +182,11 @@ def fetch_orders_by_id(
     def one(order_id: str) -> dict[str, Any] | None:
         try:
             return client.get_order(order_id)
-        except WishError as exc:
-            if exc.status == 404 or exc.code == NOT_FOUND_CODE or "not found" in str(exc).lower():
-                if on_error:
-                    on_error(order_id, exc)
-                missing.append(order_id)
-                return None
-            raise
+        except WishNotFound as exc:  # any other failure is raised for the task's retry policy
+            if on_error:
+                on_error(order_id, exc)
+            missing.append(order_id)
+            return None
 
     if not order_ids:
         return [], []
@@ -208,7 +198,7 @@ def fetch_orders_by_id(
 
 
 def refresh_by_id(
-    client: OrderReader,
+    client: WishApi,
     engine: Engine,
     store: str,
     order_ids: Sequence[str],

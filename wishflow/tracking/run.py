@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from wishflow.tracking.refresh import OrderReader, plan_tracking_window, refresh_by_id, refresh_changed
+from wishflow.api.contract import WishApi
+from wishflow.tracking.refresh import plan_tracking_window, refresh_by_id, refresh_changed
 from wishflow.tracking.status import TrackingPolicy
 from wishflow.tracking.store import TrackingUpdate, due_for_poll, update_tracking
 
@@ -32,7 +33,7 @@ class PollResult:
 
 
 def poll_once(
-    client: OrderReader,
+    client: WishApi,
     engine: Engine,
     store: str,
     *,

@@ -7,6 +7,7 @@ upstream since it was judged) can never reach shipping.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -174,3 +175,22 @@ def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[di
             stmt = select(*[orders.c[c] for c in columns]).where(orders.c.store == store, orders.c.order_id.in_(chunk))
             out.extend(dict(row._mapping) for row in conn.execute(stmt))
     return out
+
+
+@dataclass(frozen=True)
+class OrderViews:
+    """What the validation stage shows the merchant: quarantined orders, valid unshipped orders by
+    deadline (both capped at ``limit`` rows) and the orders at risk of missing their deadline (all)."""
+
+    quarantined: list[dict[str, Any]]
+    unprocessed: list[dict[str, Any]]
+    at_risk: list[dict[str, Any]]
+
+
+def order_views(engine: Engine, store: str, risk_hours: float, *, limit: int) -> OrderViews:
+    """The three views of ``store`` (see :class:`OrderViews`)."""
+    return OrderViews(
+        quarantined=quarantined_orders(engine, store, limit=limit),
+        unprocessed=unprocessed_orders(engine, store, limit=limit),
+        at_risk=orders_at_risk(engine, store, risk_hours),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
 
-from wishflow.warehouse.schema import metadata
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 

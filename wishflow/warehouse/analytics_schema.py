@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Table
 
-from wishflow.warehouse.schema import metadata
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import UTCDateTime
 
 pseudonym_salts = Table(

@@ -13,24 +13,14 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 
 def _store() -> Column[str]:
@@ -116,6 +106,11 @@ orders = Table(
     Index(None, "store", "last_run_id"),
     comment="Current state of every order, one row per store and order id.",
 )
+
+#: ``orders`` columns the loader fills itself; every other column is read from the order's payload.
+ORDER_LOADER_COLUMNS: tuple[str, ...] = ("store", "first_seen_run_id", "last_run_id", "_loaded_at")
+#: The ``orders`` columns filled from a payload, in table order (derived from the table, never copied).
+ORDER_PAYLOAD_COLUMNS: tuple[str, ...] = tuple(c.name for c in orders.columns if c.name not in ORDER_LOADER_COLUMNS)
 
 order_events = Table(
     "order_events",

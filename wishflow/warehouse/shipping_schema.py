@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from wishflow.warehouse.schema import metadata
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from wishflow.warehouse.schema import metadata
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import UTCDateTime
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text
 
-from wishflow.warehouse.schema import metadata
+from wishflow.warehouse.metadata import metadata
 from wishflow.warehouse.types import RawJSON, UTCDateTime
 
 order_validations = Table(

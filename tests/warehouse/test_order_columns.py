@@ -1,0 +1,35 @@
+"""The ``orders`` column list is derived from the table, and the flattened row follows it."""
+
+from __future__ import annotations
+
+from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order
+from wishflow.orders.parse import parse_orders
+from wishflow.warehouse.schema import ORDER_LOADER_COLUMNS, orders
+
+PAYLOAD = {
+    "id": "o-1",
+    "transaction_id": "t-1",
+    "state": "APPROVED",
+    "released_at": "2026-01-02T03:04:05.000Z",
+    "updated_at": "2026-01-02T04:00:00.000Z",
+    "product_information": {"id": "p-1", "name": "Lamp", "variation_id": "v-1", "sku": "SKU-9"},
+    "order_payment": {"general_payment_details": {"product_quantity": 2}},
+    "full_address": {"shipping_detail": {"name": "Ada", "city": "Lyon", "country_code": "FR"}},
+    "fulfillment_order_types": ["WISH_EXPRESS"],
+}
+
+
+def test_the_payload_columns_are_every_table_column_but_the_loaders() -> None:
+    assert set(ORDER_COLUMNS) | set(ORDER_LOADER_COLUMNS) == {c.name for c in orders.columns}
+    assert list(ORDER_COLUMNS) == [c.name for c in orders.columns if c.name in ORDER_COLUMNS]
+
+
+def test_a_flattened_order_puts_each_value_under_its_column() -> None:
+    (parsed,), errors = parse_orders([PAYLOAD])
+    assert errors == []
+    row = dict(zip(ORDER_COLUMNS, flatten_order(parsed), strict=True))  # one value per column, no more
+    assert (row["order_id"], row["transaction_id"], row["state"]) == ("o-1", "t-1", "APPROVED")
+    assert (row["sku"], row["quantity"], row["city"], row["country_code"]) == ("SKU-9", 2, "Lyon", "FR")
+    assert row["is_wish_express"] is True
+    assert row["order_types"] == "WISH_EXPRESS"
+    assert '"id"' in row["raw"]
