@@ -136,7 +136,7 @@ def test_figures_are_computed_from_the_warehouse_per_store(warehouse_url: str, s
     assert data.on_time_rate == pytest.approx(seeded["on_time"] / seeded["shipped"])
     assert {c.carrier for c in data.carriers} == seeded["carriers"]
     assert all(c.median_hours_to_first_scan == 24.0 for c in data.carriers)
-    assert data.refunds_by_reason == {"ITEM_NOT_SHIPPED_IN_TIME": (2, Decimal("25.00"))}
+    assert data.refunds_by_reason == {"ITEM_NOT_SHIPPED_IN_TIME": (2, {"USD": Decimal("25.00")})}
     assert data.orders_by_state == {"SHIPPED": 12, "APPROVED": 6, "REFUNDED": 2}
     assert data.open_orders == 6
     assert sum(sum(v.values()) for v in data.orders_per_day.values()) == 20

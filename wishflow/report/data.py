@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from wishflow.aftersales.summary import Amounts
 from wishflow.warehouse.aftersales_schema import refunds
 from wishflow.warehouse.schema import orders
 
@@ -48,8 +49,8 @@ class ReportData:
     #: ISO week "YYYY-Www" -> (shipped on time, shipped)
     on_time_by_week: dict[str, tuple[int, int]]
     carriers: list[CarrierRow]
-    #: reason -> (refunds, amount)
-    refunds_by_reason: dict[str, tuple[int, Decimal]]
+    #: reason -> (refunds, amount per currency: amounts in different currencies are never added)
+    refunds_by_reason: dict[str, tuple[int, Amounts]]
     refunds_total: int
     open_orders: int
     overdue_open_orders: int
@@ -146,7 +147,7 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
         ).all()
         r = refunds.c
         refund_rows = conn.execute(
-            sa.select(r.refund_reason, r.refund_amount).where(
+            sa.select(r.refund_reason, r.refund_amount, r.currency_code).where(
                 r.refunded_at >= since, *([r.store == store] if store else [])
             )
         ).all()
@@ -195,12 +196,13 @@ def collect(engine: sa.Engine, store: str | None = None, days: int = 90, now: da
     carriers.sort(key=lambda c: (-c.shipped, c.carrier))
 
     refund_counts: dict[str, list[Any]] = {}
-    for reason, amount in refund_rows:
-        entry = refund_counts.setdefault(reason or "(none)", [0, Decimal(0)])
+    for reason, amount, currency in refund_rows:
+        entry = refund_counts.setdefault(reason or "(none)", [0, Amounts()])
         entry[0] += 1
-        entry[1] += amount or Decimal(0)
+        code = currency or "(no currency)"
+        entry[1][code] = entry[1].get(code, Decimal(0)) + (amount or Decimal(0))
     refunds_by_reason = {
-        k: (int(v[0]), Decimal(v[1])) for k, v in sorted(refund_counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        k: (int(v[0]), v[1]) for k, v in sorted(refund_counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
     }
 
     days_sorted = sorted(per_day)

@@ -283,7 +283,10 @@ def _carrier_table(data: ReportData) -> dict[str, Any]:
 
 
 def _refund_table(data: ReportData) -> dict[str, Any]:
-    rows = [[reason, f"{n:,}", f"{amount:,.2f}"] for reason, (n, amount) in data.refunds_by_reason.items()]
+    rows = [
+        [reason, f"{n:,}", ", ".join(f"{value:,.2f} {code}" for code, value in sorted(amount.items())) or "0.00"]
+        for reason, (n, amount) in data.refunds_by_reason.items()
+    ]
     return _t("refund-table", ["reason", "refunds", "amount"], rows)
 
 
