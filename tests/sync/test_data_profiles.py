@@ -22,11 +22,14 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from wishflow.actions.queues import action_items
-from wishflow.aftersales import daily_summary, sync_penalties, sync_refunds, update_follow_ups
+from wishflow.aftersales import daily_summary, render_markdown, sync_penalties, sync_refunds, update_follow_ups
 from wishflow.api.auth import TokenSet
 from wishflow.api.client import RetryPolicy, WishClient
+from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order
+from wishflow.orders.parse import parse_orders
 from wishflow.pull import PullWindow, plan_window, pull_chunk
 from wishflow.report.data import collect
+from wishflow.sandbox import Sandbox, SandboxConfig
 from wishflow.shipping.ready import not_ready_reasons, ready_orders
 from wishflow.validation.pipeline import validate_pending
 from wishflow.warehouse.aftersales_schema import follow_ups, penalties, refunds
@@ -126,6 +129,9 @@ def test_every_amount_keeps_its_currency_and_no_figure_mixes_them(wish: Wish, en
                 expected[r["currency_code"]] = expected.get(r["currency_code"], Decimal(0)) + r[column]
         assert len(expected) == 2
         assert today[figure] == {c: v.quantize(Decimal("0.01")) for c, v in expected.items()}
+    text = render_markdown(daily_summary(engine, STORE, day))
+    line = next(x for x in text.splitlines() if x.startswith("| Refunded amount |"))
+    assert "USD" in line and "EUR" in line  # each currency its own figure, none summed across
     report = collect(engine, STORE, now=START + timedelta(days=7), days=30)
     for count, amounts in report.refunds_by_reason.values():
         assert set(amounts) <= {"USD", "EUR"} and count > 0
@@ -212,3 +218,19 @@ def test_penalties_reversed_over_time_are_all_synced(wish: Wish, engine: sa.Engi
         truth = {p["id"]: p["reversed"] for p in client.request("GET", "/penalties", params={"limit": 500})}
     stored = {p["penalty_id"]: p["reversed"] for p in table(engine, penalties)}
     assert stored == truth and 0 < sum(truth.values()) < len(truth)
+
+
+def test_an_order_whose_money_mixes_currencies_is_an_input_problem() -> None:
+    """One currency column stands beside an order's amounts: amounts in two currencies cannot be stored
+    as one, so the order is flagged (and quarantined by validation), never stored under one code."""
+    sandbox = Sandbox(SandboxConfig(seed=3, data_profile="merchant_cny"))
+    (order_id,) = sandbox.create_orders([{}])
+    order = sandbox.get_order(order_id)
+    details = order["order_payment"]["general_payment_details"]
+    assert details["payment_total"]["currency_code"] == "CNY"
+    problems = ORDER_COLUMNS.index("input_problems")
+    (parsed,), _ = parse_orders([order])
+    assert flatten_order(parsed)[problems] is None
+    details["product_shipping_price"] = {"amount": 2.5, "currency_code": "USD"}
+    (parsed,), _ = parse_orders([order])
+    assert "several currencies (CNY, USD)" in flatten_order(parsed)[problems]
