@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from wishflow.actions.queues import action_items
+from wishflow.actions.queues import action_items, queue_counts
 from wishflow.aftersales import daily_summary, render_markdown, sync_penalties, sync_refunds, update_follow_ups
 from wishflow.api.auth import TokenSet
 from wishflow.api.client import RetryPolicy, WishClient
@@ -43,10 +43,13 @@ START = (datetime.now(UTC) + timedelta(days=3)).replace(hour=6, minute=0, second
 class Wish:
     """The sandbox's admin API and a Wish client on its API."""
 
-    def __init__(self, sandbox: Any) -> None:
+    def __init__(self, sandbox: Any, start: datetime = START) -> None:
         self.sandbox = sandbox
         self.admin = httpx.Client(base_url=f"{sandbox.base_url}/sandbox", timeout=120)
-        self.post("/clock", json={"now": START.isoformat(), "running": False})
+        self.freeze(start)
+
+    def freeze(self, when: datetime) -> None:
+        self.post("/clock", json={"now": when.isoformat(), "running": False})
 
     def post(self, path: str, **kw: Any) -> Any:
         response = self.admin.post(path, **kw)
@@ -138,8 +141,12 @@ def test_every_amount_keeps_its_currency_and_no_figure_mixes_them(wish: Wish, en
     assert sum(n for n, _ in report.refunds_by_reason.values()) == len(refunded)
 
 
-def test_fbw_orders_are_never_planned_for_shipping(wish: Wish, engine: sa.Engine) -> None:
+def test_fbw_orders_are_never_planned_for_shipping(sandbox: Any, engine: sa.Engine) -> None:
+    # the views count hours left on the database's clock: deadlines ten hours from real time
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    wish = Wish(sandbox, start=now)
     wish.profile("programs")
+    released = (now - timedelta(days=5) + timedelta(hours=10)).isoformat()
     kinds = {
         "fbw": ["FULFILLED_BY_WISH"],
         "fbw_express": ["WISH_EXPRESS", "FULFILLED_BY_WISH"],
@@ -148,26 +155,33 @@ def test_fbw_orders_are_never_planned_for_shipping(wish: Wish, engine: sa.Engine
         "express": ["WISH_EXPRESS", "FULFILLED_BY_STORE"],
     }
     ids = {
-        kind: wish.post("/orders", json={"orders": [{"fulfillment_order_types": types}]})["ids"][0]
+        kind: wish.post("/orders", json={"orders": [{"fulfillment_order_types": types, "released_at": released}]})[
+            "ids"
+        ][0]
         for kind, types in kinds.items()
     }
     with wish.client() as client:
         client.test_token()
         assert pull(client, engine) == len(kinds)
-    verdict = validate_pending(engine, STORE, "test-fbw", now=START)
+    verdict = validate_pending(engine, STORE, "test-fbw", now=now)
     assert verdict["invalid"] == 0
-    planned = {o.order_id for o in ready_orders(engine, STORE)}
-    assert planned == {ids["store"], ids["ltl"], ids["express"]}
+    merchant_ships = {ids["store"], ids["ltl"], ids["express"]}
+    assert {o.order_id for o in ready_orders(engine, STORE)} == merchant_ships
     reasons = not_ready_reasons(engine, STORE, [ids["fbw"], ids["fbw_express"]])
     assert set(reasons) == {ids["fbw"], ids["fbw_express"]} and all("Wish" in r for r in reasons.values())
-    # a day on, Wish has shipped its FBW orders itself: they leave the open orders, never refunded
+    # nor are they waiting to ship, at risk or on the action list: Wish ships them (v_open_orders)
+    assert queue_counts(engine, STORE).waiting_to_ship == 3
+    at_risk = {a["order_id"] for a in action_items(engine, STORE) if a["kind"] == "order_at_risk"}
+    assert at_risk == merchant_ships
+    # a day on, Wish has shipped its FBW orders itself, never refunded nor fined the merchant
     wish.advance(days=1, hours=1)
     with wish.client() as client:
         client.test_token()
         pull(client, engine)
     states = {r["order_id"]: r for r in table(engine, orders)}
-    assert states[ids["fbw"]]["state"] == "SHIPPED" and states[ids["fbw"]]["shipping_provider"] == "WishPost"
-    assert ids["fbw"] not in {o.order_id for o in ready_orders(engine, STORE)}
+    for kind in ("fbw", "fbw_express"):
+        assert states[ids[kind]]["state"] == "SHIPPED" and states[ids[kind]]["shipping_provider"] == "WishPost"
+    wish.admin.close()
 
 
 def test_a_reversed_penalty_is_synced_onto_its_row_and_leaves_the_action_list(wish: Wish, engine: sa.Engine) -> None:

@@ -225,9 +225,10 @@ def doc_currency(doc: dict[str, Any]) -> str:
 
 
 def schedule_program_events(sandbox: Sandbox, rec: OrderRec, now: int) -> None:
-    """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after release."""
+    """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after its release, or
+    after the sandbox received it if later (an order created as released in the past)."""
     if rec.state == "APPROVED" and FBW in rec.types:
-        sandbox._schedule(max(rec.released_ms + FBW_FULFIL_MS, now), "fbw_fulfilled", rec.id)
+        sandbox._schedule(max(rec.released_ms, now) + FBW_FULFIL_MS, "fbw_fulfilled", rec.id)
 
 
 # ---------------------------------------------------------------------------------------------
