@@ -31,9 +31,11 @@ from wishflow.pull import PullWindow, plan_window, pull_chunk
 from wishflow.report.data import collect
 from wishflow.sandbox import Sandbox, SandboxConfig
 from wishflow.shipping.ready import not_ready_reasons, ready_orders
+from wishflow.tracking.run import poll_once
 from wishflow.validation.pipeline import validate_pending
 from wishflow.warehouse.aftersales_schema import follow_ups, penalties, refunds
 from wishflow.warehouse.schema import orders
+from wishflow.warehouse.tracking_schema import shipment_tracking, tracking_exceptions
 
 STORE = "s"
 #: ahead of real time (the sandbox clock never goes back), early in a UTC day
@@ -248,3 +250,32 @@ def test_an_order_whose_money_mixes_currencies_is_an_input_problem() -> None:
     details["product_shipping_price"] = {"amount": 2.5, "currency_code": "USD"}
     (parsed,), _ = parse_orders([order])
     assert "several currencies (CNY, USD)" in flatten_order(parsed)[problems]
+
+
+def test_an_fbw_parcel_raises_no_tracking_exception_for_the_merchant(wish: Wish, engine: sa.Engine) -> None:
+    """Parcels never scanned: the merchant's own is a tracking exception to act on; Wish's FBW parcel,
+    tracked all the same, is not (Wish ships it)."""
+    config = wish.sandbox.sandbox.config  # the sandbox fixture restores the config for the next test
+    config.never_scanned_share, config.delayed_share, config.cancelled_share = 1.0, 0.0, 0.0
+    config.ship_processing_seconds = 0
+    wish.profile("programs")
+    us = {"full_address": {"shipping_detail": {"country_code": "US"}}}
+    (fbw,) = wish.post("/orders", json={"orders": [{**us, "fulfillment_order_types": ["FULFILLED_BY_WISH"]}]})["ids"]
+    (own,) = wish.post("/orders", json={"orders": [{**us, "fulfillment_order_types": ["FULFILLED_BY_STORE"]}]})["ids"]
+    with wish.client() as client:
+        client.ship_order(own, tracking_number="1234567890", shipping_provider="DHL", origin_country="CN")
+    wish.advance(days=1, hours=1)  # Wish ships its FBW order
+    with wish.client() as client:
+        client.test_token()
+        pull(client, engine)
+        poll_once(client, engine, STORE, now=client.server_now())
+        wish.advance(days=8)  # past the first-scan deadline (168 h) of both parcels
+        client.test_token()
+        pull(client, engine)
+        poll_once(client, engine, STORE, now=client.server_now())
+    shipped = {r["order_id"]: r["state"] for r in table(engine, orders)}
+    assert shipped == {fbw: "SHIPPED", own: "SHIPPED"}
+    tracked = {r["order_id"] for r in table(engine, shipment_tracking)}
+    assert tracked == {fbw, own}
+    open_exceptions = {r["order_id"] for r in table(engine, tracking_exceptions) if r["resolved_at"] is None}
+    assert open_exceptions == {own}
