@@ -34,6 +34,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="default",
         help="how tracking writes behave where Wish's spec is silent (wishflow/sandbox/STATUS.md)",
     )
+    from wishflow.sandbox.programs import DATA_PROFILES
+    from wishflow.sandbox.read_profiles import READ_PROFILES
+
+    serve.add_argument(
+        "--read-profile",
+        choices=sorted(READ_PROFILES),
+        default="documented",
+        help="how reads behave where Wish's spec is silent (wishflow/sandbox/STATUS.md)",
+    )
+    serve.add_argument(
+        "--data-profile",
+        choices=sorted(DATA_PROFILES),
+        default=None,
+        help="what generated data hold: other currencies, FBW/LTL/Wish Express orders, penalty reversals "
+        "(default: the read profile's)",
+    )
     serve.set_defaults(func=run_serve)
     return sandbox
 
@@ -50,6 +66,8 @@ def run_serve(args: argparse.Namespace) -> int:
         release_rate_per_hour=getattr(args, "release_rate", 0.0) or 0.0,
         bad_order_share=getattr(args, "bad_order_share", 0.0) or 0.0,
         write_profile=getattr(args, "write_profile", None) or "default",
+        read_profile=getattr(args, "read_profile", None) or "documented",
+        data_profile=getattr(args, "data_profile", None),
     )
     try:
         sock = bind_socket(args.host, args.port)

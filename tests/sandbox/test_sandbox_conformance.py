@@ -137,12 +137,26 @@ def test_order_endpoints_conform(check: Checker, running: RunningSandbox, admin:
     check.call("PUT", f"/api/v3/orders/{oid}/tracking", json={**tracking, "tracking_number": "AB-12"}, expect=400)
     check.call("PUT", f"/api/v3/orders/{ids[1]}/refund", json={"refund_reason": "MERCHANT_OUT_OF_STOCK"})
     check.call("PUT", f"/api/v3/orders/{oid}/refund", json={"refund_reason": "NOT_A_REASON"}, expect=400)
-    check.call("PUT", f"/api/v3/orders/{oid}", json={"tracking_url": "x"}, expect=400)
+    check.call("PUT", f"/api/v3/orders/{oid}", json={"tracking_url": "x"}, expect=400)  # not an LTL order
+    (ltl,) = admin.post(
+        "/orders", json={"orders": [{"fulfillment_order_types": ["FULFILLED_BY_STORE", "LESS_THAN_TRUCKLOAD"]}]}
+    ).json()["ids"]
+    check.call("PUT", f"/api/v3/orders/{ltl}", json={"tracking_url": "x"}, expect=400)  # not marked shipped yet
+    check.call(
+        "PUT",
+        f"/api/v3/orders/{ltl}/tracking",
+        json={**tracking, "tracking_number": "1Z999AA10123456784", "shipping_provider": "DHL"},
+    )
+    admin.post("/clock", json={"advance_seconds": 3}).raise_for_status()
+    delivered = check.call("GET", f"/api/v3/orders/{ltl}")["updated_at"]
+    updated = check.call("PUT", f"/api/v3/orders/{ltl}", json={"tracking_url": "x", "delivered_at": delivered})
+    assert {"event_type": "CONFIRMED_DELIVERED", "event_time": delivered} in updated["fulfillment_records"]
+    check.call("PUT", f"/api/v3/orders/{ltl}", json={"delivered_at": delivered}, expect=400)  # no link, no receipt
     job = check.call("POST", "/api/v3/orders/bulk_get", params={"limit": 1000, "sort_by": "updated_at.asc"})
     assert job["status"] == "PENDING"
     ready = check.call("GET", f"/api/v3/orders/bulk_get/{job['id']}")
-    assert ready["status"] == "READY" and ready["total_count"] == 122
-    assert len(httpx.get(ready["file_urls"][0]).json()) == 122
+    assert ready["status"] == "READY" and ready["total_count"] == 123
+    assert len(httpx.get(ready["file_urls"][0]).json()) == 123
     check.call("GET", "/api/v3/orders/bulk_get/0123456789abcdef01234567", expect=400)
     check.call("POST", "/api/v3/orders/bulk_get", params={"limit": 0}, expect=400)
 

@@ -3,6 +3,8 @@
 Flows (orders in, shipped, delivered, completed, refunds, penalties) count events *on* the day;
 stocks (late, at risk, open tickets) are the state at the *end* of the day, rebuilt from the
 open/resolve times the warehouse keeps, so yesterday's figures can be recomputed any time.
+Money figures are per currency (:class:`Amounts`): a store may be paid in several currencies (Wish's
+Money carries its own ``currency_code``), and amounts in different currencies are never added.
 """
 
 from __future__ import annotations
@@ -32,8 +34,19 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("open_tickets", "Open tickets (end of day)"),
     ("tickets_awaiting_merchant", "Tickets awaiting you (now)"),
     ("penalties", "Penalties"),
-    ("penalty_amount", "Penalty amount"),
+    ("penalty_amount", "Penalty amount (not reversed)"),
+    ("penalties_reversed", "Penalties reversed by Wish"),
 )
+
+
+class Amounts(dict[str, Decimal]):
+    """Money per ISO 4217 currency: amounts in different currencies are never summed together."""
+
+    def __str__(self) -> str:
+        return ", ".join(f"{value} {code}" for code, value in sorted(self.items())) or "0.00"
+
+    def to_json(self) -> dict[str, str]:
+        return {code: str(value) for code, value in sorted(self.items())}
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,10 @@ class DailySummary:
 
     def to_json(self) -> dict[str, Any]:
         def j(values: dict[str, Any]) -> dict[str, Any]:
-            return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+            return {
+                k: (v.to_json() if isinstance(v, Amounts) else str(v) if isinstance(v, Decimal) else v)
+                for k, v in values.items()
+            }
 
         return {"store": self.store, "day": self.day.isoformat(), "today": j(self.today), "previous": j(self.previous)}
 
@@ -59,11 +75,16 @@ def _count(conn: Any, query: Any) -> int:
     return int(conn.execute(query).scalar() or 0)
 
 
-def _money(conn: Any, query: Any) -> Decimal:
-    """A sum of money's exact integer twins (``*_e4``) as a decimal: exact on SQLite too, where a
+def _money(conn: Any, query: Any) -> Amounts:
+    """Sums per currency from a query selecting ``(currency_code, SUM(amount_e4))`` grouped by currency.
+
+    The sums are of money's exact integer twins (``*_e4``), so they are exact on SQLite too, where a
     sum of the decimal columns drifts (wishflow.warehouse.types)."""
-    value = conn.execute(query).scalar()
-    return (Decimal(int(value or 0)) / MONEY_SCALE).quantize(Decimal("0.01"))
+    out = Amounts()
+    for currency, value in conn.execute(query):
+        if value is not None:
+            out[currency or "(no currency)"] = (Decimal(int(value)) / MONEY_SCALE).quantize(Decimal("0.01"))
+    return out
 
 
 def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
@@ -115,10 +136,16 @@ def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
             "at_risk": open_exceptions(("at_risk",)),
             "refunds": _count(conn, select(func.count()).where(refunds.c.store == store, in_day)),
             "refund_amount": _money(
-                conn, select(func.sum(refunds.c.refund_amount_e4)).where(refunds.c.store == store, in_day)
+                conn,
+                select(refunds.c.currency_code, func.sum(refunds.c.refund_amount_e4))
+                .where(refunds.c.store == store, in_day)
+                .group_by(refunds.c.currency_code),
             ),
             "merchant_refund_amount": _money(
-                conn, select(func.sum(refunds.c.merchant_responsible_amount_e4)).where(refunds.c.store == store, in_day)
+                conn,
+                select(refunds.c.currency_code, func.sum(refunds.c.merchant_responsible_amount_e4))
+                .where(refunds.c.store == store, in_day)
+                .group_by(refunds.c.currency_code),
             ),
             "open_tickets": _count(
                 conn,
@@ -141,8 +168,22 @@ def day_metrics(engine: Engine, store: str, day: date) -> dict[str, Any]:
             ),
             "penalty_amount": _money(
                 conn,
-                select(func.sum(penalties.c.penalty_amount_e4)).where(
-                    penalties.c.store == store, penalties.c.created_at >= start, penalties.c.created_at < end
+                select(penalties.c.currency_code, func.sum(penalties.c.penalty_amount_e4))
+                .where(
+                    penalties.c.store == store,
+                    penalties.c.created_at >= start,
+                    penalties.c.created_at < end,
+                    penalties.c.reversed.is_(False),
+                )
+                .group_by(penalties.c.currency_code),
+            ),
+            "penalties_reversed": _count(
+                conn,
+                select(func.count()).where(
+                    penalties.c.store == store,
+                    penalties.c.reversed.is_(True),
+                    penalties.c.reversed_at >= start,
+                    penalties.c.reversed_at < end,
                 ),
             ),
         }
@@ -156,6 +197,15 @@ def daily_summary(engine: Engine, store: str, day: date) -> DailySummary:
 
 
 def _delta(now: Any, before: Any) -> str:
+    if isinstance(now, Amounts) or isinstance(before, Amounts):
+        changes = Amounts()
+        for code in sorted(set(now) | set(before)):
+            diff = now.get(code, Decimal(0)) - before.get(code, Decimal(0))
+            if diff != 0:
+                changes[code] = diff
+        if not changes:
+            return "="
+        return ", ".join(f"{'+' if v > 0 else ''}{v} {code}" for code, v in sorted(changes.items()))
     diff = now - before
     if diff == 0:
         return "="

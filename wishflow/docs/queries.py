@@ -49,8 +49,8 @@ _OPEN_COLUMNS: tuple[tuple[str, str], ...] = (
 VIEWS: tuple[ViewDoc, ...] = (
     ViewDoc(
         "v_open_orders",
-        "Every order still to ship (APPROVED, no accepted tracking, no write in flight), with its "
-        "validation status and the hours left before its ship-by deadline.",
+        "Every order still to ship (APPROVED, no accepted tracking, no write in flight, not Fulfilled by Wish), "
+        "with its validation status and the hours left before its ship-by deadline.",
         (
             *_OPEN_COLUMNS,
             ("updated_at", "Wish's last update of the order."),

@@ -187,6 +187,9 @@ def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
     price, currency = r.money(payment.get("product_price"), "product_price")
     shipping_price, shipping_currency = r.money(payment.get("product_shipping_price"), "shipping_price")
     total, total_currency = r.money(payment.get("payment_total"), "payment_total")
+    currencies = sorted({c for c in (currency, shipping_currency, total_currency) if c})
+    if len(currencies) > 1:  # one currency_code column stands beside the three amounts: never mix them
+        r.problems.append(f"currency_code: the order's money is in several currencies ({', '.join(currencies)})")
     raw_types = p.get("fulfillment_order_types")
     types = [t for t in raw_types if isinstance(t, str)] if isinstance(raw_types, list) else []
     tracking_list = p.get("tracking_information")

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from . import errors as E
+from . import programs
 from .config import FAULT_KINDS, FAULT_SCOPE, FaultConfig
 from .core import Sandbox
 from .errors import SandboxError
@@ -431,8 +432,8 @@ class SandboxApp:
         return orjson.dumps(self.sandbox.get_download_job(req.params["id"], req.base_url))
 
     def h_update_order(self, req: Request) -> bytes:
-        self.sandbox._rec(req.params["id"])
-        raise SandboxError(E.INVALID_PARAMETER, "Only less-than-truckload (LTL) orders can be updated here")
+        """``PUT /orders/{id}`` (UpdateOrder): an LTL order's delivery confirmation (programs.py)."""
+        return programs.ltl_update(self.sandbox, req.params["id"], req.json())
 
     def h_list_tickets(self, req: Request) -> bytes:
         return orjson.dumps(self.sandbox.list_tickets(req.query))
@@ -561,6 +562,34 @@ class SandboxApp:
             self.sandbox.write_profile = profile
             self.sandbox.config.write_profile = profile.to_dict()
         return {"profile": profile.to_dict(), "known": sorted(PROFILES)}
+
+    def a_data_profile_get(self, req: Request) -> Any:
+        return {
+            "profile": programs.active(self.sandbox).name,
+            "own": self.sandbox.config.data_profile,
+            "known": sorted(programs.DATA_PROFILES),
+        }
+
+    def a_data_profile_put(self, req: Request) -> Any:
+        """``{"name": "programs"}`` (or ``{"name": null}``: the read profile's): shapes data made from now on."""
+        body = req.json()
+        if not isinstance(body, dict) or set(body) != {"name"}:
+            raise SandboxError(E.INVALID_PARAMETER, 'body must be {"name": PROFILE} (or null)')
+        name = body["name"]
+        if name is not None:
+            try:
+                programs.data_profile(str(name))
+            except ValueError as exc:
+                raise SandboxError(E.INVALID_PARAMETER, str(exc)) from None
+        with self.sandbox.lock:
+            self.sandbox.config.data_profile = None if name is None else str(name)
+        return self.a_data_profile_get(req)
+
+    def a_reverse_penalty(self, req: Request) -> Any:
+        """Wish reverses a penalty now (a scripted reversal, beside the profile's drawn ones)."""
+        with self.sandbox.lock:
+            now = self.sandbox.tick()
+            return programs.reverse_penalty(self.sandbox, now, req.params["id"])
 
     def a_stats(self, req: Request) -> Any:
         return self.sandbox.stats()
@@ -714,6 +743,9 @@ ADMIN_ROUTES: list[Route] = [
     _route("GET", "/sandbox/catalog", A.a_catalog, auth=False),
     _route("POST", "/sandbox/save", A.a_save, auth=False),
     _route("GET", "/sandbox/write_profile", A.a_write_profile_get, auth=False),
+    _route("GET", "/sandbox/data_profile", A.a_data_profile_get, auth=False),
+    _route("PUT", "/sandbox/data_profile", A.a_data_profile_put, auth=False),
+    _route("POST", "/sandbox/penalties/{id}/reverse", A.a_reverse_penalty, auth=False),
     _route("PUT", "/sandbox/write_profile", A.a_write_profile_put, auth=False),
 ]
 

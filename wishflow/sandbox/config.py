@@ -137,6 +137,9 @@ class SandboxConfig:
     write_profile: str | dict[str, Any] = "default"
     #: read-side behaviour where Wish is silent (a name in wishflow.sandbox.read_profiles.READ_PROFILES)
     read_profile: str = "documented"
+    #: what generated data hold (a name in wishflow.sandbox.programs.DATA_PROFILES: currencies other
+    #: than USD, FBW/LTL/Wish Express orders, penalty reversals); None = the read profile's choice
+    data_profile: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

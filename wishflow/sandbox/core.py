@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from . import errors as E
+from . import programs
 from .config import FaultConfig, SandboxConfig
 from .data import (
     BAD_DATA_KINDS,
@@ -438,7 +439,7 @@ class Sandbox:
         types.append("FULFILLED_BY_STORE")
         if rng.random() < self.config.confirmed_delivery_share:
             types.append("CONFIRMED_DELIVERY_POLICY")
-        return types
+        return programs.draw_types(self, rng, types)  # FBW / LTL / Wish Express under a data profile
 
     def _build_order(
         self,
@@ -503,6 +504,7 @@ class Sandbox:
                 }
             )
             order["updated_at"] = fmt_ms(refund_ms)
+        order = programs.decorate(self, order)  # the data profile's currency
         bad_share = self.config.bad_order_share
         if allow_defect and bad_share > 0 and rng.random() < bad_share:
             order = copy.deepcopy(order)
@@ -744,11 +746,14 @@ class Sandbox:
 
     def _prototypes(self) -> list[tuple[list[bytes | str], tuple[str, ...], int]]:
         """Serialised APPROVED orders with placeholders for ids and timestamps (for bulk creation)."""
-        if self._proto_cache is None:
+        profile = programs.active(self).name
+        if self._proto_cache is None or getattr(self, "_proto_profile", None) != profile:
+            self._proto_profile = profile
             rng = random.Random(f"{self.config.seed}:prototypes")
             protos = []
             for _ in range(2048):
                 doc = self._generate_group(rng, 0, 0, "APPROVED", 1)[0]
+                programs.finish(self, doc)
                 doc["id"] = "@@ID@@"
                 doc["transaction_id"] = "@@TX@@"
                 doc["released_at"] = doc["updated_at"] = "@@REL@@"
@@ -840,6 +845,7 @@ class Sandbox:
                 doc["updated_at"] = fmt_ms(updated_ms)
             if len(doc["released_at"]) != 24:
                 doc["released_at"] = fmt_ms(released_ms)
+            programs.finish(self, doc)  # program-dependent parts agree with the final programs
             types = tuple(doc.get("fulfillment_order_types") or ())
             rec = OrderRec(doc["id"], state, updated_ms, released_ms, types, _dumps(doc))
             self._orders[rec.id] = rec
@@ -852,6 +858,7 @@ class Sandbox:
                 if number:
                     self._tracking_index.setdefault(number, set()).add(rec.id)
             self._schedule_lifecycle(rec, doc, now)
+            programs.schedule_program_events(self, rec, now)
             ids.append(rec.id)
 
     def _schedule_lifecycle(self, rec: OrderRec, doc: dict[str, Any], now: int) -> None:
@@ -1159,6 +1166,7 @@ class Sandbox:
             raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
         if rec.state not in ("APPROVED", "SHIPPED"):
             raise SandboxError(E.ORDER_NOT_SHIPPABLE, f"Order in state {rec.state} cannot be shipped")
+        programs.check_merchant_may_ship(rec)
         if not (number.isascii() and number.isalnum()) or len(number) > 64:
             raise SandboxError(E.INVALID_TRACKING_NUMBER, "Tracking number must contain only letters and digits")
         carrier = canonical_carrier(provider)
@@ -1338,6 +1346,8 @@ class Sandbox:
         rec = self._orders.get(order_id)
         if rec is None or rec.state != "APPROVED" or self._in_progress(rec):
             return
+        if programs.fbw_fulfil(self, at, order_id):  # FBW: Wish ships it, the merchant is not fined
+            return
         doc = orjson.loads(rec.raw)
         if self._expected_ship_ms(doc) != data.get("due"):
             return
@@ -1349,8 +1359,8 @@ class Sandbox:
                 "refund_reason_note": "Automatically refunded: not marked shipped by the expected ship time",
                 "refund_source": "WISH",
                 "refund_time": fmt_ms(at),
-                "refund_amount": _money(value),
-                "merchant_responsible_amount": _money(value),
+                "refund_amount": _money(value, programs.doc_currency(doc)),
+                "merchant_responsible_amount": _money(value, programs.doc_currency(doc)),
             }
         )
         penalty_id = self._add_penalty(at, order_id, "AUTO_REFUND_LATE_FULFILLMENT", max(1.0, value * 0.2))
@@ -1542,8 +1552,8 @@ class Sandbox:
                 "refund_reason": refund["reason"],
                 "refund_source": "MERCHANT",
                 "refund_time": fmt_ms(at),
-                "refund_amount": _money(value),
-                "merchant_responsible_amount": _money(value),
+                "refund_amount": _money(value, programs.doc_currency(doc)),
+                "merchant_responsible_amount": _money(value, programs.doc_currency(doc)),
             }
             if refund.get("note"):
                 item["refund_reason_note"] = refund["note"]
@@ -1760,7 +1770,14 @@ class Sandbox:
             "reversed": False,
             "_created_ms": at,
         }
+        programs.on_penalty(self, pid, at)  # the order's currency; a reversal under a data profile
         return pid
+
+    def _on_penalty_reversed(self, at: int, penalty_id: str, data: dict[str, Any]) -> None:
+        programs.reverse_penalty(self, at, penalty_id)
+
+    def _on_fbw_fulfilled(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+        programs.fbw_fulfil(self, at, order_id)
 
     def get_penalty(self, penalty_id: str) -> dict[str, Any]:
         with self.lock:

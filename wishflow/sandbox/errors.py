@@ -40,6 +40,10 @@ REFUND_REASON_INVALID = 4008  # refund reason not valid for the order's stage
 ORDER_NOT_REFUNDABLE = 4009  # order already refunded, declined or under review
 TRACKING_NUMBER_IN_USE = 4011  # tracking number used by another order with another recipient / >5 days
 COUNTRY_CHANGE_NOT_ALLOWED = 4012  # address change to another country
+FULFILLED_BY_WISH = 4013  # tracking on an FBW order: Wish ships it, not the merchant
+NOT_LTL_ORDER = 4014  # PUT /orders/{id} (UpdateOrder) on an order that is not LESS_THAN_TRUCKLOAD
+LTL_NOT_SHIPPED = 4015  # LTL delivery confirmation before the order is marked shipped
+LTL_WINDOW_OVER = 4016  # LTL delivery confirmation more than 90 days after marking shipped
 
 # Asynchronous FAILED reasons (in the writes log, not HTTP errors)
 FAILED_CARRIER_DESTINATION = 4004  # carrier does not deliver to the destination

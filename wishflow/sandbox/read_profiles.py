@@ -32,6 +32,9 @@ class ReadProfile:
     string_codes: bool = False
     #: error bodies carry ``"data": null`` (the APIError schema lists no data; some SDKs show it)
     error_data: bool = False
+    #: the data profile this read profile brings (wishflow/sandbox/programs.py), so the scenarios that
+    #: run under every read profile also run over other currencies, programs and penalty reversals
+    data: str = "plain"
 
     def reset_header(self, wait_seconds: float, now: float | None = None) -> list[tuple[bytes, bytes]]:
         """The ``Wish-Rate-Limit-Reset`` (and ``Retry-After``) headers of a 429 under this profile."""
@@ -77,6 +80,11 @@ READ_PROFILES: dict[str, ReadProfile] = {
         ReadProfile("reset_http_date", reset_format="http_date"),
         ReadProfile("reset_absent", reset_format="absent"),
         ReadProfile("string_codes_with_data", string_codes=True, error_data=True),
+        ReadProfile("data_merchant_cny", data="merchant_cny"),
+        ReadProfile("data_mixed_currencies", data="mixed_currencies"),
+        ReadProfile("data_programs", data="programs"),
+        ReadProfile("data_penalty_reversals", data="penalty_reversals"),
+        ReadProfile("data_everything", reset_format="epoch_millis", string_codes=True, data="everything"),
     )
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, and_, bindparam, column, exists, select, table
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, column, exists, func, select, table
 
 from wishflow.shipping.model import ShipOrder
 from wishflow.warehouse.schema import orders
@@ -18,6 +18,16 @@ from wishflow.warehouse.shipping_schema import address_changes, refund_requests,
 
 #: The validation stage's view of valid, open, APPROVED orders.
 READY_VIEW = table("v_unprocessed_orders", column("store"), column("order_id"))
+
+#: Fulfilled by Wish: Wish ships these from its own warehouse (the spec's ``fulfillment_order_types``
+#: value FULFILLED_BY_WISH), so the merchant never marks them shipped (the sandbox refuses it, 4013).
+FULFILLED_BY_WISH = "FULFILLED_BY_WISH"
+
+
+def fulfilled_by_wish(order_types: ColumnElement[str | None]) -> ColumnElement[bool]:
+    """Whether a comma-separated ``orders.order_types`` holds FULFILLED_BY_WISH (a whole item)."""
+    padded = "," + func.coalesce(order_types, "") + ","
+    return padded.like(f"%,{FULFILLED_BY_WISH},%")
 
 
 def ready_orders(
@@ -43,6 +53,7 @@ def ready_orders(
         select(o)
         .join(READY_VIEW, and_(READY_VIEW.c.store == o.c.store, READY_VIEW.c.order_id == o.c.order_id))
         .where(o.c.store == store, o.c.state == "APPROVED", ~in_flight, ~confirmed, ~address_pending, ~refund_pending)
+        .where(~fulfilled_by_wish(o.c.order_types))
         .order_by(o.c.expected_ship_time.is_(None), o.c.expected_ship_time, o.c.order_id)
     )
     params = {}
@@ -66,7 +77,7 @@ def not_ready_reasons(engine: Engine, store: str, order_ids: Sequence[str]) -> d
         known = {
             r.order_id: r
             for r in conn.execute(
-                select(orders.c.order_id, orders.c.state, orders.c.tracking_number).where(
+                select(orders.c.order_id, orders.c.state, orders.c.tracking_number, orders.c.order_types).where(
                     orders.c.store == store, orders.c.order_id.in_(missing)
                 )
             )
@@ -85,6 +96,8 @@ def not_ready_reasons(engine: Engine, store: str, order_ids: Sequence[str]) -> d
             reasons[oid] = "not in the warehouse (pull it first)"
         elif oid in flight:
             reasons[oid] = f"already in the shipping outbox ({flight[oid]})"
+        elif FULFILLED_BY_WISH in (row.order_types or "").split(","):
+            reasons[oid] = "fulfilled by Wish (FBW): Wish ships it, not the merchant"
         elif row.state != "APPROVED":
             reasons[oid] = f"order is {row.state}"
         elif row.tracking_number:

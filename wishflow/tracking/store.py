@@ -42,6 +42,7 @@ DEFAULT_CHUNK = 2000
 _TRACKED_COLUMNS = [c.name for c in shipment_tracking.columns if c.name != "_loaded_at"]
 _ORDER_COLUMNS = (
     orders.c.order_id,
+    orders.c.order_types,
     orders.c.state,
     orders.c.updated_at,
     orders.c.released_at,
@@ -309,6 +310,11 @@ def _row(
     }
 
 
+def _fulfilled_by_wish(order: Mapping[str, Any]) -> bool:
+    """Whether the order is in Wish's FBW program (``order_types``, comma-separated): Wish ships it."""
+    return "FULFILLED_BY_WISH" in str(order.get("order_types") or "").split(",")
+
+
 def _resolution(facts: ShipmentFacts | None, exception_type: str) -> str:
     if facts is None:
         return "shipment gone"
@@ -445,8 +451,9 @@ def _derive_chunk(
                 shipment_rows.append(new_row)
                 if evaluation.status is Status.CANCELLED and (previous is None or previous["voided_at"] is None):
                     result.voided.append((order_id, facts.tracking_number))
-            for condition in evaluation.conditions:
-                desired[(order_id, facts.tracking_number, condition.exception_type.value)] = condition
+            if not _fulfilled_by_wish(order):  # Wish ships FBW orders: nothing there for the merchant to act on
+                for condition in evaluation.conditions:
+                    desired[(order_id, facts.tracking_number, condition.exception_type.value)] = condition
         if order["updated_at"] is not None and (
             not previous_rows or max(r["order_updated_at"] for r in previous_rows) < order["updated_at"]
         ):

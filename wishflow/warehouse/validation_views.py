@@ -227,3 +227,32 @@ WHERE f.severity = 'blocking' AND f.resolved_at IS NULL
 def view_statements_0005(dialect: str) -> list[str]:
     """The quarantine view as revisions 0002-0005 left it (what 0006's downgrade restores)."""
     return [s for s in view_statements(dialect) if "CREATE VIEW v_quarantined_orders" in s]
+
+
+# -- Revision 0008: Fulfilled-by-Wish orders are not the merchant's to ship -----------------------
+#
+# An order in Wish's FBW program (``order_types`` holds FULFILLED_BY_WISH, the spec's
+# ``fulfillment_order_types``) is shipped by Wish from its own warehouse: it is never open for the
+# merchant, so it is not waiting to ship, never at risk and never an action item. The view keeps its
+# columns (PostgreSQL replaces it in place under the views that read it; SQLite re-creates it, its
+# views resolve names when queried).
+
+#: SQL: the order (alias ``o``) is not Fulfilled by Wish.
+NOT_FULFILLED_BY_WISH = "(',' || COALESCE(o.order_types, '') || ',') NOT LIKE '%,FULFILLED_BY_WISH,%'"
+
+
+def _replace_open_orders(dialect: str, create_view: str) -> list[str]:
+    if dialect == "postgresql":
+        return [create_view.replace("CREATE VIEW v_open_orders", "CREATE OR REPLACE VIEW v_open_orders", 1)]
+    return ["DROP VIEW IF EXISTS v_open_orders", create_view]
+
+
+def open_orders_statements_0008(dialect: str) -> list[str]:
+    """``v_open_orders`` without Fulfilled-by-Wish orders (its 0002 definition plus one condition)."""
+    base = view_statements(dialect)[0].rstrip()
+    return _replace_open_orders(dialect, base + "\n    AND " + NOT_FULFILLED_BY_WISH + "\n")
+
+
+def open_orders_statements_0007(dialect: str) -> list[str]:
+    """``v_open_orders`` as revision 0002 created it (the downgrade of 0008)."""
+    return _replace_open_orders(dialect, view_statements(dialect)[0])
