@@ -109,8 +109,11 @@ orders = Table(
 
 #: ``orders`` columns the loader fills itself; every other column is read from the order's payload.
 ORDER_LOADER_COLUMNS: tuple[str, ...] = ("store", "first_seen_run_id", "last_run_id", "_loaded_at")
-#: The ``orders`` columns filled from a payload, in table order (derived from the table, never copied).
-ORDER_PAYLOAD_COLUMNS: tuple[str, ...] = tuple(c.name for c in orders.columns if c.name not in ORDER_LOADER_COLUMNS)
+#: The ``orders`` columns filled from a payload, in table order (derived from the table, never copied;
+#: the database's generated columns, money's exact ``*_e4`` twins, are never written).
+ORDER_PAYLOAD_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in orders.columns if c.name not in ORDER_LOADER_COLUMNS and c.computed is None
+)
 
 order_events = Table(
     "order_events",
