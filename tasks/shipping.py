@@ -27,8 +27,7 @@ def _submitter(client: Any, warehouse_url: str, workers: int, max_rate: float | 
     """The run's submitter. Its workers' requests wait at the client's one pacer, tightened to the
     policy's ``max_rate`` and to pace ``workers`` calls ahead of Wish's limit (no second limiter)."""
     engine = engine_for(warehouse_url)
-    client.pacer.limit(max_rate, reserve=workers)
-    return Submitter(client, engine, workers=workers, on_payloads=record_orders(engine))
+    return Submitter(client, engine, workers=workers, max_rate=max_rate, on_payloads=record_orders(engine))
 
 
 def _raise_fatal(report: SubmitReport) -> None:

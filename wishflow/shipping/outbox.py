@@ -17,8 +17,12 @@ After any uncertain outcome (timeout, dropped connection, 5xx, a crash leaving a
 ``submitting`` with ``sent_at`` set) the order is **read back** before anything is sent again
 (:func:`judge_readback`): our number on it -> submitted; another number -> conflict; no tracking and
 still APPROVED -> safe to send, but only once our last send has *settled*: a request the client gave
-up on may still be processed by Wish after the read-back, so a row sent less than the settle time ago
-(twice the client's read timeout) is parked and read back again after it.
+up on may still be processed by Wish after the read-back, so a row sent less than the settle horizon
+ago (a policy, :mod:`wishflow.shipping.write_policy`) is parked and read back again after it.
+
+The claim, the ``sent_at`` stamp and the guarded transitions work on any :class:`Ledger` (the
+outbox table of one kind of write: ``shipments``, ``address_changes``, ``refund_requests``); the one
+state machine that drives them is :class:`~wishflow.shipping.order_writes.WriteMachine`.
 """
 
 from __future__ import annotations

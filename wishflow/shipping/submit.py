@@ -130,7 +130,8 @@ class SubmitReport:
 
 
 class Submitter:
-    """Batched tracking writes on the one write path. One instance per run (it holds the claim token)."""
+    """Batched tracking writes on the one write path. One instance per run (it holds the claim token).
+    ``max_rate`` (requests per second, None: no fixed ceiling) tightens the client's pacer."""
 
     def __init__(
         self,
@@ -145,10 +146,15 @@ class Submitter:
         settle_seconds: float | None = None,
         policy: WritePolicy | None = None,
         clock: Callable[[], datetime] | None = None,
+        max_rate: float | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
         self.workers = max(1, workers)
+        if self.pacer is not None:
+            # no limiter of our own: the client's pacer, tightened to this run's ceiling and to start
+            # spacing calls ``workers`` calls before Wish's limit
+            self.pacer.limit(max_rate, reserve=self.workers)
         #: the one state machine, with tracking as its kind
         self.machine = WriteMachine(
             engine,
