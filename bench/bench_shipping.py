@@ -87,7 +87,7 @@ def run(orders: int = 5000, rate_limit: int = 50, workers: int = 8, warehouse_ur
             for batch_id in plan.batch_ids:
                 sent += submitter.submit_batch(batch_id).sent
             submitted = time.perf_counter()
-            waits = submitter.limiter.waited
+            waits = client.pacer.waited
         accepted = {i: 0 for i in ids}
         with running.sandbox.lock:
             for oid in ids:

@@ -17,26 +17,23 @@ from prefect.tasks import exponential_backoff
 from blocks.shipping import resolve_shipping_policy
 from blocks.wish import build_wish_client, resolve_wish_settings
 from tasks.common import engine_for, retry_transient
-from wishflow.api.errors import WishConfigError, WishRateLimited
 from wishflow.shipping import service
-from wishflow.shipping.submit import RateLimiter, SubmitReport, Submitter, record_orders
+from wishflow.shipping.submit import SubmitReport, Submitter, record_orders
 
 DEFAULT_WORKERS = int(os.environ.get("WISHFLOW_SHIP_WORKERS", "8"))
 
 
 def _submitter(client: Any, warehouse_url: str, workers: int, max_rate: float | None) -> Submitter:
+    """The run's submitter. Its workers' requests wait at the client's one pacer, tightened to the
+    policy's ``max_rate`` and to pace ``workers`` calls ahead of Wish's limit (no second limiter)."""
     engine = engine_for(warehouse_url)
-    limiter = RateLimiter(max_rate, remaining=lambda: client.rate_limit_remaining, reserve=workers)
-    return Submitter(client, engine, workers=workers, limiter=limiter, on_payloads=record_orders(engine))
+    return Submitter(client, engine, workers=workers, max_rate=max_rate, on_payloads=record_orders(engine))
 
 
 def _raise_fatal(report: SubmitReport) -> None:
-    if not report.fatal:
-        return
-    message = "; ".join(dict.fromkeys(report.fatal))
-    if "rate limited" in message:
-        raise WishRateLimited(message)
-    raise WishConfigError(message)
+    """Raise the exception that stopped the pass, as the client raised it (its class decides retries)."""
+    if report.fatal:
+        raise report.fatal[0]
 
 
 @task(

@@ -301,6 +301,22 @@ ADDRESS_AND_REFUND_NOTE = (
 )
 
 
+ONE_WRITE_PATH = (
+    "**One write path.** Every write to Wish (mark shipped, modify tracking, change address, refund) is a"
+    " row of an outbox table (`shipments`, `address_changes`, `refund_requests`) and goes through one "
+    "state machine, `WriteMachine` (`wishflow/shipping/order_writes.py`): claim (planned, or abandoned in"
+    " submitting), stamp `sent_at` only while the claim is held, send, settle (park a send that may still"
+    " land until the settle horizon), read back, judge, and apply guarded transitions (the same claim and"
+    " transition code in `wishflow/shipping/outbox.py` for every table). A kind gives only its ledger, "
+    "its send and its judge: `TrackingKind` (`wishflow/shipping/submit.py`, judged by `judge_readback` / "
+    "`judge_follow`), `AddressKind` and `RefundKind` (judged by `judge_order_write`). Tracking batches "
+    "run the same machine with a pool of workers (`Submitter`); every request of every worker waits at "
+    "the client's one pacer (`wishflow/api/pacing.py`), which a ship run tightens to the policy's "
+    "`max_rate`. Errors cross as exception objects: a call Wish did not process (rate limited, auth, "
+    "configuration) puts the row back and is raised as the client raised it."
+)
+
+
 def render_write_matrix(rows: list[dict[str, Any]]) -> list[str]:
     """The exactly-once section: the guarantee, its assumptions per write profile, the matrix figures."""
     lines = [
@@ -316,6 +332,8 @@ def render_write_matrix(rows: list[dict[str, Any]]) -> list[str]:
         "shows nothing of it; it stays pending as long as the order shows a write in progress, is listed "
         "by `wishflow ship status` once older than the overdue horizon, and never blocks other orders. "
         "Address changes and refunds take the same path (`wishflow/shipping/order_writes.py`).",
+        "",
+        ONE_WRITE_PATH,
         "",
         "**The one assumption** is the settle horizon (`WISHFLOW_WRITE_SETTLE_SECONDS`, default 3 h; "
         "overdue `WISHFLOW_WRITE_OVERDUE_SECONDS`, default 12 h): a write Wish has not shown on the order "

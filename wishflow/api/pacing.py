@@ -1,7 +1,8 @@
 """One pacer per client: every request to Wish, from any thread, goes through it.
 
 Wish's rate limit is per merchant and app, not per caller, so pacing must be shared by everyone who
-holds the client (the pull, tracking's threads, shipping's workers). The pacer does three things:
+holds the client (the pull, tracking's threads, shipping's workers). The pacer does three things
+(a caller with stricter settings tightens it with :meth:`RequestPacer.limit`):
 
 - an optional fixed ceiling (``max_rate`` requests per second, a token bucket with a one-second burst);
 - when the last ``Wish-Rate-Limit-Remaining`` seen is at or below ``reserve``, calls are spaced at the
@@ -45,6 +46,20 @@ class RequestPacer:
         self.remaining: int | None = None
         self.calls = 0
         self.waited = 0.0
+
+    def limit(self, max_rate: float | None = None, *, reserve: int | None = None) -> None:
+        """Tighten the pacing for a caller that asks for more care, never loosen it: a fixed ceiling
+        (the lower of the current one and ``max_rate`` wins; None keeps the current one) and a larger
+        ``reserve`` (a pool of N workers wants pacing to start N calls before Wish's limit, not 4).
+        Shipping's run settings (``max_rate``, ``workers``) arrive here: there is no second limiter."""
+        if max_rate is not None and max_rate <= 0:
+            raise ValueError("max_rate must be positive (or None for no fixed ceiling)")
+        with self._lock:
+            if max_rate is not None and (self.max_rate is None or max_rate < self.max_rate):
+                self._tokens = min(self._tokens, float(max_rate)) if self.max_rate else float(max_rate)
+                self.max_rate = max_rate
+            if reserve is not None:
+                self.reserve = max(self.reserve, reserve)
 
     def note_remaining(self, remaining: int) -> None:
         """Record ``Wish-Rate-Limit-Remaining`` from a response."""

@@ -31,7 +31,7 @@ from wishflow.shipping.policy import (
 )
 from wishflow.shipping.ready import ready_orders
 from wishflow.shipping.service import ShippingError, change_address, modify_tracking, plan_and_save
-from wishflow.shipping.submit import RateLimiter, SubmitReport, Submitter, record_orders
+from wishflow.shipping.submit import SubmitReport, Submitter, record_orders
 
 __all__ = [
     "COMBINE_WINDOW",
@@ -44,7 +44,6 @@ __all__ = [
     "PlannedBatch",
     "PlannedParcel",
     "PolicyError",
-    "RateLimiter",
     "SandboxLabels",
     "ShipOrder",
     "ShipmentPlan",

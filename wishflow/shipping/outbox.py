@@ -17,8 +17,12 @@ After any uncertain outcome (timeout, dropped connection, 5xx, a crash leaving a
 ``submitting`` with ``sent_at`` set) the order is **read back** before anything is sent again
 (:func:`judge_readback`): our number on it -> submitted; another number -> conflict; no tracking and
 still APPROVED -> safe to send, but only once our last send has *settled*: a request the client gave
-up on may still be processed by Wish after the read-back, so a row sent less than the settle time ago
-(twice the client's read timeout) is parked and read back again after it.
+up on may still be processed by Wish after the read-back, so a row sent less than the settle horizon
+ago (a policy, :mod:`wishflow.shipping.write_policy`) is parked and read back again after it.
+
+The claim, the ``sent_at`` stamp and the guarded transitions work on any :class:`Ledger` (the
+outbox table of one kind of write: ``shipments``, ``address_changes``, ``refund_requests``); the one
+state machine that drives them is :class:`~wishflow.shipping.order_writes.WriteMachine`.
 """
 
 from __future__ import annotations
@@ -26,17 +30,23 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
 
 from wishflow.shipping.batching import ShipmentPlan
 from wishflow.warehouse.bulk import dialect_insert, write_transaction
-from wishflow.warehouse.shipping_schema import shipment_batches, shipment_events, shipments
+from wishflow.warehouse.shipping_schema import (
+    address_changes,
+    refund_requests,
+    shipment_batches,
+    shipment_events,
+    shipments,
+)
 
 
 class State(StrEnum):
@@ -124,9 +134,6 @@ class OutboxRow:
     def from_row(cls, row: Any) -> OutboxRow:
         m = row._mapping
         return cls(**{k: m[k] for k in cls.__dataclass_fields__})
-
-
-_ROW_COLUMNS = [shipments.c[name] for name in OutboxRow.__dataclass_fields__]
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -295,6 +302,97 @@ def plan_single(
     return get_row(engine, row["shipment_id"])
 
 
+# -- ledgers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """One outbox table: every write kind keeps its rows in one (``shipments`` for tracking,
+    ``address_changes``, ``refund_requests``), all with the same state columns (``state``,
+    ``claimed_by``, ``claimed_at``, ``attempts``, ``sent_at``, ``last_error``, ``active_order_id``, ...).
+    The claim, the ``sent_at`` stamp and the guarded transitions below work on any of them; columns a
+    table lacks (``found_tracking_number``, ``submitted_at``, ...) are skipped. ``events``, when set, gets
+    one row per state change; ``load`` turns a selected row into what the kind's judge reads."""
+
+    table: Table
+    id_column: str
+    events: Table | None = None
+    load: Callable[[Any], Any] = lambda row: row
+
+    @property
+    def id(self) -> Any:
+        return self.table.c[self.id_column]
+
+    def row_id(self, row: Any) -> str:
+        return str(getattr(row, self.id_column))
+
+
+SHIPMENTS = Ledger(shipments, "shipment_id", shipment_events, OutboxRow.from_row)
+ADDRESS_CHANGES = Ledger(address_changes, "change_id")
+REFUND_REQUESTS = Ledger(refund_requests, "request_id")
+
+
+def holder(engine: Engine, ledger: Ledger, store: str, order_id: str) -> Any:
+    """The row of ``ledger`` that holds ``order_id`` now (in flight or in conflict), or None."""
+    t = ledger.table
+    with engine.connect() as conn:
+        return conn.execute(select(t).where(t.c.store == store, t.c.active_order_id == order_id)).first()
+
+
+def insert_planned(engine: Engine, ledger: Ledger, values: dict[str, Any]) -> str | None:
+    """Write one ``planned`` row (``values`` holds the kind's own columns and ``store``/``order_id``)
+    before anything is sent. None when another row holds the order already (``active_order_id`` is
+    unique per store: two runs never plan the same order twice)."""
+    now = utcnow()
+    row_id = uuid.uuid4().hex
+    row = {
+        ledger.id_column: row_id,
+        "active_order_id": values["order_id"],
+        "state": State.PLANNED.value,
+        "attempts": 0,
+        "planned_at": now,
+        "updated_at": now,
+        "_loaded_at": now,
+        **values,
+    }
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, ledger.table).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
+        conn.execute(stmt, row)
+        got = conn.execute(select(ledger.id).where(ledger.id == row_id)).first()
+    return row_id if got is not None else None
+
+
+def _event_rows(
+    conn: Connection, ledger: Ledger, changes: Sequence[tuple[str, str | None, str, str | None]], at: datetime
+) -> None:
+    """Record state changes (row id, from, to, detail) in the ledger's events table, if it has one."""
+    if ledger.events is None or not changes:
+        return
+    ids = [c[0] for c in changes]
+    keys = {
+        str(r[0]): (r.store, r.order_id)
+        for r in conn.execute(
+            select(ledger.id, ledger.table.c.store, ledger.table.c.order_id).where(ledger.id.in_(ids))
+        )
+    }
+    conn.execute(
+        insert(ledger.events),
+        [
+            {
+                ledger.id_column: row_id,
+                "store": keys[row_id][0],
+                "order_id": keys[row_id][1],
+                "from_state": from_state,
+                "to_state": to_state,
+                "detail": (detail or "")[:4000] or None,
+                "at": at,
+            }
+            for row_id, from_state, to_state, detail in changes
+            if row_id in keys
+        ],
+    )
+
+
 # -- claiming -----------------------------------------------------------------------------------
 
 
@@ -306,8 +404,9 @@ def _lock_candidates(conn: Connection, stmt: Any) -> Any:
 
 def claim_batch(engine: Engine, batch_id: str, token: str, *, limit: int = 100) -> list[OutboxRow]:
     """Move up to ``limit`` planned rows of ``batch_id`` to ``submitting`` under claim ``token``."""
-    return _claim(
+    return claim_where(
         engine,
+        SHIPMENTS,
         and_(shipments.c.batch_id == batch_id, shipments.c.state == State.PLANNED.value),
         token,
         limit,
@@ -315,13 +414,20 @@ def claim_batch(engine: Engine, batch_id: str, token: str, *, limit: int = 100) 
 
 
 def claim_planned(
-    engine: Engine, store: str, token: str, *, shipment_ids: Sequence[str] | None = None, limit: int = 100
-) -> list[OutboxRow]:
-    """Claim planned rows of ``store`` (any batch, or only ``shipment_ids``)."""
-    cond = and_(shipments.c.store == store, shipments.c.state == State.PLANNED.value)
+    engine: Engine,
+    store: str,
+    token: str,
+    *,
+    shipment_ids: Sequence[str] | None = None,
+    limit: int = 100,
+    ledger: Ledger = SHIPMENTS,
+) -> list[Any]:
+    """Claim planned rows of ``store`` (any, or only the rows ``shipment_ids``)."""
+    t = ledger.table
+    cond = and_(t.c.store == store, t.c.state == State.PLANNED.value)
     if shipment_ids is not None:
-        cond = and_(cond, shipments.c.shipment_id.in_(list(shipment_ids)))
-    return _claim(engine, cond, token, limit)
+        cond = and_(cond, ledger.id.in_(list(shipment_ids)))
+    return claim_where(engine, ledger, cond, token, limit)
 
 
 def claim_stale(
@@ -332,20 +438,20 @@ def claim_stale(
     lease: timedelta = DEFAULT_LEASE,
     limit: int = 500,
     shipment_ids: Sequence[str] | None = None,
-) -> list[OutboxRow]:
+    ledger: Ledger = SHIPMENTS,
+) -> list[Any]:
     """Take over ``submitting`` rows nobody is working on: released (no claimer), claimed by a dead
     process on this host, or claimed longer ago than ``lease``. They keep their ``sent_at``: a row
     that was sent must be read back before it is sent again."""
     now = utcnow()
-    cond = and_(shipments.c.store == store, shipments.c.state == State.SUBMITTING.value)
+    t = ledger.table
+    cond = and_(t.c.store == store, t.c.state == State.SUBMITTING.value)
     if shipment_ids is not None:
-        cond = and_(cond, shipments.c.shipment_id.in_(list(shipment_ids)))
+        cond = and_(cond, ledger.id.in_(list(shipment_ids)))
     with engine.connect() as conn:
-        candidates = conn.execute(
-            select(shipments.c.shipment_id, shipments.c.claimed_by, shipments.c.claimed_at).where(cond)
-        ).all()
+        candidates = conn.execute(select(ledger.id, t.c.claimed_by, t.c.claimed_at).where(cond)).all()
     stale = [
-        r.shipment_id
+        str(r[0])
         for r in candidates
         if r.claimed_by is None
         or claimer_is_dead(r.claimed_by)
@@ -353,92 +459,66 @@ def claim_stale(
     ][:limit]
     if not stale:
         return []
-    previous = {r.shipment_id: r.claimed_by for r in candidates}
-    claimed: list[OutboxRow] = []
+    previous = {str(r[0]): r.claimed_by for r in candidates}
+    claimed: list[Any] = []
     with write_transaction(engine) as conn:
-        for shipment_id in stale:
+        for row_id in stale:
             stmt = (
-                update(shipments)
+                update(t)
                 .where(
-                    shipments.c.shipment_id == shipment_id,
-                    shipments.c.state == State.SUBMITTING.value,
-                    shipments.c.claimed_by.is_(None)
-                    if previous[shipment_id] is None
-                    else shipments.c.claimed_by == previous[shipment_id],
+                    ledger.id == row_id,
+                    t.c.state == State.SUBMITTING.value,
+                    t.c.claimed_by.is_(None) if previous[row_id] is None else t.c.claimed_by == previous[row_id],
                 )
-                .values(claimed_by=token, claimed_at=now, attempts=shipments.c.attempts + 1, updated_at=now)
+                .values(claimed_by=token, claimed_at=now, attempts=t.c.attempts + 1, updated_at=now)
             )
             if conn.execute(stmt).rowcount == 1:
-                claimed.append(
-                    OutboxRow.from_row(
-                        conn.execute(select(*_ROW_COLUMNS).where(shipments.c.shipment_id == shipment_id)).one()
-                    )
-                )
+                claimed.append(ledger.load(conn.execute(select(t).where(ledger.id == row_id)).one()))
     return claimed
 
 
-def _claim(engine: Engine, cond: Any, token: str, limit: int) -> list[OutboxRow]:
+def claim_where(engine: Engine, ledger: Ledger, cond: Any, token: str, limit: int) -> list[Any]:
+    """Claim up to ``limit`` planned rows matching ``cond`` (oldest first): ``submitting`` under
+    ``token``, ``sent_at`` cleared (a planned row was never sent; a requeued one was not processed)."""
     now = utcnow()
+    t = ledger.table
     with write_transaction(engine) as conn:
-        pick = _lock_candidates(
-            conn,
-            select(shipments.c.shipment_id)
-            .where(cond)
-            .order_by(shipments.c.planned_at, shipments.c.shipment_id)
-            .limit(limit),
-        )
-        ids = list(conn.execute(pick).scalars())
+        pick = _lock_candidates(conn, select(ledger.id).where(cond).order_by(t.c.planned_at, ledger.id).limit(limit))
+        ids = [str(i) for i in conn.execute(pick).scalars()]
         if not ids:
             return []
         conn.execute(
-            update(shipments)
-            .where(shipments.c.shipment_id.in_(ids), shipments.c.state == State.PLANNED.value)
+            update(t)
+            .where(ledger.id.in_(ids), t.c.state == State.PLANNED.value)
             .values(
                 state=State.SUBMITTING.value,
                 claimed_by=token,
                 claimed_at=now,
                 sent_at=None,
-                attempts=shipments.c.attempts + 1,
+                attempts=t.c.attempts + 1,
                 updated_at=now,
             )
         )
-        conn.execute(
-            insert(shipment_events),
-            [
-                {
-                    "shipment_id": r.shipment_id,
-                    "store": r.store,
-                    "order_id": r.order_id,
-                    "from_state": State.PLANNED.value,
-                    "to_state": State.SUBMITTING.value,
-                    "detail": f"claimed by {token}",
-                    "at": now,
-                }
-                for r in conn.execute(
-                    select(shipments.c.shipment_id, shipments.c.store, shipments.c.order_id).where(
-                        shipments.c.shipment_id.in_(ids)
-                    )
-                )
-            ],
+        _event_rows(
+            conn, ledger, [(i, State.PLANNED.value, State.SUBMITTING.value, f"claimed by {token}") for i in ids], now
         )
         rows = conn.execute(
-            select(*_ROW_COLUMNS).where(shipments.c.shipment_id.in_(ids), shipments.c.claimed_by == token)
+            select(t).where(ledger.id.in_(ids), t.c.claimed_by == token).order_by(t.c.planned_at, ledger.id)
         ).all()
-    return [OutboxRow.from_row(r) for r in rows]
+    return [ledger.load(r) for r in rows]
 
 
-def mark_sending(engine: Engine, shipment_id: str, token: str, *, now: datetime | None = None) -> bool:
+def mark_sending(
+    engine: Engine, shipment_id: str, token: str, *, now: datetime | None = None, ledger: Ledger = SHIPMENTS
+) -> bool:
     """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row. False: don't send.
-    ``now`` is the submitter's clock (the one its settle horizon is measured on)."""
+    ``now`` is the machine's clock (the one its settle horizon is measured on)."""
     now = now or utcnow()
+    t = ledger.table
     with engine.begin() as conn:
         result = conn.execute(
-            update(shipments)
-            .where(
-                shipments.c.shipment_id == shipment_id,
-                shipments.c.state == State.SUBMITTING.value,
-                shipments.c.claimed_by == token,
-            )
+            update(t)
+            .where(ledger.id == shipment_id, t.c.state == State.SUBMITTING.value, t.c.claimed_by == token)
             .values(sent_at=now, updated_at=now)
         )
         return result.rowcount == 1
@@ -450,9 +530,11 @@ def mark_sending(engine: Engine, shipment_id: str, token: str, *, now: datetime 
 @dataclass(frozen=True)
 class Transition:
     """Move one row to ``to`` (guarded: it must still be in ``from_state`` and, when given, claimed by
-    ``token``). ``release`` clears the claim (a row left in submitting then awaits a read-back)."""
+    ``token``). ``release`` clears the claim (a row left in submitting then awaits a read-back);
+    ``clear_sent`` forgets ``sent_at`` (the send was not processed); ``sent_at`` puts an earlier send's
+    time back (a refused resend leaves the earlier, uncertain one to settle)."""
 
-    shipment_id: str
+    row_id: str
     to: State
     from_state: State
     token: str | None = None
@@ -461,67 +543,47 @@ class Transition:
     processing_status: str | None = None
     release: bool = False
     clear_sent: bool = False
+    sent_at: datetime | None = None
+
+    @property
+    def shipment_id(self) -> str:
+        return self.row_id
 
 
-def apply(engine: Engine, transitions: Sequence[Transition]) -> int:
+def apply(engine: Engine, transitions: Sequence[Transition], *, ledger: Ledger = SHIPMENTS) -> int:
     """Apply transitions in one transaction with their events; returns how many applied."""
     if not transitions:
         return 0
     now = utcnow()
     applied = 0
+    t = ledger.table
     with engine.begin() as conn:
         events = []
-        for t in transitions:
-            guard = [shipments.c.shipment_id == t.shipment_id, shipments.c.state == t.from_state.value]
-            if t.token is not None:
-                guard.append(shipments.c.claimed_by == t.token)
-            values: dict[str, Any] = {"state": t.to.value, "updated_at": now}
-            if t.detail is not None:
-                values["last_error"] = t.detail[:4000]
-            if t.processing_status is not None:
-                values["wish_processing_status"] = t.processing_status
-            if t.found_tracking_number is not None:
-                values["found_tracking_number"] = t.found_tracking_number
-            if t.to == State.SUBMITTED and t.from_state == State.SUBMITTING:
-                values["submitted_at"] = now
-            if t.to in (State.CONFIRMED, State.FAILED, State.CONFLICT):
-                values["finished_at"] = now
-            if t.to in (State.CONFIRMED, State.FAILED):
-                values["active_order_id"] = None
-            if t.to != State.SUBMITTING or t.release:
-                values["claimed_by"] = None
-            if t.clear_sent:
-                values["sent_at"] = None
-            result = conn.execute(update(shipments).where(*guard).values(**values))
-            if result.rowcount == 1:
-                applied += 1
-                if t.to != t.from_state:
-                    events.append((t, now))
-        if events:
-            ids = [t.shipment_id for t, _ in events]
-            keys = {
-                r.shipment_id: (r.store, r.order_id)
-                for r in conn.execute(
-                    select(shipments.c.shipment_id, shipments.c.store, shipments.c.order_id).where(
-                        shipments.c.shipment_id.in_(ids)
-                    )
-                )
+        for tr in transitions:
+            guard = [ledger.id == tr.row_id, t.c.state == tr.from_state.value]
+            if tr.token is not None:
+                guard.append(t.c.claimed_by == tr.token)
+            values: dict[str, Any] = {"state": tr.to.value, "updated_at": now}
+            optional = {
+                "last_error": tr.detail[:4000] if tr.detail is not None else None,
+                "wish_processing_status": tr.processing_status,
+                "found_tracking_number": tr.found_tracking_number,
+                "submitted_at": now if tr.to == State.SUBMITTED and tr.from_state == State.SUBMITTING else None,
+                "finished_at": now if tr.to in TERMINAL else None,
+                "sent_at": tr.sent_at,
             }
-            conn.execute(
-                insert(shipment_events),
-                [
-                    {
-                        "shipment_id": t.shipment_id,
-                        "store": keys[t.shipment_id][0],
-                        "order_id": keys[t.shipment_id][1],
-                        "from_state": t.from_state.value,
-                        "to_state": t.to.value,
-                        "detail": (t.detail or "")[:4000] or None,
-                        "at": at,
-                    }
-                    for t, at in events
-                ],
-            )
+            values.update({k: v for k, v in optional.items() if v is not None and k in t.c})
+            if tr.to in (State.CONFIRMED, State.FAILED):
+                values["active_order_id"] = None
+            if tr.to != State.SUBMITTING or tr.release:
+                values["claimed_by"] = None
+            if tr.clear_sent:
+                values["sent_at"] = None
+            if conn.execute(update(t).where(*guard).values(**values)).rowcount == 1:
+                applied += 1
+                if tr.to != tr.from_state:
+                    events.append((tr.row_id, tr.from_state.value, tr.to.value, tr.detail))
+        _event_rows(conn, ledger, events, now)
     return applied
 
 
@@ -761,26 +823,32 @@ def judge_response(row: OutboxRow, response: Any) -> Judgement:
 # -- queries ------------------------------------------------------------------------------------
 
 
-def get_row(engine: Engine, shipment_id: str) -> OutboxRow:
+def get_row(engine: Engine, shipment_id: str, *, ledger: Ledger = SHIPMENTS) -> Any:
+    """One row of ``ledger`` (an :class:`OutboxRow` for ``shipments``)."""
     with engine.connect() as conn:
-        return OutboxRow.from_row(
-            conn.execute(select(*_ROW_COLUMNS).where(shipments.c.shipment_id == shipment_id)).one()
-        )
+        return ledger.load(conn.execute(select(ledger.table).where(ledger.id == shipment_id)).one())
 
 
 def rows_in_state(
-    engine: Engine, store: str, state: State, *, shipment_ids: Sequence[str] | None = None, limit: int | None = None
-) -> list[OutboxRow]:
-    stmt = select(*_ROW_COLUMNS).where(shipments.c.store == store, shipments.c.state == state.value)
+    engine: Engine,
+    store: str,
+    state: State,
+    *,
+    shipment_ids: Sequence[str] | None = None,
+    limit: int | None = None,
+    ledger: Ledger = SHIPMENTS,
+) -> list[Any]:
+    t = ledger.table
+    stmt = select(t).where(t.c.store == store, t.c.state == state.value)
     params: dict[str, Any] = {}
     if shipment_ids is not None:
-        stmt = stmt.where(shipments.c.shipment_id.in_(bindparam("ids", expanding=True)))
+        stmt = stmt.where(ledger.id.in_(bindparam("ids", expanding=True)))
         params["ids"] = list(shipment_ids)
-    stmt = stmt.order_by(shipments.c.planned_at, shipments.c.shipment_id)
+    stmt = stmt.order_by(t.c.planned_at, ledger.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     with engine.connect() as conn:
-        return [OutboxRow.from_row(r) for r in conn.execute(stmt, params)]
+        return [ledger.load(r) for r in conn.execute(stmt, params)]
 
 
 def pending_batches(engine: Engine, store: str) -> list[str]:
@@ -860,9 +928,13 @@ def resolve_conflict(engine: Engine, store: str, order_id: str, note: str) -> in
 
 
 __all__ = [
+    "ADDRESS_CHANGES",
     "DEFAULT_LEASE",
+    "REFUND_REQUESTS",
     "HOLDING",
     "Judgement",
+    "Ledger",
+    "SHIPMENTS",
     "OutboxRow",
     "SavedPlan",
     "State",
@@ -872,10 +944,13 @@ __all__ = [
     "claim_batch",
     "claim_planned",
     "claim_stale",
+    "claim_where",
     "claimer_is_dead",
     "conflicts",
     "counts_by_state",
     "get_row",
+    "holder",
+    "insert_planned",
     "judge_follow",
     "judge_readback",
     "judge_response",

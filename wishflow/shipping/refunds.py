@@ -9,19 +9,15 @@ sent once, judged by read-back. The reason must be one Wish offers for the order
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
-from wishflow.shipping.order_writes import WriteMachine, judge_order_write
+from wishflow.shipping.order_writes import OrderWriteKind, WriteMachine
 from wishflow.shipping.outbox import State
-from wishflow.warehouse.bulk import dialect_insert
-from wishflow.warehouse.shipping_schema import refund_requests, shipments
+from wishflow.warehouse.shipping_schema import refund_requests
 
 
 class RefundError(RuntimeError):
@@ -41,50 +37,34 @@ def _refunds(order: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in order.get("refunds") or () if isinstance(r, dict)]
 
 
-@dataclass(frozen=True)
-class RefundKind:
+class RefundKind(OrderWriteKind):
     """``PUT /orders/{id}/refund`` as a kind of the one write path.
 
     Ours landed when the order is REFUNDED by the merchant with our reason; REFUNDED any other way
     (Wish's auto-refund, another reason) is a conflict a person looks at; a refund is possible while
     the order is APPROVED or SHIPPED."""
 
-    name: str = "refund"
-    table: Any = refund_requests
-    id_column: str = "request_id"
+    name = "refund"
+    source = "REFUND"
+    ledger = outbox.REFUND_REQUESTS
 
     def send(self, client: Any, row: Any) -> Any:
         return client.refund_order(row.order_id, row.reason, row.note)
 
-    def judge(
-        self, row: Any, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool
-    ) -> outbox.Judgement:
-        def landed(o: dict[str, Any]) -> bool:
-            return o.get("state") == "REFUNDED" and any(
-                r.get("refund_reason") == row.reason and r.get("refund_source") in (None, "MERCHANT")
-                for r in _refunds(o)
-            )
-
-        def conflict(o: dict[str, Any]) -> str | None:
-            if o.get("state") != "REFUNDED":
-                return None
-            how = ", ".join(f"{r.get('refund_reason')} by {r.get('refund_source')}" for r in _refunds(o)) or "unknown"
-            return f"the order was refunded otherwise ({how}); not refunded again"
-
-        def still_possible(o: dict[str, Any]) -> bool:
-            return o.get("state") in ("APPROVED", "SHIPPED")
-
-        return judge_order_write(
-            row,
-            order,
-            source="REFUND",
-            landed=landed,
-            conflict=conflict,
-            still_possible=still_possible,
-            settle=settle,
-            now=now,
-            following=following,
+    def landed(self, row: Any, order: dict[str, Any]) -> bool:
+        return order.get("state") == "REFUNDED" and any(
+            r.get("refund_reason") == row.reason and r.get("refund_source") in (None, "MERCHANT")
+            for r in _refunds(order)
         )
+
+    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:
+        if order.get("state") != "REFUNDED":
+            return None
+        how = ", ".join(f"{r.get('refund_reason')} by {r.get('refund_source')}" for r in _refunds(order)) or "unknown"
+        return f"the order was refunded otherwise ({how}); not refunded again"
+
+    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:
+        return order.get("state") in ("APPROVED", "SHIPPED")
 
 
 REFUND = RefundKind()
@@ -102,15 +82,9 @@ def plan_refund(
 ) -> str:
     """Write the refund down (``planned``) before anything is sent, or find the one in flight with the
     same reason. The reason must be among the order's ``refund_reasons`` now."""
+    current = outbox.holder(engine, outbox.REFUND_REQUESTS, store, order_id)
+    held = outbox.holder(engine, outbox.SHIPMENTS, store, order_id)
     with engine.connect() as conn:
-        current = conn.execute(
-            select(refund_requests).where(
-                refund_requests.c.store == store, refund_requests.c.active_order_id == order_id
-            )
-        ).first()
-        held = conn.execute(
-            select(shipments.c.state).where(shipments.c.store == store, shipments.c.active_order_id == order_id)
-        ).first()
         done = conn.execute(
             select(refund_requests.c.request_id).where(
                 refund_requests.c.store == store,
@@ -132,31 +106,9 @@ def plan_refund(
         raise RefundError(f"order {order_id} cannot be refunded now (Wish offers no refund reason)")
     if reason not in reasons:
         raise RefundError(f"{reason} is not a refund reason for order {order_id} now; choose one of {reasons}")
-    request_id = uuid.uuid4().hex
-    now = outbox.utcnow()
-    with engine.begin() as conn:
-        stmt = dialect_insert(conn, refund_requests).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
-        conn.execute(
-            stmt,
-            {
-                "request_id": request_id,
-                "store": store,
-                "order_id": order_id,
-                "active_order_id": order_id,
-                "reason": reason,
-                "note": note,
-                "state": State.PLANNED.value,
-                "attempts": 0,
-                "planned_at": now,
-                "updated_at": now,
-                "run_id": run_id,
-                "_loaded_at": now,
-            },
-        )
-        got = conn.execute(
-            select(refund_requests.c.request_id).where(refund_requests.c.request_id == request_id)
-        ).first()
-    if got is None:
+    values = {"store": store, "order_id": order_id, "reason": reason, "note": note, "run_id": run_id}
+    request_id = outbox.insert_planned(engine, outbox.REFUND_REQUESTS, values)
+    if request_id is None:
         raise RefundError(f"order {order_id} got a refund request from another run meanwhile")
     return request_id
 
@@ -180,8 +132,6 @@ def request_refund(
     request_id = plan_refund(engine, client, store, order_id, reason, note=note, run_id=run_id)
     machine = machine or WriteMachine(engine, client, REFUND)
     result = machine.settle(request_id, follow_seconds=follow_seconds, poll_interval=poll_interval)
-    if isinstance(result.error, WishRateLimited | WishAuthError | WishConfigError):
-        raise result.error
     return RefundResult(order_id, result.state, result.detail, reason, request_id)
 
 
@@ -192,7 +142,7 @@ def resume_refunds(
     machine = machine or WriteMachine(engine, client, REFUND)
     out = []
     for request_id in machine.open_rows(store):
-        result = machine.settle(request_id)
+        result = machine.settle(request_id, raise_not_processed=False)
         row = machine.row(request_id)
         out.append(RefundResult(row.order_id, result.state, result.detail, row.reason, request_id))
     return out

@@ -7,15 +7,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from wishflow.api.errors import WishAuthError, WishConfigError, WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
 from wishflow.shipping.labels import (
@@ -27,14 +25,13 @@ from wishflow.shipping.labels import (
     record_label_costs,
 )
 from wishflow.shipping.model import normalise
-from wishflow.shipping.order_writes import WriteMachine, judge_order_write
+from wishflow.shipping.order_writes import OrderWriteKind, WriteMachine
 from wishflow.shipping.outbox import State
 from wishflow.shipping.packages import SkuTable
 from wishflow.shipping.policy import CarrierCheck, ShippingPolicy
 from wishflow.shipping.ready import not_ready_reasons, ready_orders
 from wishflow.shipping.submit import SubmitReport, Submitter
-from wishflow.warehouse.bulk import dialect_insert
-from wishflow.warehouse.shipping_schema import address_changes, shipments
+from wishflow.warehouse.shipping_schema import shipments
 
 
 class ShippingError(RuntimeError):
@@ -266,49 +263,31 @@ def _shipping_detail(order: Mapping[str, Any]) -> dict[str, Any]:
     return dict((order.get("full_address") or {}).get("shipping_detail") or {})
 
 
-@dataclass(frozen=True)
-class AddressKind:
+class AddressKind(OrderWriteKind):
     """``PUT /orders/{id}/address`` as a kind of the one write path (:mod:`wishflow.shipping.order_writes`).
 
     Ours landed when the order's shipping detail matches the address we sent; an address that is
     neither ours nor the one read before the change is a conflict; the change is possible only while
     the order is APPROVED without tracking."""
 
-    name: str = "address"
-    table: Any = address_changes
-    id_column: str = "change_id"
+    name = "address"
+    source = "MODIFY_SHIPPING"
+    ledger = outbox.ADDRESS_CHANGES
 
     def send(self, client: Any, row: Any) -> Any:
         return client.modify_address(row.order_id, dict(row.address))
 
-    def judge(
-        self, row: Any, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool
-    ) -> outbox.Judgement:
-        wanted = dict(row.address)
+    def landed(self, row: Any, order: dict[str, Any]) -> bool:
+        return _address_matches(dict(row.address), _shipping_detail(order))
+
+    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:
         previous = row.previous_address
+        if previous and not _address_matches(previous, _shipping_detail(order)):
+            return "the order has an address that is neither the old one nor ours"
+        return None
 
-        def landed(o: dict[str, Any]) -> bool:
-            return _address_matches(wanted, _shipping_detail(o))
-
-        def conflict(o: dict[str, Any]) -> str | None:
-            if previous and not _address_matches(previous, _shipping_detail(o)):
-                return "the order has an address that is neither the old one nor ours"
-            return None
-
-        def still_possible(o: dict[str, Any]) -> bool:
-            return o.get("state") == "APPROVED" and not outbox.tracking_numbers(o)
-
-        return judge_order_write(
-            row,
-            order,
-            source="MODIFY_SHIPPING",
-            landed=landed,
-            conflict=conflict,
-            still_possible=still_possible,
-            settle=settle,
-            now=now,
-            following=following,
-        )
+    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:
+        return order.get("state") == "APPROVED" and not outbox.tracking_numbers(order)
 
 
 ADDRESS = AddressKind()
@@ -323,15 +302,8 @@ def plan_address_change(
     if unknown:
         raise ShippingError(f"unknown address fields {sorted(unknown)} (known: {list(ADDRESS_FIELDS)})")
     wanted = {k: v for k, v in address.items() if v not in (None, "")}
-    with engine.connect() as conn:
-        held = conn.execute(
-            select(shipments.c.state).where(shipments.c.store == store, shipments.c.active_order_id == order_id)
-        ).first()
-        current = conn.execute(
-            select(address_changes).where(
-                address_changes.c.store == store, address_changes.c.active_order_id == order_id
-            )
-        ).first()
+    held = outbox.holder(engine, outbox.SHIPMENTS, store, order_id)
+    current = outbox.holder(engine, outbox.ADDRESS_CHANGES, store, order_id)
     if held is not None:
         raise ShippingError(
             f"order {order_id} is in the shipping outbox ({held.state}); too late to change its address"
@@ -348,29 +320,15 @@ def plan_address_change(
     # Wish wants the whole address: the current one with the requested fields changed
     full = {k: v for k, v in _shipping_detail(order).items() if k in ADDRESS_FIELDS and v not in (None, "")}
     full.update(wanted)
-    change_id = uuid.uuid4().hex
-    now = outbox.utcnow()
-    with engine.begin() as conn:
-        stmt = dialect_insert(conn, address_changes).on_conflict_do_nothing(index_elements=["store", "active_order_id"])
-        conn.execute(
-            stmt,
-            {
-                "change_id": change_id,
-                "store": store,
-                "order_id": order_id,
-                "active_order_id": order_id,
-                "address": full,
-                "previous_address": _shipping_detail(order),
-                "state": State.PLANNED.value,
-                "attempts": 0,
-                "planned_at": now,
-                "updated_at": now,
-                "run_id": run_id,
-                "_loaded_at": now,
-            },
-        )
-        got = conn.execute(select(address_changes.c.change_id).where(address_changes.c.change_id == change_id)).first()
-    if got is None:
+    values = {
+        "store": store,
+        "order_id": order_id,
+        "address": full,
+        "previous_address": _shipping_detail(order),
+        "run_id": run_id,
+    }
+    change_id = outbox.insert_planned(engine, outbox.ADDRESS_CHANGES, values)
+    if change_id is None:
         raise ShippingError(f"order {order_id} got an address change from another run meanwhile")
     return change_id, None
 
@@ -400,8 +358,6 @@ def change_address(
     assert change_id is not None
     machine = machine or WriteMachine(engine, client, ADDRESS)
     result = machine.settle(change_id, follow_seconds=follow_seconds, poll_interval=poll_interval)
-    if isinstance(result.error, WishRateLimited | WishAuthError | WishConfigError):
-        raise result.error
     return SingleResult(order_id, result.state, result.detail)
 
 
