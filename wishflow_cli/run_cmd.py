@@ -193,9 +193,17 @@ def add_parser(subparsers: Any) -> None:
 # -- running ---------------------------------------------------------------------------------------
 
 
+#: seconds a run waits for the temporary Prefect server (Prefect's default, 20 s, is too short on a
+#: busy 2-core machine: the run then fails with "Timed out while attempting to connect to ephemeral
+#: Prefect API server"; the demo waits as long)
+TEMPORARY_SERVER_STARTUP_SECONDS = "180"
+
+
 def quiet_console(verbose: bool) -> None:
     """Before Prefect is imported: its console shows warnings only (unless ``verbose``), and library
-    INFO lines (Great Expectations, httpx) stay off the console."""
+    INFO lines (Great Expectations, httpx) stay off the console. A temporary server may take its time
+    to start on a busy machine."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", TEMPORARY_SERVER_STARTUP_SECONDS)
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
         return
