@@ -209,6 +209,10 @@ def quiet_console(verbose: bool) -> None:
         return
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    # the temporary server is a subprocess writing to this terminal: when it stops right after a
+    # burst of task runs it can log an ERROR with a traceback about its own bookkeeping (flushing
+    # task-run events), after a run that succeeded; the run's outcome is what this command reports
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     for name in ("great_expectations", "httpx", "alembic", "prefect.server", "uvicorn", "docket"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
