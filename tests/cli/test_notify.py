@@ -103,6 +103,12 @@ def test_the_deployments_default_block_delivers_the_digest_once_setup_saved_it(
     assert len(warnings) == 1, warnings
     assert DEFAULT_BLOCK_NAME in warnings[0] and "does not exist yet" in warnings[0]
     assert received == []
+    from prefect.client.orchestration import get_client
+
+    from wishflow_cli.doctor_cmd import _notifications_check
+
+    with get_client(sync_client=True) as client:
+        assert "wishflow notify setup" in _notifications_check(client).line()
 
     # `wishflow notify setup` with its defaults: the same parameters now deliver the digest
     assert main(["notify", "setup", "--webhook-url", url, "--allow-private-urls"]) == 0
@@ -113,3 +119,5 @@ def test_the_deployments_default_block_delivers_the_digest_once_setup_saved_it(
     assert result["new"] >= 2
     assert any("new order" in (b.get("title", "") + b.get("text", "")).lower() for b in received), received
     assert not [r for r in caplog.records if "does not exist yet" in r.getMessage()]
+    with get_client(sync_client=True) as client:
+        assert _notifications_check(client).status == "ok"

@@ -47,6 +47,12 @@ def test_the_ship_form_offers_wishs_carriers_and_the_presets_as_dropdowns(
 
     from wishflow.shipping.choices import schema_choices
     from wishflow.shipping.policy import DEFAULT_PRESETS
+    from wishflow_cli.doctor_cmd import _ship_form_check
+
+    # `prefect deploy --all` alone leaves the form free text: doctor says what to run
+    with prefect_server.client() as client:
+        before = _ship_form_check(client.read_deployments())
+    assert before.status == "warn" and "wishflow deploy --choices-only" in before.line()
 
     # as a merchant would, from a shell whose environment names the server and the Wish account
     done = subprocess.run(
@@ -67,6 +73,8 @@ def test_the_ship_form_offers_wishs_carriers_and_the_presets_as_dropdowns(
     assert carriers is not None and sorted(carriers) == sorted(accepted)
     assert carriers[0] == "YunExpress"  # the default policy's carrier first
     assert schema_choices(deployment.parameter_openapi_schema, "package") == list(DEFAULT_PRESETS)
+    with prefect_server.client() as client:
+        assert _ship_form_check(client.read_deployments()).status == "ok"
 
     # the safety net on the server: a carrier outside the list never becomes a run
     with prefect_server.client() as client, pytest.raises(Exception, match="PigeonPost"):
