@@ -18,6 +18,7 @@ from prefect.blocks.core import Block
 from prefect.blocks.notifications import NotificationBlock
 from prefect.exceptions import MissingContextError
 
+from blocks.notifications import DEFAULT_BLOCK_NAME
 from tasks.common import engine_for
 from wishflow.notify.digest import DEFAULT_MAX_LINES, new_orders_digest
 from wishflow.validation.queries import order_summaries
@@ -39,10 +40,12 @@ class NotificationBlockMissing(ValueError):  # noqa: N818 - reads as what happen
 
     def __init__(self, block_name: str) -> None:
         self.block_name = block_name
+        name = block_name.rsplit("/", 1)[-1]
+        setup = "wishflow notify setup --webhook-url URL" + ("" if name == DEFAULT_BLOCK_NAME else f" --name {name}")
         super().__init__(
-            f"notification block {block_name!r} does not exist yet: create it with "
-            "`wishflow notify setup --webhook-url URL` (docs/going-live.md, step 'Notifications'), "
-            "or clear notify_block in the deployment's parameters"
+            f"notification block {block_name!r} does not exist yet: create it with `{setup}` "
+            "(docs/going-live.md, 'Notifications, step by step'), or clear notify_block in the deployment's "
+            "parameters"
         )
 
 
