@@ -32,7 +32,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    from blocks.notifications import DEFAULT_BLOCK_NAME  # no Prefect import at module level
+    from wishflow.notify import DEFAULT_BLOCK_NAME  # not from blocks: that would import Prefect
 
     notify = subparsers.add_parser("notify", help="where alerts and digests go (Prefect notification block)")
     sub = notify.add_subparsers(dest="notify_command", required=True)
