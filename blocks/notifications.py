@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: the block's name; deployments name it as ``custom-webhook/<name>`` (type slug / name)
-DEFAULT_BLOCK_NAME = "wishflow-alerts"
+from wishflow.notify import DEFAULT_BLOCK_NAME  # the name prefect.yaml's deployments use
+
 #: the automations this module owns (by name)
 AUTOMATIONS = {
     "wishflow: run failed": "prefect.flow-run.Failed",

@@ -55,7 +55,16 @@ def order_cycle(
     wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
     warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
     notify_block: Annotated[str | None, Field(description="Notification block for digests.")] = None,
-    policy_block: Annotated[str | None, Field(description="ShippingPolicy block name (else defaults).")] = None,
+    policy_block: Annotated[
+        str | None,
+        Field(description="ShippingPolicy block name (else defaults): the ship stage's rules, validation's bounds."),
+    ] = None,
+    follow_seconds: Annotated[
+        float,
+        Field(
+            ge=0, le=3600, description="How long the ship stage follows Wish's processing before leaving it to later."
+        ),
+    ] = 30.0,
 ) -> Any:
     """Run one store's whole order cycle, stage after stage.
 
@@ -66,16 +75,28 @@ def order_cycle(
         wish_block: WishCredentials block name (else environment).
         warehouse_block: Warehouse block name (else environment).
         notify_block: Notification block for digests.
-        policy_block: ShippingPolicy block name (else defaults).
+        policy_block: ShippingPolicy block name (else defaults): the ship stage's rules,
+            validation's bounds.
+        follow_seconds: How long the ship stage follows Wish's processing before leaving it to later.
     """
     logger = get_run_logger()
     common = {"store": store, "wish_block": wish_block, "warehouse_block": warehouse_block}
     stages: dict[str, Any] = {
         "pull": lambda: pull_orders(**common, notify_block=notify_block, return_state=True),
         "validate": lambda: validate_orders(
-            store=store, warehouse_block=warehouse_block, notify_block=notify_block, return_state=True
+            store=store,
+            warehouse_block=warehouse_block,
+            notify_block=notify_block,
+            shipping_block=policy_block,
+            return_state=True,
         ),
-        "ship": lambda: ship_orders(**common, dry_run=ship_dry_run, policy_block=policy_block, return_state=True),
+        "ship": lambda: ship_orders(
+            **common,
+            dry_run=ship_dry_run,
+            policy_block=policy_block,
+            follow_seconds=follow_seconds,
+            return_state=True,
+        ),
         "track": lambda: poll_tracking(**common, notify_block=notify_block, return_state=True),
         "follow_up": lambda: follow_up(**common, notify_block=notify_block, return_state=True),
     }

@@ -3,14 +3,22 @@
 Targets are Prefect's own notification blocks (``SlackWebhook``, ``MicrosoftTeamsWebhook``,
 ``CustomWebhookNotificationBlock``, ...), created in the UI or in code; a flow only names one.
 Email needs the ``prefect-email`` collection, which Wishflow does not install.
+
+The deployments name the block that ``wishflow notify setup`` saves (``wishflow-alerts``, one
+constant: :data:`blocks.notifications.DEFAULT_BLOCK_NAME`). Until it exists, a digest is skipped with
+one warning that says how to create it: notifications not being set up never fails an order run.
 """
 
 from __future__ import annotations
 
+import logging
+
 from prefect import get_run_logger, task
 from prefect.blocks.core import Block
 from prefect.blocks.notifications import NotificationBlock
+from prefect.exceptions import MissingContextError
 
+from blocks.notifications import DEFAULT_BLOCK_NAME
 from tasks.common import engine_for
 from wishflow.notify.digest import DEFAULT_MAX_LINES, new_orders_digest
 from wishflow.validation.queries import order_summaries
@@ -27,35 +35,67 @@ _NOTIFICATION_SLUGS = (
 )
 
 
+class NotificationBlockMissing(ValueError):  # noqa: N818 - reads as what happened
+    """No notification block of that name exists (yet): ``wishflow notify setup`` creates it."""
+
+    def __init__(self, block_name: str) -> None:
+        self.block_name = block_name
+        name = block_name.rsplit("/", 1)[-1]
+        setup = "wishflow notify setup --webhook-url URL" + ("" if name == DEFAULT_BLOCK_NAME else f" --name {name}")
+        super().__init__(
+            f"notification block {block_name!r} does not exist yet: create it with `{setup}` "
+            "(docs/going-live.md, 'Notifications, step by step'), or clear notify_block in the deployment's "
+            "parameters"
+        )
+
+
 def load_notification_block(block_name: str) -> NotificationBlock:
-    """Load ``type-slug/name``, or a bare name from the usual notification block types."""
-    if "/" in block_name:
-        block = Block.load(block_name)
-    else:
-        block = None
-        for slug in _NOTIFICATION_SLUGS:
-            try:
-                block = Block.load(f"{slug}/{block_name}")
-                break
-            except (ValueError, KeyError):
-                continue
-        if block is None:
-            raise ValueError(f"no notification block named {block_name!r} (use 'type-slug/name')")
+    """Load ``type-slug/name``, or a bare name from the usual notification block types.
+
+    Raises :class:`NotificationBlockMissing` when no such block exists."""
+    block = None
+    slugs = [block_name] if "/" in block_name else [f"{slug}/{block_name}" for slug in _NOTIFICATION_SLUGS]
+    for slug in slugs:
+        try:
+            block = Block.load(slug)
+            break
+        except (ValueError, KeyError):
+            # Block.load: "Unable to find block document ..." (ValueError), or a type slug this
+            # Prefect does not know
+            continue
+    if block is None:
+        raise NotificationBlockMissing(block_name)
     if not isinstance(block, NotificationBlock):
         raise TypeError(f"block {block_name!r} is a {type(block).__name__}, not a notification block")
     return block
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("wishflow.notify")
+
+
+def _warn_missing(missing: NotificationBlockMissing, title: str) -> None:
+    _logger().warning("%s (not sent: %r)", missing, title)
 
 
 @task(name="send-notification", retries=2, retry_delay_seconds=5)
 def send_notification(block_name: str | None, title: str, body: str) -> bool:
     """Send ``body`` with ``title`` as subject through the named block; no block, nothing sent.
 
-    Returns True when a message was sent. Failures raise (after retries): the caller decides
-    whether a lost notification fails its run.
+    Returns True when a message was sent. A block that does not exist yet is one warning and no
+    message (never retried, never a failed run). A failed delivery raises (after retries): the caller
+    decides whether a lost notification fails its run.
     """
     if not block_name:
         return False
-    block = load_notification_block(block_name)
+    try:
+        block = load_notification_block(block_name)
+    except NotificationBlockMissing as missing:
+        _warn_missing(missing, title)
+        return False
     with block.raise_on_failure():
         block.notify(body, subject=title)
     get_run_logger().info("notification %r sent via %s", title, block_name)

@@ -130,25 +130,10 @@ def _prefect_checks() -> list[Check]:
             checks.append(
                 ok("deployments", f"{len(deployments)} deployed")
                 if deployments
-                else Check("warn", "deployments", "none deployed", "run `prefect deploy --all` in the checkout")
+                else Check("warn", "deployments", "none deployed", "run `wishflow deploy` in the checkout")
             )
-            notify = [
-                b
-                for b in client.read_block_documents()
-                if "notification" in str(b.block_type.slug or "")
-                or "webhook" in str(b.block_type.slug or "")
-                or "slack" in str(b.block_type.slug or "")
-            ]
-            checks.append(
-                ok("notifications", ", ".join(f"{b.block_type.slug}/{b.name}" for b in notify[:3]))
-                if notify
-                else Check(
-                    "warn",
-                    "notifications",
-                    "no notification block",
-                    "create one (e.g. a Slack or custom webhook block) and pass it as notify_block",
-                )
-            )
+            checks.append(_ship_form_check(deployments))
+            checks.append(_notifications_check(client))
     except Exception as exc:  # noqa: BLE001 - the server cannot be asked: say so, warn only
         checks.append(
             Check(
@@ -160,6 +145,45 @@ def _prefect_checks() -> list[Check]:
         )
     checks.append(_prefect_auth_check(os.environ["PREFECT_API_URL"]))
     return checks
+
+
+def _ship_form_check(deployments: list[Any]) -> Check:
+    """The ship deployment's run form offers Wish's carriers and the presets as lists (wishflow deploy)."""
+    from wishflow.shipping.choices import schema_choices
+    from wishflow_cli.deploy_cmd import SHIP_DEPLOYMENT
+
+    name = SHIP_DEPLOYMENT.split("/", 1)[1]
+    ship = next((d for d in deployments if d.name == name), None)
+    if ship is None:
+        return Check("warn", "ship form", f"no {name} deployment", "run `wishflow deploy` in the checkout")
+    carriers = schema_choices(ship.parameter_openapi_schema or {}, "carrier")
+    if not carriers:
+        return Check(
+            "warn",
+            "ship form",
+            "carrier and package are free text (checked only when the run starts)",
+            "run `wishflow deploy --choices-only` to offer Wish's carriers and the presets as lists",
+        )
+    return ok("ship form", f"carrier from {len(carriers)} carriers Wish accepts, package from the presets")
+
+
+def _notifications_check(client: Any) -> Check:
+    """The block the deployments name for their digests exists (``wishflow notify setup``)."""
+    from blocks.notifications import DEFAULT_BLOCK_NAME
+
+    named = [
+        f"{b.block_type.slug}/{b.name}"
+        for b in client.read_block_documents()
+        if b.name == DEFAULT_BLOCK_NAME and b.block_type is not None
+    ]
+    if named:
+        return ok("notifications", f"{named[0]} (digests and failed/crashed-run alerts)")
+    return Check(
+        "warn",
+        "notifications",
+        f"no notification block {DEFAULT_BLOCK_NAME!r}: the deployments' digests are skipped with a warning",
+        "run `wishflow notify setup --webhook-url URL` (docs/going-live.md)",
+    )
 
 
 def _prefect_auth_check(api_url: str) -> Check:

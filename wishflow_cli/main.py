@@ -29,6 +29,7 @@ OPTIONAL_COMMANDS = (
     "wishflow_cli.run_cmd",
     "wishflow_cli.notify_cmd",
     "wishflow_cli.doctor_cmd",
+    "wishflow_cli.deploy_cmd",
 )
 
 

@@ -193,14 +193,26 @@ def add_parser(subparsers: Any) -> None:
 # -- running ---------------------------------------------------------------------------------------
 
 
+#: seconds a run waits for the temporary Prefect server (Prefect's default, 20 s, is too short on a
+#: busy 2-core machine: the run then fails with "Timed out while attempting to connect to ephemeral
+#: Prefect API server"; the demo waits as long)
+TEMPORARY_SERVER_STARTUP_SECONDS = "180"
+
+
 def quiet_console(verbose: bool) -> None:
     """Before Prefect is imported: its console shows warnings only (unless ``verbose``), and library
-    INFO lines (Great Expectations, httpx) stay off the console."""
+    INFO lines (Great Expectations, httpx) stay off the console. A temporary server may take its time
+    to start on a busy machine."""
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", TEMPORARY_SERVER_STARTUP_SECONDS)
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
         return
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    # the temporary server is a subprocess writing to this terminal: when it stops right after a
+    # burst of task runs it can log an ERROR with a traceback about its own bookkeeping (flushing
+    # task-run events), after a run that succeeded; the run's outcome is what this command reports
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     for name in ("great_expectations", "httpx", "alembic", "prefect.server", "uvicorn", "docket"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -13,7 +13,13 @@ import pytest
 from wishflow_cli.demo import simulate
 
 #: what the demo sets for its own process (profile, Prefect's console) and must not leak into later tests
-_DEMO_SETS = ("WISHFLOW_PROFILE", "PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_LOG_PRINTS")
+_DEMO_SETS = (
+    "WISHFLOW_PROFILE",
+    "PREFECT_LOGGING_LEVEL",
+    "PREFECT_LOGGING_LOG_PRINTS",
+    "PREFECT_SERVER_LOGGING_LEVEL",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+)
 _ENV = ("WISH_API_BASE_URL", "WISH_ACCESS_TOKEN", "WISH_REFRESH_TOKEN", "WISH_CLIENT_ID", "WISH_CLIENT_SECRET")
 
 

@@ -85,3 +85,32 @@ def test_a_missing_warehouse_file_is_an_error_and_is_not_created(
         assert main(["run", stage, "--warehouse-url", f"sqlite:///{missing}"]) == 2, stage
         assert "no warehouse at" in capsys.readouterr().err
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_every_parameter_of_the_cycle_is_an_option_and_reaches_its_stage(
+    flow_env: str,
+    sandbox,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from wishflow_cli.main import build_parser
+    from wishflow_cli.run_cmd import flow_params
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "cycle", "--help"])
+    usage = capsys.readouterr().out
+    for p in flow_params("order_cycle", "order_cycle"):
+        assert "--" + p.name.replace("_", "-") in usage, p.name
+    assert "--follow-seconds" in usage
+
+    SandboxAdmin(sandbox.base_url).generate(2)
+    assert main(["run", "cycle", "--ship-dry-run", "--follow-seconds", "0"]) == 0
+    with get_client(sync_client=True) as client:
+        (ship_run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["ship_orders"])), sort=FlowRunSort.START_TIME_DESC, limit=1
+        )
+    assert ship_run.parameters["follow_seconds"] == 0
+    assert ship_run.parameters["dry_run"] is True

@@ -57,6 +57,11 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
             assert undescribed, f"{name} is described now: remove it from AWAITING_ARGS_DOCSTRINGS"
         else:
             assert not undescribed, f"{name}: parameters without a description in the UI: {sorted(undescribed)}"
+    # the digests go to the block `wishflow notify setup` saves, without editing the deployments
+    from blocks.notifications import DEFAULT_BLOCK_NAME
+
+    for name in ("pull-orders", "validate-orders", "poll-tracking", "follow-up", "order-cycle"):
+        assert deployed[name]["parameters"]["notify_block"] == DEFAULT_BLOCK_NAME, name
     for name in ("pull-orders", "ship-orders"):
         limit = deployed[name]["global_concurrency_limit"]
         assert limit is not None and limit["limit"] == 1, name
