@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from bench import common
 from bench.common import ROOT, RunningSandboxProcess, fresh_database, prerendered_process, sandbox_process
 from bench.cpu import PostgresBackends, descendants, tree_cpu_seconds
 
-#: in the order of the report's table
-KINDS = ("plain", "dlt_tuned", "dlt_default", "library", "pull", "pull_validate")
+#: in the order of the report's table (``@base``: the same loader from an earlier commit, see measure)
+KINDS = ("plain", "dlt_tuned", "dlt_default", "library@base", "library", "pull@base", "pull", "pull_validate")
+DEFAULT_KINDS = tuple(k for k in KINDS if "@" not in k)
 LABELS = {
     "plain": "plain pipelined loader (httpx + orjson + COPY + upsert, loads in a 2nd thread)",
     "dlt_tuned": "dlt rest_api, tuned (csv, no compression)",
@@ -31,12 +34,25 @@ LABELS = {
     "library": "Wishflow library pull, no Prefect",
     "pull": "Wishflow `pull_orders` flow",
     "pull_validate": "Wishflow `pull_orders` + `validate_orders` (one process)",
+    "library@base": "Wishflow library pull, no Prefect, before this round",
+    "pull@base": "Wishflow `pull_orders` flow, before this round",
 }
 
 
 def measure(kind: str, server: RunningSandboxProcess) -> dict[str, Any]:
-    """One backfill by ``kind`` into a fresh database, with the CPU of every process involved."""
-    db = f"wishflow_bench_{kind}"
+    """One backfill by ``kind`` into a fresh database, with the CPU of every process involved.
+
+    ``KIND@base`` runs ``KIND`` from the source tree named by ``WISHFLOW_BENCH_BASE_SRC`` (an
+    earlier commit's files with this bench/ copied in), for a before/after ratio in the same run.
+    """
+    kind, _, variant = kind.partition("@")
+    cwd = ROOT
+    if variant:
+        base = os.environ.get("WISHFLOW_BENCH_BASE_SRC")
+        if not base:
+            raise RuntimeError(f"{kind}@{variant} needs WISHFLOW_BENCH_BASE_SRC")
+        cwd = Path(base)
+    db = f"wishflow_bench_{kind}{'_' + variant if variant else ''}"
     url = fresh_database(db)
     server_pids = descendants(server.process.pid)
     prefect_pids = descendants(common.PREFECT_SERVER_PID) if common.PREFECT_SERVER_PID else []
@@ -46,7 +62,7 @@ def measure(kind: str, server: RunningSandboxProcess) -> dict[str, Any]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
     )
     assert proc.stdout is not None
     result: dict[str, Any] | None = None
@@ -87,8 +103,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def bench_loaders(orders: int, runs: int, server_kind: str, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
-    """Each loader ``runs`` times (interleaved, so a noisy minute hits them all alike)."""
+def bench_loaders(orders: int, runs: int, server_kind: str, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Each loader ``runs`` times (interleaved, so a noisy minute hits them all alike); by default
+    every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier tree."""
+    if kinds is None:
+        kinds = KINDS if os.environ.get("WISHFLOW_BENCH_BASE_SRC") else DEFAULT_KINDS
     starter: AbstractContextManager[RunningSandboxProcess] = (
         prerendered_process(orders) if server_kind == "prerendered" else sandbox_process(orders=orders)
     )
@@ -140,10 +159,10 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--server", choices=["prerendered", "sandbox"], default="prerendered")
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--kinds", default="", help="comma-separated (default: every loader)")
     parser.add_argument("--prefect-server", action="store_true", help="flows report to a prefect server process")
     args = parser.parse_args()
-    kinds = tuple(k for k in args.kinds.split(",") if k)
+    kinds = tuple(k for k in args.kinds.split(",") if k) or None
     if args.prefect_server:
         with common.prefect_server_process():
             result = bench_loaders(args.orders, args.runs, args.server, kinds)

@@ -87,8 +87,23 @@ def _copy_rows(rows: Iterable[Sequence[Any]]) -> str:
     return "".join("\t".join(map(encode, row)) + "\n" for row in rows)
 
 
-def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Empty ``stage`` (creating it in this session if needed) and load ``rows`` into ``columns``."""
+def copy_text(rows: Iterable[Sequence[Any]]) -> str:
+    """``rows`` encoded for :func:`fill_stage`'s ``COPY`` ahead of time, e.g. on a thread that is not
+    holding a transaction open (the pull encodes the next page while the database merges this one)."""
+    return _copy_rows(rows)
+
+
+def fill_stage(
+    conn: Connection,
+    stage: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    encoded: str | None = None,
+) -> None:
+    """Empty ``stage`` (creating it in this session if needed) and load ``rows`` into ``columns``.
+
+    ``encoded`` is :func:`copy_text` of the same rows, already made (PostgreSQL uses it as it is)."""
     stage.create(conn, checkfirst=True)
     if conn.dialect.name == "postgresql":
         # TRUNCATE is cheaper than DELETE on a 500-row stage refilled per page, and ANALYZE after the
@@ -97,7 +112,7 @@ def fill_stage(conn: Connection, stage: Table, columns: Sequence[str], rows: Ite
         conn.exec_driver_sql(f"TRUNCATE {stage.name}")
         # COPY's text format: a 2 KB JSON payload needs only its backslashes doubled, where CSV
         # quoting doubled every quote (a third of the page's load time went there).
-        buffer = io.StringIO(_copy_rows(rows))
+        buffer = io.StringIO(encoded if encoded is not None else _copy_rows(rows))
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cur: Any = dbapi.cursor()
