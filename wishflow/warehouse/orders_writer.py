@@ -216,10 +216,14 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
     store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
     batch, rows, rejected = prepared.orders, prepared.rows, prepared.rejected
     result = LoadResult(fetched=prepared.fetched, quarantined=len(rejected))
-    stage_orders = stage_table(orders)
+    stage_orders = stage_table(orders, key_index=False)  # read whole by every statement (EXPLAIN)
     stage_events = stage_table(order_events)
     with write_transaction(engine) as conn:
-        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows, encoded=prepared.encoded)
+        # No ANALYZE of the page's stages: each statement below that joins one reads the stage whole
+        # and looks every staged row up by ``orders``' primary key, the plan PostgreSQL picks from
+        # the stage's page count alone (EXPLAIN ANALYZE in bench/PROFILE.md); the two ANALYZEs were
+        # a sixth of the merge's statement time.
+        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows, encoded=prepared.encoded, analyze=False)
         known = {
             order_id: (updated_at, state)
             for order_id, updated_at, state in conn.execute(
@@ -262,7 +266,7 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
             insert_only=("first_seen_run_id",),
         )
         if events:
-            fill_stage(conn, stage_events, _EVENT_COLUMNS, events)
+            fill_stage(conn, stage_events, _EVENT_COLUMNS, events, analyze=False)
             upsert_from_stage(
                 conn,
                 order_events,
@@ -273,7 +277,7 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
         if rejected:
             _quarantine(conn, store, rejected, run_id, loaded_at)
         touched = result.new_order_ids + result.changed_order_ids
-        if touched:
+        if touched and _has_open_rejections(conn, store):
             conn.execute(
                 update(rejected_records)
                 .where(
@@ -287,6 +291,22 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
         if cursor is not None:
             advance_cursor(conn, store, cursor, run_id, loaded_at)
     return result
+
+
+def _has_open_rejections(conn: Any, store: str) -> bool:
+    """Whether any order record of ``store`` is held in quarantine: one probe of the
+    ``(store, resolved_at)`` index, where resolving the page's orders sent up to 500 keys per page
+    (most pages, a backfill's all, have nothing to resolve)."""
+    probe = (
+        select(rejected_records.c.record_key)
+        .where(
+            rejected_records.c.store == store,
+            rejected_records.c.resolved_at.is_(None),
+            rejected_records.c.source == ORDERS_STREAM,
+        )
+        .limit(1)
+    )
+    return conn.execute(probe).first() is not None
 
 
 def _queue_for_validation(conn: Any, stage: Any) -> None:
