@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -166,6 +167,8 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
         f"{(datetime.now(UTC) - started).total_seconds() / 60:.1f} minutes.",
         "",
         f"Machine: {m['cpu']}, {m['memory']}; Python {m['python']}; PostgreSQL {m['postgresql']}.",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the"
+        " machine inflates wall times; CPU seconds and same-run ratios hold better).",
         f"Packages: {m['packages']}.",
         "The sandbox runs in its own process and PostgreSQL on the same machine, over loopback; the flows",
         "report to a `prefect server` in its own process (`PREFECT_API_URL`), as deployments do.",
