@@ -22,6 +22,8 @@ import httpx
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the pid of the ``prefect server`` that :func:`prefect_server_process` started (its CPU is reported)
+PREFECT_SERVER_PID: int | None = None
 PG_ADMIN_URL = os.environ.get("WISHFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
@@ -66,6 +68,32 @@ def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = No
         if m := re.match(r"access token: (\S+)", line):
             token = m.group(1)
     assert api and token
+    try:
+        yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def prerendered_process(orders: int, seed: int = 11) -> Iterator[RunningSandboxProcess]:
+    """``python -m bench.prerendered`` in a subprocess: the same orders as ``sandbox_process`` with the
+    same seed, served from pre-rendered bytes (see :mod:`bench.prerendered`); it has no admin API."""
+    cmd = [sys.executable, "-m", "bench.prerendered", "--orders", str(orders), "--seed", str(seed)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    token = api = None
+    assert proc.stdout is not None
+    while token is None or api is None:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the pre-rendered server exited before it was ready")
+        if m := re.match(r"api: (\S+)", line):
+            api = m.group(1)
+        if m := re.match(r"access token: (\S+)", line):
+            token = m.group(1)
     try:
         yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
     finally:
@@ -179,6 +207,8 @@ def prefect_server_process() -> Iterator[str]:
         start_new_session=True,
     )
     previous = os.environ.get("PREFECT_API_URL")
+    global PREFECT_SERVER_PID
+    PREFECT_SERVER_PID = proc.pid
     try:
         deadline = time.time() + 240
         while True:
@@ -199,6 +229,7 @@ def prefect_server_process() -> Iterator[str]:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
+        PREFECT_SERVER_PID = None
         proc.terminate()
         try:
             proc.wait(timeout=20)

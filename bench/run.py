@@ -1,110 +1,36 @@
 """Run the benchmarks and write bench/RESULTS.md.
 
-    python -m bench.run --quick    # a few minutes: 20k-order backfills, 10k vs 100k history
+    python -m bench.run --quick    # 20k-order backfills of every loader, 10k vs 100k history
     python -m bench.run --full     # 100k backfills x3, 10k vs 1M history, 1M memory, 5k shipments
+    python -m bench.run --loaders-only [--orders N --runs R]   # only the side-by-side loader tables
 
-Every comparison runs in the same process on the same machine and the same sandbox data: Wishflow's
-real flows, a plain loader written the way a careful engineer would, and dlt with its defaults and
-with its speed settings. Medians of the runs, min and max shown.
+Every loader backfills the same orders on the same machine in the same run, each in a process of
+its own (:mod:`bench.bench_loaders`): Wishflow's real flows and its library pull, a plain loader
+written the way a careful engineer would, and dlt with its defaults and with its speed settings,
+first against the pre-rendered list server (:mod:`bench.prerendered`, so the CPU measured is the
+loaders' and PostgreSQL's), then against the sandbox. Medians of the runs, min and max shown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.bench_pull import FAR_PAST, backfill, incremental, point_at, warm_up
+from bench.bench_pull import incremental, point_at, warm_up
 from bench.common import ROOT, fresh_database, machine, prefect_server_process, repeat, sandbox_process
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
+EARLIER_MARK = "The sections below are the previous bench/RESULTS.md's, kept as they were:"
 
 
 def _rate(orders: int, seconds: float) -> float:
     return orders / seconds if seconds else 0.0
-
-
-def bench_backfill(orders: int, runs: int, with_dlt: bool) -> dict[str, Any]:
-    from bench import plain_loader
-
-    out: dict[str, Any] = {"orders": orders}
-    with sandbox_process(orders=orders) as sb:
-        warm_up()
-        details: list[dict[str, Any]] = []
-
-        def wishflow_run(i: int) -> float:
-            url = fresh_database("wishflow_bench_backfill")
-            result = backfill(sb.api_url, sb.access_token, url)
-            details.append(result)
-            return _rate(result["orders"], result["seconds"])
-
-        out["wishflow"] = repeat(runs, wishflow_run)
-        out["wishflow_details"] = details
-
-        def pull_only(i: int) -> float:
-            d = details[i]
-            return _rate(d["orders"], d["pull_seconds"])
-
-        out["wishflow_pull_only"] = repeat(runs, pull_only)
-
-        def library_run(i: int) -> float:
-            """The same pull through the library alone (no Prefect): orchestration's share."""
-            from pydantic import SecretStr
-
-            from wishflow.api.auth import TokenSet
-            from wishflow.api.client import WishClient
-            from wishflow.pull import PullWindow, pull_chunk
-            from wishflow.warehouse.engine import make_engine
-
-            url = fresh_database("wishflow_bench_library")
-            engine = make_engine(url)
-            window = PullWindow(FAR_PAST, datetime.now(UTC) + timedelta(days=400), incremental=False)
-            started = time.perf_counter()
-            with WishClient(sb.api_url, TokenSet(SecretStr(sb.access_token))) as client:
-                position = None
-                n = 0
-                while True:
-                    chunk = pull_chunk(client, engine, "default", window, position, max_pages=20)
-                    n += chunk.load.fetched
-                    position = chunk.next_position
-                    if position is None:
-                        break
-            engine.dispose()
-            return _rate(n, time.perf_counter() - started)
-
-        out["library_pull"] = repeat(runs, library_run)
-
-        def plain_run(i: int) -> float:
-            url = fresh_database("wishflow_bench_plain")
-            dsn = url.replace("postgresql+psycopg2://", "postgresql://")
-            n, seconds = plain_loader.timed(sb.api_url, sb.access_token, dsn)
-            return _rate(n, seconds)
-
-        out["plain"] = repeat(runs, plain_run)
-        if with_dlt:
-            from bench import bench_dlt
-
-            for tuned in (False, True):
-
-                def dlt_run(i: int, tuned: bool = tuned) -> float:
-                    url = fresh_database("wishflow_bench_dlt")
-                    # dlt insists on a password in its credentials; the local server trusts loopback
-                    dsn = url.replace("postgresql+psycopg2://postgres@", "postgresql://postgres:postgres@")
-                    rows, seconds = bench_dlt.run(sb.api_url, sb.access_token, dsn, tuned=tuned)
-                    return _rate(rows, seconds)
-
-                key = "dlt_tuned" if tuned else "dlt_default"
-                try:
-                    out[key] = repeat(max(1, runs - 1), dlt_run)
-                except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
-                    out.setdefault("errors", []).append(f"{key}: {type(exc).__name__}: {str(exc)[:300]}")
-    return out
 
 
 def _load_history(api_url: str, token: str, url: str) -> dict[str, Any]:
@@ -148,6 +74,79 @@ def bench_incremental(histories: list[int], runs: int) -> dict[str, Any]:
     return out
 
 
+def loader_section(results: dict[str, Any]) -> list[str]:
+    """The side-by-side loader tables (pre-rendered server first, then the sandbox) and the goals."""
+    from bench.bench_loaders import table
+
+    pre = results.get("loaders")
+    if not pre:
+        return []
+    lines = [
+        f"## Backfill, every loader side by side ({pre['orders']:,} orders, limit 500, PostgreSQL)",
+        "",
+        "Against the pre-rendered list server (`bench/prerendered.py`: the sandbox's orders, pages served as",
+        "stored bytes), so the CPU is the loaders' and PostgreSQL's. Each run in a fresh process and a fresh",
+        "database; runs of the loaders interleaved. CPU seconds from `/proc` and `getrusage`",
+        "(`bench/bench_loaders.py`); PostgreSQL: the database's backends (`pg_stat_activity`).",
+        "The last column is 1 when Python and PostgreSQL never overlap and the CPU is never waited for,",
+        "below 1 when they overlap; on a shared machine waiting for a core pushes it up.",
+        "",
+        *table(pre),
+        "",
+    ]
+    ld = pre["loaders"]
+    plain = ld.get("plain")
+    if plain:
+        goals: list[str] = []
+        if "pull_validate" in ld:
+            r = ld["pull_validate"]["rate"] / plain["rate"]
+            goals.append(
+                f"- With validation: **{r:.2f}×** the plain loader (this round ≥ 0.4: {verdict(r >= 0.4)};"
+                f" the project's ≥ 0.7: {verdict(r >= 0.7)})."
+            )
+            dlts = [ld[k]["rate"] for k in ("dlt_tuned", "dlt_default") if k in ld]
+            if dlts:
+                d = ld["pull_validate"]["rate"] / max(dlts)
+                goals.append(f"- With validation: **{d:.2f}×** the faster dlt (goal ≥ 3: {verdict(d >= 3)}).")
+        if "pull" in ld:
+            x = ld["pull"]
+            r = x["rate"] / plain["rate"]
+            goals.append(f"- The pull alone: **{r:.2f}×** the plain loader (this round ≥ 0.5: {verdict(r >= 0.5)}).")
+            pg = (x["postgres_cpu"] / x["orders"]) / max(1e-9, plain["postgres_cpu"] / plain["orders"])
+            goals.append(
+                f"- PostgreSQL CPU per order, the pull: **{pg:.2f}×** the plain loader's"
+                f" (goal ≤ 1.5: {verdict(pg <= 1.5)})."
+            )
+            goals.append(
+                f"- Overlap, the pull: wall {x['seconds']:.1f} s against loader CPU {x['cpu_seconds']:.1f} s and"
+                f" PostgreSQL CPU {x['postgres_cpu']:.1f} s (sum {x['cpu_seconds'] + x['postgres_cpu']:.1f} s,"
+                f" larger {max(x['cpu_seconds'], x['postgres_cpu']):.1f} s)."
+            )
+        for kind in ("library", "pull"):
+            if f"{kind}@base" in ld and kind in ld:
+                now, before = ld[kind], ld[f"{kind}@base"]
+                goals.append(
+                    f"- This round, {kind}: **{now['rate'] / before['rate']:.2f}×** the orders/s of before"
+                    f" ({before['rate']:,.0f} -> {now['rate']:,.0f}); PostgreSQL CPU per order"
+                    f" {before['postgres_cpu'] / before['orders'] * 1e6:.0f}"
+                    f" -> {now['postgres_cpu'] / now['orders'] * 1e6:.0f} µs,"
+                    f" loader CPU per order {before['cpu_seconds'] / before['orders'] * 1e6:.0f}"
+                    f" -> {now['cpu_seconds'] / now['orders'] * 1e6:.0f} µs."
+                )
+        lines += [*goals, ""]
+    sb = results.get("loaders_sandbox")
+    if sb:
+        lines += [
+            f"### The same loaders against the sandbox ({sb['orders']:,} orders, `wishflow sandbox serve`)",
+            "",
+            "The sandbox renders every page (its list endpoint's CPU is the list server column).",
+            "",
+            *table(sb),
+            "",
+        ]
+    return lines
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "missed"
 
@@ -168,57 +167,14 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
         f"{(datetime.now(UTC) - started).total_seconds() / 60:.1f} minutes.",
         "",
         f"Machine: {m['cpu']}, {m['memory']}; Python {m['python']}; PostgreSQL {m['postgresql']}.",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the"
+        " machine inflates wall times; CPU seconds and same-run ratios hold better).",
         f"Packages: {m['packages']}.",
         "The sandbox runs in its own process and PostgreSQL on the same machine, over loopback; the flows",
         "report to a `prefect server` in its own process (`PREFECT_API_URL`), as deployments do.",
         "",
     ]
-    b = results.get("backfill")
-    if b:
-        wf, plain = b["wishflow"]["median"], b["plain"]["median"]
-        lines += [
-            f"## Backfill throughput ({b['orders']:,} orders, limit 500, PostgreSQL)",
-            "",
-            "| what | orders/s |",
-            "|---|---|",
-            f"| Wishflow: `pull_orders` + `validate_orders` flows | {fmt(b['wishflow'])} |",
-            f"| Wishflow: `pull_orders` flow alone | {fmt(b['wishflow_pull_only'])} |",
-            f"| Wishflow library pull, no Prefect | {fmt(b['library_pull'])} |",
-            f"| plain loader (httpx + orjson + COPY, overlapped) | {fmt(b['plain'])} |",
-        ]
-        peers = [k for k in ("dlt_default", "dlt_tuned") if k in b]
-        for error in b.get("errors", []):
-            lines.append(f"| (failed) {error} | - |")
-        for key in peers:
-            lines.append(f"| dlt rest_api, {key.removeprefix('dlt_')} settings | {fmt(b[key])} |")
-        lines += [
-            "",
-            f"- Goal: at least 10,000 orders/s end to end with validation: **{wf:,.0f}**"
-            f" ({'met' if wf >= 10_000 else 'missed'}).",
-            f"- Goal: at least 0.7 of the plain loader: **{wf / plain:.2f}** ({verdict(wf / plain >= 0.7)}).",
-        ]
-        if peers:
-            best = max(b[k]["median"] for k in peers)
-            lines.append(
-                f"- Goal: at least 3x the faster dlt: **{wf / best:.1f}x** ({'met' if wf / best >= 3 else 'missed'})."
-            )
-        pull_flow, lib = b["wishflow_pull_only"]["median"], b["library_pull"]["median"]
-        lines.append(f"- Orchestration: the pull flow runs at {pull_flow / lib:.2f} of the library alone.")
-        d = b["wishflow_details"]
-        share = statistics.median(x["validate_seconds"] / x["pull_seconds"] for x in d)
-        lines.append(
-            f"- Validation's share: validating the {b['orders']:,} orders takes **{share:.2f}** of the pull's time"
-            " (median of the runs below)."
-        )
-        lines += [
-            "",
-            "Per run (Wishflow): "
-            + "; ".join(
-                f"pull {x['pull_seconds']:.1f} s + validate {x['validate_seconds']:.1f} s, {x['pages']} pages"
-                for x in d
-            ),
-            "",
-        ]
+    lines += loader_section(results)
     inc = results.get("incremental")
     if inc:
         keys = sorted(inc)
@@ -287,6 +243,15 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
             f" {small['orders']:,} orders.",
             "",
         ]
+    if results.get("earlier"):
+        lines += [
+            "## Earlier figures (not re-run by this command)",
+            "",
+            EARLIER_MARK,
+            "",
+            ("\n" + results["earlier"]).replace("\n# ", "\n### ").replace("\n## ", "\n### "),
+            "",
+        ]
     for key, title in (("shipping", "Shipping"), ("validation", "Validation alone")):
         if key in results:
             lines += [f"## {title}", "", "```", json.dumps(results[key], indent=1, default=str), "```", ""]
@@ -300,6 +265,9 @@ def main() -> int:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true")
     group.add_argument("--full", action="store_true")
+    group.add_argument("--loaders-only", action="store_true", help="only the side-by-side loader tables")
+    parser.add_argument("--orders", type=int, default=None, help="with --loaders-only (default 20000)")
+    parser.add_argument("--runs", type=int, default=None, help="with --loaders-only (default 1)")
     args = parser.parse_args()
     started = datetime.now(UTC)
     results: dict[str, Any] = {}
@@ -308,22 +276,37 @@ def main() -> int:
         results["notes"] = notes.read_text()
     with prefect_server_process():
         from bench import bench_cycle
+        from bench.bench_loaders import DEFAULT_KINDS, bench_loaders
 
-        if args.quick:
-            results["backfill"] = bench_backfill(20_000, runs=3, with_dlt=True)
+        if args.loaders_only:
+            if RESULTS.exists():
+                earlier = RESULTS.read_text()
+                results["earlier"] = earlier.split(EARLIER_MARK, 1)[-1].strip()
+            results["loaders"] = bench_loaders(args.orders or 20_000, args.runs or 1, "prerendered")
+            results["loaders_sandbox"] = bench_loaders(args.orders or 20_000, 1, "sandbox", DEFAULT_KINDS)
+        elif args.quick:
+            results["loaders"] = bench_loaders(20_000, 2, "prerendered")
+            results["loaders_sandbox"] = bench_loaders(20_000, 1, "sandbox", DEFAULT_KINDS)
             results["incremental"] = bench_incremental([10_000, 100_000], runs=3)
             results["cycle"] = [bench_cycle.run(2_000), bench_cycle.run(10_000)]
         else:
-            results["backfill"] = bench_backfill(100_000, runs=3, with_dlt=True)
+            results["loaders"] = bench_loaders(100_000, 3, "prerendered")
+            results["loaders_sandbox"] = bench_loaders(100_000, 1, "sandbox", DEFAULT_KINDS)
             results["incremental"] = bench_incremental([10_000, 1_000_000], runs=3)
             from bench import bench_shipping, bench_validation
 
             results["shipping"] = bench_shipping.run(orders=5000, rate_limit=50)
             results["validation"] = bench_validation.run(100_000)
             results["cycle"] = [bench_cycle.run(2_000), bench_cycle.run(10_000)]
-    write_results(
-        "quick" if args.quick else "full", "make bench-quick" if args.quick else "make bench", results, started
+    mode = "quick" if args.quick else "full" if args.full else "loaders only"
+    command = (
+        "make bench-quick"
+        if args.quick
+        else "make bench"
+        if args.full
+        else "python " + " ".join(["-m", "bench.run", *sys.argv[1:]])
     )
+    write_results(mode, command, results, started)
     print(RESULTS.read_text())
     return 0
 

@@ -1,8 +1,9 @@
 """Flow ``pull_orders``: stage 1 of the merchant's process, order receipt and notification.
 
 Incremental by default (from the saved cursor, with a look-back overlap and a safety lag), or a
-backfill over ``since``/``until`` that leaves the incremental cursor alone. Pages are fetched and
-recorded in chunks, one task run per chunk; the flow publishes a summary artifact and, when a
+backfill over ``since``/``until`` that leaves the incremental cursor alone (a backfill from the
+beginning sets it when the store has none, so the first incremental run after it is as cheap as any).
+Pages are fetched and recorded in chunks, one task run per chunk; the flow publishes a summary artifact and, when a
 notification block is named, one digest of the new orders. The result counts new and changed
 orders and lists ``new_order_ids`` only for the 1,000 new orders due soonest (a backfill's million
 new orders are counted by the database, never returned). A run that wrote at least 1,000 orders

@@ -3,17 +3,25 @@
 A pull covers a window of ``updated_at``. Incremental pulls start from the saved cursor minus a
 look-back overlap (re-reading a little is free: loads are idempotent) and stop a safety lag before
 now, so an order Wish is still writing is picked up next time rather than skipped. Backfills take an
-explicit window and never touch the incremental cursor: moving it past a gap would lose orders.
+explicit window and never move an existing incremental cursor: moving it past a gap would lose
+orders. One exception costs nothing and saves the next run from re-reading the whole history: a
+backfill from the beginning (no ``since``, or one before :data:`WISH_BEGINNING`) when no cursor exists
+moves it as an incremental pull does, page by page; its committed pages are then a prefix of the
+history, so everything before the cursor is recorded (see :func:`plan_window`).
 
 Nothing outside the window is lost: an incremental pull ends with a sweep of the orders dated after
 Wish's own clock (:meth:`PullWindow.future_sweep`), which records them and flags each one
 (:mod:`wishflow.sync.flags`) without moving the cursor onto a future date.
 
-Fetching and loading overlap: the next page is requested while the current one is written.
+Fetching, preparing and loading overlap: the next page is requested while the one before it is
+parsed and flattened, and that while the database merges the one before (:func:`pull_chunk`).
 """
 
 from __future__ import annotations
 
+import functools
+import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,11 +42,17 @@ from wishflow.warehouse.orders_writer import (
     ORDERS_STREAM,
     CursorAdvance,
     LoadResult,
-    load_orders,
+    PreparedBatch,
+    prepare_orders,
+    read_cursor,
+    write_orders,
 )
 
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
+#: A backfill starting at or before this instant covers the whole history (Wish sold nothing before
+#: 2010; an assumption about the marketplace, not a documented API bound).
+WISH_BEGINNING = datetime(2010, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ class PullWindow:
 
     ``server_now`` is Wish's clock when the window was planned (incremental pulls). A window with
     ``future`` set is the sweep past it: open-ended, never moving the cursor, flagging what it reads.
+    ``cursor_cap`` is set on a backfill from the beginning planned while no cursor existed: its pages
+    move the cursor (never past the cap) as an incremental pull's do.
     """
 
     start: datetime | None
@@ -54,6 +70,13 @@ class PullWindow:
     incremental: bool
     server_now: datetime | None = None
     future: bool = False
+    cursor_cap: datetime | None = None
+
+    def moves_cursor_to(self) -> datetime | None:
+        """The cap of the cursor this window's pages move, or ``None`` when they leave it alone."""
+        if self.incremental:
+            return self.end
+        return self.cursor_cap
 
     def describe(self) -> str:
         start = format_wish_time(self.start) if self.start else "the beginning"
@@ -61,7 +84,8 @@ class PullWindow:
             return f"sweep of orders dated after Wish's clock (from {start})"
         kind = "incremental" if self.incremental else "backfill"
         end = format_wish_time(self.end) if self.end else "the end"
-        return f"{kind} pull of orders updated from {start} to {end}"
+        sets = " (no cursor yet: this backfill sets it)" if self.cursor_cap is not None else ""
+        return f"{kind} pull of orders updated from {start} to {end}{sets}"
 
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -73,6 +97,8 @@ class PullWindow:
             value["server_now"] = format_wish_time(self.server_now)
         if self.future:
             value["future"] = True
+        if self.cursor_cap is not None:
+            value["cursor_cap"] = format_wish_time(self.cursor_cap)
         return value
 
     @classmethod
@@ -83,6 +109,7 @@ class PullWindow:
             bool(value["incremental"]),
             server_now=parse_wish_time(value.get("server_now")),
             future=bool(value.get("future")),
+            cursor_cap=parse_wish_time(value.get("cursor_cap")),
         )
 
     def future_sweep(self) -> PullWindow | None:
@@ -106,7 +133,12 @@ def plan_window(
     lookback: timedelta = DEFAULT_LOOKBACK,
     safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> PullWindow:
-    """The window to pull: a backfill when ``since`` or ``until`` is given, else incremental."""
+    """The window to pull: a backfill when ``since`` or ``until`` is given, else incremental.
+
+    A backfill from the beginning planned while the store has no cursor sets it (``cursor_cap``,
+    capped a safety lag before its end like an incremental window's): the first incremental run
+    after it then reads the last few minutes, not the whole history again.
+    """
     if since is not None or until is not None:
         end = min(until or now, now)
         if since is not None and since > end:
@@ -114,7 +146,10 @@ def plan_window(
                 f"since ({since.isoformat()}) is after until ({end.isoformat()})",
                 hint="give a --since before --until (and not in the future)",
             )
-        return PullWindow(since, end, incremental=False)
+        cap = None
+        if (since is None or since <= WISH_BEGINNING) and read_cursor(engine, store, ORDERS_STREAM) is None:
+            cap = end - safety_lag
+        return PullWindow(since, end, incremental=False, cursor_cap=cap)
     window = plan_stream(ORDERS, engine, store, server_now=now, lookback=lookback, safety_lag=safety_lag)
     return PullWindow(window.start, window.end, incremental=True, server_now=now)
 
@@ -137,6 +172,43 @@ def _page_max_updated(records: list[Any]) -> datetime | None:
     return max(known) if known else None
 
 
+class _Loader:
+    """One thread that writes prepared batches, in the order they were handed over.
+
+    The pull's thread parses and flattens page N+1 while this one holds page N's transaction (the
+    database's work); the queue is bounded, so at most ``depth`` prepared batches wait in memory.
+    After a failed job, later jobs are skipped: no page commits after an earlier one failed, so the
+    cursor and the committed pages stay a prefix of the window, as when pages were written inline.
+    """
+
+    def __init__(self, depth: int = 2) -> None:
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="wishflow-loader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._error is None:
+                try:
+                    job()
+                except BaseException as exc:  # noqa: BLE001 - handed to the pull's thread
+                    self._error = exc
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self.raise_failure()
+        self._jobs.put(job)
+
+    def raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Wait until every job handed over has run (or been skipped after a failure)."""
+        self._jobs.put(None)
+        self._thread.join()
+
+
 def pull_chunk(
     client: WishApi,
     engine: Engine,
@@ -152,9 +224,13 @@ def pull_chunk(
 ) -> ChunkResult:
     """Fetch and record up to ``max_pages`` pages from ``position``; each page commits on its own.
 
-    ``on_page`` sees the running result after each committed page; handing the last one back as
-    ``resume`` continues from the page after it (a retried task does not re-read its chunk). Without
-    it, a crash or retry resumes from ``position``: pages already recorded load again as no-ops.
+    Three stages overlap: a thread fetches the next page, this one parses and flattens pages, and a
+    loader thread writes them (one transaction per page, in page order, the cursor moving with each).
+    ``on_page`` sees the running result after each committed page (from the loader thread); handing
+    the last one back as ``resume`` continues from the page after it (a retried task does not
+    re-read its chunk). Without it, a crash or retry resumes from ``position``: pages already
+    recorded load again as no-ops. An error in any stage ends the chunk once the pages before it
+    are committed.
     """
     pages = OrderPages(client, start=window.start, end=window.end, limit=page_size)
     if resume is not None:
@@ -165,40 +241,69 @@ def pull_chunk(
     else:
         start = position or pages.first_position()
         result = ChunkResult(next_position=start)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch:
-        future = prefetch.submit(pages.fetch, start)
-        while True:
-            page: Page = future.result()
-            result.pages += 1
-            result.requests += page.requests
-            more = page.next_position is not None and result.pages < max_pages
-            if page.next_position is not None and more:
-                future = prefetch.submit(pages.fetch, page.next_position)
-            page_max = _page_max_updated(page.records)
-            cursor = None
-            if window.incremental and page_max is not None and window.end is not None:
-                cursor = CursorAdvance(ORDERS_STREAM, min(page_max, window.end))
-            # A page that read a saturated tie holds every order of that instant (thousands, maybe):
-            # it is recorded ``page_size`` records at a time, so parsing, flattening and COPY never
-            # hold more than one slice. The cursor moves with the last slice only: a crash between
-            # slices re-reads the page (loads are idempotent), never skips what was not saved.
-            records = page.records
-            for offset in range(0, max(len(records), 1), page_size):
-                piece = records[offset : offset + page_size]
-                last = offset + page_size >= len(records)
-                parsed, rejected = parse_orders(piece)
-                result.load.add(
-                    load_orders(engine, store, parsed, rejected, run_id=run_id, cursor=cursor if last else None)
+    encode = engine.dialect.name == "postgresql"
+    taken = result.pages
+    loader = _Loader()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch:
+            future = prefetch.submit(pages.fetch, start)
+            while True:
+                page: Page = future.result()
+                taken += 1
+                more = page.next_position is not None and taken < max_pages
+                if page.next_position is not None and more:
+                    future = prefetch.submit(pages.fetch, page.next_position)
+                page_max = _page_max_updated(page.records)
+                cursor = None
+                cap = window.moves_cursor_to()
+                if page_max is not None and cap is not None:
+                    cursor = CursorAdvance(ORDERS_STREAM, min(page_max, cap))
+                # A page that read a saturated tie holds every order of that instant (thousands,
+                # maybe): it is recorded ``page_size`` records at a time, so parsing, flattening and
+                # COPY never hold more than one slice. The cursor moves with the last slice only: a
+                # crash between slices re-reads the page (loads are idempotent), never skips what
+                # was not saved.
+                records = page.records
+                for offset in range(0, max(len(records), 1), page_size):
+                    parsed, rejected = parse_orders(records[offset : offset + page_size])
+                    prepared = prepare_orders(store, parsed, rejected, run_id=run_id, encode=encode)
+                    last = offset + page_size >= len(records)
+                    loader.submit(functools.partial(_write, engine, prepared, cursor if last else None, result.load))
+                loader.submit(
+                    functools.partial(_page_done, engine, store, window, page, page_max, result, on_page, run_id)
                 )
-            if window.future and window.server_now is not None:
-                result.flagged_future += flag_future_orders(engine, store, records, window.server_now, run_id=run_id)
-            if page_max is not None and (result.max_updated_at is None or page_max > result.max_updated_at):
-                result.max_updated_at = page_max
-            result.next_position = page.next_position
-            if on_page is not None:
-                on_page(result)
-            if not more:
-                return result
+                if not more:
+                    break
+    finally:
+        loader.close()
+    loader.raise_failure()
+    return result
+
+
+def _write(engine: Engine, prepared: PreparedBatch, cursor: CursorAdvance | None, load: LoadResult) -> None:
+    load.add(write_orders(engine, prepared, cursor=cursor))
+
+
+def _page_done(  # noqa: PLR0913 - one page's bookkeeping, run on the loader thread after its writes
+    engine: Engine,
+    store: str,
+    window: PullWindow,
+    page: Page,
+    page_max: datetime | None,
+    result: ChunkResult,
+    on_page: Callable[[ChunkResult], None] | None,
+    run_id: str | None,
+) -> None:
+    """After a page's orders are committed: flag what it read past Wish's clock, count it, report it."""
+    if window.future and window.server_now is not None:
+        result.flagged_future += flag_future_orders(engine, store, page.records, window.server_now, run_id=run_id)
+    result.pages += 1
+    result.requests += page.requests
+    if page_max is not None and (result.max_updated_at is None or page_max > result.max_updated_at):
+        result.max_updated_at = page_max
+    result.next_position = page.next_position
+    if on_page is not None:
+        on_page(result)
 
 
 def utcnow() -> datetime:

@@ -13,6 +13,7 @@ from flows.pull_orders import pull_orders
 from tests.flows.conftest import CLOCK_START, SandboxAdmin
 from wishflow.api.client import WishClient
 from wishflow.orders.flatten import format_wish_time
+from wishflow.pull import WISH_BEGINNING
 from wishflow.sync.flags import FUTURE_SOURCE
 from wishflow.warehouse.engine import make_engine
 from wishflow.warehouse.orders_writer import read_cursor
@@ -88,7 +89,10 @@ def test_a_rerun_changes_nothing(admin: SandboxAdmin, flow_env: str) -> None:
     assert snapshot(flow_env) == before
 
 
-def test_a_backfill_leaves_the_incremental_cursor_alone(admin: SandboxAdmin, flow_env: str) -> None:
+@pytest.mark.parametrize("from_the_beginning", [False, True])
+def test_a_backfill_leaves_the_incremental_cursor_alone(
+    admin: SandboxAdmin, flow_env: str, from_the_beginning: bool
+) -> None:
     admin.generate(100)
     admin.advance(60)
     pull_orders(safety_lag=timedelta(0))
@@ -97,9 +101,28 @@ def test_a_backfill_leaves_the_incremental_cursor_alone(admin: SandboxAdmin, flo
     admin.advance(7200)
     admin.generate(50)
     admin.advance(60)
-    result = pull_orders(since=CLOCK_START - timedelta(days=400), until=CLOCK_START + timedelta(hours=3))
+    since = None if from_the_beginning else CLOCK_START - timedelta(days=400)
+    result = pull_orders(since=since, until=CLOCK_START + timedelta(hours=3))
     assert result["new"] == 50
     assert read_cursor(engine, "default") == cursor
+
+
+def test_a_backfill_from_the_beginning_sets_a_missing_cursor(admin: SandboxAdmin, flow_env: str) -> None:
+    admin.generate(600)  # released one second apart, over the last ten minutes
+    admin.advance(60)
+    backfill = pull_orders(since=WISH_BEGINNING, until=CLOCK_START + timedelta(days=2), page_size=100)
+    assert backfill["new"] == 600
+    engine = make_engine(flow_env)
+    cursor = read_cursor(engine, "default")
+    assert cursor is not None
+    admin.advance(3600)
+    later = admin.generate(20)
+    admin.advance(60)
+    first_incremental = pull_orders(safety_lag=timedelta(0), lookback=timedelta(seconds=1))
+    assert first_incremental["new"] == 20 and set(later) <= set(first_incremental["new_order_ids"])
+    # it starts at the backfill's cursor: the 600 orders are not read again (a second or so of overlap)
+    assert first_incremental["fetched"] < 40
+    assert read_cursor(engine, "default") > cursor
 
 
 #: A 30% fault mix: server errors, rate limits, client timeouts, cut-off and garbled bodies.

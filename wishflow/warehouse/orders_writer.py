@@ -20,7 +20,14 @@ from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, or_, 
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
-from wishflow.warehouse.bulk import dialect_insert, fill_stage, stage_table, upsert_from_stage, write_transaction
+from wishflow.warehouse.bulk import (
+    copy_text,
+    dialect_insert,
+    fill_stage,
+    stage_table,
+    upsert_from_stage,
+    write_transaction,
+)
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
 from wishflow.warehouse.validation_schema import order_validation_queue
 
@@ -144,6 +151,51 @@ def _record_key(error: OrderRecordError) -> str:
     return "sha1:" + hashlib.sha1(error.raw_json().encode()).hexdigest()
 
 
+@dataclass
+class PreparedBatch:
+    """A batch made ready to write, with no database involved: the newest payload per order,
+    flattened and bounds-checked, its stage rows (and their COPY text), its milestones.
+
+    Preparing is the Python half of a load; :func:`write_orders` is the database half, so a pull
+    prepares page N+1 while the database merges page N (:func:`wishflow.pull.pull_chunk`)."""
+
+    store: str
+    run_id: str | None
+    loaded_at: datetime
+    fetched: int
+    orders: list[ParsedOrder]
+    rows: list[tuple[Any, ...]]
+    rejected: list[OrderRecordError]
+    milestones: list[list[tuple[str, datetime]]]
+    encoded: str | None = None
+
+
+def prepare_orders(
+    store: str,
+    parsed: Sequence[ParsedOrder],
+    rejected: Sequence[OrderRecordError] = (),
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    encode: bool = False,
+) -> PreparedBatch:
+    """The Python half of :func:`load_orders`; ``encode`` also makes the stage's COPY text (PostgreSQL)."""
+    loaded_at = now or datetime.now(UTC)
+    batch, flat, errors = _split_too_long(_newest_per_order(parsed), rejected)
+    rows = [(store, *values, run_id, run_id, loaded_at) for values in flat]
+    return PreparedBatch(
+        store=store,
+        run_id=run_id,
+        loaded_at=loaded_at,
+        fetched=len(parsed) + len(rejected),
+        orders=batch,
+        rows=rows,
+        rejected=errors,
+        milestones=[milestones(order.payload) for order in batch],
+        encoded=copy_text(rows) if encode else None,
+    )
+
+
 def load_orders(
     engine: Engine,
     store: str,
@@ -155,15 +207,23 @@ def load_orders(
     now: datetime | None = None,
 ) -> LoadResult:
     """Write one batch in one transaction and say what changed."""
-    loaded_at = now or datetime.now(UTC)
-    fetched = len(parsed) + len(rejected)
-    batch, flat, rejected = _split_too_long(_newest_per_order(parsed), rejected)
-    rows = [(store, *values, run_id, run_id, loaded_at) for values in flat]
-    result = LoadResult(fetched=fetched, quarantined=len(rejected))
-    stage_orders = stage_table(orders)
+    prepared = prepare_orders(store, parsed, rejected, run_id=run_id, now=now)
+    return write_orders(engine, prepared, cursor=cursor)
+
+
+def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvance | None = None) -> LoadResult:
+    """The database half of :func:`load_orders`: one transaction, and what changed."""
+    store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
+    batch, rows, rejected = prepared.orders, prepared.rows, prepared.rejected
+    result = LoadResult(fetched=prepared.fetched, quarantined=len(rejected))
+    stage_orders = stage_table(orders, key_index=False)  # read whole by every statement (EXPLAIN)
     stage_events = stage_table(order_events)
     with write_transaction(engine) as conn:
-        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows)
+        # No ANALYZE of the page's stages: each statement below that joins one reads the stage whole
+        # and looks every staged row up by ``orders``' primary key, the plan PostgreSQL picks from
+        # the stage's page count alone (EXPLAIN ANALYZE in bench/PROFILE.md); the two ANALYZEs were
+        # a sixth of the merge's statement time.
+        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows, encoded=prepared.encoded, analyze=False)
         known = {
             order_id: (updated_at, state)
             for order_id, updated_at, state in conn.execute(
@@ -174,7 +234,7 @@ def load_orders(
             )
         }
         events: list[tuple[Any, ...]] = []
-        for order, row in zip(batch, rows, strict=True):
+        for order, row, order_milestones in zip(batch, rows, prepared.milestones, strict=True):
             order_id = order.core.id
             new_updated_at = row[1 + _UPDATED_AT]
             new_state = row[1 + _STATE]
@@ -192,7 +252,7 @@ def load_orders(
                 continue
             if old_state != new_state:
                 events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
-            for event_type, event_time in milestones(order.payload):
+            for event_type, event_time in order_milestones:
                 events.append((store, order_id, event_type, event_time, None, None, loaded_at))
         # Every new or newer payload awaits validation until a verdict on that exact version; queued
         # before the upsert, while ``orders`` still holds the previous versions to compare with.
@@ -206,7 +266,7 @@ def load_orders(
             insert_only=("first_seen_run_id",),
         )
         if events:
-            fill_stage(conn, stage_events, _EVENT_COLUMNS, events)
+            fill_stage(conn, stage_events, _EVENT_COLUMNS, events, analyze=False)
             upsert_from_stage(
                 conn,
                 order_events,
@@ -217,7 +277,7 @@ def load_orders(
         if rejected:
             _quarantine(conn, store, rejected, run_id, loaded_at)
         touched = result.new_order_ids + result.changed_order_ids
-        if touched:
+        if touched and _has_open_rejections(conn, store):
             conn.execute(
                 update(rejected_records)
                 .where(
@@ -231,6 +291,22 @@ def load_orders(
         if cursor is not None:
             advance_cursor(conn, store, cursor, run_id, loaded_at)
     return result
+
+
+def _has_open_rejections(conn: Any, store: str) -> bool:
+    """Whether any order record of ``store`` is held in quarantine: one probe of the
+    ``(store, resolved_at)`` index, where resolving the page's orders sent up to 500 keys per page
+    (most pages, a backfill's all, have nothing to resolve)."""
+    probe = (
+        select(rejected_records.c.record_key)
+        .where(
+            rejected_records.c.store == store,
+            rejected_records.c.resolved_at.is_(None),
+            rejected_records.c.source == ORDERS_STREAM,
+        )
+        .limit(1)
+    )
+    return conn.execute(probe).first() is not None
 
 
 def _queue_for_validation(conn: Any, stage: Any) -> None:
