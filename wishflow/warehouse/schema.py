@@ -102,7 +102,7 @@ orders = Table(
     # order_id last: the deadline views sort by (expected_ship_time, order_id), so their first rows are
     # read off the index instead of sorting every open order
     Index(None, "store", "state", "expected_ship_time", "order_id"),
-    # no (store, updated_at) index: nothing reads one, and every upsert maintained it (migration 0010_drop_orders_updated_index)
+    # no (store, updated_at) index: nothing reads one, and every upsert maintained it (migration 0010)
     Index(None, "store", "last_run_id"),
     comment="Current state of every order, one row per store and order id.",
 )
