@@ -9,6 +9,7 @@ runs inside the caller's transaction, so a batch commits whole or not at all.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -22,6 +23,9 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql.elements import ColumnElement
 
 _stage_metadata = MetaData()
+#: Two threads of one process (two pulls at once, the pull's loader thread beside validation) may ask
+#: for the same stage first at the same moment; defining it twice in one MetaData raises.
+_stage_lock = threading.Lock()
 
 
 def stage_table(target: Table, name: str | None = None, *, key_index: bool = True) -> Table:
@@ -31,9 +35,14 @@ def stage_table(target: Table, name: str | None = None, *, key_index: bool = Tru
     reads whole (the pull's page of orders: each staged row is looked up in the target, never the
     reverse, so the index was only maintained on every COPY)."""
     stage_name = name or f"_stage_{target.name}"
-    existing = _stage_metadata.tables.get(stage_name)
-    if existing is not None:
-        return existing
+    with _stage_lock:
+        existing = _stage_metadata.tables.get(stage_name)
+        if existing is not None:
+            return existing
+        return _define_stage(target, stage_name, key_index=key_index)
+
+
+def _define_stage(target: Table, stage_name: str, *, key_index: bool) -> Table:
     columns = [
         Column(c.name, _stage_type(c), nullable=True)
         for c in target.columns
