@@ -80,7 +80,7 @@ class BlockTokenPersistence:
         saved = WishCredentials.load(name)
         return TokenSet(saved.access_token, saved.refresh_token)  # type: ignore[union-attr]
 
-    def save(self, tokens: TokenSet, replaced: TokenSet) -> None:
+    def save(self, tokens: TokenSet, replaced: TokenSet) -> None:  # noqa: ARG002 (TokenPersistence's signature)
         self.block._save_tokens(tokens)
 
 

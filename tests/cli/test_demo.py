@@ -41,11 +41,13 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
     printed = capsys.readouterr().out
     second, ok2 = simulate(orders=20, seed=5, days=8, step_hours=48, directory=tmp_path / "again", report=False)
 
-    assert ok1 and ok2
+    assert ok1
+    assert ok2
     assert first == second
     for what in ("completed", "tickets", "penalties", "delivered", "shipments"):
         assert (first[what] or 0) > 0, f"the demo shows no {what}: {first}"
-    assert (tmp_path / ".wishflow" / "demo.db").exists() and (tmp_path / "again" / "demo.db").exists()
+    assert (tmp_path / ".wishflow" / "demo.db").exists()
+    assert (tmp_path / "again" / "demo.db").exists()
     assert merchant.read_bytes() == before
     _printed_queues_equal_queue_counts(printed, tmp_path / ".wishflow" / "demo.db")
 
@@ -76,4 +78,5 @@ def _printed_queues_equal_queue_counts(printed: str, warehouse: Path) -> None:
     for severity, n in counts.by_severity.items():
         assert f"{severity.replace('_', ' ')} {n}" in things
     # the suggested query reads the quarantine view (open orders, blocking rules), not raw findings
-    assert "FROM v_quarantine_reasons" in printed and "order_validation_failures" not in printed
+    assert "FROM v_quarantine_reasons" in printed
+    assert "order_validation_failures" not in printed

@@ -94,7 +94,8 @@ def test_a_custom_run_from_the_ui_form_completes(
         )
         finished = wait_for_flow_run(prefect_server, flow_run.id, timeout=240)
         assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, flow_run.id)}"
-        assert finished.parameters["store"] == STORE and finished.parameters["page_size"] == 4
+        assert finished.parameters["store"] == STORE
+        assert finished.parameters["page_size"] == 4
         browser.get(f"{prefect_server.ui_url}/runs/flow-run/{flow_run.id}")
 
         def shows_completed() -> bool:

@@ -179,16 +179,18 @@ def test_missing_postgres_database(sandbox: Any, base_env: dict[str, str], tmp_p
 def test_debug_shows_the_traceback(sandbox: Any, base_env: dict[str, str], tmp_path: Path) -> None:
     env = {**base_env, **_live(sandbox, tmp_path), "WISHFLOW_WAREHOUSE_URL": _unmigrated(tmp_path)}
     result = run_cli(env, tmp_path, "--debug", "ship", "status")
-    assert result.returncode != 0 and "Traceback" in result.output
+    assert result.returncode != 0
+    assert "Traceback" in result.output
     result = run_cli({**env, "WISHFLOW_DEBUG": "1"}, tmp_path, "ship", "status")
-    assert result.returncode != 0 and "Traceback" in result.output
+    assert result.returncode != 0
+    assert "Traceback" in result.output
 
 
 class _State:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
 
-    def result(self, raise_on_failure: bool = True) -> BaseException:
+    def result(self, raise_on_failure: bool = True) -> BaseException:  # noqa: ARG002 (prefect State.result's signature)
         return self.exc
 
 
@@ -224,7 +226,8 @@ def test_worker_without_the_project_directory(tmp_path: Path, monkeypatch: pytes
     for value in ("", str(tmp_path / "gone")):
         with pytest.raises(ConfigError) as info:
             set_project_directory(value)
-        assert "WISHFLOW_PROJECT_DIR" in info.value.line() and "prefect worker start" in info.value.line()
+        assert "WISHFLOW_PROJECT_DIR" in info.value.line()
+        assert "prefect worker start" in info.value.line()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "checkout").mkdir()
     assert set_project_directory(str(tmp_path / "checkout")) == {"directory": str(tmp_path / "checkout")}

@@ -90,7 +90,8 @@ def test_connection_killed_mid_batch_rolls_back_and_the_task_retries(
         held = killer.snapshot["ids"]
         cursor = killer.snapshot["cursor"]
         wish = {oid: rec.updated_ms for oid, rec in running.sandbox._orders.items()}
-        assert held and cursor is not None, "killed before any page committed"
+        assert held, "killed before any page committed"
+        assert cursor is not None, "killed before any page committed"
         cursor_ms = int(cursor.replace(tzinfo=cursor.tzinfo or UTC).timestamp() * 1000)
         beyond = {oid for oid in held if wish[oid] > cursor_ms}
         missing = {oid for oid, ms in wish.items() if ms < cursor_ms and oid not in held}

@@ -113,10 +113,12 @@ def test_tracking_conflict_is_reported_and_never_overwritten(engine, sandbox, cl
     for b in plan.batch_ids:
         submitter.submit_batch(b)
     report = submitter.reconcile(STORE)
-    assert report.conflict == 1 and victim in report.conflicts
+    assert report.conflict == 1
+    assert victim in report.conflicts
     with engine.connect() as conn:
         row = conn.execute(sa.select(shipments).where(shipments.c.order_id == victim)).one()
-    assert row.state == "conflict" and row.found_tracking_number == "YT1234567890123456"
+    assert row.state == "conflict"
+    assert row.found_tracking_number == "YT1234567890123456"
     order = sandbox.sandbox.get_order(victim)
     assert order["tracking_information"][0]["tracking_number"] == "YT1234567890123456"
     assert [w["body"]["tracking_number"] for w in accepted_tracking(sandbox, victim)] == ["YT1234567890123456"]

@@ -128,7 +128,8 @@ def test_nothing_unproven_is_ever_failed() -> None:
 def test_async_failure_carries_its_reason_and_a_stale_failure_is_not_ours() -> None:
     shapes = _shapes("ship")
     failed = judge_follow(_row(), shapes["failed-async"], settle=SETTLE, now=BEFORE)
-    assert failed.verdict == Verdict.FAILED and "invalid number" in failed.detail
+    assert failed.verdict == Verdict.FAILED
+    assert "invalid number" in failed.detail
     # a FAILED status from before our send proves nothing about ours until ours has settled
     assert judge_readback(_row(state="submitting"), shapes["failed-stale"], settle=SETTLE, now=BEFORE).verdict == (
         Verdict.SETTLE
@@ -173,7 +174,8 @@ def test_write_policy_from_the_environment() -> None:
 
     assert WritePolicy.from_env({}) == WritePolicy(settle=timedelta(hours=3), overdue=DEFAULT_OVERDUE)
     got = WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": "60", "WISHFLOW_WRITE_OVERDUE_SECONDS": "7200"})
-    assert got.settle == timedelta(seconds=60) and got.overdue == timedelta(hours=2)
+    assert got.settle == timedelta(seconds=60)
+    assert got.overdue == timedelta(hours=2)
     for bad in ("abc", "-1"):
         with pytest.raises(WishConfigError):
             WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": bad})

@@ -285,7 +285,9 @@ def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(en
         _advance(sandbox, 90 * 60)
         with Submitter(client, engine, workers=1, policy=policy, clock=clock) as submitter:
             report = submitter.follow(STORE)
-            assert report.pending == 1 and report.failed == 0 and report.sent == 0
+            assert report.pending == 1
+            assert report.failed == 0
+            assert report.sent == 0
             late = overdue_writes(engine, STORE, overdue=policy.overdue, now=clock())
             assert [w["order_id"] for w in late] == ids[:1]
             # the other order ships meanwhile
@@ -293,7 +295,8 @@ def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(en
                 engine, client, STORE, default_policy(), labels=SandboxLabels(sandbox.base_url), order_ids=ids[1:]
             )
             sent = sum(submitter.submit_batch(batch).sent for batch in other.batch_ids)
-            assert sent == 1 and len(_accepted(sandbox, ids[1])) == 1
+            assert sent == 1
+            assert len(_accepted(sandbox, ids[1])) == 1
         _advance(sandbox, 2 * 3600)
         with Submitter(client, engine, workers=1, policy=policy, clock=clock) as submitter:
             report = submitter.follow(STORE)

@@ -400,7 +400,7 @@ class SandboxApp:
                 params.update({k: str(v) for k, v in body.items()})
         return orjson.dumps(self.sandbox.refresh(params))
 
-    def h_oauth_test(self, req: Request) -> bytes:
+    def h_oauth_test(self, _req: Request) -> bytes:
         return orjson.dumps({"merchant_id": self.sandbox.merchant_id})
 
     def h_list_orders(self, req: Request) -> bytes:
@@ -499,7 +499,7 @@ class SandboxApp:
             self.sandbox._rec(req.params["id"])
             return {"writes": self.sandbox.writes(req.params["id"])}
 
-    def a_clock_get(self, req: Request) -> Any:
+    def a_clock_get(self, _req: Request) -> Any:
         sb = self.sandbox
         with sb.lock:
             sb.tick()
@@ -527,7 +527,7 @@ class SandboxApp:
             sb.tick()
             return {"now": fmt_ms(sb.now_ms()), "running": sb.clock.running}
 
-    def a_faults_get(self, req: Request) -> Any:
+    def a_faults_get(self, _req: Request) -> Any:
         return self.sandbox.faults.to_dict()
 
     def a_faults_put(self, req: Request) -> Any:
@@ -545,7 +545,7 @@ class SandboxApp:
 
     # -- write profiles (wishflow/sandbox/write_profiles.py) --------------------------------------
 
-    def a_write_profile_get(self, req: Request) -> Any:
+    def a_write_profile_get(self, _req: Request) -> Any:
         return {"profile": self.sandbox.write_profile.to_dict(), "known": sorted(PROFILES)}
 
     def a_write_profile_put(self, req: Request) -> Any:
@@ -562,7 +562,7 @@ class SandboxApp:
             self.sandbox.config.write_profile = profile.to_dict()
         return {"profile": profile.to_dict(), "known": sorted(PROFILES)}
 
-    def a_stats(self, req: Request) -> Any:
+    def a_stats(self, _req: Request) -> Any:
         return self.sandbox.stats()
 
     def a_reset(self, req: Request) -> Any:
@@ -588,10 +588,10 @@ class SandboxApp:
             "merchant_id": sb.merchant_id,
         }
 
-    def a_auth_code(self, req: Request) -> Any:
+    def a_auth_code(self, _req: Request) -> Any:
         return {"code": self.sandbox.new_auth_code(), "redirect_uri": self.sandbox.redirect_uri}
 
-    def a_issue_token(self, req: Request) -> Any:
+    def a_issue_token(self, _req: Request) -> Any:
         return {"access_token": self.sandbox.issue_token()}
 
     def a_labels(self, req: Request) -> Any:
@@ -610,7 +610,7 @@ class SandboxApp:
     def a_file(self, req: Request) -> Any:
         return Response(200, self.sandbox.download_file(req.params["id"]))
 
-    def a_catalog(self, req: Request) -> Any:
+    def a_catalog(self, _req: Request) -> Any:
         return {
             "variations": [
                 {
@@ -627,7 +627,7 @@ class SandboxApp:
             ]
         }
 
-    def a_save(self, req: Request) -> Any:
+    def a_save(self, _req: Request) -> Any:
         from .persist import save_state
 
         if not self.sandbox.config.state_file:

@@ -311,11 +311,11 @@ def _param(req: Any, name: str) -> str | None:
 # -- route handlers (registered in app.py); Wish handlers return the ``data`` JSON ---------------------
 
 
-def h_topics(app: Any, req: Any) -> bytes:
+def h_topics(app: Any, _req: Any) -> bytes:
     return orjson.dumps(hub_of(app.sandbox).topics())
 
 
-def h_list_subscriptions(app: Any, req: Any) -> bytes:
+def h_list_subscriptions(app: Any, _req: Any) -> bytes:
     return orjson.dumps([s.public() for s in hub_of(app.sandbox).subscriptions.values()])
 
 
@@ -337,9 +337,9 @@ def h_delete_subscription(app: Any, req: Any) -> bytes:
     return b"null"
 
 
-def a_scan(app: Any, req: Any) -> Any:
+def a_scan(app: Any, _req: Any) -> Any:
     return {"sent": hub_of(app.sandbox).scan()}
 
 
-def a_deliveries(app: Any, req: Any) -> Any:
+def a_deliveries(app: Any, _req: Any) -> Any:
     return {"deliveries": list(hub_of(app.sandbox).deliveries)}
