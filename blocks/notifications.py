@@ -9,7 +9,7 @@ automations are replaced, never duplicated).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 #: the block's name; deployments name it as ``custom-webhook/<name>`` (type slug / name)
 DEFAULT_BLOCK_NAME = "wishflow-alerts"
@@ -37,6 +37,8 @@ def save_webhook_block(url: str, name: str = DEFAULT_BLOCK_NAME, allow_private_u
         name=name,
         url=url,
         json_data={"title": "{{subject}}", "text": "{{body}}"},
+        headers=None,
+        cookies=None,
         allow_private_urls=allow_private_urls,
     )
     block.save(name, overwrite=True)
@@ -46,7 +48,8 @@ def save_webhook_block(url: str, name: str = DEFAULT_BLOCK_NAME, allow_private_u
 def _block_document_id(slug: str) -> Any:
     from prefect.blocks.core import Block
 
-    return Block.load(slug)._block_document_id
+    # Block.load is async-dispatched (typed as block-or-coroutine); called from sync code it is the block
+    return cast(Block, Block.load(slug))._block_document_id
 
 
 def create_run_alerts(block_slug: str) -> dict[str, str]:
@@ -60,25 +63,31 @@ def create_run_alerts(block_slug: str) -> dict[str, str]:
     created: dict[str, str] = {}
     for name, event in AUTOMATIONS.items():
         _delete_automations(name)
-        automation = Automation(
-            name=name,
-            description="Wishflow: tell the merchant when a run of the order cycle did not succeed.",
-            trigger=EventTrigger(
-                expect={event},
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{WISHFLOW_TAG}"},
-                posture=Posture.Reactive,
-                threshold=1,
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="Wishflow: {{ flow.name }} run {{ flow_run.name }} " + event.rsplit(".", 1)[-1].lower(),
-                    body="Flow run {{ flow_run.name }} of {{ flow.name }} ended {{ flow_run.state.name }}: "
-                    "{{ flow_run.state.message }}\nParameters: {{ flow_run.parameters }}",
-                )
-            ],
-        ).create()
+        automation = cast(
+            Automation,
+            Automation(
+                name=name,
+                description="Wishflow: tell the merchant when a run of the order cycle did not succeed.",
+                trigger=EventTrigger(
+                    expect={event},
+                    match={"prefect.resource.id": "prefect.flow-run.*"},
+                    match_related={
+                        "prefect.resource.role": "tag",
+                        "prefect.resource.id": f"prefect.tag.{WISHFLOW_TAG}",
+                    },
+                    posture=Posture.Reactive,
+                    threshold=1,
+                ),
+                actions=[
+                    SendNotification(
+                        block_document_id=block_id,
+                        subject="Wishflow: {{ flow.name }} run {{ flow_run.name }} " + event.rsplit(".", 1)[-1].lower(),
+                        body="Flow run {{ flow_run.name }} of {{ flow.name }} ended {{ flow_run.state.name }}: "
+                        "{{ flow_run.state.message }}\nParameters: {{ flow_run.parameters }}",
+                    )
+                ],
+            ).create(),
+        )  # sync call: the automation, not a coroutine
         created[name] = str(automation.id)
     return created
 

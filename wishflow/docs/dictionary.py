@@ -41,7 +41,8 @@ analysts read the `analytics` views instead, which leave them out ([security.md]
 def _type_name(table: Table, column_name: str) -> str:
     column = table.c[column_name]
     try:
-        return str(column.type.compile(dialect=postgresql.dialect())).lower()
+        # SQLAlchemy's dialect constructors are unannotated
+        return str(column.type.compile(dialect=postgresql.dialect())).lower()  # type: ignore[no-untyped-call]
     except Exception:  # noqa: BLE001 - a type PostgreSQL cannot render
         return type(column.type).__name__.lower()
 

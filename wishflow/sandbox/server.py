@@ -117,7 +117,7 @@ def serve_in_thread(
     sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
     server = uvicorn.Server(_uvicorn_config(create_app(sandbox), log_level))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign,attr-defined]  # not the main thread
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # not the main thread
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"wish-sandbox-{actual_port}", daemon=True
     )

@@ -300,7 +300,7 @@ def hub_of(sandbox: Any) -> WebhookHub:
 
 
 def _param(req: Any, name: str) -> str | None:
-    value = req.single(name)
+    value: str | None = req.single(name)
     if value is None and req.body.strip():
         body = req.json()
         if isinstance(body, dict) and body.get(name) is not None:
