@@ -1,6 +1,8 @@
-"""The merchant's notification settings: one notification block (any Apprise-backed Prefect block
-or a ``CustomWebhookNotificationBlock``) that the deployments name as ``notify_block`` for their
-digests, and the automations that send failed and crashed runs of Wishflow's deployments to it.
+"""The merchant's notification settings: one notification block and the run-failure automations.
+
+The block is any Apprise-backed Prefect block or a ``CustomWebhookNotificationBlock``; the
+deployments name it as ``notify_block`` for their digests, and the automations send failed and
+crashed runs of Wishflow's deployments to it.
 
 ``wishflow notify setup`` calls :func:`setup_notifications`; it is idempotent (the block and the
 automations are replaced, never duplicated).
@@ -24,13 +26,17 @@ WISHFLOW_TAG = "wishflow"
 
 @dataclass(frozen=True)
 class NotificationSetup:
+    """What ``wishflow notify setup`` made: the block's slug and the automations' ids by name."""
+
     block_slug: str
     automation_ids: dict[str, str]
 
 
 def save_webhook_block(url: str, name: str = DEFAULT_BLOCK_NAME, allow_private_urls: bool = False) -> str:
-    """A webhook notification block posting ``{"title": subject, "text": body}`` as JSON to ``url``;
-    returns its ``type-slug/name`` as the flows' ``notify_block`` parameter takes it."""
+    """A webhook notification block posting ``{"title": subject, "text": body}`` as JSON to ``url``.
+
+    Returns its ``type-slug/name``, the form the flows' ``notify_block`` parameter takes.
+    """
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
     block = CustomWebhookNotificationBlock(
@@ -53,8 +59,10 @@ def _block_document_id(slug: str) -> Any:
 
 
 def create_run_alerts(block_slug: str) -> dict[str, str]:
-    """Automations: a failed or crashed run of any flow run tagged ``wishflow`` sends a message
-    through the block. Earlier automations of the same names are replaced."""
+    """Automations that send a message through the block when a ``wishflow`` flow run fails or crashes.
+
+    Earlier automations of the same names are replaced.
+    """
     from prefect.automations import Automation
     from prefect.events.actions import SendNotification
     from prefect.events.schemas.automations import EventTrigger, Posture

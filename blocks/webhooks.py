@@ -35,4 +35,5 @@ def load_webhook_secrets(template: str, stores: list[str]) -> dict[str, SecretSt
 
 
 def save_webhook_secret(name: str, store: str, secret: SecretStr) -> None:
+    """Save ``secret`` as the ``WebhookSecret`` block ``name``, replacing an earlier one of that name."""
     WebhookSecret(store=store, secret=secret).save(name, overwrite=True)

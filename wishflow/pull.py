@@ -54,6 +54,7 @@ class PullWindow:
     future: bool = False
 
     def describe(self) -> str:
+        """The window in words for logs and run records."""
         start = format_wish_time(self.start) if self.start else "the beginning"
         if self.future:
             return f"sweep of orders dated after Wish's clock (from {start})"
@@ -62,6 +63,7 @@ class PullWindow:
         return f"{kind} pull of orders updated from {start} to {end}"
 
     def to_json(self) -> dict[str, Any]:
+        """The window as JSON (Wish's time format), as run records and Prefect parameters store it."""
         value: dict[str, Any] = {
             "start": format_wish_time(self.start) if self.start else None,
             "end": format_wish_time(self.end) if self.end else None,
@@ -75,6 +77,7 @@ class PullWindow:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PullWindow:
+        """The window :meth:`to_json` wrote."""
         return cls(
             parse_wish_time(value.get("start")),
             parse_wish_time(value.get("end")),
@@ -200,4 +203,5 @@ def pull_chunk(
 
 
 def utcnow() -> datetime:
+    """Now, timezone-aware in UTC (one place for the pull's clock)."""
     return datetime.now(UTC)

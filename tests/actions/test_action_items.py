@@ -1,5 +1,6 @@
 """``v_action_items`` lists every kind of thing to do once, with its current severity; its counts equal
-the views'; ``wishflow todo`` prints the same list; follow-up texts follow their deadline."""
+the views'; ``wishflow todo`` prints the same list; follow-up texts follow their deadline.
+"""
 
 from __future__ import annotations
 

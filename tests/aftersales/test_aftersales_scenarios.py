@@ -1,5 +1,6 @@
 """Clock-driven sandbox scenarios of after-sales: completion, refunds, tickets (and templated
-replies), penalties, follow-ups and the daily summary; reruns change nothing."""
+replies), penalties, follow-ups and the daily summary; reruns change nothing.
+"""
 
 from __future__ import annotations
 

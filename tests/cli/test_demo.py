@@ -1,6 +1,7 @@
 """``wishflow demo``: reproducible (the same seed gives the same warehouse counts), complete (the
 simulated days show completions, tickets, penalties and deliveries), and it writes its own
-``demo.db``, never the default ``.wishflow/warehouse.db`` that may hold a merchant's data."""
+``demo.db``, never the default ``.wishflow/warehouse.db`` that may hold a merchant's data.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
 
 def _printed_queues_equal_queue_counts(printed: str, warehouse: Path) -> None:
     """The demo's queue lines are the library's ``queue_counts`` on its warehouse, figure for figure
-    (so the demo, ``wishflow todo``, the report and the views agree)."""
+    (so the demo, ``wishflow todo``, the report and the views agree).
+    """
     from wishflow.actions import queue_counts
     from wishflow.warehouse.engine import make_engine
 

@@ -1,5 +1,6 @@
 """``wishflow notify setup``: the block and the failed/crashed-run automations exist, and the block
-carries a flow's digest to a local webhook receiver."""
+carries a flow's digest to a local webhook receiver.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """``wishflow run <stage>``: every stage of the order cycle from the command line, in this process,
 against the sandbox: exit 0 on success with the warehouse filled as the stage promises, 1 when a
 ship run does not ship the orders it was given (naming each with the reason), 2 when the store or
-the warehouse file does not exist (and no empty file is left behind)."""
+the warehouse file does not exist (and no empty file is left behind).
+"""
 
 from __future__ import annotations
 

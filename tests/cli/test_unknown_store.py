@@ -1,5 +1,6 @@
 """Read-only commands given an unknown store or a missing SQLite warehouse: one ``error:`` line and
-exit 2, never an empty answer, never a new empty file (issue 19)."""
+exit 2, never an empty answer, never a new empty file (issue 19).
+"""
 
 from __future__ import annotations
 

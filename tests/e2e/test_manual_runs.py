@@ -1,6 +1,7 @@
 """On a real Prefect server: a merchant's manual run of a deployment is never cancelled because a
 scheduled run holds the deployment's one-at-a-time slot; it waits for the slot and then completes.
-A scheduled run that overlapped is still cancelled."""
+A scheduled run that overlapped is still cancelled.
+"""
 
 from __future__ import annotations
 

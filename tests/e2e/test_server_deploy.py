@@ -1,6 +1,7 @@
 """On a real Prefect server: ``prefect deploy --all`` registers every deployment of ``prefect.yaml``
 as documented, and a manual run of the pull deployment (what the UI's Run button sends) is picked up
-by a process worker and lands the sandbox's orders in the warehouse under the store it was given."""
+by a process worker and lands the sandbox's orders in the warehouse under the store it was given.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """In headless Chromium, on the Prefect UI served by the e2e server: open the pull deployment's
 "Custom run" form, change the store and the page size, submit, and watch the run complete; the
-orders land in the warehouse under the store typed into the form."""
+orders land in the warehouse under the store typed into the form.
+"""
 
 from __future__ import annotations
 

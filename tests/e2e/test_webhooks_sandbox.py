@@ -1,5 +1,6 @@
 """Webhooks without Prefect: the sandbox's subscription endpoints (as Wish's spec describes them), its
-deliveries with Wish's headers for the three topics Wishflow acts on, and the receiver's checks."""
+deliveries with Wish's headers for the three topics Wishflow acts on, and the receiver's checks.
+"""
 
 from __future__ import annotations
 

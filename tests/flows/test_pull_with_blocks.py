@@ -1,5 +1,6 @@
 """The pull flow configured through Prefect blocks: credentials as SecretStr, a refreshed token
-saved back to its block (Wish revokes the old one), and one digest of new orders per run."""
+saved back to its block (Wish revokes the old one), and one digest of new orders per run.
+"""
 
 from __future__ import annotations
 

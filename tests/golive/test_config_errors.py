@@ -1,5 +1,6 @@
 """Done when (issue 15): every configuration mistake is one ``error:`` line with what to do, exit
-status 2, no traceback, and no retry (the requests that reach the sandbox are counted)."""
+status 2, no traceback, and no retry (the requests that reach the sandbox are counted).
+"""
 
 from __future__ import annotations
 
@@ -219,7 +220,8 @@ def test_tasks_never_retry_a_configuration_error() -> None:
 
 def test_worker_without_the_project_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployments' pull step (prefect.yaml) names WISHFLOW_PROJECT_DIR and the fix, instead of a
-    bare FileNotFoundError from changing into an empty directory name."""
+    bare FileNotFoundError from changing into an empty directory name.
+    """
     from wishflow.errors import ConfigError
     from wishflow_cli.worker_steps import set_project_directory
 

@@ -1,5 +1,6 @@
 """One place decides sandbox or live (wishflow/profile.py); the label source follows it; the tracking
-file is checked row by row. Plain library tests (no Prefect, no HTTP)."""
+file is checked row by row. Plain library tests (no Prefect, no HTTP).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Done when (issue 15): a rehearsal of going live against an API root that serves only Wish's own
 paths. doctor fails before ``db upgrade`` and passes after setup; pull, validate, a single shipment
 with a typed number, a batch from a CSV file, track and follow-up all succeed; shipping without a
-label source is one ``error:`` line (exit 2) and sends nothing; the proxy refused no request."""
+label source is one ``error:`` line (exit 2) and sends nothing; the proxy refused no request.
+"""
 
 from __future__ import annotations
 

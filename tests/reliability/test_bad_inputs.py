@@ -41,7 +41,8 @@ def _load(name: str, path: Path) -> ModuleType:
 
 def validation_corpus() -> tuple[dict[str, Any], Any, Any, set[str]]:
     """``BAD_KINDS``, ``good_order``, ``wish_partial`` and ``NOT_EXPRESSIBLE`` from tests/validation
-    (their modules import ``conftest``/``bad_orders`` by bare name, so they are loaded by path)."""
+    (their modules import ``conftest``/``bad_orders`` by bare name, so they are loaded by path).
+    """
     saved = {k: sys.modules.get(k) for k in ("conftest", "bad_orders")}
     try:
         sys.modules["conftest"] = _load("validation_conftest", VALIDATION / "conftest.py")
@@ -122,7 +123,8 @@ MALFORMED: dict[str, tuple[Any, str]] = {
 
 def corrupt(running: Any, order_id: str, breaker: Any) -> None:
     """Make the sandbox serve a broken record for ``order_id`` (it stays indexed under its state and
-    time, so listing returns it like any order)."""
+    time, so listing returns it like any order).
+    """
     sb = running.sandbox
     with sb.lock:
         rec = sb._orders[order_id]
@@ -225,7 +227,8 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
 
 def test_a_value_the_warehouse_cannot_hold_is_rejected_and_the_batch_loads(warehouse_url: str) -> None:
     """One order with a too-long code or an out-of-range number never fails its batch (PostgreSQL
-    refuses such values; before the fix the whole page, and every later pull, failed)."""
+    refuses such values; before the fix the whole page, and every later pull, failed).
+    """
     from wishflow.orders.parse import parse_orders
     from wishflow.sandbox import Sandbox, SandboxConfig
     from wishflow.warehouse.engine import make_engine

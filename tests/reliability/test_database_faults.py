@@ -23,7 +23,8 @@ ORDERS = 6000
 
 class BackendKiller(threading.Thread):
     """Terminate, once, a backend of ``database`` caught writing orders inside a load transaction (from
-    the ``after_batches``-th load transaction seen on), then photograph what the warehouse holds."""
+    the ``after_batches``-th load transaction seen on), then photograph what the warehouse holds.
+    """
 
     def __init__(self, admin_url: str, warehouse_url: str, after_batches: int = 3) -> None:
         super().__init__(daemon=True)

@@ -1,6 +1,7 @@
 """The data dictionary: the committed ``docs/warehouse.md`` is what the generator writes today, every
 table and column is described, every view in the migrated warehouse is documented with its real
-columns, and every example query runs on both databases."""
+columns, and every example query runs on both databases.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The operations report: figures computed from the warehouse, charts drawn as inline SVG with the
 warehouse's data, a self-contained HTML file (no scripts, nothing from the network) that Chromium
-renders, the CLI, and the flow's markdown artifact."""
+renders, the CLI, and the flow's markdown artifact.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _order(store: str, n: int, released: datetime, **extra: Any) -> dict[str, An
 
 def seed_warehouse(url: str) -> dict[str, Any]:
     """20 orders over 10 days for store ``alpha`` (12 shipped: 10 on time, 2 late; 2 refunded) and
-    3 orders of store ``beta``; returns what the figures must be."""
+    3 orders of store ``beta``; returns what the figures must be.
+    """
     rows = []
     start = NOW - timedelta(days=10)
     for n in range(20):

@@ -1,5 +1,6 @@
 """The report covers every stage with the same numbers as the views and ``wishflow todo``, and says
-under each chart what it shows."""
+under each chart what it shows.
+"""
 
 from __future__ import annotations
 

@@ -96,7 +96,8 @@ def test_order_type_filter(api: httpx.Client) -> None:
 
 def test_ties_at_page_edges_are_stable_by_id(api: httpx.Client, admin: httpx.Client) -> None:
     """1,200 orders share one updated_at: pages of 500 return them in a stable (id) order, and a
-    keyset client that re-reads the tied timestamp sees the same order every time."""
+    keyset client that re-reads the tied timestamp sees the same order every time.
+    """
     tie = "2025-02-20T10:00:00.000Z"
     ids = admin.post("/orders", json={"orders": [{"updated_at": tie}] * 1200}).json()["ids"]
     first = page(api, limit=500, updated_at_min=tie, updated_at_max=tie, sort_by="updated_at.asc")

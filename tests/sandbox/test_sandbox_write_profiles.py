@@ -1,5 +1,6 @@
 """Write-behaviour profiles (wishflow/sandbox/write_profiles.py): each open question about tracking
-writes answered each plausible way, chosen at start or through the admin API."""
+writes answered each plausible way, chosen at start or through the admin API.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Item 1 of issue 22: analysts read the ``analytics`` views, which cover the report and the
 dictionary's figures without personal data; on PostgreSQL the analyst role reads those and is refused
-everything else (raw tables, personal columns, the outbox, the salt)."""
+everything else (raw tables, personal columns, the outbox, the salt).
+"""
 
 from __future__ import annotations
 

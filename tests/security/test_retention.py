@@ -1,5 +1,6 @@
 """Item 2 of issue 22: retention blanks the personal fields of orders finished long ago, trims their
-payloads, records the run, and leaves every report figure (and the customer keys) unchanged."""
+payloads, records the run, and leaves every report figure (and the customer keys) unchanged.
+"""
 
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def test_the_follow_up_flow_applies_the_policy(
     monkeypatch: pytest.MonkeyPatch, sandbox: Any, tmp_path: Any, prefect_harness: None
 ) -> None:
     """A real follow-up run with ``WISHFLOW_RETENTION_DAYS``: the orders completed long before Wish's
-    today lose their personal fields, and the run is recorded."""
+    today lose their personal fields, and the run is recorded.
+    """
     from flows.follow_up import follow_up
     from wishflow.warehouse.engine import upgrade
 

@@ -50,7 +50,8 @@ def test_an_unreachable_api_or_none_is_not_this_checks_finding() -> None:
 
 def test_against_a_real_prefect_server_without_auth(prefect_harness: None) -> None:
     """The harness's server has no auth string: the probe's path answers 200 without credentials
-    (so a non-loopback address would be warned about)."""
+    (so a non-loopback address would be warned about).
+    """
     from prefect.settings import PREFECT_API_URL
 
     from wishflow.security_checks import PROBE_PATH, unauthenticated_probe

@@ -1,5 +1,6 @@
 """``wishflow webhooks subscribe`` generates a store's secret, keeps it owner-only and never prints
-it; ``wishflow webhooks serve`` refuses a secrets file others can read (one ``error:`` line, exit 2)."""
+it; ``wishflow webhooks serve`` refuses a secrets file others can read (one ``error:`` line, exit 2).
+"""
 
 from __future__ import annotations
 

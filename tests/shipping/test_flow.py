@@ -1,5 +1,6 @@
 """The ship flows end to end with a Prefect test harness: single and batch shipments, dry run, a
-carrier Wish will not accept, modify tracking and change address."""
+carrier Wish will not accept, modify tracking and change address.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Every judge of the outbox against every response shape a plausible Wish may give: the new state,
 the old state, a queued state, an empty body, an asynchronous failure (with its reason, and a stale
 one from before our send), another number on the order. Only a read-back that proves it ends a
-write FAILED; before our send has settled, "nothing of ours on the order" proves nothing."""
+write FAILED; before our send has settled, "nothing of ours on the order" proves nothing.
+"""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def test_every_judge_with_every_response_shape(kind: str, shape: str) -> None:
 
 def test_nothing_unproven_is_ever_failed() -> None:
     """A queued write, the old state or an empty body, however long ago the send: never FAILED before
-    the send has settled, and a queued write is never failed nor resent at all."""
+    the send has settled, and a queued write is never failed nor resent at all.
+    """
     row = _row()
     shapes = _shapes("ship")
     for minutes in (0, 1, 5, 14):
@@ -154,7 +156,8 @@ def test_response_shapes_are_all_accepted_never_judged() -> None:
 
 def test_a_failure_with_our_number_still_shown_is_ours_only_after_our_send() -> None:
     """A Wish that keeps our number visible on a FAILED modify: FAILED if the failure came after our
-    send; an older failure under our number on a shipped order means ours went through."""
+    send; an older failure under our number on a shipped order means ours went through.
+    """
     row = _row("modify")
     after = {
         "state": "SHIPPED",

@@ -1,6 +1,7 @@
 """Address changes and merchant refunds on the one write path: their judges with every response
 shape, and the kill-and-rerun, lost-response and 5xx scenarios that tracking writes pass. Every
-order ends with exactly one accepted write of the kind at the sandbox."""
+order ends with exactly one accepted write of the kind at the sandbox.
+"""
 
 from __future__ import annotations
 

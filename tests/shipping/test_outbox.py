@@ -1,5 +1,6 @@
 """The outbox's state machine on SQLite and PostgreSQL: atomic claims (two claimers never share a
-row), guarded transitions, takeover of abandoned claims, and the read-back verdicts."""
+row), guarded transitions, takeover of abandoned claims, and the read-back verdicts.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Policy rules (first match wins, default, YAML, carrier check), packages, combined-shipment edges,
-batching, and tracking-number checks: pure library tests, no server."""
+batching, and tracking-number checks: pure library tests, no server.
+"""
 
 from __future__ import annotations
 

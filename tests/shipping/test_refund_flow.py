@@ -1,6 +1,7 @@
 """``refund_orders`` as a real Prefect flow and ``wishflow ship refund`` from the command line:
 refunds exactly once, a rerun resumes instead of refunding again, a reason the order does not offer is
-one ``error:`` line."""
+one ``error:`` line.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The ``poll_tracking`` and ``follow_up`` flows on real Prefect runs: 10,000 shipped orders make task
-runs that grow with batches, not orders; a rerun changes nothing; the daily summary is published."""
+runs that grow with batches, not orders; a rerun changes nothing; the daily summary is published.
+"""
 
 from __future__ import annotations
 

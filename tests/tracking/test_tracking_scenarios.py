@@ -1,5 +1,6 @@
 """Clock-driven sandbox scenarios of tracking: the normal life of a parcel, a parcel never scanned,
-a cancelled tracking number, delivery deadlines, polling intervals, and reruns that change nothing."""
+a cancelled tracking number, delivery deadlines, polling intervals, and reruns that change nothing.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The merchant's blocking bounds: configurable in the shipping policy, applied by validation, and
-the planner never puts an order into a package it does not fit."""
+the planner never puts an order into a package it does not fit.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Thirty kinds of bad orders created in the sandbox, pulled over HTTP like production, then
-validated: every one is quarantined with its reason and the good ones are ready to ship."""
+validated: every one is quarantined with its reason and the good ones are ready to ship.
+"""
 
 from __future__ import annotations
 

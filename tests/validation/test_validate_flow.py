@@ -1,5 +1,6 @@
 """The ``validate_orders`` flow end to end under the session Prefect harness: verdicts, pipeline
-run row, artifacts, and the deadline-risk digest received by a real webhook on loopback."""
+run row, artifacts, and the deadline-risk digest received by a real webhook on loopback.
+"""
 
 from __future__ import annotations
 

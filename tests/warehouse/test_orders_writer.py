@@ -229,7 +229,8 @@ def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead
     engine: sa.Engine,
 ) -> None:
     """SQLite in WAL mode refuses at once to upgrade a read transaction after another connection
-    has committed a write; ``write_transaction`` takes the lock first, so the other writer waits."""
+    has committed a write; ``write_transaction`` takes the lock first, so the other writer waits.
+    """
     import threading
     import time
 
@@ -265,7 +266,8 @@ def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead
 def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
     """PostgreSQL reads the batch with COPY ... TO STDOUT (CSV): values that CSV or pandas would
     change on the way (text that looks like a null, quotes, commas, separators, a leading zero) must
-    arrive as stored, SQL NULL as missing, and times as the same UTC instants."""
+    arrive as stored, SQL NULL as missing, and times as the same UTC instants.
+    """
     from wishflow.validation.store import read_pending_batch
     from wishflow.validation.validate import prepare_frame
 
@@ -309,7 +311,8 @@ def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
 
 def test_run_changes_counts_in_the_database_and_keeps_the_soonest_new_ids(engine: sa.Engine) -> None:
     """A backfill of a million new orders must not come back as a million ids: the database counts
-    them and only the soonest due are listed (what a digest shows)."""
+    them and only the soonest due are listed (what a digest shows).
+    """
     from wishflow.warehouse.orders_writer import run_changes
 
     payloads = []

@@ -1,5 +1,7 @@
-"""The warehouse data dictionary (``docs/warehouse.md``), generated from the SQLAlchemy metadata's
-table and column comments, the documented views and the example queries.
+"""The warehouse data dictionary (``docs/warehouse.md``), generated.
+
+It is built from the SQLAlchemy metadata's table and column comments, the documented views and the
+example queries.
 
 ``wishflow docs warehouse`` writes it; ``--check`` (and a test) fails when the committed file is out
 of date, so a schema change without its documentation shows up in CI.
@@ -52,6 +54,7 @@ def _cell(text: str | None) -> str:
 
 
 def table_section(table: Table) -> list[str]:
+    """A table's data-dictionary section in Markdown: its comment, then one row per column."""
     lines = [f"### `{table.name}`", "", _cell(table.comment) or "_(no description)_", ""]
     lines += ["| column | type | key | null | description |", "|---|---|---|---|---|"]
     for column in table.columns:

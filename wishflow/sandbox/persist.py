@@ -32,6 +32,7 @@ def _tuplify(value: Any) -> Any:
 
 
 def save_state(sandbox: Sandbox, path: str) -> None:
+    """Write the sandbox's whole state to ``path`` (under its lock), so a restarted server resumes it."""
     with sandbox.lock:
         meta: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
