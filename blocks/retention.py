@@ -30,6 +30,7 @@ class RetentionPolicy(Block):
     trim_payloads: bool = Field(default=True, description="Also remove personal fields from the raw payloads.")
 
     def policy(self) -> Policy:
+        """The library's policy for these settings (the block stays Prefect's; the library takes a plain value)."""
         return Policy(personal_data_days=self.personal_data_days, trim_payloads=self.trim_payloads)
 
 

@@ -1,5 +1,7 @@
-"""The ``ShippingPolicy`` block: the merchant's shipping rules, default, package presets and label
-source, editable in the Prefect UI (or loaded from YAML with :meth:`ShippingPolicy.from_yaml`).
+"""The ``ShippingPolicy`` block: the merchant's shipping rules, editable in the Prefect UI.
+
+It holds the rules, the default, the package presets and the label source;
+:meth:`ShippingPolicy.from_yaml` loads it from YAML.
 
 The rules themselves are plain data here; the library (:mod:`wishflow.shipping.policy`) validates and
 applies them, so a block that does not parse fails the run before anything is submitted.
@@ -87,6 +89,7 @@ class ShippingPolicy(Block):
     )
 
     def policy(self) -> Policy:
+        """The library's shipping policy from this block's fields, validated as the YAML form would be."""
         return Policy.from_mapping(
             {
                 "default": self.default,
@@ -100,18 +103,24 @@ class ShippingPolicy(Block):
         )
 
     def label_source(self, api_url: str) -> LabelProvider:
-        """The configured label provider for the API root ``api_url``; never the sandbox's for a live
-        account (:mod:`wishflow.profile`). Raises :class:`ConfigError` before anything is sent."""
+        """The configured label provider for the API root ``api_url``.
+
+        Never the sandbox's for a live account (:mod:`wishflow.profile`). Raises :class:`ConfigError` before
+        anything is sent.
+        """
         return choose_label_source(self.label_provider, self.label_table_path, api_url)
 
     def skus(self) -> SkuTable | None:
+        """The SKU table from ``sku_csv_path``, or None so the warehouse's saved table is used."""
         return SkuTable.from_csv(self.sku_csv_path) if self.sku_csv_path else None
 
     @classmethod
     def from_yaml(cls, source: str | Path) -> ShippingPolicy:
-        """A block from a YAML file or text (the policy keys plus label_provider, label_table_path,
-        sku_csv_path and the run settings workers, max_rate, lease_seconds); the policy part is
-        validated by the library first."""
+        """A block from a YAML file or text; the policy part is validated by the library first.
+
+        The YAML holds the policy keys plus label_provider, label_table_path, sku_csv_path and the run
+        settings workers, max_rate and lease_seconds.
+        """
         text = (
             Path(source).read_text() if isinstance(source, Path) or str(source).endswith((".yaml", ".yml")) else source
         )

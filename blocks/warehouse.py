@@ -1,5 +1,7 @@
-"""The ``Warehouse`` block: where Wishflow records everything (a SQLAlchemy URL, kept secret
-because it may hold a password)."""
+"""The ``Warehouse`` block: where Wishflow records everything.
+
+A SQLAlchemy URL, kept secret because it may hold a password.
+"""
 
 from __future__ import annotations
 

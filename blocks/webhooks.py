@@ -7,6 +7,8 @@ accepts. The secret is a ``SecretStr``: the Prefect UI shows it masked.
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
@@ -26,10 +28,12 @@ def load_webhook_secrets(template: str, stores: list[str]) -> dict[str, SecretSt
     """Each store's secret from the block named ``template.format(store=...)``."""
     out: dict[str, SecretStr] = {}
     for store in stores:
-        block = WebhookSecret.load(template.format(store=store))
-        out[store] = block.secret  # type: ignore[attr-defined]
+        # Block.load is async-dispatched (typed as block-or-coroutine); called from sync code it is the block
+        block = cast(WebhookSecret, WebhookSecret.load(template.format(store=store)))
+        out[store] = block.secret
     return out
 
 
 def save_webhook_secret(name: str, store: str, secret: SecretStr) -> None:
+    """Save ``secret`` as the ``WebhookSecret`` block ``name``, replacing an earlier one of that name."""
     WebhookSecret(store=store, secret=secret).save(name, overwrite=True)

@@ -39,6 +39,7 @@ class WishCredentials(Block):
     client_secret: SecretStr | None = Field(default=None, description="The Wish app's client secret.")
 
     def settings(self) -> WishSettings:
+        """The block's fields as the library's :class:`WishSettings` (the form every client is built from)."""
         return WishSettings(
             api_base_url=self.api_base_url,
             access_token=self.access_token,
@@ -56,6 +57,7 @@ class WishCredentials(Block):
             self.save(self._block_document_name, overwrite=True)
 
     def build_client(self) -> WishClient:
+        """A client whose refreshed tokens are written back to this block, so every worker uses the newest."""
         return client_from_settings(self.settings(), token_persistence=BlockTokenPersistence(self))
 
 
@@ -71,16 +73,19 @@ class BlockTokenPersistence:
         self._lock_store = TokenStore(block.store, block.api_base_url)
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The token store's cross-process lock, taken around a refresh."""
         return self._lock_store.locked()
 
     def load(self) -> TokenSet | None:
+        """The block's tokens as saved now (another process may have refreshed them), or None if never saved."""
         name = self.block._block_document_name
         if not name:
             return None
         saved = WishCredentials.load(name)
         return TokenSet(saved.access_token, saved.refresh_token)  # type: ignore[union-attr]
 
-    def save(self, tokens: TokenSet, replaced: TokenSet) -> None:
+    def save(self, tokens: TokenSet, replaced: TokenSet) -> None:  # noqa: ARG002 (TokenPersistence's signature)
+        """Write the new tokens to the block (the replaced ones are already revoked at Wish)."""
         self.block._save_tokens(tokens)
 
 
@@ -92,8 +97,10 @@ def resolve_wish_settings(block_name: str | None = None) -> WishSettings:
 
 
 def build_wish_client(block_name: str | None = None) -> WishClient:
-    """A client for the named block (saving refreshed tokens to it), else from the environment
-    (saving refreshed tokens to the token file)."""
+    """A client for the named block, else from the environment.
+
+    Refreshed tokens are saved to the block, or without one to the token file.
+    """
     if block_name:
         block = WishCredentials.load(block_name)
         return block.build_client()  # type: ignore[union-attr]

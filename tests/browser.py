@@ -39,7 +39,8 @@ def browser_or_skip() -> tuple[str, str]:
         if os.environ.get("CI"):
             pytest.fail(f"browser test cannot run under CI: {missing} is not installed")
         pytest.skip(f"browser test skipped: {missing} is not installed")
-    assert chromium and driver
+    assert chromium
+    assert driver
     return chromium, driver
 
 

@@ -92,7 +92,8 @@ def engine(warehouse_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture(autouse=True)
 def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test its own state directory: a token file one test's refresh wrote (keyed on store and API
-    root) must not hand a revoked token to the next test on the shared sandbox."""
+    root) must not hand a revoked token to the next test on the shared sandbox.
+    """
     monkeypatch.setenv("WISHFLOW_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 

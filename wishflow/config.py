@@ -1,6 +1,8 @@
-"""Configuration resolved at run time, never at import: environment variables, else the embedded
-defaults (the sandbox on loopback and a SQLite warehouse under the working directory). Whether the
-sandbox's credentials may be used at all is decided in one place, :mod:`wishflow.profile`.
+"""Configuration resolved at run time, never at import.
+
+Environment variables, else the embedded defaults (the sandbox on loopback and a SQLite warehouse
+under the working directory). Whether the sandbox's credentials may be used at all is decided in one
+place, :mod:`wishflow.profile`.
 
 Prefect blocks sit above this (``blocks/``): a named block wins, then these.
 """
@@ -39,7 +41,9 @@ def _secret(value: str | None) -> SecretStr | None:
 
 
 def wish_settings_from_env(environ: Mapping[str, str] | None = None) -> WishSettings:
-    """``WISH_API_BASE_URL``, ``WISH_ACCESS_TOKEN``, ``WISH_REFRESH_TOKEN``, ``WISH_CLIENT_ID``,
+    """The Wish settings from the environment.
+
+    ``WISH_API_BASE_URL``, ``WISH_ACCESS_TOKEN``, ``WISH_REFRESH_TOKEN``, ``WISH_CLIENT_ID``,
     ``WISH_CLIENT_SECRET`` and ``WISHFLOW_STORE``.
 
     Without a token, the sandbox's seed credentials are used only in the embedded default (no API
@@ -114,8 +118,10 @@ def warehouse_url_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 def check_api_reachable(url: str, timeout: float = 5.0) -> None:
-    """Open (and close) a TCP connection to the API root's host:port; a :class:`ConfigError` naming
-    them and ``WISH_API_BASE_URL`` when nothing answers. No HTTP request is sent."""
+    """Open (and close) a TCP connection to the API root's host:port; no HTTP request is sent.
+
+    When nothing answers, a :class:`ConfigError` names them and ``WISH_API_BASE_URL``.
+    """
     import socket
 
     parsed = urlsplit(url)

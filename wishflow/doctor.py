@@ -25,25 +25,31 @@ Status = Literal["ok", "FAIL", "warn"]
 
 @dataclass(frozen=True)
 class Check:
+    """One line of ``wishflow doctor``: what was checked, its status, and what to do when it failed."""
+
     status: Status
     name: str
     detail: str
     fix: str | None = None
 
     def line(self) -> str:
+        """The check as one terminal line, with the fix after a dash when it did not pass."""
         text = f"{self.status:<4} {self.name}: {self.detail}"
         return f"{text} — {self.fix}" if self.fix and self.status != "ok" else text
 
     @property
     def failed(self) -> bool:
+        """Whether this check blocks going live."""
         return self.status == "FAIL"
 
 
 def ok(name: str, detail: str) -> Check:
+    """A passing check."""
     return Check("ok", name, detail)
 
 
 def fail(name: str, error: ConfigError | str, fix: str | None = None) -> Check:
+    """A failed check; a :class:`ConfigError` brings its own message and, unless ``fix`` is given, its hint."""
     if isinstance(error, ConfigError):
         return Check("FAIL", name, error.message, fix or error.hint)
     return Check("FAIL", name, error, fix)
@@ -73,6 +79,7 @@ def check_api(settings: WishSettings, client: WishApi) -> list[Check]:
 
 
 def check_warehouse(url: str) -> Check:
+    """The warehouse is reachable and migrated to the head revision (raises ConfigError otherwise)."""
     from wishflow.warehouse.readiness import check_warehouse_ready, describe_url
 
     check_warehouse_ready(url)
@@ -103,6 +110,7 @@ def check_carriers(engine: Engine, store: str, policy: Any, skus: Any, client: W
 
 
 def check_skus(engine: Engine, store: str, skus: Any) -> Check:
+    """Every SKU the store sells has a package size, so shipping can pick a package without guessing."""
     from wishflow.shipping.packages import SkuTable
 
     table = skus if skus is not None else SkuTable.load(engine, store)
@@ -130,4 +138,5 @@ def check_project_dir(environ: Mapping[str, str] | None = None) -> Check:
 
 
 def any_failed(checks: Iterable[Check]) -> bool:
+    """Whether any check failed (the command's exit status)."""
     return any(c.failed for c in checks)

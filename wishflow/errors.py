@@ -31,6 +31,7 @@ class ConfigError(Exception):
 
     @property
     def message(self) -> str:
+        """The message without the hint."""
         return str(self.args[0]) if self.args else ""
 
     def __str__(self) -> str:
@@ -106,4 +107,5 @@ def config_error_from(exc: BaseException) -> ConfigError | None:
 
 
 def is_config_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is, wraps or is recognised as a configuration problem (not worth a retry)."""
     return config_error_from(exc) is not None

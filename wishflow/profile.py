@@ -27,6 +27,8 @@ EMBEDDED_API_BASE_URL = "http://127.0.0.1:8765/api/v3"
 
 
 class Profile(StrEnum):
+    """Where Wishflow talks to: an in-process sandbox, a sandbox server, or the live Wish API."""
+
     EMBEDDED = "embedded"
     SANDBOX = "sandbox"
     LIVE = "live"

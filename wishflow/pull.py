@@ -79,6 +79,7 @@ class PullWindow:
         return self.cursor_cap
 
     def describe(self) -> str:
+        """The window in words for logs and run records."""
         start = format_wish_time(self.start) if self.start else "the beginning"
         if self.future:
             return f"sweep of orders dated after Wish's clock (from {start})"
@@ -88,6 +89,7 @@ class PullWindow:
         return f"{kind} pull of orders updated from {start} to {end}{sets}"
 
     def to_json(self) -> dict[str, Any]:
+        """The window as JSON (Wish's time format), as run records and Prefect parameters store it."""
         value: dict[str, Any] = {
             "start": format_wish_time(self.start) if self.start else None,
             "end": format_wish_time(self.end) if self.end else None,
@@ -103,6 +105,7 @@ class PullWindow:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> PullWindow:
+        """The window :meth:`to_json` wrote."""
         return cls(
             parse_wish_time(value.get("start")),
             parse_wish_time(value.get("end")),
@@ -307,4 +310,5 @@ def _page_done(  # noqa: PLR0913 - one page's bookkeeping, run on the loader thr
 
 
 def utcnow() -> datetime:
+    """Now, timezone-aware in UTC (one place for the pull's clock)."""
     return datetime.now(UTC)

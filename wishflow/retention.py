@@ -45,6 +45,8 @@ class RetentionPolicy:
 
 @dataclass
 class RetentionResult:
+    """What one retention pass did: whether a policy applied, its cutoff, and the rows it changed."""
+
     applied: bool
     cutoff: str | None = None
     orders_blanked: int = 0
@@ -54,6 +56,7 @@ class RetentionResult:
     customer_keys_computed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as a plain dict for the run record and the flow's return value."""
         return asdict(self)
 
 
@@ -78,9 +81,11 @@ def _finished_before(store: str, cutoff: datetime) -> sa.ColumnElement[bool]:
 
 
 def apply_retention(engine: Engine, store: str, now: datetime, policy: RetentionPolicy, run_id: str) -> RetentionResult:
-    """Blank the personal data of ``store``'s orders finished more than the policy's days before
-    ``now``; record the run. Running it again changes nothing. Whatever the policy, first compute
-    the customer keys of orders that have none."""
+    """Blank the personal data of ``store``'s orders finished more than the policy's days before ``now``.
+
+    The run is recorded; running it again changes nothing. Whatever the policy, the customer keys of
+    orders that have none are computed first.
+    """
     # the customer keys of new orders, whatever the policy (the analytics views show them)
     keys = refresh_customer_keys(engine, store)
     if policy.personal_data_days is None:

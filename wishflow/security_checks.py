@@ -39,9 +39,10 @@ def unauthenticated_probe(url: str, timeout: float = 5.0) -> int:
 def prefect_api_unauthenticated_warning(
     api_url: str | None, probe: Callable[[str], int] = unauthenticated_probe
 ) -> str | None:
-    """A warning when the Prefect API at ``api_url`` is on a non-loopback address and answers a
-    request without credentials (or is reached over plain HTTP); ``None`` when all is well or the
-    answer cannot be had (an unreachable API is reported elsewhere).
+    """A warning when the Prefect API at ``api_url`` answers anyone on a non-loopback address.
+
+    That is: it answers a request without credentials (or is reached over plain HTTP). ``None`` when all
+    is well or the answer cannot be had (an unreachable API is reported elsewhere).
 
     ``probe(url)`` performs ``GET url`` without credentials and returns the status code.
     """

@@ -55,6 +55,7 @@ def _expiry_text(expires_at: datetime | None) -> str:
 
 
 def run_login(args: argparse.Namespace) -> int:
+    """``wishflow auth login``: approve the app at Wish, exchange the code, and save the store's tokens."""
     from wishflow.api import oauth
     from wishflow.api.auth import AppCredentials, TokenSet
     from wishflow.api.client import WishClient
@@ -146,6 +147,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    """``wishflow auth status``: which token the store would use, where it comes from, and whether Wish accepts it."""
     from wishflow.api.errors import WishError
     from wishflow.api.token_store import token_fingerprint
 
@@ -182,6 +184,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow auth`` and its subcommands."""
     auth = subparsers.add_parser("auth", help="obtain and check the store's Wish OAuth token")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True)
 

@@ -1,5 +1,8 @@
-"""``wishflow db grant-analyst ROLE``: a read-only PostgreSQL role for analysts, limited to the
-``analytics`` views (no personal data, payloads, outbox or salt). See docs/security.md."""
+"""``wishflow db grant-analyst ROLE``: a read-only PostgreSQL role for analysts.
+
+It is limited to the ``analytics`` views (no personal data, payloads, outbox or salt). See
+docs/security.md.
+"""
 
 from __future__ import annotations
 

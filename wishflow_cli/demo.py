@@ -57,17 +57,22 @@ COUNT_QUERIES = {
 
 
 def demo_clock_start(days: int, today: datetime | None = None) -> datetime:
-    """Where the demo's sandbox clock starts: midnight UTC ``days`` days before today. The clock is
-    frozen and moves exactly a day per cycle, so it ends at today's midnight, never after real time
-    (validation judges release times against real time), and a rerun on the same day replays the same
-    sandbox history."""
+    """Where the demo's sandbox clock starts: midnight UTC ``days`` days before today.
+
+    The clock is frozen and moves exactly a day per cycle, so it ends at today's midnight, never after
+    real time (validation judges release times against real time), and a rerun on the same day replays
+    the same sandbox history.
+    """
     today = (today or datetime.now(UTC)).astimezone(UTC)
     return today.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
 
 
 def demo_counts(url: str) -> dict[str, int | None]:
-    """The warehouse's counts the demo reports (None where a table is missing), with the store's
-    quarantined and waiting-to-ship queues as :func:`wishflow.actions.queue_counts` counts them."""
+    """The warehouse's counts the demo reports (None where a table is missing).
+
+        The store's quarantined and waiting-to-ship queues are counted as
+    :func:`wishflow.actions.queue_counts` counts them.
+    """
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -129,8 +134,11 @@ def simulate(
     report: bool = True,
     step_hours: float = 24.0,
 ) -> tuple[dict[str, int | None], bool]:
-    """Run the demo into ``directory/demo.db`` (default ``.wishflow/demo.db``): ``days`` cycles, the
-    sandbox clock moving ``step_hours`` after each; its counts and whether every cycle succeeded."""
+    """Run the demo into ``directory/demo.db`` (default ``.wishflow/demo.db``).
+
+    ``days`` cycles, the sandbox clock moving ``step_hours`` after each; returns its counts and whether
+    every cycle succeeded.
+    """
     from wishflow_cli.run_cmd import hide_console_noise, quiet_console
 
     verbose = bool(os.environ.get("WISHFLOW_DEMO_VERBOSE"))

@@ -30,6 +30,8 @@ SHIP_DEPLOYMENT = "ship_orders/ship-orders"
 
 @dataclass(frozen=True)
 class ShipFormChoices:
+    """What ``wishflow deploy`` wrote into the ship form: the deployment and each dropdown's values."""
+
     deployment: str
     carriers: list[str]
     packages: list[str]
@@ -53,8 +55,10 @@ def _require_server() -> str:
 def write_ship_form_choices(
     deployment_name: str = SHIP_DEPLOYMENT, wish_block: str | None = None, policy_block: str | None = None
 ) -> ShipFormChoices:
-    """Write the carrier and package lists into the ship deployment's parameter schema. The Wish
-    account and the policy are the ones given, else the deployment's own default parameters."""
+    """Write the carrier and package lists into the ship deployment's parameter schema.
+
+    The Wish account and the policy are the ones given, else the deployment's own default parameters.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentUpdate
 
@@ -109,6 +113,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow deploy`` (its parser imports no Prefect: tests/cli/test_cli_startup.py)."""
     deploy = subparsers.add_parser(
         "deploy",
         help="register prefect.yaml's deployments (prefect deploy --all) and fill the ship form's dropdowns",

@@ -11,6 +11,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 
 
 def run_docs_warehouse(args: argparse.Namespace) -> int:
+    """``wishflow docs warehouse``: write the data dictionary, or with ``--check`` fail when it is stale."""
     from wishflow.docs import render_dictionary, write_dictionary
 
     path = Path(args.output)
@@ -27,6 +28,7 @@ def run_docs_warehouse(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow docs``."""
     docs = subparsers.add_parser("docs", help="generated documentation")
     docs_sub = docs.add_subparsers(dest="docs_command", required=True)
     wh = docs_sub.add_parser("warehouse", help="write the warehouse data dictionary (docs/warehouse.md)")

@@ -187,8 +187,10 @@ def _notifications_check(client: Any) -> Check:
 
 
 def _prefect_auth_check(api_url: str) -> Check:
-    """Warn when the Prefect API (whose UI can ship orders and change addresses) answers anyone on a
-    non-loopback address (docs/security.md)."""
+    """Warn when the Prefect API answers anyone on a non-loopback address (docs/security.md).
+
+    Its UI can ship orders and change addresses.
+    """
     from wishflow.security_checks import prefect_api_unauthenticated_warning
 
     warning = prefect_api_unauthenticated_warning(api_url)
@@ -203,6 +205,7 @@ def _prefect_auth_check(api_url: str) -> Check:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``wishflow doctor``: one line per go-live check; exit status 1 when any failed."""
     if args.warehouse_url:
         os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
     from blocks.warehouse import resolve_warehouse_url
@@ -229,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow doctor``."""
     doctor = subparsers.add_parser("doctor", help="check that this setup is ready to go live (one line per check)")
     doctor.add_argument("--store", default="default")
     doctor.add_argument("--wish-block")

@@ -60,6 +60,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each ``*_cmd`` module adds its own subcommands."""
     parser = _Parser(prog="wishflow", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks for configuration errors (or WISHFLOW_DEBUG=1)"
@@ -98,8 +99,11 @@ DEBUG_ENV = "WISHFLOW_DEBUG"
 
 
 def _quiet_config_tracebacks() -> None:
-    """Log records about a configuration error lose their traceback (Prefect logs a failed task or
-    flow run with one); the error itself is printed once, as one line, by :func:`main`."""
+    """Log records about a configuration error lose their traceback.
+
+        Prefect logs a failed task or flow run with one; the error itself is printed once, as one line, by
+    :func:`main`.
+    """
     import logging
 
     from wishflow.errors import is_config_error
@@ -121,8 +125,10 @@ def _quiet_config_tracebacks() -> None:
 
 
 def load_dotenv_file(path: str = ".env") -> list[str]:
-    """Settings from a ``.env`` file in the working directory (see ``.env.example``), for variables the
-    environment does not already set: the environment always wins. Returns the names it set."""
+    """Settings from a ``.env`` file in the working directory, for variables the environment lacks.
+
+    See ``.env.example``. The environment always wins. Returns the names it set.
+    """
     if not os.path.isfile(path):
         return []
     from dotenv import dotenv_values
@@ -136,9 +142,11 @@ def load_dotenv_file(path: str = ".env") -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. A configuration mistake (:class:`wishflow.errors.ConfigError`, also inside a
-    failed flow run) is one ``error:`` line and exit status 2; ``--debug`` or ``WISHFLOW_DEBUG=1``
-    shows its traceback. Tracebacks are for bugs."""
+    """Run one command; a configuration mistake is one ``error:`` line and exit status 2.
+
+    That is a :class:`wishflow.errors.ConfigError`, also inside a failed flow run; ``--debug`` or
+    ``WISHFLOW_DEBUG=1`` shows its traceback. Tracebacks are for bugs.
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in arguments or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
     arguments = [a for a in arguments if a != "--debug"]

@@ -61,6 +61,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``wishflow orders``: the orders held by validation, waiting to ship, or at risk, from the warehouse."""
     import os
 
     from wishflow.config import DEFAULT_STORE, warehouse_url_from_env

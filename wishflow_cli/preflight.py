@@ -13,8 +13,11 @@ from typing import Any
 
 
 def preflight(*, warehouse: bool = True, wish: bool = True) -> None:
-    """The warehouse is reachable and migrated; the Wish settings resolve and the API root's
-    host:port accepts a connection (no request is sent)."""
+    """Check the setup before a run starts, without sending a request.
+
+    The warehouse is reachable and migrated; the Wish settings resolve and the API root's host:port
+    accepts a connection.
+    """
     from wishflow.api.factory import settings_from_env_and_token_file
     from wishflow.config import check_api_reachable, warehouse_url_from_env
     from wishflow.warehouse.readiness import check_warehouse_ready

@@ -12,6 +12,7 @@ from typing import Any
 
 
 def run_report(args: argparse.Namespace) -> int:
+    """``wishflow report``: write the HTML operations report (a mistyped warehouse or store is an error)."""
     from wishflow.config import warehouse_url_from_env
     from wishflow_cli.run_cmd import warehouse_problem
 
@@ -48,6 +49,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow report``."""
     parser = subparsers.add_parser("report", help="write the HTML operations report (charts) from the warehouse")
     parser.add_argument("--output", "-o", default=".wishflow/report.html", help="HTML file to write")
     parser.add_argument("--store", help="one store (default: all stores)")

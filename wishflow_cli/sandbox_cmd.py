@@ -55,6 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """``wishflow sandbox serve``: serve the Wish API sandbox until interrupted."""
     from wishflow.sandbox.config import SandboxConfig
     from wishflow.sandbox.server import bind_socket, build_sandbox, serve_forever
 

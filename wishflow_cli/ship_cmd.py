@@ -43,8 +43,10 @@ def _print(result: Any) -> None:
 
 
 def _run_tracking_file(args: argparse.Namespace) -> int:
-    """``ship run --tracking-file FILE.csv``: each good row ships with its own carrier and number
-    (one flow run per carrier), bad rows are reported by line, and a second run sends nothing again."""
+    """``ship run --tracking-file FILE.csv``: ship each good row with its own carrier and number.
+
+    One flow run per carrier; bad rows are reported by line, and a second run sends nothing again.
+    """
     from wishflow.errors import ConfigError
     from wishflow.shipping.choices import UnknownShipChoice
     from wishflow.shipping.explain import OrdersNotShipped
@@ -113,8 +115,11 @@ def _run_tracking_file(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace, *, labels: bool) -> None:
-    """Configuration mistakes as one line before a flow starts: warehouse, Wish settings, and (when
-    the run buys labels) a label source that fits the profile (never the sandbox's for a live root)."""
+    """Configuration mistakes as one line before a flow starts.
+
+    Warehouse, Wish settings, and (when the run buys labels) a label source that fits the profile (never
+    the sandbox's for a live root).
+    """
     from wishflow_cli.preflight import preflight
 
     preflight(warehouse=not args.warehouse_block, wish=not args.wish_block)
@@ -290,7 +295,9 @@ def _print_status(store: str, status: dict[str, Any]) -> None:
 
 def _refund(args: argparse.Namespace) -> int:
     """``ship refund --order ID [--order ID ...] --reason R``: exactly once, through ``refund_orders``.
-    Without ``--reason`` it lists the reasons the first order offers now."""
+
+    Without ``--reason`` it lists the reasons the first order offers now.
+    """
     _warehouse(args)
     if not args.reason:
         from blocks.wish import build_wish_client
@@ -346,6 +353,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow ship`` and its subcommands."""
     ship = subparsers.add_parser("ship", help="ship orders (exactly once), modify tracking, change addresses")
     sub = ship.add_subparsers(dest="ship_command", required=True)
 

@@ -38,6 +38,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``wishflow todo``: the store's queue counts and action items (``--json`` for scripts)."""
     import os
 
     from wishflow.actions.queues import action_items, queue_counts

@@ -46,8 +46,10 @@ def delivery_to_event(delivery: Any, wish_block_template: str | None, warehouse_
 
 
 def _secrets_for_serve(args: argparse.Namespace) -> dict[str, Any]:
-    """The secrets of the stores the receiver accepts: from blocks (``--secret-block-template`` and
-    ``--stores``), else the owner-only secrets file."""
+    """The secrets of the stores the receiver accepts.
+
+    From blocks (``--secret-block-template`` and ``--stores``), else the owner-only secrets file.
+    """
     from wishflow.webhooks import load_secrets_file
 
     stores = [s for s in (args.stores or "").split(",") if s]
@@ -88,6 +90,7 @@ def emit_delivery_event(delivery: Any, wish_block_template: str | None, warehous
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """``wishflow webhooks serve``: receive Wish's webhooks and emit each as a Prefect event."""
     from wishflow.webhooks import RateLimiter, WebhookSecretError, serve_in_thread
 
     def on_delivery(delivery: Any) -> None:
@@ -114,6 +117,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_subscribe(args: argparse.Namespace) -> int:
+    """``wishflow webhooks subscribe``: keep (or generate) the store's secret and subscribe its URL to the topics."""
     from wishflow.api.factory import settings_from_env_and_token_file
     from wishflow.webhooks import (
         WebhookSecretError,
@@ -170,6 +174,7 @@ def httpx_path(url: str) -> str:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register ``wishflow webhooks``."""
     from wishflow.webhooks.secrets import DEFAULT_SECRETS_FILE
 
     hooks = subparsers.add_parser("webhooks", help="receive Wish webhooks as Prefect events; subscribe to them")

@@ -15,8 +15,10 @@ HINT = "start the worker with WISHFLOW_PROJECT_DIR=/path/to/wishflow prefect wor
 
 
 def set_project_directory(directory: str | None = None) -> dict[str, str]:
-    """Change into the Wishflow checkout named by ``WISHFLOW_PROJECT_DIR`` (the step's output is the
-    directory, like Prefect's own step)."""
+    """Change into the Wishflow checkout named by ``WISHFLOW_PROJECT_DIR``.
+
+    The step's output is the directory, like Prefect's own step.
+    """
     if not directory or not directory.strip():
         raise ConfigError("WISHFLOW_PROJECT_DIR is not set in this worker's environment", hint=HINT)
     if not os.path.isdir(directory):

@@ -1,5 +1,6 @@
 """``v_action_items`` lists every kind of thing to do once, with its current severity; its counts equal
-the views'; ``wishflow todo`` prints the same list; follow-up texts follow their deadline."""
+the views'; ``wishflow todo`` prints the same list; follow-up texts follow their deadline.
+"""
 
 from __future__ import annotations
 
@@ -145,11 +146,13 @@ def test_the_action_list_covers_every_kind_once_with_counts_equal_to_the_views(e
     }
     assert set(by_kind) == set(ACTION_KINDS)
     # missed first, then at risk, then the rest, each by due time
-    assert [i["severity"] for i in items][:1] == ["missed"] and items[0]["order_id"] == "held-overdue"
+    assert [i["severity"] for i in items][:1] == ["missed"]
+    assert items[0]["order_id"] == "held-overdue"
     ranks = [{"missed": 0, "at_risk": 1, "action": 2}[i["severity"]] for i in items]
     assert ranks == sorted(ranks)
     held = next(i for i in items if i["order_id"] == "held-later")
-    assert "country_code_valid" in held["what_to_do"] and held["severity"] == "action"
+    assert "country_code_valid" in held["what_to_do"]
+    assert held["severity"] == "action"
 
     counts = queue_counts(engine, STORE)
     assert counts.quarantined == _count(engine, "SELECT count(*) FROM v_quarantined_orders WHERE store = 'default'")
@@ -169,7 +172,8 @@ def test_the_action_list_covers_every_kind_once_with_counts_equal_to_the_views(e
 def test_a_follow_up_says_missed_once_its_deadline_has_passed(engine: sa.Engine) -> None:
     _seed(engine)
     item = next(i for i in action_items(engine, STORE) if i["kind"] == "tracking_exception")
-    assert item["severity"] == "at_risk" and "(at_risk)" in item["what_to_do"]
+    assert item["severity"] == "at_risk"
+    assert "(at_risk)" in item["what_to_do"]
 
     now = datetime.now(UTC)
     with engine.begin() as conn:
@@ -179,10 +183,13 @@ def test_a_follow_up_says_missed_once_its_deadline_has_passed(engine: sa.Engine)
     result = update_follow_ups(engine, STORE, now=now)
     assert [u["kind"] for u in result.updated] == ["WISH_EXPRESS_LATE"]
     item = next(i for i in action_items(engine, STORE) if i["kind"] == "tracking_exception")
-    assert item["severity"] == "missed" and "(missed)" in item["what_to_do"] and "at_risk" not in item["what_to_do"]
+    assert item["severity"] == "missed"
+    assert "(missed)" in item["what_to_do"]
+    assert "at_risk" not in item["what_to_do"]
     with engine.connect() as conn:
         summaries = conn.execute(sa.select(follow_ups.c.summary).where(follow_ups.c.kind == "WISH_EXPRESS_LATE")).all()
-    assert len(summaries) == 1 and "(missed)" in summaries[0][0]
+    assert len(summaries) == 1
+    assert "(missed)" in summaries[0][0]
     assert update_follow_ups(engine, STORE, now=now).updated == []  # a rerun writes nothing
 
 
@@ -195,7 +202,8 @@ def test_todo_prints_the_same_list(engine: sa.Engine, warehouse_url: str, capsys
     payload = json.loads(capsys.readouterr().out)
     expected = action_items(engine, STORE)
     assert [(i["kind"], i["order_id"]) for i in payload["items"]] == [(i["kind"], i["order_id"]) for i in expected]
-    assert payload["counts"]["quarantined"] == 2 and payload["counts"]["total_actions"] == len(expected)
+    assert payload["counts"]["quarantined"] == 2
+    assert payload["counts"]["total_actions"] == len(expected)
 
     args = parser.parse_args(["todo", "--warehouse-url", warehouse_url])
     assert args.func(args) == 0

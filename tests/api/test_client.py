@@ -20,6 +20,7 @@ from wishflow.api.errors import (
     ErrorAction,
     WishAuthError,
     WishConfigError,
+    WishError,
     WishNotFound,
     WishRateLimited,
     WishRequestError,
@@ -89,25 +90,25 @@ def test_error_table(status: int, code: int | None, action: ErrorAction) -> None
 
 
 def test_success_returns_the_envelope_data() -> None:
-    client = make_client(lambda req: httpx.Response(200, content=envelope([{"id": "a"}])))
+    client = make_client(lambda _req: httpx.Response(200, content=envelope([{"id": "a"}])))
     assert client.list_orders() == [{"id": "a"}]
 
 
 def test_5xx_raises_a_retryable_error() -> None:
-    client = make_client(lambda req: httpx.Response(503, content=b"upstream down"))
+    client = make_client(lambda _req: httpx.Response(503, content=b"upstream down"))
     with pytest.raises(WishRetryableError) as info:
         client.list_orders()
     assert is_retryable(info.value)
 
 
 def test_malformed_json_on_a_read_is_retryable() -> None:
-    client = make_client(lambda req: httpx.Response(200, content=b'{"code": 0, "data": [{"id": '))
+    client = make_client(lambda _req: httpx.Response(200, content=b'{"code": 0, "data": [{"id": '))
     with pytest.raises(WishRetryableError, match="not valid JSON"):
         client.list_orders()
 
 
 def test_rejected_request_is_not_retryable() -> None:
-    client = make_client(lambda req: httpx.Response(400, content=orjson.dumps({"code": 1001, "message": "bad limit"})))
+    client = make_client(lambda _req: httpx.Response(400, content=orjson.dumps({"code": 1001, "message": "bad limit"})))
     with pytest.raises(WishRequestError, match="bad limit") as info:
         client.list_orders(limit=500)
     assert not is_retryable(info.value)
@@ -120,7 +121,7 @@ def test_rejected_request_is_not_retryable() -> None:
 def test_codes_callers_act_on_arrive_as_their_own_type(status: int, code: int | None, expected: type) -> None:
     """Callers catch a type (never match a message): not-found and write-in-progress have their own."""
     body = orjson.dumps({"code": code, "message": "whatever Wish says"}) if code else b"nope"
-    client = make_client(lambda req: httpx.Response(status, content=body))
+    client = make_client(lambda _req: httpx.Response(status, content=body))
     with pytest.raises(expected) as info:
         client.get_order("o-1")
     assert isinstance(info.value, WishRequestError)
@@ -129,7 +130,7 @@ def test_codes_callers_act_on_arrive_as_their_own_type(status: int, code: int | 
 
 
 def test_bad_app_credentials_are_a_configuration_error() -> None:
-    client = make_client(lambda req: httpx.Response(400, content=orjson.dumps({"code": 10001, "message": "nope"})))
+    client = make_client(lambda _req: httpx.Response(400, content=orjson.dumps({"code": 10001, "message": "nope"})))
     with pytest.raises(WishConfigError):
         client.list_orders()
 
@@ -159,7 +160,8 @@ def test_429_beyond_the_wait_budget_raises_rate_limited() -> None:
     client = make_client(handler, max_rate_limit_wait=1)
     with pytest.raises(WishRateLimited) as info:
         client.list_orders()
-    assert info.value.reset_at is not None and is_retryable(info.value)
+    assert info.value.reset_at is not None
+    assert is_retryable(info.value)
 
 
 def test_expired_token_is_refreshed_once_and_saved() -> None:
@@ -204,7 +206,8 @@ def test_transport_failure_on_a_write_is_uncertain_not_retried() -> None:
 
     with pytest.raises(WishUncertainWriteError, match="outcome is unknown") as info:
         make_client(handler).ship_order("o1", tracking_number="A1", shipping_provider="USPS", origin_country="CN")
-    assert len(calls) == 1 and not is_retryable(info.value)
+    assert len(calls) == 1
+    assert not is_retryable(info.value)
 
 
 def test_timeout_on_a_read_is_retryable() -> None:
@@ -223,7 +226,7 @@ def test_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) ->
 
     caplog.set_level(logging.DEBUG, logger="wishflow")
     client = make_client(handler)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(WishError) as info:
         client.list_orders()
     text = caplog.text + str(info.value) + repr(info.value) + repr(client)
     for secret in (SECRET, REFRESH, CLIENT_SECRET):
@@ -233,14 +236,16 @@ def test_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) ->
 
 def test_redact_url_hides_secret_parameters() -> None:
     url = redact_url(f"https://x/api/v3/oauth/refresh_token?client_id=a&client_secret={CLIENT_SECRET}")
-    assert CLIENT_SECRET not in url and "client_id=a" in url
+    assert CLIENT_SECRET not in url
+    assert "client_id=a" in url
 
 
 def test_parse_reset_accepts_epoch_iso_and_seconds() -> None:
     assert parse_reset("1767225600") == datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_reset("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
     soon = parse_reset("2")
-    assert soon is not None and soon > datetime.now(UTC)
+    assert soon is not None
+    assert soon > datetime.now(UTC)
     assert parse_reset("garbage") is None
 
 
@@ -332,7 +337,8 @@ def test_a_failing_read_is_retried_at_the_request_with_bounded_jittered_backoff(
 
     client = make_client(handler, clock, retry=RetryPolicy(base=1.0, cap=4.0, max_elapsed=60))
     assert client.list_orders() == [{"id": "a"}]
-    assert len(calls) == 4 and len(clock.sleeps) == 3
+    assert len(calls) == 4
+    assert len(clock.sleeps) == 3
     assert all(0 <= s <= min(4.0, 2**i) for i, s in enumerate(clock.sleeps))
     assert client.retried_requests == 3
 
@@ -341,7 +347,7 @@ def test_a_read_gives_up_after_its_time_budget() -> None:
     clock = FakeClock()
     start = clock.now
     client = make_client(
-        lambda req: httpx.Response(502, content=b"bad gateway"), clock, retry=RetryPolicy(max_elapsed=30)
+        lambda _req: httpx.Response(502, content=b"bad gateway"), clock, retry=RetryPolicy(max_elapsed=30)
     )
     with pytest.raises(WishRetryableError):
         client.list_orders()

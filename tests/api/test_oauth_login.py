@@ -66,10 +66,13 @@ def test_login_exchanges_the_code_and_saves_an_owner_only_token_file_then_status
 
     store = TokenStore("shop1", sandbox.api_url, tmp_path / "state")
     stored = store.load()
-    assert stored is not None and stored.source == "login" and stored.merchant_id == sandbox.merchant_id
+    assert stored is not None
+    assert stored.source == "login"
+    assert stored.merchant_id == sandbox.merchant_id
     token = stored.tokens.access_token.get_secret_value()
     assert token_works(sandbox, token)
-    assert stored.tokens.refresh_token is not None and stored.tokens.expires_at is not None
+    assert stored.tokens.refresh_token is not None
+    assert stored.tokens.expires_at is not None
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
 
@@ -77,7 +80,8 @@ def test_login_exchanges_the_code_and_saves_an_owner_only_token_file_then_status
     assert main(["auth", "status", "--store", "shop1"]) == 0
     status_out = capsys.readouterr()
     assert f"token of merchant {sandbox.merchant_id}" in status_out.out
-    assert "from token file" in status_out.out and "expires 20" in status_out.out
+    assert "from token file" in status_out.out
+    assert "expires 20" in status_out.out
 
     for secret in (token, stored.tokens.refresh_token.get_secret_value(), login_env["client_secret"], code):
         for text in (login_out.out, login_out.err, status_out.out, status_out.err, caplog.text):
@@ -94,7 +98,9 @@ def test_a_redeemed_code_is_one_error_line_and_the_file_is_untouched(
     capsys.readouterr()
     assert main(["auth", "login", "--code", code]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "10002" in err[0], err
+    assert len(err) == 1, err
+    assert err[0].startswith("error: "), err
+    assert "10002" in err[0], err
     assert store.load().tokens.access_token.get_secret_value() == first  # type: ignore[union-attr]
 
 
@@ -114,7 +120,8 @@ def test_the_sandbox_profile_mints_the_code_itself(
     monkeypatch.setenv("WISHFLOW_PROFILE", "sandbox")
     assert main(["auth", "login"]) == 0
     out = capsys.readouterr().out
-    assert f"POST {sandbox.base_url}/sandbox/oauth/code" in out and f"merchant {sandbox.merchant_id}" in out
+    assert f"POST {sandbox.base_url}/sandbox/oauth/code" in out
+    assert f"merchant {sandbox.merchant_id}" in out
 
 
 def test_login_without_app_credentials_is_one_error_line(
@@ -123,7 +130,9 @@ def test_login_without_app_credentials_is_one_error_line(
     monkeypatch.delenv("WISH_CLIENT_SECRET")
     assert main(["auth", "login", "--code", "x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "WISH_CLIENT_SECRET" in err[0]
+    assert len(err) == 1
+    assert err[0].startswith("error: ")
+    assert "WISH_CLIENT_SECRET" in err[0]
 
 
 def test_status_with_environment_credentials_says_the_expiry_is_unknown(
@@ -132,7 +141,8 @@ def test_status_with_environment_credentials_says_the_expiry_is_unknown(
     monkeypatch.setenv("WISH_ACCESS_TOKEN", sandbox.access_token)
     assert main(["auth", "status"]) == 0
     out = capsys.readouterr().out
-    assert f"token of merchant {sandbox.merchant_id} (from environment)" in out and "expiry unknown" in out
+    assert f"token of merchant {sandbox.merchant_id} (from environment)" in out
+    assert "expiry unknown" in out
     assert sandbox.access_token not in out
 
 
@@ -156,8 +166,10 @@ def test_login_with_a_block_saves_the_tokens_to_it_and_status_reads_it(
     assert "and to block login-block" in capsys.readouterr().out
     saved = WishCredentials.load("login-block")
     token = saved.access_token.get_secret_value()  # type: ignore[union-attr]
-    assert token != "placeholder-before-login" and token_works(sandbox, token)
+    assert token != "placeholder-before-login"
+    assert token_works(sandbox, token)
     assert saved.refresh_token is not None  # type: ignore[union-attr]
     assert main(["auth", "status", "--block", "login-block"]) == 0
     out = capsys.readouterr().out
-    assert f"token of merchant {sandbox.merchant_id} (from block login-block)" in out and token not in out
+    assert f"token of merchant {sandbox.merchant_id} (from block login-block)" in out
+    assert token not in out

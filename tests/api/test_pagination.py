@@ -142,7 +142,8 @@ def test_a_saturated_tie_without_released_at_is_downloaded() -> None:
     orders.append(make_order(999, T0 + timedelta(seconds=5)))
     lister = NullSafeLister(orders)
     ids = pull_ids(lister, limit=500)
-    assert len(ids) == len(set(ids)) == 601 and lister.downloads == 1
+    assert len(ids) == len(set(ids)) == 601
+    assert lister.downloads == 1
 
 
 class NullSafeLister(InclusiveLister):

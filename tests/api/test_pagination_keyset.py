@@ -1,5 +1,6 @@
 """The one keyset paginator over tickets and penalties: saturated instants narrowed by the filters
-each list declares, never a wedge, every record exactly once (ties shuffled on every call)."""
+each list declares, never a wedge, every record exactly once (ties shuffled on every call).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ TIMES = ("updated_at", "created_at", "reversed_at")
 
 class Lister:
     """A list endpoint over ``records``: inclusive (or exclusive) ``<key>_min``, inclusive max,
-    enumerated filters, sorted by ``sort_by`` with ties shuffled, limited."""
+    enumerated filters, sorted by ``sort_by`` with ties shuffled, limited.
+    """
 
     def __init__(self, records: list[dict[str, Any]], *, exclusive_min: bool = False, seed: int = 0) -> None:
         self.records = records

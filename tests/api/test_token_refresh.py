@@ -96,7 +96,8 @@ def test_eight_threads_on_an_expired_token_make_one_refresh_and_no_call_fails(ow
     stored = env_token_store(env).load()
     assert stored is not None
     new_token = stored.tokens.access_token.get_secret_value()
-    assert new_token != old_token and token_works(own_sandbox, new_token)
+    assert new_token != old_token
+    assert token_works(own_sandbox, new_token)
     assert not token_works(own_sandbox, old_token)
 
 
@@ -134,7 +135,8 @@ def test_the_token_file_is_owner_only_and_the_next_run_uses_it(own_sandbox, tmp_
     assert refreshes_at(own_sandbox) == 1
     for secret in (token, own_sandbox.client_secret, env["WISH_ACCESS_TOKEN"]):
         assert secret not in caplog.text
-    assert token not in repr(store.load()) and token not in repr(store)
+    assert token not in repr(store.load())
+    assert token not in repr(store)
 
 
 def test_an_operator_token_the_file_never_saw_wins_over_the_file(own_sandbox, tmp_path: Path) -> None:
@@ -215,7 +217,10 @@ def test_a_block_refresh_is_adopted_by_another_client_of_the_block(own_sandbox, 
     first = WishCredentials.load("tok-block").build_client()  # type: ignore[union-attr]
     second = WishCredentials.load("tok-block").build_client()  # type: ignore[union-attr]
     with first, second:
-        assert len(first.list_orders(limit=2)) == 2 and first.token_refreshes == 1
-        assert len(second.list_orders(limit=2)) == 2 and second.token_refreshes == 0
+        assert len(first.list_orders(limit=2)) == 2
+        assert first.token_refreshes == 1
+        assert len(second.list_orders(limit=2)) == 2
+        assert second.token_refreshes == 0
     saved = WishCredentials.load("tok-block").access_token.get_secret_value()  # type: ignore[union-attr]
-    assert refreshes_at(own_sandbox) == 1 and token_works(own_sandbox, saved)
+    assert refreshes_at(own_sandbox) == 1
+    assert token_works(own_sandbox, saved)

@@ -23,7 +23,8 @@ def test_the_file_is_owner_only_even_under_a_permissive_umask(tmp_path: Path) ->
         store.save(tokens("a1"))
     finally:
         os.umask(old)
-    assert store.path.parent == tmp_path / "tokens" and "/" not in store.path.name
+    assert store.path.parent == tmp_path / "tokens"
+    assert "/" not in store.path.name
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
     assert [p.name for p in store.directory.iterdir() if p.suffix == ".tmp"] == []
@@ -35,18 +36,15 @@ def test_each_save_remembers_the_tokens_it_replaced(tmp_path: Path) -> None:
     store.save(tokens("second-access-token", None))
     stored = store.load()
     assert stored is not None
-    assert (
-        stored.tokens.access_token.get_secret_value() == "second-access-token" and stored.tokens.refresh_token is None
-    )
-    assert (
-        stored.knows(SecretStr("first-access-token"))
-        and stored.knows("env-token")
-        and stored.knows("second-access-token")
-    )
+    assert stored.tokens.access_token.get_secret_value() == "second-access-token"
+    assert stored.tokens.refresh_token is None
+    assert stored.knows(SecretStr("first-access-token"))
+    assert stored.knows("env-token")
+    assert stored.knows("second-access-token")
     assert not stored.knows("set-by-an-operator-later")
-    assert (
-        "first-access-token" not in store.path.read_text() and "env-token" not in store.path.read_text()
-    )  # fingerprints only
+    # fingerprints only
+    assert "first-access-token" not in store.path.read_text()
+    assert "env-token" not in store.path.read_text()
     assert "second-access-token" not in repr(stored)
 
 
@@ -57,7 +55,8 @@ def test_roots_and_stores_have_separate_files_and_a_damaged_file_reads_as_none(t
     assert len({a.path, b.path, c.path}) == 3
     a.directory.mkdir(parents=True)
     a.path.write_text("{not json")
-    assert a.load() is None and b.load() is None
+    assert a.load() is None
+    assert b.load() is None
 
 
 def test_the_state_directory_follows_the_environment(tmp_path: Path) -> None:

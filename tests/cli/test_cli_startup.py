@@ -1,6 +1,7 @@
 """The ``wishflow`` command parses its arguments without importing Prefect: ``--help`` stays fast,
 and settings a command puts in the environment before its first flow run (the temporary server's
-start-up timeout, quiet logging) take effect, because Prefect reads its settings once, at import."""
+start-up timeout, quiet logging) take effect, because Prefect reads its settings once, at import.
+"""
 
 from __future__ import annotations
 

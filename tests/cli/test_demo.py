@@ -1,6 +1,7 @@
 """``wishflow demo``: reproducible (the same seed gives the same warehouse counts), complete (the
 simulated days show completions, tickets, penalties and deliveries), and it writes its own
-``demo.db``, never the default ``.wishflow/warehouse.db`` that may hold a merchant's data."""
+``demo.db``, never the default ``.wishflow/warehouse.db`` that may hold a merchant's data.
+"""
 
 from __future__ import annotations
 
@@ -47,18 +48,21 @@ def test_same_seed_same_counts_and_the_default_warehouse_untouched(
     printed = capsys.readouterr().out
     second, ok2 = simulate(orders=20, seed=5, days=8, step_hours=48, directory=tmp_path / "again", report=False)
 
-    assert ok1 and ok2
+    assert ok1
+    assert ok2
     assert first == second
     for what in ("completed", "tickets", "penalties", "delivered", "shipments"):
         assert (first[what] or 0) > 0, f"the demo shows no {what}: {first}"
-    assert (tmp_path / ".wishflow" / "demo.db").exists() and (tmp_path / "again" / "demo.db").exists()
+    assert (tmp_path / ".wishflow" / "demo.db").exists()
+    assert (tmp_path / "again" / "demo.db").exists()
     assert merchant.read_bytes() == before
     _printed_queues_equal_queue_counts(printed, tmp_path / ".wishflow" / "demo.db")
 
 
 def _printed_queues_equal_queue_counts(printed: str, warehouse: Path) -> None:
     """The demo's queue lines are the library's ``queue_counts`` on its warehouse, figure for figure
-    (so the demo, ``wishflow todo``, the report and the views agree)."""
+    (so the demo, ``wishflow todo``, the report and the views agree).
+    """
     from wishflow.actions import queue_counts
     from wishflow.warehouse.engine import make_engine
 
@@ -82,4 +86,5 @@ def _printed_queues_equal_queue_counts(printed: str, warehouse: Path) -> None:
     for severity, n in counts.by_severity.items():
         assert f"{severity.replace('_', ' ')} {n}" in things
     # the suggested query reads the quarantine view (open orders, blocking rules), not raw findings
-    assert "FROM v_quarantine_reasons" in printed and "order_validation_failures" not in printed
+    assert "FROM v_quarantine_reasons" in printed
+    assert "order_validation_failures" not in printed

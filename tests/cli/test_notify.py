@@ -1,5 +1,6 @@
 """``wishflow notify setup``: the block and the failed/crashed-run automations exist, and the block
-carries a flow's digest to a local webhook receiver."""
+carries a flow's digest to a local webhook receiver.
+"""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ def test_the_deployments_default_block_delivers_the_digest_once_setup_saved_it(
         r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "notify setup" in r.getMessage()
     ]
     assert len(warnings) == 1, warnings
-    assert DEFAULT_BLOCK_NAME in warnings[0] and "does not exist yet" in warnings[0]
+    assert DEFAULT_BLOCK_NAME in warnings[0]
+    assert "does not exist yet" in warnings[0]
     assert received == []
     from prefect.client.orchestration import get_client
 

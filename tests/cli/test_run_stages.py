@@ -1,7 +1,8 @@
 """``wishflow run <stage>``: every stage of the order cycle from the command line, in this process,
 against the sandbox: exit 0 on success with the warehouse filled as the stage promises, 1 when a
 ship run does not ship the orders it was given (naming each with the reason), 2 when the store or
-the warehouse file does not exist (and no empty file is left behind)."""
+the warehouse file does not exist (and no empty file is left behind).
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def test_each_stage_from_the_cli(flow_env: str, sandbox, engine: sa.Engine, caps
     # an order the warehouse does not know: exit 1, the order named with why; the run shipped nothing
     assert main(["run", "ship", "--order", "doesnotexist123", "--follow-seconds", "0"]) == 1
     captured = capsys.readouterr()
-    assert "doesnotexist123" in captured.out and "not in the warehouse" in captured.out
+    assert "doesnotexist123" in captured.out
+    assert "not in the warehouse" in captured.out
     assert _count(engine, "SELECT count(*) FROM shipments") == 0
     assert main(["ship", "run", "--order", "doesnotexist123", "--follow-seconds", "0"]) == 1
     assert "doesnotexist123" in capsys.readouterr().out
@@ -55,14 +57,16 @@ def test_each_stage_from_the_cli(flow_env: str, sandbox, engine: sa.Engine, caps
     sent = _count(engine, "SELECT count(*) FROM shipments")
     assert main(["run", "ship", "--order", shipped, "--follow-seconds", "0"]) == 1
     out = capsys.readouterr().out
-    assert shipped in out and ("already" in out or "in flight" in out)
+    assert shipped in out
+    assert "already" in out or "in flight" in out
     assert _count(engine, "SELECT count(*) FROM shipments") == sent
 
     assert main(["run", "track"]) == 0
     assert main(["run", "follow-up"]) == 0
     assert main(["run", "cycle", "--no-ship"]) == 0
     out = capsys.readouterr().out
-    assert "succeeded" in out and "skipped" in out
+    assert "succeeded" in out
+    assert "skipped" in out
     stages = {
         r[0]
         for r in sa.create_engine(flow_env).connect().execute(sa.text("SELECT DISTINCT stage FROM pipeline_runs")).all()
@@ -84,7 +88,8 @@ def test_a_missing_warehouse_file_is_an_error_and_is_not_created(
     for stage in ("validate", "ship", "track", "follow-up", "pull"):
         assert main(["run", stage, "--warehouse-url", f"sqlite:///{missing}"]) == 2, stage
         assert "no warehouse at" in capsys.readouterr().err
-    assert not missing.exists() and not missing.parent.exists()
+    assert not missing.exists()
+    assert not missing.parent.exists()
 
 
 def test_every_parameter_of_the_cycle_is_an_option_and_reaches_its_stage(

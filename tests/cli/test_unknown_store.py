@@ -1,5 +1,6 @@
 """Read-only commands given an unknown store or a missing SQLite warehouse: one ``error:`` line and
-exit 2, never an empty answer, never a new empty file (issue 19)."""
+exit 2, never an empty answer, never a new empty file (issue 19).
+"""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ def test_a_missing_sqlite_file_is_an_error_and_stays_missing(
     extra = ["--output", str(tmp_path / "r.html")] if argv == ["report"] else []
     assert main([*argv, "--warehouse-url", f"sqlite:///{missing}", *extra]) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("error: no warehouse at") and str(missing) in captured.err
-    assert "Traceback" not in captured.err and captured.out == ""
-    assert not missing.exists() and not missing.parent.exists()
+    assert captured.err.startswith("error: no warehouse at")
+    assert str(missing) in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    assert not missing.exists()
+    assert not missing.parent.exists()
     assert not (tmp_path / "r.html").exists()
 
 
@@ -38,4 +42,5 @@ def test_an_unknown_store_is_an_error_not_an_empty_list(
     capsys.readouterr()
     assert main([*argv, "--store", "shop-typo", "--warehouse-url", warehouse_url, *extra]) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("error: store 'shop-typo' is unknown") and captured.out == ""
+    assert captured.err.startswith("error: store 'shop-typo' is unknown")
+    assert captured.out == ""

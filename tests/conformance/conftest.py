@@ -1,5 +1,6 @@
 """Conformance fixtures: one sandbox per session on loopback, reset before each test, and the spec
-checker (spec_check.py)."""
+checker (spec_check.py).
+"""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ def server() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def running(server: RunningSandbox) -> Iterator[RunningSandbox]:
+def running(server: RunningSandbox) -> RunningSandbox:
     """The session server with a clean state, the default profiles and the first token."""
     server.sandbox.config.read_profile = "documented"
     server.sandbox.config.data_profile = None
     server.sandbox.config.ship_processing_seconds = 0
     httpx.put(f"{server.base_url}/sandbox/faults", json={}, timeout=30).raise_for_status()
     httpx.post(f"{server.base_url}/sandbox/reset", json={"seed": SEED}, timeout=60).raise_for_status()
-    yield server
+    return server
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The conformance checker: calls the sandbox's Wish API and validates each answer against Wish's
 own OpenAPI file (a success's ``data`` against the operation's 200 schema, an error body against
-``APIError``)."""
+``APIError``).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class Checker:
         body = response.json()
         self.checks += 1
         if expect == 200:
-            assert body["code"] == 0 and body["message"] == ""
+            assert body["code"] == 0
+            assert body["message"] == ""
             request = MockRequest(
                 "https://merchant.wish.com", method.lower(), path, args=params or {}, headers={"Authorization": "x"}
             )
@@ -43,5 +45,6 @@ class Checker:
                 self.openapi.validate_response(request, data)
             return body["data"]
         self.api_error.validate(body)
-        assert isinstance(body["code"], int) and body["code"] != 0
+        assert isinstance(body["code"], int)
+        assert body["code"] != 0
         return body

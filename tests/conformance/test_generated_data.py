@@ -1,6 +1,7 @@
 """The sandbox's generated data under every data profile keep the spec's shapes: orders (other
 currencies, FBW, LTL, Wish Express) and penalties (reversed ones included) validate against Wish's
-OpenAPI file, and each profile really holds what it promises."""
+OpenAPI file, and each profile really holds what it promises.
+"""
 
 from __future__ import annotations
 

@@ -52,7 +52,8 @@ def test_valid_updates_are_accepted_and_applied(
     before = check.call("GET", path)
     # a tracking link alone: accepted, the order answered as it is (no delivery to record yet)
     order = check.call("PUT", path, json={"tracking_url": "https://freight.example/track/AB123"})
-    assert order["id"] == shipped_ltl and milestones(order, "CONFIRMED_DELIVERED") == []
+    assert order["id"] == shipped_ltl
+    assert milestones(order, "CONFIRMED_DELIVERED") == []
     assert order["fulfillment_records"] == before["fulfillment_records"]
     # a receipt and the delivery time: the delivery becomes the order's milestone, synchronously
     delivered = fmt_ms(running.sandbox.now_ms() - 600_000)
@@ -98,7 +99,8 @@ def test_invalid_bodies_are_rejected(
     assert error["code"] == E.INVALID_PARAMETER, why
     assert check.call("GET", path) == before  # nothing applied
     writes = admin.get(f"/orders/{shipped_ltl}/writes").json()["writes"]
-    assert writes[-1]["endpoint"] == "ltl_update" and writes[-1]["outcome"] == "rejected"
+    assert writes[-1]["endpoint"] == "ltl_update"
+    assert writes[-1]["outcome"] == "rejected"
 
 
 def test_only_shipped_ltl_orders_within_90_days(check: Checker, admin: httpx.Client, running: RunningSandbox) -> None:
@@ -125,5 +127,7 @@ def test_fbw_orders_are_shipped_by_wish_not_the_merchant(check: Checker, admin: 
     assert error["code"] == E.FULFILLED_BY_WISH
     admin.post("/clock", json={"advance_seconds": 25 * 3600}).raise_for_status()
     order = check.call("GET", f"/api/v3/orders/{fbw}")
-    assert order["state"] == "SHIPPED" and order["tracking_information"][0]["shipping_provider"]["name"] == "WishPost"
-    assert order["refunds"] == [] and order["penalties"] == []
+    assert order["state"] == "SHIPPED"
+    assert order["tracking_information"][0]["shipping_provider"]["name"] == "WishPost"
+    assert order["refunds"] == []
+    assert order["penalties"] == []

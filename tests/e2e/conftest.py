@@ -225,7 +225,8 @@ def e2e_sandbox() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def deployed(prefect_server: PrefectServer) -> dict[str, dict[str, Any]]:
     """The work pool created and every deployment of ``prefect.yaml`` registered with
-    ``prefect deploy --all``, as an operator would; returns the deployments by name."""
+    ``prefect deploy --all``, as an operator would; returns the deployments by name.
+    """
     prefect_server.cli("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite")
     prefect_server.cli("--no-prompt", "deploy", "--all", timeout=420)
     with prefect_server.client() as client:
@@ -268,7 +269,8 @@ def worker(
 
 def pause_schedules(server: PrefectServer) -> None:
     """Pause every schedule and drop the runs already scheduled, so that only the tests' own runs
-    compete for the workers (the deployment test has checked the schedules by then)."""
+    compete for the workers (the deployment test has checked the schedules by then).
+    """
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
 

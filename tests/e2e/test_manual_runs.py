@@ -1,6 +1,7 @@
 """On a real Prefect server: a merchant's manual run of a deployment is never cancelled because a
 scheduled run holds the deployment's one-at-a-time slot; it waits for the slot and then completes.
-A scheduled run that overlapped is still cancelled."""
+A scheduled run that overlapped is still cancelled.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def test_a_manual_run_waits_for_the_scheduled_run_holding_the_slot_and_completes
 
     with prefect_server.client() as client:
         deployment = client.read_deployment_by_name("ship_orders/ship-orders")
-        assert deployment.global_concurrency_limit is not None and deployment.global_concurrency_limit.limit == 1
+        assert deployment.global_concurrency_limit is not None
+        assert deployment.global_concurrency_limit.limit == 1
         # the scheduled run: due in an hour (no worker takes it), moved to Pending and Running as a
         # worker would, so it holds the deployment's only slot
         held = client.create_flow_run_from_deployment(
@@ -46,7 +48,8 @@ def test_a_manual_run_waits_for_the_scheduled_run_holding_the_slot_and_completes
     def waiting() -> bool:
         with prefect_server.client() as c:
             state = c.read_flow_run(manual.id).state
-        assert state is not None and not state.is_cancelled(), f"the manual run was cancelled: {state}"
+        assert state is not None, f"the manual run was cancelled: {state}"
+        assert not state.is_cancelled(), f"the manual run was cancelled: {state}"
         return state.name == "AwaitingConcurrencySlot"
 
     wait_until(waiting, 120, interval=0.5, what="the manual run to wait for the deployment's slot")

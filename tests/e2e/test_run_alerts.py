@@ -1,6 +1,7 @@
 """On a real Prefect server: after ``wishflow notify setup``, a failed run of a Wishflow deployment
 sends a message through the notification block to a local webhook receiver (the server's automation
-and actions services deliver it)."""
+and actions services deliver it).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """On the real Prefect server: two stores (two sandboxes, one credentials block each) and two process
 workers sharing the work pool. ``run_stores`` starts one order-cycle deployment run per store, each
-store's data lands under its own name and nothing mixes; each store has its own concurrency limit."""
+store's data lands under its own name and nothing mixes; each store has its own concurrency limit.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """On a real Prefect server: ``prefect deploy --all`` registers every deployment of ``prefect.yaml``
 as documented, and a manual run of the pull deployment (what the UI's Run button sends) is picked up
-by a process worker and lands the sandbox's orders in the warehouse under the store it was given."""
+by a process worker and lands the sandbox's orders in the warehouse under the store it was given.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
         assert deployed[name]["parameters"]["notify_block"] == DEFAULT_BLOCK_NAME, name
     for name in ("pull-orders", "ship-orders"):
         limit = deployed[name]["global_concurrency_limit"]
-        assert limit is not None and limit["limit"] == 1, name
+        assert limit is not None, name
+        assert limit["limit"] == 1, name
         # a manual run waits for the slot a scheduled run holds, never cancelled (tests/e2e/test_manual_runs.py)
         assert deployed[name]["concurrency_options"]["collision_strategy"] == "ENQUEUE", name
 
@@ -98,5 +100,6 @@ def test_manual_run_of_the_pull_deployment_lands_orders_in_the_warehouse(
         ).one()
     engine.dispose()
     assert ids <= stored
-    assert pipeline.stage == "pull" and pipeline.outcome == "succeeded"
+    assert pipeline.stage == "pull"
+    assert pipeline.outcome == "succeeded"
     assert pipeline.records_fetched >= len(ids)

@@ -1,7 +1,8 @@
 """The ship deployment's run form in the Prefect UI (headless Chromium): after ``wishflow deploy``
 the carrier and the package are dropdowns listing the carriers Wish accepts for the account (the
 policy's first) and the policy's presets; a choice made there reaches the flow run, a field left
-empty sends nothing, and a carrier outside the list is refused by the server before any run exists."""
+empty sends nothing, and a carrier outside the list is refused by the server before any run exists.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def test_the_ship_form_offers_wishs_carriers_and_the_presets_as_dropdowns(
     # `prefect deploy --all` alone leaves the form free text: doctor says what to run
     with prefect_server.client() as client:
         before = _ship_form_check(client.read_deployments())
-    assert before.status == "warn" and "wishflow deploy --choices-only" in before.line()
+    assert before.status == "warn"
+    assert "wishflow deploy --choices-only" in before.line()
 
     # as a merchant would, from a shell whose environment names the server and the Wish account
     done = subprocess.run(
@@ -64,13 +66,15 @@ def test_the_ship_form_offers_wishs_carriers_and_the_presets_as_dropdowns(
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "carrier from" in done.stdout and "package from" in done.stdout
+    assert "carrier from" in done.stdout
+    assert "package from" in done.stdout
 
     accepted = _wish_carriers(e2e_sandbox)
     with prefect_server.client() as client:
         deployment = client.read_deployment_by_name("ship_orders/ship-orders")
     carriers = schema_choices(deployment.parameter_openapi_schema, "carrier")
-    assert carriers is not None and sorted(carriers) == sorted(accepted)
+    assert carriers is not None
+    assert sorted(carriers) == sorted(accepted)
     assert carriers[0] == "YunExpress"  # the default policy's carrier first
     assert schema_choices(deployment.parameter_openapi_schema, "package") == list(DEFAULT_PRESETS)
     with prefect_server.client() as client:

@@ -1,6 +1,7 @@
 """In headless Chromium, on the Prefect UI served by the e2e server: open the pull deployment's
 "Custom run" form, change the store and the page size, submit, and watch the run complete; the
-orders land in the warehouse under the store typed into the form."""
+orders land in the warehouse under the store typed into the form.
+"""
 
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def test_a_custom_run_from_the_ui_form_completes(
         )
         finished = wait_for_flow_run(prefect_server, flow_run.id, timeout=240)
         assert finished.state.is_completed(), f"{finished.state}\n{run_logs(prefect_server, flow_run.id)}"
-        assert finished.parameters["store"] == STORE and finished.parameters["page_size"] == 4
+        assert finished.parameters["store"] == STORE
+        assert finished.parameters["page_size"] == 4
         browser.get(f"{prefect_server.ui_url}/runs/flow-run/{flow_run.id}")
 
         def shows_completed() -> bool:

@@ -1,6 +1,7 @@
 """On the real Prefect server: a sandbox webhook for a newly released order reaches
 ``wishflow webhooks serve``, becomes a Prefect event, the pull deployment's trigger starts a run for
-that store, and the worker lands the order, without waiting for the 10-minute schedule."""
+that store, and the worker lands the order, without waiting for the 10-minute schedule.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Webhooks without Prefect: the sandbox's subscription endpoints (as Wish's spec describes them), its
-deliveries with Wish's headers for the three topics Wishflow acts on, and the receiver's checks."""
+deliveries with Wish's headers for the three topics Wishflow acts on, and the receiver's checks.
+"""
 
 from __future__ import annotations
 
@@ -62,11 +63,13 @@ def test_subscription_crud_follows_the_spec(sandbox: Any) -> None:
     tid = by_name["ORDER_RELEASE"]["id"]
     created = http.post("/webhook/subscriptions", params={"topic_id": tid, "endpoint": "http://127.0.0.1:9/x"})
     sub = created.json()["data"]
-    assert sub["status"] == "ACTIVE" and sub["topic_id"] == tid
+    assert sub["status"] == "ACTIVE"
+    assert sub["topic_id"] == tid
     assert http.get(f"/webhook/subscriptions/{sub['id']}").json()["data"] == sub
     assert [s["id"] for s in http.get("/webhook/subscriptions").json()["data"]] == [sub["id"]]
     dup = http.post("/webhook/subscriptions", params={"topic_id": tid, "endpoint": "http://127.0.0.1:9/x"})
-    assert dup.status_code == 400 and dup.json()["code"] == 1001
+    assert dup.status_code == 400
+    assert dup.json()["code"] == 1001
     bad = http.post("/webhook/subscriptions", params={"topic_id": "0" * 24, "endpoint": "http://127.0.0.1:9/x"})
     assert bad.status_code == 400
     moved = http.put(f"/webhook/subscriptions/{sub['id']}", params={"endpoint": "http://127.0.0.1:9/y"})
@@ -90,7 +93,8 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
     got = _wait_for(receiver, lambda g: any(d.topic == "ORDER_RELEASE" for d in g))
     release = [d for d in got if d.topic == "ORDER_RELEASE"]
     assert [d.subject_id for d in release] == [new_id]  # orders older than the subscription do not fire
-    assert release[0].store == "shop-1" and release[0].api_version == "V3"
+    assert release[0].store == "shop-1"
+    assert release[0].api_version == "V3"
     assert release[0].event == "wish.webhook.order-release"
 
     label = admin.post("/sandbox/labels", json={"order_ids": [new_id], "carrier": "Yanwen"}).json()["labels"][0]
@@ -113,7 +117,8 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
     got = _wait_for(receiver, lambda g: any(d.topic == "TICKET_AWAITING_MERCHANT" for d in g))
     assert next(d for d in got if d.topic == "TICKET_AWAITING_MERCHANT").subject_id in str(ticket)
     log = admin.get("/sandbox/webhooks/deliveries").json()["deliveries"]
-    assert log and all(entry["ok"] for entry in log)
+    assert log
+    assert all(entry["ok"] for entry in log)
 
 
 def test_the_receiver_rejects_what_is_not_a_wish_delivery(receiver: Any) -> None:

@@ -1,6 +1,7 @@
 """A failed stage fails the order cycle as a Prefect failure: the flow raises ``StagesFailed`` naming
 the stage (no "Unexpected result for failed state" TypeError from returning ``Failed(data=dict)``),
-the outcome table is kept on the exception, and the stages that do not depend on it still ran."""
+the outcome table is kept on the exception, and the stages that do not depend on it still ran.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The one flow scaffold: ``run_record`` writes the run's start (with Prefect's parameters) and its
-outcome; parameter descriptions come from the docstring's ``Args:`` alone and still reach the UI."""
+outcome; parameter descriptions come from the docstring's ``Args:`` alone and still reach the UI.
+"""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ def test_incremental_pulls_follow_the_sandbox_clock(admin: SandboxAdmin, flow_en
     first_ids = admin.generate(1200)
     admin.advance(60)
     first = pull_orders(safety_lag=timedelta(0))
-    assert first["new"] == 1200 and first["changed"] == 0
+    assert first["new"] == 1200
+    assert first["changed"] == 0
     cursor_after_first = read_cursor(make_engine(flow_env), "default")
     assert cursor_after_first is not None
 
@@ -85,7 +86,9 @@ def test_a_rerun_changes_nothing(admin: SandboxAdmin, flow_env: str) -> None:
     pull_orders(**window)
     before = snapshot(flow_env)
     again = pull_orders(**window)
-    assert again["new"] == 0 and again["changed"] == 0 and again["unchanged"] == again["fetched"]
+    assert again["new"] == 0
+    assert again["changed"] == 0
+    assert again["unchanged"] == again["fetched"]
     assert snapshot(flow_env) == before
 
 
@@ -119,7 +122,8 @@ def test_a_backfill_from_the_beginning_sets_a_missing_cursor(admin: SandboxAdmin
     later = admin.generate(20)
     admin.advance(60)
     first_incremental = pull_orders(safety_lag=timedelta(0), lookback=timedelta(seconds=1))
-    assert first_incremental["new"] == 20 and set(later) <= set(first_incremental["new_order_ids"])
+    assert first_incremental["new"] == 20
+    assert set(later) <= set(first_incremental["new_order_ids"])
     # it starts at the backfill's cursor: the 600 orders are not read again (a second or so of overlap)
     assert first_incremental["fetched"] < 40
     assert read_cursor(engine, "default") > cursor
@@ -152,7 +156,8 @@ def test_one_pull_run_gets_through_a_30_percent_fault_mix(
     assert count(flow_env, orders) == 2000
     runs = count(flow_env, pipeline_runs, pipeline_runs.c.stage == "pull")
     failed = count(flow_env, pipeline_runs, pipeline_runs.c.outcome == "failed")
-    assert runs == 1 and failed == 0
+    assert runs == 1
+    assert failed == 0
     faulted = sum(n for by in admin.stats()["requests"].values() for k, n in by.items() if k.startswith("fault:"))
     assert faulted > 0
 
@@ -238,10 +243,12 @@ def test_no_instant_is_too_big(admin: SandboxAdmin, flow_env: str, faults: bool)
     assert first["new"] == 5300 == len(set(ids))
     assert count(flow_env, orders) == 5300
     cursor = read_cursor(make_engine(flow_env), "default")
-    assert cursor is not None and cursor > CLOCK_START - timedelta(hours=1)  # the cursor went past the tie
+    assert cursor is not None
+    assert cursor > CLOCK_START - timedelta(hours=1)  # the cursor went past the tie
     before = snapshot(flow_env)
     again = pull_orders(page_size=500, safety_lag=timedelta(0))
-    assert again["new"] == 0 and again["changed"] == 0
+    assert again["new"] == 0
+    assert again["changed"] == 0
     assert snapshot(flow_env) == before
     stats = admin.stats()["requests"]
     assert any("bulk_get" in endpoint for endpoint in stats)
@@ -253,14 +260,17 @@ def test_an_order_dated_a_year_ahead_is_recorded_and_flagged(admin: SandboxAdmin
     admin.generate(20)
     admin.advance(60)
     first = pull_orders(safety_lag=timedelta(0))
-    assert first["new"] == 21 and first["flagged_future"] == 1
+    assert first["new"] == 21
+    assert first["flagged_future"] == 1
     assert count(flow_env, orders, orders.c.order_id == future_id) == 1
     flag = rejected_records.c.source == FUTURE_SOURCE
     assert count(flow_env, rejected_records, flag, rejected_records.c.order_id == future_id) == 1
     cursor = read_cursor(make_engine(flow_env), "default")
-    assert cursor is not None and cursor < ahead  # the cursor never jumps onto the future date
+    assert cursor is not None
+    assert cursor < ahead  # the cursor never jumps onto the future date
     before = snapshot(flow_env)
     again = pull_orders(safety_lag=timedelta(0))
-    assert again["new"] == 0 and again["changed"] == 0
+    assert again["new"] == 0
+    assert again["changed"] == 0
     assert snapshot(flow_env) == before
     assert count(flow_env, rejected_records, flag) == 1

@@ -1,5 +1,6 @@
 """The pull flow configured through Prefect blocks: credentials as SecretStr, a refreshed token
-saved back to its block (Wish revokes the old one), and one digest of new orders per run."""
+saved back to its block (Wish revokes the old one), and one digest of new orders per run.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def test_pull_through_blocks_refreshes_and_saves_the_token_and_sends_one_digest(
     saved = WishCredentials.load("shop-a")
     assert saved.access_token.get_secret_value() == sandbox.access_token != first_token
     _, received = webhook
-    assert len(received) == 1 and "25 new orders" in received[0]["title"]
-    assert first_token not in str(received) and sandbox.access_token not in str(received)
+    assert len(received) == 1
+    assert "25 new orders" in received[0]["title"]
+    assert first_token not in str(received)
+    assert sandbox.access_token not in str(received)
     assert "**********" in repr(saved)  # secrets stay masked in the block's repr

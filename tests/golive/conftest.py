@@ -1,6 +1,7 @@
 """Going live, rehearsed: the sandbox behind a loopback proxy that serves only Wish's own paths
 (``/api/v3/...``) and counts anything else, and the ``wishflow`` command run as a merchant runs it
-(a subprocess, configured by environment variables, live profile: no ``WISHFLOW_PROFILE``)."""
+(a subprocess, configured by environment variables, live profile: no ``WISHFLOW_PROFILE``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Done when (issue 15): every configuration mistake is one ``error:`` line with what to do, exit
-status 2, no traceback, and no retry (the requests that reach the sandbox are counted)."""
+status 2, no traceback, and no retry (the requests that reach the sandbox are counted).
+"""
 
 from __future__ import annotations
 
@@ -179,16 +180,18 @@ def test_missing_postgres_database(sandbox: Any, base_env: dict[str, str], tmp_p
 def test_debug_shows_the_traceback(sandbox: Any, base_env: dict[str, str], tmp_path: Path) -> None:
     env = {**base_env, **_live(sandbox, tmp_path), "WISHFLOW_WAREHOUSE_URL": _unmigrated(tmp_path)}
     result = run_cli(env, tmp_path, "--debug", "ship", "status")
-    assert result.returncode != 0 and "Traceback" in result.output
+    assert result.returncode != 0
+    assert "Traceback" in result.output
     result = run_cli({**env, "WISHFLOW_DEBUG": "1"}, tmp_path, "ship", "status")
-    assert result.returncode != 0 and "Traceback" in result.output
+    assert result.returncode != 0
+    assert "Traceback" in result.output
 
 
 class _State:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
 
-    def result(self, raise_on_failure: bool = True) -> BaseException:
+    def result(self, raise_on_failure: bool = True) -> BaseException:  # noqa: ARG002 (prefect State.result's signature)
         return self.exc
 
 
@@ -220,14 +223,16 @@ def test_tasks_never_retry_a_configuration_error() -> None:
 
 def test_worker_without_the_project_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The deployments' pull step (prefect.yaml) names WISHFLOW_PROJECT_DIR and the fix, instead of a
-    bare FileNotFoundError from changing into an empty directory name."""
+    bare FileNotFoundError from changing into an empty directory name.
+    """
     from wishflow.errors import ConfigError
     from wishflow_cli.worker_steps import set_project_directory
 
     for value in ("", str(tmp_path / "gone")):
         with pytest.raises(ConfigError) as info:
             set_project_directory(value)
-        assert "WISHFLOW_PROJECT_DIR" in info.value.line() and "prefect worker start" in info.value.line()
+        assert "WISHFLOW_PROJECT_DIR" in info.value.line()
+        assert "prefect worker start" in info.value.line()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "checkout").mkdir()
     assert set_project_directory(str(tmp_path / "checkout")) == {"directory": str(tmp_path / "checkout")}

@@ -1,5 +1,6 @@
 """One place decides sandbox or live (wishflow/profile.py); the label source follows it; the tracking
-file is checked row by row. Plain library tests (no Prefect, no HTTP)."""
+file is checked row by row. Plain library tests (no Prefect, no HTTP).
+"""
 
 from __future__ import annotations
 
@@ -36,13 +37,15 @@ def test_one_place_decides_the_profile(root: str | None, requested: str | None, 
 def test_live_root_without_token_is_a_configuration_error_never_the_sandbox() -> None:
     with pytest.raises(ConfigError) as info:
         wish_settings_from_env({"WISH_API_BASE_URL": LIVE})
-    assert "WISH_ACCESS_TOKEN" in info.value.line() and "wishflow auth login" in info.value.line()
+    assert "WISH_ACCESS_TOKEN" in info.value.line()
+    assert "wishflow auth login" in info.value.line()
     with pytest.raises(ConfigError):
         wish_settings_from_env({"WISH_API_BASE_URL": LOOPBACK})
     # the embedded default and the explicit sandbox profile keep the sandbox's seed credentials
     assert wish_settings_from_env({}).access_token.get_secret_value()
     sandbox = wish_settings_from_env({"WISH_API_BASE_URL": LOOPBACK, "WISHFLOW_PROFILE": "sandbox"})
-    assert sandbox.api_base_url == LOOPBACK and sandbox.access_token.get_secret_value()
+    assert sandbox.api_base_url == LOOPBACK
+    assert sandbox.access_token.get_secret_value()
     given = wish_settings_from_env({"WISH_API_BASE_URL": LIVE, "WISH_ACCESS_TOKEN": "t"})
     assert given.access_token.get_secret_value() == "t"
     with pytest.raises(ConfigError, match="not an http"):
@@ -130,5 +133,7 @@ def test_an_unreachable_api_root_is_a_configuration_error_inside_flows_too() -> 
     )
     with pytest.raises(WishUnreachable) as info:
         client.list_orders()
-    assert isinstance(info.value, ConfigError) and not is_retryable(info.value)
-    assert "wish.example:8443" in info.value.line() and "WISH_API_BASE_URL" in info.value.line()
+    assert isinstance(info.value, ConfigError)
+    assert not is_retryable(info.value)
+    assert "wish.example:8443" in info.value.line()
+    assert "WISH_API_BASE_URL" in info.value.line()

@@ -1,7 +1,8 @@
 """Done when (issue 15): a rehearsal of going live against an API root that serves only Wish's own
 paths. doctor fails before ``db upgrade`` and passes after setup; pull, validate, a single shipment
 with a typed number, a batch from a CSV file, track and follow-up all succeed; shipping without a
-label source is one ``error:`` line (exit 2) and sends nothing; the proxy refused no request."""
+label source is one ``error:`` line (exit 2) and sends nothing; the proxy refused no request.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def test_going_live_rehearsal(
 
     after = run_cli(env, tmp_path, "doctor")
     assert after.returncode == 0, after.output
-    assert "FAIL" not in after.stdout and "ok   token" in after.stdout
+    assert "FAIL" not in after.stdout
+    assert "ok   token" in after.stdout
 
     ready = [o.order_id for o in _ready_orders(fresh_warehouse)]
     assert len(ready) >= 5, (pulled.output[-1500:], validated.output[-1500:])
@@ -83,8 +85,10 @@ def test_going_live_rehearsal(
     writes = sandbox_writes(sandbox)
     bare = run_cli({k: v for k, v in env.items() if k != "WISHFLOW_SHIPPING_POLICY"}, tmp_path, "ship", "run")
     assert bare.returncode == 2, bare.output
-    assert len(bare.error_lines()) == 1 and "label source" in bare.error_lines()[0], bare.output
-    assert "--tracking-file" in bare.error_lines()[0] and "Traceback" not in bare.output
+    assert len(bare.error_lines()) == 1, bare.output
+    assert "label source" in bare.error_lines()[0], bare.output
+    assert "--tracking-file" in bare.error_lines()[0]
+    assert "Traceback" not in bare.output
     assert sandbox_writes(sandbox) == writes
 
     # a single shipment with a typed number
@@ -107,7 +111,8 @@ def test_going_live_rehearsal(
     )
     first = run_cli(env, tmp_path, "ship", "run", "--tracking-file", str(tracking), "--follow-seconds", "0")
     assert first.returncode == 1, first.output
-    assert "BAD line 5 (order " in first.stdout and "YunExpress format" in first.stdout, first.output
+    assert "BAD line 5 (order " in first.stdout, first.output
+    assert "YunExpress format" in first.stdout, first.output
     assert "BAD line 6 (order no-such-order): not in the warehouse" in first.stdout, first.output
     assert "3 shipped" in first.stdout, first.output
     for i, oid in enumerate(batch):

@@ -60,7 +60,8 @@ def record_figure(kind: str, **data: Any) -> None:
 
 def start_sandbox(seed: int, orders: int, *, bad_order_share: float = 0.05, **faults: Any) -> Any:
     """A sandbox on a free loopback port, in a thread of this process (so it outlives the killed
-    cycle processes), frozen clock, writes completing within their own request."""
+    cycle processes), frozen clock, writes completing within their own request.
+    """
     from wishflow.sandbox import FaultConfig, SandboxConfig, serve_in_thread
 
     config = SandboxConfig(
@@ -157,7 +158,8 @@ def cycle_env(
     running: Any, warehouse_url: str, *, prefect_api_url: str | None, client_timeout: float = 10.0
 ) -> dict[str, str]:
     """The killed cycle's environment. ``client_timeout`` shortens the Wish client's timeout (the
-    default 30 s would make a rerun after a kill mid-send wait 60 s for that send to settle)."""
+    default 30 s would make a rerun after a kill mid-send wait 60 s for that send to settle).
+    """
     env = {
         **os.environ,
         "WISH_API_BASE_URL": running.api_url,
@@ -203,7 +205,8 @@ class RunRecord:
 class KillTrigger:
     """When to SIGKILL: ``after_writes`` (right after the sandbox logs the n-th new write: between a
     Wish write and the warehouse write that records it), ``after_stages`` (as the run records the
-    start of its n-th stage in ``pipeline_runs``), or ``delay`` (seconds after the flow started)."""
+    start of its n-th stage in ``pipeline_runs``), or ``delay`` (seconds after the flow started).
+    """
 
     kind: str
     value: float
@@ -243,7 +246,8 @@ def run_cycle(
     timeout: float = 600.0,
 ) -> RunRecord:
     """Run ``tests/reliability/run_cycle.py`` (mode ``cycle`` or ``pull``); with a trigger, SIGKILL it
-    when the trigger fires (a run that ends first is recorded as not killed)."""
+    when the trigger fires (a run that ends first is recorded as not killed).
+    """
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.run_cycle", STORE, mode],
@@ -593,7 +597,8 @@ def crash_scenario(
     write_profile: str = "default",
 ) -> CrashOutcome:
     """Kill the cycle ``kills`` times at random triggers (seeded), rerun until it completes, pull
-    once more without faults and check every invariant."""
+    once more without faults and check every invariant.
+    """
     started = time.monotonic()
     rng = random.Random(seed)
     running = start_sandbox(seed, orders)

@@ -32,7 +32,8 @@ OUT_OF_RANGE = "rejected: is out of range"
 
 def _load(name: str, path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -40,7 +41,8 @@ def _load(name: str, path: Path) -> ModuleType:
 
 def validation_corpus() -> tuple[dict[str, Any], Any, Any, set[str]]:
     """``BAD_KINDS``, ``good_order``, ``wish_partial`` and ``NOT_EXPRESSIBLE`` from tests/validation
-    (their modules import ``conftest``/``bad_orders`` by bare name, so they are loaded by path)."""
+    (their modules import ``conftest``/``bad_orders`` by bare name, so they are loaded by path).
+    """
     saved = {k: sys.modules.get(k) for k in ("conftest", "bad_orders")}
     try:
         sys.modules["conftest"] = _load("validation_conftest", VALIDATION / "conftest.py")
@@ -113,15 +115,16 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "id_empty": (lambda d: _replace(d, id=""), "id"),
     "id_is_a_number": (lambda d: _replace(d, id=12345), "id"),
     "id_missing": (lambda d: _replace(d, id=dataclasses.MISSING), "id"),
-    "record_is_a_string": (lambda d: "this is not an order", "str"),
-    "record_is_null": (lambda d: None, "NoneType"),
+    "record_is_a_string": (lambda _d: "this is not an order", "str"),
+    "record_is_null": (lambda _d: None, "NoneType"),
     "record_is_a_list": (lambda d: [d], "list"),
 }
 
 
 def corrupt(running: Any, order_id: str, breaker: Any) -> None:
     """Make the sandbox serve a broken record for ``order_id`` (it stays indexed under its state and
-    time, so listing returns it like any order)."""
+    time, so listing returns it like any order).
+    """
     sb = running.sandbox
     with sb.lock:
         rec = sb._orders[order_id]
@@ -199,7 +202,8 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
             matches = [reason for raw, reason in by_raw.items() if f'"SKU-broken-{kind}"' in raw]
             if kind in ("record_is_a_string", "record_is_null"):
                 matches = [reason for reason in by_raw.values() if word in reason]
-            assert matches and all(word in m for m in matches), (kind, matches)
+            assert matches, (kind, matches)
+            assert all(word in m for m in matches), (kind, matches)
         # nothing bad was shipped; every good order was
         writes = sandbox_writes(running)
         shipped = {
@@ -223,7 +227,8 @@ def test_bad_inputs_are_quarantined_or_rejected_and_never_shipped(
 
 def test_a_value_the_warehouse_cannot_hold_is_rejected_and_the_batch_loads(warehouse_url: str) -> None:
     """One order with a too-long code or an out-of-range number never fails its batch (PostgreSQL
-    refuses such values; before the fix the whole page, and every later pull, failed)."""
+    refuses such values; before the fix the whole page, and every later pull, failed).
+    """
     from wishflow.orders.parse import parse_orders
     from wishflow.sandbox import Sandbox, SandboxConfig
     from wishflow.warehouse.engine import make_engine
@@ -242,5 +247,7 @@ def test_a_value_the_warehouse_cannot_hold_is_rejected_and_the_batch_loads(wareh
     engine.dispose()
     assert held == {p["id"] for p in payloads[2:]}
     assert "country_code is 24 characters" in rejected[payloads[0]["id"]]
-    assert "quantity" in rejected[payloads[1]["id"]] and "out of range" in rejected[payloads[1]["id"]]
-    assert result.quarantined == 2 and result.new == 3
+    assert "quantity" in rejected[payloads[1]["id"]]
+    assert "out of range" in rejected[payloads[1]["id"]]
+    assert result.quarantined == 2
+    assert result.new == 3

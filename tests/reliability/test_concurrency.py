@@ -58,7 +58,7 @@ def _as_task(fn: Callable[..., Any], *args: Any, label: str = "retries") -> Any:
         def __init__(self, exc: BaseException) -> None:
             self.exc = exc
 
-        def result(self, raise_on_failure: bool = False) -> BaseException:
+        def result(self, raise_on_failure: bool = False) -> BaseException:  # noqa: ARG002 (prefect State.result's signature)
             return self.exc
 
     for attempt in range(5):
@@ -127,10 +127,12 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
         engine.dispose()
         assert len(rows) == len(set(rows))
         assert wish_ids <= set(rows) | rejected, "orders lost"
-        assert first[0]["fetched"] > 0 and first[1]["fetched"] > 0
+        assert first[0]["fetched"] > 0
+        assert first[1]["fetched"] > 0
         streams = [s for s, _ in cursors]
         assert len(streams) == len(set(streams)), cursors
-        assert ids and max_updated is not None
+        assert ids
+        assert max_updated is not None
         assert dup_events == 0, "two pulls recorded the same state change twice"
         print("retries granted by retry_transient:", RETRIES)
         backend = sa.engine.make_url(warehouse_url).get_backend_name()

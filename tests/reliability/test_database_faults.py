@@ -23,7 +23,8 @@ ORDERS = 6000
 
 class BackendKiller(threading.Thread):
     """Terminate, once, a backend of ``database`` caught writing orders inside a load transaction (from
-    the ``after_batches``-th load transaction seen on), then photograph what the warehouse holds."""
+    the ``after_batches``-th load transaction seen on), then photograph what the warehouse holds.
+    """
 
     def __init__(self, admin_url: str, warehouse_url: str, after_batches: int = 3) -> None:
         super().__init__(daemon=True)
@@ -90,7 +91,8 @@ def test_connection_killed_mid_batch_rolls_back_and_the_task_retries(
         held = killer.snapshot["ids"]
         cursor = killer.snapshot["cursor"]
         wish = {oid: rec.updated_ms for oid, rec in running.sandbox._orders.items()}
-        assert held and cursor is not None, "killed before any page committed"
+        assert held, "killed before any page committed"
+        assert cursor is not None, "killed before any page committed"
         cursor_ms = int(cursor.replace(tzinfo=cursor.tzinfo or UTC).timestamp() * 1000)
         beyond = {oid for oid in held if wish[oid] > cursor_ms}
         missing = {oid for oid, ms in wish.items() if ms < cursor_ms and oid not in held}

@@ -334,7 +334,8 @@ def test_webhook_secrets_and_the_security_commands_never_leak(
 ) -> None:
     """Issue 22's secrets: each store's webhook secret (subscribe, serve, deliveries accepted and
     rejected, the WebhookSecret block, the Prefect events) and the analyst's password
-    (``db grant-analyst``), through every new command's output, the logs and the warehouse."""
+    (``db grant-analyst``), through every new command's output, the logs and the warehouse.
+    """
     import stat
 
     import httpx

@@ -1,6 +1,7 @@
 """The data dictionary: the committed ``docs/warehouse.md`` is what the generator writes today, every
 table and column is described, every view in the migrated warehouse is documented with its real
-columns, and every example query runs on both databases."""
+columns, and every example query runs on both databases.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_every_view_is_documented_with_its_real_columns(engine: sa.Engine) -> No
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.key)
 def test_example_queries_answer_on_a_seeded_warehouse(engine: sa.Engine, example) -> None:  # type: ignore[no-untyped-def]
     """Every example runs on both databases, names its columns once each, and answers something on
-    the seeded orders (an example that silently returns nothing is as broken as one that fails)."""
+    the seeded orders (an example that silently returns nothing is as broken as one that fails).
+    """
     from tests.validation.conftest import good_order, insert_orders
     from wishflow.validation import validate_pending
 
@@ -57,7 +59,8 @@ def test_example_queries_answer_on_a_seeded_warehouse(engine: sa.Engine, example
     with engine.connect() as conn:
         result = conn.execute(sa.text(example.for_dialect(engine.dialect.name)))
         columns, rows = list(result.keys()), result.fetchall()
-    assert columns and len(set(columns)) == len(columns), columns
+    assert columns
+    assert len(set(columns)) == len(columns), columns
     assert all(len(row) == len(columns) for row in rows)
     if example.key in NO_ROWS_ON_THE_SEED:
         assert rows == []
@@ -77,7 +80,8 @@ def test_the_docs_command_checks_and_writes(tmp_path: Path) -> None:
 def _normal(value: object) -> object:
     """One spelling per value across drivers, never rounded: a number as the exact decimal it prints
     as (PostgreSQL's ``4910.9000000000000000`` and SQLite's float ``4910.9`` are both ``4910.9``; a
-    drifted ``4910.899999999999`` stays itself and fails), times as UTC ISO text."""
+    drifted ``4910.899999999999`` stays itself and fails), times as UTC ISO text.
+    """
     from datetime import datetime
     from decimal import Decimal
 
@@ -259,4 +263,6 @@ def test_every_weekly_example_uses_the_one_iso_week_definition() -> None:
             sql = example.for_dialect(dialect)
             column = re.search(r"(\w+_at)", sql.split("AS week")[0]).group(1)  # type: ignore[union-attr]
             assert iso_week_sql(dialect, column) + " AS week" in sql, (example.key, dialect)
-            assert "strftime('%W'" not in sql and "'%U'" not in sql and "'WW'" not in sql
+            assert "strftime('%W'" not in sql
+            assert "'%U'" not in sql
+            assert "'WW'" not in sql

@@ -1,6 +1,7 @@
 """The operations report: figures computed from the warehouse, charts drawn as inline SVG with the
 warehouse's data, a self-contained HTML file (no scripts, nothing from the network) that Chromium
-renders, the CLI, and the flow's markdown artifact."""
+renders, the CLI, and the flow's markdown artifact.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def _order(store: str, n: int, released: datetime, **extra: Any) -> dict[str, An
 
 def seed_warehouse(url: str) -> dict[str, Any]:
     """20 orders over 10 days for store ``alpha`` (12 shipped: 10 on time, 2 late; 2 refunded) and
-    3 orders of store ``beta``; returns what the figures must be."""
+    3 orders of store ``beta``; returns what the figures must be.
+    """
     rows = []
     start = NOW - timedelta(days=10)
     for n in range(20):
@@ -165,9 +167,12 @@ def test_report_is_one_html_file_with_a_chart_per_figure_and_no_network(
     for chart in expected:
         assert parser.charts[chart] > 0, f"{chart} has no data"
         assert parser.marks[chart] > 0, f"{chart} draws nothing"
-    assert parser.scripts == 0 and parser.external == []
-    assert "ITEM_NOT_SHIPPED_IN_TIME" in html and "YunExpress" in html
-    assert result.summary["orders"] == 20 and result.summary["shipped"] == 12
+    assert parser.scripts == 0
+    assert parser.external == []
+    assert "ITEM_NOT_SHIPPED_IN_TIME" in html
+    assert "YunExpress" in html
+    assert result.summary["orders"] == 20
+    assert result.summary["shipped"] == 12
     assert result.summary["on_time_rate"] == pytest.approx(10 / 12, abs=1e-4)
 
 
@@ -207,7 +212,9 @@ def test_chromium_renders_every_chart_with_marks(tmp_path: Path) -> None:
     charts = {name: (w, h, marks) for name, w, h, marks in rendered}
     assert len(charts) == 6
     for name, (w, h, marks) in charts.items():
-        assert w > 100 and h > 50 and marks > 0, (name, w, h, marks)
+        assert w > 100, (name, w, h, marks)
+        assert h > 50, (name, w, h, marks)
+        assert marks > 0, (name, w, h, marks)
     assert len(screenshot) > 10_000
     (tmp_path / "report.png").write_bytes(screenshot)
 
@@ -223,11 +230,13 @@ def test_the_report_flow_publishes_a_markdown_artifact(
     monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
     out = tmp_path / "flow-report.html"
     result = report(store="alpha", days=3650, output=str(out))
-    assert Path(result["path"]) == out.resolve() and out.exists()
+    assert Path(result["path"]) == out.resolve()
+    assert out.exists()
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["operations-report"])), limit=5
         )
     assert artifacts
     latest = max(artifacts, key=lambda a: a.created)
-    assert str(out.resolve()) in latest.data and "Marked shipped | 12" in latest.data
+    assert str(out.resolve()) in latest.data
+    assert "Marked shipped | 12" in latest.data

@@ -1,6 +1,7 @@
 """The report's money and weeks agree with the data dictionary's examples on both databases: refunds
 and postage summed exactly and per currency, and one ISO week definition (the report's Python
-``isocalendar`` and the examples' SQL give each shipment the same week, across year boundaries)."""
+``isocalendar`` and the examples' SQL give each shipment the same week, across year boundaries).
+"""
 
 from __future__ import annotations
 
@@ -104,7 +105,9 @@ def test_report_money_is_exact_and_per_currency(engine: sa.Engine, tmp_path: Pat
     assert data.postage == [PostageRow("USPS", "USD", 3, Decimal("1.00"))]
     url = engine.url.render_as_string(hide_password=False)
     html = write_report(url, tmp_path / "r.html", store="cash", days=30, now=NOW).path.read_text()
-    assert "4,925.90" in html and "6.67" in html and "1.00" in html
+    assert "4,925.90" in html
+    assert "6.67" in html
+    assert "1.00" in html
     # the same figures as the dictionary's example on the same data
     example = next(e for e in EXAMPLES if e.key == "refunds_by_reason")
     with engine.connect() as conn:

@@ -1,5 +1,6 @@
 """The report covers every stage with the same numbers as the views and ``wishflow todo``, and says
-under each chart what it shows."""
+under each chart what it shows.
+"""
 
 from __future__ import annotations
 
@@ -40,4 +41,5 @@ def test_the_report_shows_the_action_list_and_open_quarantine_by_rule(engine: sa
     assert html.count("<figcaption>") == len(CAPTIONS)
     for caption in CAPTIONS.values():
         assert f"<figcaption>{escape(caption)}</figcaption>" in html
-    assert "<script" not in html and "&lt;" not in html.split("<body>")[0]
+    assert "<script" not in html
+    assert "&lt;" not in html.split("<body>")[0]

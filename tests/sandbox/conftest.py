@@ -29,7 +29,7 @@ def server() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def running(server: RunningSandbox) -> Iterator[RunningSandbox]:
+def running(server: RunningSandbox) -> RunningSandbox:
     """The session server, reset to the default config and seed (clean state, same tokens)."""
     sandbox = server.sandbox
     defaults = base_config()
@@ -39,7 +39,7 @@ def running(server: RunningSandbox) -> Iterator[RunningSandbox]:
     sandbox.config.bad_order_share = 0.0
     sandbox.config.read_profile = "documented"
     httpx.post(f"{server.base_url}/sandbox/reset", json={"seed": SEED}).raise_for_status()
-    yield server
+    return server
 
 
 @pytest.fixture

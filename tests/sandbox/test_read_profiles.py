@@ -21,7 +21,8 @@ def use(running: RunningSandbox, name: str) -> None:
 def test_every_profile_is_named_and_unknown_names_fail() -> None:
     from wishflow.sandbox.read_profiles import read_profile
 
-    assert "documented" in READ_PROFILES and len(READ_PROFILES) >= 7
+    assert "documented" in READ_PROFILES
+    assert len(READ_PROFILES) >= 7
     with pytest.raises(ValueError, match="unknown read profile"):
         read_profile("nope")
 
@@ -40,9 +41,9 @@ def test_updated_at_min_inclusive_or_exclusive(running: RunningSandbox, api: htt
     [
         ("documented", lambda v, now: v.isdigit() and 0 <= int(v) - now <= 3),
         ("reset_millis", lambda v, now: v.isdigit() and 0 <= int(v) / 1000 - now <= 3),
-        ("reset_seconds_to_wait", lambda v, now: v.isdigit() and 1 <= int(v) <= 3),
+        ("reset_seconds_to_wait", lambda v, _now: v.isdigit() and 1 <= int(v) <= 3),
         ("reset_http_date", lambda v, now: 0 <= parsedate_to_datetime(v).timestamp() - now <= 3),
-        ("reset_absent", lambda v, now: v is None),
+        ("reset_absent", lambda v, _now: v is None),
     ],
 )
 def test_reset_header_formats(running: RunningSandbox, api: httpx.Client, admin: httpx.Client, profile, check) -> None:  # type: ignore[no-untyped-def]
@@ -58,10 +59,14 @@ def test_reset_header_formats(running: RunningSandbox, api: httpx.Client, admin:
 def test_error_codes_as_strings_with_data(running: RunningSandbox, api: httpx.Client) -> None:
     use(running, "string_codes_with_data")
     body = api.get("/orders", params={"limit": 9999}).json()
-    assert isinstance(body["code"], str) and body["code"].isdigit() and "data" in body and body["data"] is None
+    assert isinstance(body["code"], str)
+    assert body["code"].isdigit()
+    assert "data" in body
+    assert body["data"] is None
     use(running, "documented")
     body = api.get("/orders", params={"limit": 9999}).json()
-    assert isinstance(body["code"], int) and "data" not in body
+    assert isinstance(body["code"], int)
+    assert "data" not in body
 
 
 @pytest.mark.parametrize("profile", sorted(READ_PROFILES))
@@ -88,7 +93,8 @@ def test_rev_share_is_a_decimal_fraction_as_the_spec_says(api: httpx.Client) -> 
     shares = [
         o["order_payment"]["rev_share"]["rev_share"] for o in data if (o.get("order_payment") or {}).get("rev_share")
     ]
-    assert shares and all(0 < s < 1 for s in shares)  # 0.15 means 15% (RevShareDetails.rev_share)
+    assert shares
+    assert all(0 < s < 1 for s in shares)  # 0.15 means 15% (RevShareDetails.rev_share)
 
 
 def test_penalties_carry_only_the_spec_fields(running: RunningSandbox) -> None:
@@ -98,7 +104,8 @@ def test_penalties_carry_only_the_spec_fields(running: RunningSandbox) -> None:
         public = sandbox._public_ticket(sandbox._penalties[pid])
     spec = {"penalty_reason", "reversed_at", "related_entity_type", "related_entity_id", "penalty_amount"}
     spec |= {"created_at", "reversed", "id"}
-    assert set(public) <= spec and public["penalty_amount"]["amount"] == 2.5
+    assert set(public) <= spec
+    assert public["penalty_amount"]["amount"] == 2.5
 
 
 def test_fields_gives_a_partial_response(api: httpx.Client) -> None:
@@ -106,12 +113,14 @@ def test_fields_gives_a_partial_response(api: httpx.Client) -> None:
     part = api.get("/orders", params={"limit": 3, "fields": "id,state,order_payment(rev_share/rev_share)"}).json()
     assert part["code"] == 0
     for whole, partial in zip(full, part["data"], strict=True):
-        assert set(partial) <= {"id", "state", "order_payment"} and partial["id"] == whole["id"]
+        assert set(partial) <= {"id", "state", "order_payment"}
+        assert partial["id"] == whole["id"]
         if "order_payment" in partial:
             assert set(partial["order_payment"]) <= {"rev_share"}
             assert set(partial["order_payment"].get("rev_share", {})) <= {"rev_share"}
     one = api.get(f"/orders/{full[0]['id']}", params={"fields": "full_address/*"}).json()["data"]
-    assert set(one) == {"full_address"} and one["full_address"] == full[0]["full_address"]
+    assert set(one) == {"full_address"}
+    assert one["full_address"] == full[0]["full_address"]
     assert api.get("/orders", params={"fields": "id,(state"}).status_code == 400
 
 

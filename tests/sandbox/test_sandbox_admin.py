@@ -22,8 +22,11 @@ def test_partial_orders_are_deep_merged_over_generated_ones(api: httpx.Client, a
     oid = admin.post("/orders", json={"orders": [partial]}).json()["ids"][0]
     order = api.get(f"/orders/{oid}").json()["data"]
     detail = order["full_address"]["shipping_detail"]
-    assert detail["city"] == "Lyon" and detail["country_code"] == "FR" and detail["street_address1"]
-    assert order["product_information"]["sku"] == "MY-SKU-1" and order["product_information"]["name"]
+    assert detail["city"] == "Lyon"
+    assert detail["country_code"] == "FR"
+    assert detail["street_address1"]
+    assert order["product_information"]["sku"] == "MY-SKU-1"
+    assert order["product_information"]["name"]
     assert order["released_at"] == order["updated_at"] == "2025-03-01T12:00:00.000Z"
 
 
@@ -51,7 +54,8 @@ def test_clock_get_set_and_advance(admin: httpx.Client) -> None:
     assert admin.post("/clock", json={"advance_seconds": 90}).json()["now"] == "2025-03-01T12:01:30.000Z"
     assert admin.post("/clock", json={"now": "2025-03-02T00:00:00Z"}).json()["now"] == "2025-03-02T00:00:00.000Z"
     backwards = admin.post("/clock", json={"now": "2025-01-01T00:00:00Z"})
-    assert backwards.status_code == 400 and backwards.json()["code"] == 1001
+    assert backwards.status_code == 400
+    assert backwards.json()["code"] == 1001
     assert admin.post("/clock", json={"advance_seconds": -5}).status_code == 400
 
 
@@ -61,7 +65,9 @@ def test_writes_stats_and_unknown_order(api: httpx.Client, admin: httpx.Client) 
     api.put(f"/orders/{oid}/tracking", json={"tracking_number": "bad number", "shipping_provider": "UPS",
                                              "origin_country": "CN"})  # fmt: skip
     writes = admin.get(f"/orders/{oid}/writes").json()["writes"]
-    assert writes[0]["outcome"] == "rejected" and writes[0]["code"] == 4002 and writes[0]["body"]["tracking_number"]
+    assert writes[0]["outcome"] == "rejected"
+    assert writes[0]["code"] == 4002
+    assert writes[0]["body"]["tracking_number"]
     assert admin.get("/orders/0123456789abcdef01234567/writes").status_code == 400
     stats = admin.get("/stats").json()
     assert stats["requests"]["PUT /api/v3/orders/{id}/tracking"] == {"400:4002": 1}
@@ -72,7 +78,8 @@ def test_reset_with_another_seed_changes_data_and_tokens(running: RunningSandbox
     first = admin.post("/reset", json={"seed": 8}).json()
     second = admin.post("/reset", json={"seed": 8}).json()
     third = admin.post("/reset", json={"seed": 9}).json()
-    assert first == second and first["access_token"] != third["access_token"]
+    assert first == second
+    assert first["access_token"] != third["access_token"]
     assert running.access_token == third["access_token"]
 
 
@@ -132,7 +139,10 @@ def test_labels_are_carrier_format_tracking_numbers(admin: httpx.Client, api: ht
     assert [label["order_id"] for label in labels] == ids
     for label in labels:
         number = label["tracking_number"]
-        assert number.startswith("LX") and number.endswith("CN") and number.isalnum() and len(number) == 13
+        assert number.startswith("LX")
+        assert number.endswith("CN")
+        assert number.isalnum()
+        assert len(number) == 13
         assert label["weight_grams"] > 0
     assert admin.post("/labels", json={"order_ids": ids, "carrier": "Owl"}).json()["code"] == 4003
 

@@ -11,16 +11,19 @@ def test_missing_and_unknown_tokens_get_401_with_code_1012(running: RunningSandb
     plain = httpx.get(f"{running.api_url}/orders")
     assert plain.status_code == 401
     assert plain.json()["code"] == 1012
-    assert plain.headers["wish-request-id"] and "wish-rate-limit-remaining" in plain.headers
+    assert plain.headers["wish-request-id"]
+    assert "wish-rate-limit-remaining" in plain.headers
     wrong = httpx.get(f"{running.api_url}/orders", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401 and wrong.json()["code"] == 1012
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == 1012
 
 
 def test_oauth_test_reports_the_merchant(api: httpx.Client, running: RunningSandbox) -> None:
     body = api.get("/oauth/test").json()
     assert body == {"code": 0, "message": "", "data": {"merchant_id": running.sandbox.merchant_id}}
     missing = httpx.get(f"{running.api_url}/oauth/test")
-    assert missing.status_code == 400 and missing.json()["code"] == 1006
+    assert missing.status_code == 400
+    assert missing.json()["code"] == 1006
 
 
 def test_token_expires_after_30_days_on_the_sandbox_clock(api: httpx.Client, admin: httpx.Client) -> None:
@@ -28,9 +31,11 @@ def test_token_expires_after_30_days_on_the_sandbox_clock(api: httpx.Client, adm
     assert api.get("/orders", params={"limit": 1}).status_code == 200
     admin.post("/clock", json={"advance_seconds": 2 * 86400}).raise_for_status()
     expired = api.get("/orders", params={"limit": 1})
-    assert expired.status_code == 401 and expired.json()["code"] == 1007
+    assert expired.status_code == 401
+    assert expired.json()["code"] == 1007
     on_test = api.get("/oauth/test")
-    assert on_test.status_code == 400 and on_test.json()["code"] == 1007
+    assert on_test.status_code == 400
+    assert on_test.json()["code"] == 1007
 
 
 def test_refresh_issues_a_new_token_and_revokes_the_old(running: RunningSandbox, api: httpx.Client) -> None:
@@ -45,10 +50,13 @@ def test_refresh_issues_a_new_token_and_revokes_the_old(running: RunningSandbox,
         },
     )
     data = response.json()["data"]
-    assert data["access_token"] != old and data["refresh_token"] == running.refresh_token
-    assert data["merchant_id"] == running.sandbox.merchant_id and "orders:read" in data["scopes"]
+    assert data["access_token"] != old
+    assert data["refresh_token"] == running.refresh_token
+    assert data["merchant_id"] == running.sandbox.merchant_id
+    assert "orders:read" in data["scopes"]
     revoked = api.get("/orders")
-    assert revoked.status_code == 401 and revoked.json()["code"] == 1008
+    assert revoked.status_code == 401
+    assert revoked.json()["code"] == 1008
     fresh = httpx.get(f"{running.api_url}/orders", headers={"Authorization": f"Bearer {data['access_token']}"})
     assert fresh.status_code == 200
     assert running.access_token == data["access_token"]
@@ -82,7 +90,8 @@ def test_authorization_code_exchange(running: RunningSandbox, admin: httpx.Clien
     token = first.json()["data"]["access_token"]
     assert httpx.get(f"{running.api_url}/oauth/test", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     again = httpx.post(f"{running.api_url}/oauth/access_token", json=body)
-    assert again.status_code == 400 and again.json()["code"] == 10002
+    assert again.status_code == 400
+    assert again.json()["code"] == 10002
     assert httpx.post(f"{running.api_url}/oauth/access_token", json={**body, "code": "x"}).json()["code"] == 10008
     bad = {**body, "client_secret": "no"}
     assert httpx.post(f"{running.api_url}/oauth/access_token", json=bad).json()["code"] == 10001

@@ -52,7 +52,8 @@ class Checker:
         assert int(response.headers["wish-rate-limit-remaining"]) >= 0
         body = response.json()
         if expect == 200:
-            assert body["code"] == 0 and body["message"] == ""
+            assert body["code"] == 0
+            assert body["message"] == ""
             request = MockRequest(
                 "https://merchant.wish.com", method.lower(), path, args=params or {}, headers={"Authorization": "x"}
             )
@@ -63,7 +64,8 @@ class Checker:
             self.seen.add((method, path.split("/")[3], "ok"))
             return body["data"]
         self.api_error.validate(body)
-        assert isinstance(body["code"], int) and body["code"] != 0
+        assert isinstance(body["code"], int)
+        assert body["code"] != 0
         self.seen.add((method, path.split("/")[3], "error"))
         return body
 
@@ -155,7 +157,8 @@ def test_order_endpoints_conform(check: Checker, running: RunningSandbox, admin:
     job = check.call("POST", "/api/v3/orders/bulk_get", params={"limit": 1000, "sort_by": "updated_at.asc"})
     assert job["status"] == "PENDING"
     ready = check.call("GET", f"/api/v3/orders/bulk_get/{job['id']}")
-    assert ready["status"] == "READY" and ready["total_count"] == 123
+    assert ready["status"] == "READY"
+    assert ready["total_count"] == 123
     assert len(httpx.get(ready["file_urls"][0]).json()) == 123
     check.call("GET", "/api/v3/orders/bulk_get/0123456789abcdef01234567", expect=400)
     check.call("POST", "/api/v3/orders/bulk_get", params={"limit": 0}, expect=400)
@@ -178,7 +181,8 @@ def test_ticket_and_penalty_endpoints_conform(check: Checker, running: RunningSa
     check.call("PUT", f"/api/v3/tickets/{tid}", json={"state": "CLOSED"})
     check.call("PUT", f"/api/v3/tickets/{tid}", json={"state": "NOPE"}, expect=400)
     penalties = check.call("GET", "/api/v3/penalties", params={"limit": 500})
-    assert penalties and all(p["related_entity_type"] == "ORDER" for p in penalties)
+    assert penalties
+    assert all(p["related_entity_type"] == "ORDER" for p in penalties)
     check.call("GET", "/api/v3/penalties", params={"sort_by": "amount"}, expect=400)
     check.call("GET", f"/api/v3/penalties/{penalties[0]['id']}")
     check.call("GET", "/api/v3/penalties/0123456789abcdef01234567", expect=400)

@@ -28,7 +28,8 @@ def approved_id(admin: httpx.Client) -> str:
 def test_server_errors(api: httpx.Client, admin: httpx.Client, kind: str, status: int) -> None:
     set_faults(admin, script=[{"kind": kind, "path": "/orders$"}])
     response = api.get("/orders")
-    assert response.status_code == status and response.headers["wish-request-id"]
+    assert response.status_code == status
+    assert response.headers["wish-request-id"]
     if status != 502:
         assert response.json()["code"] == 1000
     assert api.get("/orders").status_code == 200  # one-shot
@@ -58,7 +59,8 @@ def test_malformed_json(api: httpx.Client, admin: httpx.Client) -> None:
 def test_schema_drift_adds_unknown_fields(api: httpx.Client, admin: httpx.Client) -> None:
     set_faults(admin, script=[{"kind": "schema_drift"}])
     body = api.get("/orders", params={"limit": 3}).json()
-    assert body["code"] == 0 and "request_meta" in body
+    assert body["code"] == 0
+    assert "request_meta" in body
     assert all("x_sandbox_added" in order for order in body["data"])
 
 
@@ -72,7 +74,9 @@ def test_write_applied_response_lost(api: httpx.Client, admin: httpx.Client) -> 
     assert readback["processing_source"] == "UPDATE_TRACKING"
     assert readback["tracking_information"][0]["tracking_number"] == TRACKING["tracking_number"]
     writes = admin.get(f"/orders/{oid}/writes").json()["writes"]
-    assert len(writes) == 1 and writes[0]["outcome"] == "accepted" and writes[0]["response_lost"] is True
+    assert len(writes) == 1
+    assert writes[0]["outcome"] == "accepted"
+    assert writes[0]["response_lost"] is True
 
 
 def test_timeout_processes_the_request_then_stalls(api: httpx.Client, admin: httpx.Client) -> None:
@@ -98,7 +102,8 @@ def test_random_shares_are_seeded_and_restricted_by_path(
 ) -> None:
     set_faults(admin, http_503=0.5, paths="/orders$")
     first = [api.get("/orders", params={"limit": 1}).status_code for _ in range(30)]
-    assert 503 in first and 200 in first
+    assert 503 in first
+    assert 200 in first
     assert all(api.get("/oauth/test").status_code == 200 for _ in range(10))
     admin.post("/reset", json={"seed": 7}).raise_for_status()
     set_faults(admin, http_503=0.5, paths="/orders$")
@@ -129,10 +134,12 @@ def test_rate_limit_is_a_token_bucket_per_token() -> None:
     ):
         responses = [api.get("/orders", params={"limit": 1}) for _ in range(20)]
         statuses = [r.status_code for r in responses]
-        assert statuses[:2] == [200, 200] and 429 in statuses
+        assert statuses[:2] == [200, 200]
+        assert 429 in statuses
         assert [int(r.headers["wish-rate-limit-remaining"]) for r in responses[:2]] == [1, 0]
         limited = next(r for r in responses if r.status_code == 429)
-        assert limited.json()["code"] == 1029 and limited.headers["wish-rate-limit-remaining"] == "0"
+        assert limited.json()["code"] == 1029
+        assert limited.headers["wish-rate-limit-remaining"] == "0"
         reset = int(limited.headers["wish-rate-limit-reset"])  # Unix epoch seconds
         assert time.time() - 5 <= reset <= time.time() + 2
         other = httpx.post(f"{running.base_url}/sandbox/oauth/token").json()["access_token"]

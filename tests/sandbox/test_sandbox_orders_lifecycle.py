@@ -34,13 +34,14 @@ def advance(admin: httpx.Client, seconds: float) -> None:
 def test_tracking_put_is_asynchronous_then_ships(api: httpx.Client, admin: httpx.Client) -> None:
     oid = new_order(admin)
     put = api.put(f"/orders/{oid}/tracking", json=TRACKING).json()["data"]
-    assert put["processing_source"] == "UPDATE_TRACKING" and put["processing_status"] == "IN_PROGRESS"
-    assert (
-        put["state"] == "APPROVED" and put["tracking_information"][0]["tracking_number"] == TRACKING["tracking_number"]
-    )
+    assert put["processing_source"] == "UPDATE_TRACKING"
+    assert put["processing_status"] == "IN_PROGRESS"
+    assert put["state"] == "APPROVED"
+    assert put["tracking_information"][0]["tracking_number"] == TRACKING["tracking_number"]
     advance(admin, 2)
     done = order(api, oid)
-    assert done["state"] == "SHIPPED" and done["processing_status"] == "SUCCEEDED"
+    assert done["state"] == "SHIPPED"
+    assert done["processing_status"] == "SUCCEEDED"
     assert events(done) == ["ORDER_RELEASED", "MARK_SHIPPED"]
     writes = admin.get(f"/orders/{oid}/writes").json()["writes"]
     assert [(w["endpoint"], w["outcome"], w["processing_status"]) for w in writes] == [
@@ -52,7 +53,8 @@ def test_a_second_write_while_in_progress_is_rejected(api: httpx.Client, admin: 
     oid = new_order(admin)
     assert api.put(f"/orders/{oid}/tracking", json=TRACKING).status_code == 200
     again = api.put(f"/orders/{oid}/tracking", json=TRACKING)
-    assert again.status_code == 400 and again.json()["code"] == 4006
+    assert again.status_code == 400
+    assert again.json()["code"] == 4006
     outcomes = [w["outcome"] for w in admin.get(f"/orders/{oid}/writes").json()["writes"]]
     assert outcomes == ["accepted", "rejected"]
 
@@ -67,7 +69,8 @@ def test_tracking_validation_errors(api: httpx.Client, admin: httpx.Client) -> N
     ]
     for body, code in cases:
         response = api.put(f"/orders/{oid}/tracking", json=body)
-        assert response.status_code == 400 and response.json()["code"] == code, body
+        assert response.status_code == 400, body
+        assert response.json()["code"] == code, body
     refunded = new_order(admin, state="REFUNDED")
     assert api.put(f"/orders/{refunded}/tracking", json=TRACKING).json()["code"] == 4001
     review = new_order(admin, state="REQUIRE_REVIEW")
@@ -80,7 +83,8 @@ def test_carrier_not_serving_the_destination_fails_asynchronously(api: httpx.Cli
     assert api.put(f"/orders/{oid}/tracking", json=body).json()["data"]["processing_status"] == "IN_PROGRESS"
     advance(admin, 2)
     failed = order(api, oid)
-    assert failed["processing_status"] == "FAILED" and failed["state"] == "APPROVED"
+    assert failed["processing_status"] == "FAILED"
+    assert failed["state"] == "APPROVED"
     assert failed["tracking_information"] == []
     assert admin.get(f"/orders/{oid}/writes").json()["writes"][0]["code"] == 4004
 
@@ -92,7 +96,9 @@ def test_confirmed_delivery_orders_need_a_confirmed_delivery_carrier(api: httpx.
         "/orders/shipping_carriers", params={"order_type": "CONFIRMED_DELIVERY", "dest_country_code": "US"}
     )
     names = {c["name"] for c in carriers.json()["data"]}
-    assert "UPS" in names and "Yanwen" not in names and "RoyalMail" not in names
+    assert "UPS" in names
+    assert "Yanwen" not in names
+    assert "RoyalMail" not in names
     api.put(f"/orders/{oid}/tracking", json={**TRACKING, "shipping_provider": "Yanwen", "tracking_number": "UG1CN"})
     advance(admin, 2)
     assert order(api, oid)["processing_status"] == "FAILED"
@@ -150,7 +156,8 @@ def test_carrier_scan_and_delivery_milestones(running: RunningSandbox, api: http
     assert events(final) == ["ORDER_RELEASED", "MARK_SHIPPED", "CONFIRM_FULFILLED", "CONFIRMED_DELIVERED"]
     assert final["state"] == "SHIPPED"  # there is no delivered state
     times = [r["event_time"] for r in final["fulfillment_records"]]
-    assert times == sorted(times) and final["updated_at"] == times[-1]
+    assert times == sorted(times)
+    assert final["updated_at"] == times[-1]
 
 
 def test_cancelled_tracking_re_releases_the_order(
@@ -162,7 +169,8 @@ def test_cancelled_tracking_re_releases_the_order(
     advance(admin, 2)
     advance(admin, 9 * DAY)
     again = order(api, oid)
-    assert again["state"] == "APPROVED" and again["tracking_information"] == []
+    assert again["state"] == "APPROVED"
+    assert again["tracking_information"] == []
     assert events(again)[-2:] == ["TRACKING_CANCELLED", "ORDER_RE_RELEASED"]
     # it can be shipped again
     api.put(f"/orders/{oid}/tracking", json={**TRACKING, "tracking_number": "1ZNEW0001"})
@@ -179,9 +187,11 @@ def test_never_scanned_parcel_gets_a_late_fulfillment_penalty(
     api.put(f"/orders/{oid}/tracking", json=TRACKING)
     advance(admin, 8 * DAY)  # past 168 h after release
     late = order(api, oid)
-    assert "CONFIRM_FULFILLED" not in events(late) and len(late["penalties"]) == 1
+    assert "CONFIRM_FULFILLED" not in events(late)
+    assert len(late["penalties"]) == 1
     penalty = api.get(f"/penalties/{late['penalties'][0]}").json()["data"]
-    assert penalty["penalty_reason"] == "LATE_CONFIRMED_FULFILLMENT" and penalty["related_entity_id"] == oid
+    assert penalty["penalty_reason"] == "LATE_CONFIRMED_FULFILLMENT"
+    assert penalty["related_entity_id"] == oid
 
 
 def test_unshipped_order_is_refunded_with_a_penalty_at_expected_ship_time(
@@ -193,8 +203,10 @@ def test_unshipped_order_is_refunded_with_a_penalty_at_expected_ship_time(
     assert order(api, oid)["state"] == "APPROVED"
     advance(admin, 1)
     refunded = order(api, oid)
-    assert refunded["state"] == "REFUNDED" and refunded["updated_at"] == ship_by
-    assert refunded["refunds"][0]["refund_source"] == "WISH" and len(refunded["penalties"]) == 1
+    assert refunded["state"] == "REFUNDED"
+    assert refunded["updated_at"] == ship_by
+    assert refunded["refunds"][0]["refund_source"] == "WISH"
+    assert len(refunded["penalties"]) == 1
     assert api.get("/penalties/count").json()["data"]["count"] >= 1
 
 
@@ -202,14 +214,16 @@ def test_require_review_orders_are_resolved_later(api: httpx.Client, admin: http
     ids = [new_order(admin, state="REQUIRE_REVIEW") for _ in range(6)]
     advance(admin, 2 * DAY)
     states = {order(api, oid)["state"] for oid in ids}
-    assert states <= {"APPROVED", "DECLINED"} and states
+    assert states <= {"APPROVED", "DECLINED"}
+    assert states
 
 
 def test_address_changes_only_before_shipping(api: httpx.Client, admin: httpx.Client) -> None:
     oid = new_order(admin)
     address = {"street_address1": "5 Elm St", "city": "Denver", "state": "CO", "zipcode": "80202", "country_code": "US"}
     changed = api.put(f"/orders/{oid}/address", json=address).json()["data"]
-    assert changed["processing_source"] == "MODIFY_SHIPPING" and changed["processing_status"] == "IN_PROGRESS"
+    assert changed["processing_source"] == "MODIFY_SHIPPING"
+    assert changed["processing_status"] == "IN_PROGRESS"
     assert changed["full_address"]["shipping_detail"]["city"] == "Denver"
     advance(admin, 2)
     assert order(api, oid)["processing_status"] == "SUCCEEDED"
@@ -224,9 +238,11 @@ def test_refund_reasons_depend_on_the_stage(running: RunningSandbox, api: httpx.
     running.sandbox.config.never_scanned_share = 0
     oid = new_order(admin)
     before = api.get(f"/orders/{oid}/refund_reasons").json()["data"]
-    assert "MERCHANT_OUT_OF_STOCK" in before and "ITEM_IS_DAMAGED" not in before
+    assert "MERCHANT_OUT_OF_STOCK" in before
+    assert "ITEM_IS_DAMAGED" not in before
     wrong = api.put(f"/orders/{oid}/refund", json={"refund_reason": "ITEM_IS_DAMAGED"})
-    assert wrong.status_code == 400 and wrong.json()["code"] == 4008
+    assert wrong.status_code == 400
+    assert wrong.json()["code"] == 4008
     api.put(f"/orders/{oid}/tracking", json=TRACKING)
     advance(admin, 2)
     in_transit = api.get(f"/orders/{oid}/refund_reasons").json()["data"]
@@ -237,7 +253,8 @@ def test_refund_reasons_depend_on_the_stage(running: RunningSandbox, api: httpx.
     assert refund.json()["data"]["processing_source"] == "REFUND"
     advance(admin, 2)
     done = order(api, oid)
-    assert done["state"] == "REFUNDED" and done["refunds"][-1]["refund_reason"] == "SHIPPING_TAKING_TOO_LONG"
+    assert done["state"] == "REFUNDED"
+    assert done["refunds"][-1]["refund_reason"] == "SHIPPING_TAKING_TOO_LONG"
     assert api.get(f"/orders/{oid}/refund_reasons").json()["data"] == []
     again = api.put(f"/orders/{oid}/refund", json={"refund_reason": "SHIPPING_TAKING_TOO_LONG"})
     assert again.json()["code"] == 4009
@@ -255,7 +272,8 @@ def test_tickets_open_wait_for_the_merchant_and_close(
     advance(admin, 29 * DAY)
     tickets = api.get("/tickets", params={"states": "AWAITING_MERCHANT"}).json()["data"]
     mine = [t for t in tickets if t["orders"] == [{"id": oid}]]
-    assert len(mine) == 1 and mine[0]["state"] == "AWAITING_MERCHANT"
+    assert len(mine) == 1
+    assert mine[0]["state"] == "AWAITING_MERCHANT"
     tid = mine[0]["id"]
     reply = api.post(f"/tickets/{tid}/replies", json={"message": "A replacement is on its way"}).json()["data"]
     assert reply["sender"] == "MERCHANT"
@@ -264,7 +282,8 @@ def test_tickets_open_wait_for_the_merchant_and_close(
     running.sandbox.issue_token()  # 30 sandbox days went by: the first token expired
     api.headers["Authorization"] = f"Bearer {running.access_token}"
     closed = api.get(f"/tickets/{tid}").json()["data"]
-    assert closed["state"] == "CLOSED" and closed["resolution_info"]["closed_by"] == "USER"
+    assert closed["state"] == "CLOSED"
+    assert closed["resolution_info"]["closed_by"] == "USER"
     reopened = api.put(f"/tickets/{tid}", json={"state": "AWAITING_MERCHANT"}).json()["data"]
     assert reopened["state"] == "AWAITING_MERCHANT"
 
@@ -277,6 +296,7 @@ def test_clock_releases_new_orders(running: RunningSandbox, api: httpx.Client, a
         advance(admin, 3600)
         assert admin.get("/stats").json()["orders"]["total"] - before >= 6
         newest = api.get("/orders", params={"limit": 1, "sort_by": "released_at.desc"}).json()["data"][0]
-        assert newest["state"] == "APPROVED" and newest["released_at"] <= "2025-03-01T13:00:00.000Z"
+        assert newest["state"] == "APPROVED"
+        assert newest["released_at"] <= "2025-03-01T13:00:00.000Z"
     finally:
         running.sandbox.config.release_rate_per_hour = 0

@@ -1,5 +1,6 @@
 """Write-behaviour profiles (wishflow/sandbox/write_profiles.py): each open question about tracking
-writes answered each plausible way, chosen at start or through the admin API."""
+writes answered each plausible way, chosen at start or through the admin API.
+"""
 
 from __future__ import annotations
 
@@ -62,11 +63,14 @@ def test_the_write_response_shows_what_the_profile_says(profile: str, shows: str
     if shows == "empty":
         assert response == {}
     elif shows == "new":
-        assert _numbers(response) == [NUMBER] and response["processing_status"] == "IN_PROGRESS"
+        assert _numbers(response) == [NUMBER]
+        assert response["processing_status"] == "IN_PROGRESS"
     elif shows == "old":
-        assert _numbers(response) == [] and response.get("processing_status") is None
+        assert _numbers(response) == []
+        assert response.get("processing_status") is None
     else:
-        assert _numbers(response) == [] and response["processing_status"] == "IN_PROGRESS"
+        assert _numbers(response) == []
+        assert response["processing_status"] == "IN_PROGRESS"
 
 
 @pytest.mark.parametrize(("profile", "view"), [("default", "new"), ("queued", "queued"), ("empty-hidden", "hidden")])
@@ -76,14 +80,19 @@ def test_reads_while_processing_then_one_applied_write(profile: str, view: str) 
     _ship(sb, oid)
     during = sb.get_order(oid)
     if view == "new":
-        assert _numbers(during) == [NUMBER] and during["processing_status"] == "IN_PROGRESS"
+        assert _numbers(during) == [NUMBER]
+        assert during["processing_status"] == "IN_PROGRESS"
     elif view == "queued":
-        assert _numbers(during) == [] and during["processing_status"] == "IN_PROGRESS"
+        assert _numbers(during) == []
+        assert during["processing_status"] == "IN_PROGRESS"
     else:
-        assert _numbers(during) == [] and during.get("processing_status") is None
+        assert _numbers(during) == []
+        assert during.get("processing_status") is None
     sb.advance(2)
     done = sb.get_order(oid)
-    assert done["state"] == "SHIPPED" and _numbers(done) == [NUMBER] and done["processing_status"] == "SUCCEEDED"
+    assert done["state"] == "SHIPPED"
+    assert _numbers(done) == [NUMBER]
+    assert done["processing_status"] == "SUCCEEDED"
     assert _applied(sb, oid) == [NUMBER]
 
 
@@ -93,9 +102,11 @@ def test_processing_takes_minutes_or_hours_on_the_sandbox_clock(profile: str, se
     oid = _order(sb)
     _ship(sb, oid)
     sb.advance(seconds - 1)
-    assert sb.get_order(oid)["state"] == "APPROVED" and _applied(sb, oid) == []
+    assert sb.get_order(oid)["state"] == "APPROVED"
+    assert _applied(sb, oid) == []
     sb.advance(1)
-    assert sb.get_order(oid)["state"] == "SHIPPED" and _applied(sb, oid) == [NUMBER]
+    assert sb.get_order(oid)["state"] == "SHIPPED"
+    assert _applied(sb, oid) == [NUMBER]
 
 
 def test_busy_order_rejects_queues_or_lets_the_last_write_win() -> None:
@@ -111,16 +122,19 @@ def test_busy_order_rejects_queues_or_lets_the_last_write_win() -> None:
     _ship(sb, oid)
     _ship(sb, oid, OTHER)
     sb.advance(60)
-    assert _applied(sb, oid) == [NUMBER] and sb.get_order(oid)["processing_status"] == "IN_PROGRESS"
+    assert _applied(sb, oid) == [NUMBER]
+    assert sb.get_order(oid)["processing_status"] == "IN_PROGRESS"
     sb.advance(60)
-    assert _applied(sb, oid) == [NUMBER, OTHER] and _numbers(sb.get_order(oid)) == [OTHER, NUMBER]
+    assert _applied(sb, oid) == [NUMBER, OTHER]
+    assert _numbers(sb.get_order(oid)) == [OTHER, NUMBER]
 
     sb = _sandbox("busy-last-wins")
     oid = _order(sb)
     _ship(sb, oid)
     _ship(sb, oid, OTHER)
     sb.advance(120)
-    assert _applied(sb, oid) == [OTHER] and _numbers(sb.get_order(oid)) == [OTHER]
+    assert _applied(sb, oid) == [OTHER]
+    assert _numbers(sb.get_order(oid)) == [OTHER]
     assert [w["processing_status"] for w in sb.writes(oid)] == ["SUPERSEDED", "SUCCEEDED"]
 
 
@@ -131,9 +145,12 @@ def test_async_failure_is_visible_only_on_read_back_with_its_reason() -> None:
     assert response["processing_status"] == "IN_PROGRESS"  # accepted: nothing says it will fail
     sb.advance(2)
     order = sb.get_order(oid)
-    assert order["state"] == "APPROVED" and order["processing_status"] == "FAILED"
-    assert _numbers(order) == [] and order["processing_failed_reason"]
-    assert _applied(sb, oid) == [] and sb.writes(oid)[0]["processing_status"] == "FAILED"
+    assert order["state"] == "APPROVED"
+    assert order["processing_status"] == "FAILED"
+    assert _numbers(order) == []
+    assert order["processing_failed_reason"]
+    assert _applied(sb, oid) == []
+    assert sb.writes(oid)[0]["processing_status"] == "FAILED"
 
 
 def test_same_number_twice_is_a_second_modification_or_a_no_op() -> None:
@@ -154,11 +171,13 @@ def test_same_number_twice_is_a_second_modification_or_a_no_op() -> None:
 def test_profiles_resolve_by_name_or_knobs_and_refuse_unknowns() -> None:
     assert resolve("slow-hours").processing_seconds == 7200
     custom = resolve({"name": "queued", "processing_seconds": 30})
-    assert custom.view == "queued" and custom.processing_seconds == 30
+    assert custom.view == "queued"
+    assert custom.processing_seconds == 30
     for bad in ("nope", {"view": "sideways"}, {"colour": "red"}, {"failure_share": 2}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="write profile"):
             resolve(bad)  # type: ignore[arg-type]
-    assert "default" in PROFILES and resolve(None) == PROFILES["default"]
+    assert "default" in PROFILES
+    assert resolve(None) == PROFILES["default"]
 
 
 def test_admin_api_switches_the_profile(running) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """A warehouse with the report's figures (tests/report's seed) and personal data on every order:
 names (some customers ordering twice), streets, postcodes, phone numbers, payloads with the
-address, and completed orders old and new."""
+address, and completed orders old and new.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ PERSONAL_VALUES = ("Ada Lovelace-", "12 Analytical Engine Road", "Flat 9", "+44 
 
 def add_personal_data(url: str) -> dict[str, Any]:
     """Seed the report's warehouse and give every order a recipient; returns the expected figures
-    plus which orders are completed long ago (``old``) and recently (``recent``)."""
+    plus which orders are completed long ago (``old``) and recently (``recent``).
+    """
     expected = seed_warehouse(url)
     engine = sa.create_engine(url)
     old: list[tuple[str, str]] = []

@@ -1,6 +1,7 @@
 """Item 1 of issue 22: analysts read the ``analytics`` views, which cover the report and the
 dictionary's figures without personal data; on PostgreSQL the analyst role reads those and is refused
-everything else (raw tables, personal columns, the outbox, the salt)."""
+everything else (raw tables, personal columns, the outbox, the salt).
+"""
 
 from __future__ import annotations
 
@@ -60,9 +61,11 @@ def test_every_analytics_view_reads_without_personal_data(engine: sa.Engine, see
             )
         ).all()
     assert len(keyed) == seeded["orders"]
-    assert {r.postcode_prefix for r in keyed} == {"SW1"} and {r.country_code for r in keyed} == {"GB"}
+    assert {r.postcode_prefix for r in keyed} == {"SW1"}
+    assert {r.country_code for r in keyed} == {"GB"}
     # 7 customers: the same recipient gets the same key, different ones different keys
-    assert len({r.customer_key for r in keyed}) == 7 and all(len(r.customer_key) == 32 for r in keyed)
+    assert len({r.customer_key for r in keyed}) == 7
+    assert all(len(r.customer_key) == 32 for r in keyed)
 
 
 def test_the_report_builds_from_the_analytics_views_alone(
@@ -71,7 +74,8 @@ def test_the_report_builds_from_the_analytics_views_alone(
     from_tables = report_data.collect(engine, days=90, now=NOW)
     from_views = _report_from_views(monkeypatch, engine)
     assert from_views == from_tables
-    assert from_tables.shipped_orders == seeded["shipped"] and from_tables.refunds_total == seeded["refunds"]
+    assert from_tables.shipped_orders == seeded["shipped"]
+    assert from_tables.refunds_total == seeded["refunds"]
 
 
 @pytest.fixture
@@ -102,7 +106,8 @@ def test_the_analyst_role_reads_the_analytics_views_and_nothing_else(
     assert main([*args, "--warehouse-url", warehouse_url]) == 0
     assert main([*args, "--warehouse-url", warehouse_url]) == 0  # idempotent
     out = capsys.readouterr()
-    assert password not in out.out + out.err and f"{role} may read the analytics views" in out.out
+    assert password not in out.out + out.err
+    assert f"{role} may read the analytics views" in out.out
 
     owner = sa.create_engine(warehouse_url)
     from_tables = report_data.collect(owner, days=90, now=NOW)
@@ -141,4 +146,5 @@ def test_sqlite_has_no_roles_and_says_so(tmp_path: Any, capsys: pytest.CaptureFi
     assert main(["db", "upgrade", "--warehouse-url", url]) == 0
     assert main(["db", "grant-analyst", "reader", "--warehouse-url", url]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: a SQLite warehouse is a file and has no roles") and len(err.splitlines()) == 1
+    assert err.startswith("error: a SQLite warehouse is a file and has no roles")
+    assert len(err.splitlines()) == 1

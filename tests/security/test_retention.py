@@ -1,5 +1,6 @@
 """Item 2 of issue 22: retention blanks the personal fields of orders finished long ago, trims their
-payloads, records the run, and leaves every report figure (and the customer keys) unchanged."""
+payloads, records the run, and leaves every report figure (and the customer keys) unchanged.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ def test_retention_blanks_old_finished_orders_and_keeps_every_figure(engine: sa.
             assert not [p for p in PERSONAL_VALUES if p in text], key
             assert row["raw"]["id"] == key[1]  # the rest of the payload stays
         else:
-            assert row["recipient_name"] and row["street_address1"] and PERSONAL_VALUES[1] in text, key
+            assert row["recipient_name"], key
+            assert row["street_address1"], key
+            assert PERSONAL_VALUES[1] in text, key
 
     # every figure of the report, and the history, unchanged
     assert report_data.collect(engine, days=90, now=NOW) == before
@@ -58,22 +61,25 @@ def test_retention_blanks_old_finished_orders_and_keeps_every_figure(engine: sa.
             )
         ).all()
     # keys were computed before the fields went: every order keeps one, repeat customers share it
-    assert len(keys) == seeded["orders"] and len(set(keys.values())) == 7
+    assert len(keys) == seeded["orders"]
+    assert len(set(keys.values())) == 7
     assert {r.run_id: r.outcome for r in runs} == {"run-1:retention": "succeeded", "run-2:retention": "succeeded"}
     assert next(r.details for r in runs if r.run_id == "run-1:retention")["orders_blanked"] == result.orders_blanked
 
     # again: nothing left to do
     again = apply_retention(engine, "alpha", NOW, RetentionPolicy(personal_data_days=90), "run-3")
-    assert again.orders_blanked == 0 and _personal(engine) == personal
+    assert again.orders_blanked == 0
+    assert _personal(engine) == personal
 
 
 def test_no_policy_keeps_everything(engine: sa.Engine, warehouse_url: str) -> None:
     add_personal_data(warehouse_url)
     before = _personal(engine)
     kept = apply_retention(engine, "alpha", NOW, RetentionPolicy(), "run-1")
-    assert not kept.applied and kept.customer_keys_computed == 20  # keys are computed all the same
+    assert not kept.applied
+    assert kept.customer_keys_computed == 20  # keys are computed all the same
     assert _personal(engine) == before
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="personal_data_days must be at least 1"):
         RetentionPolicy(personal_data_days=0)
 
 
@@ -94,7 +100,8 @@ def test_the_follow_up_flow_applies_the_policy(
     monkeypatch: pytest.MonkeyPatch, sandbox: Any, tmp_path: Any, prefect_harness: None
 ) -> None:
     """A real follow-up run with ``WISHFLOW_RETENTION_DAYS``: the orders completed long before Wish's
-    today lose their personal fields, and the run is recorded."""
+    today lose their personal fields, and the run is recorded.
+    """
     from flows.follow_up import follow_up
     from wishflow.warehouse.engine import upgrade
 
@@ -113,7 +120,8 @@ def test_the_follow_up_flow_applies_the_policy(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WISHFLOW_RETENTION_BLOCK", raising=False)
     result = follow_up(store="alpha", refresh_orders=False)
-    assert result["retention"].applied and result["retention"].orders_blanked >= 1
+    assert result["retention"].applied
+    assert result["retention"].orders_blanked >= 1
     engine = sa.create_engine(url)
     try:
         personal = _personal(engine)

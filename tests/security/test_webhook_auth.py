@@ -145,12 +145,16 @@ def test_only_deliveries_with_the_stores_secret_become_prefect_events(
 
 def test_secret_comparison_and_generation() -> None:
     one, two = generate_secret(), generate_secret()
-    assert one.get_secret_value() != two.get_secret_value() and len(one.get_secret_value()) >= 43
+    assert one.get_secret_value() != two.get_secret_value()
+    assert len(one.get_secret_value()) >= 43
     assert secret_matches(one, one.get_secret_value())
     assert not secret_matches(one, two.get_secret_value())
-    assert not secret_matches(one, None) and not secret_matches(one, "")
-    assert not secret_matches(None, one.get_secret_value()) and not secret_matches(None, "")
-    assert "**" in repr(one) and one.get_secret_value() not in repr(one)
+    assert not secret_matches(one, None)
+    assert not secret_matches(one, "")
+    assert not secret_matches(None, one.get_secret_value())
+    assert not secret_matches(None, "")
+    assert "**" in repr(one)
+    assert one.get_secret_value() not in repr(one)
 
 
 def test_the_rate_limit_refills_with_time() -> None:
@@ -159,4 +163,5 @@ def test_the_rate_limit_refills_with_time() -> None:
     assert [limiter.allow("a") for _ in range(3)] == [True, True, False]
     assert limiter.allow("b")  # per store
     now[0] += 1.0  # one delivery per second refills one token
-    assert limiter.allow("a") and not limiter.allow("a")
+    assert limiter.allow("a")
+    assert not limiter.allow("a")

@@ -1,5 +1,6 @@
 """``wishflow webhooks subscribe`` generates a store's secret, keeps it owner-only and never prints
-it; ``wishflow webhooks serve`` refuses a secrets file others can read (one ``error:`` line, exit 2)."""
+it; ``wishflow webhooks serve`` refuses a secrets file others can read (one ``error:`` line, exit 2).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def test_subscribe_keeps_the_secret_owner_only_and_never_prints_it(
     out = capsys.readouterr().out
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     secret = json.loads(secrets_file.read_text())["shop-9"]
-    assert len(secret) >= 43 and secret not in out and "<secret>" in out
+    assert len(secret) >= 43
+    assert secret not in out
+    assert "<secret>" in out
     http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
 
     def shop_9_subscriptions() -> list[dict[str, Any]]:
@@ -60,7 +63,9 @@ def test_serve_refuses_a_secrets_file_others_can_read(tmp_path: Path, capsys: py
     secrets_file.chmod(0o644)
     assert main(["webhooks", "serve", "--port", "0", "--secrets-file", str(secrets_file)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "chmod 600" in err and "s3cr3t" not in err
+    assert err.startswith("error: ")
+    assert "chmod 600" in err
+    assert "s3cr3t" not in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -15,7 +15,8 @@ from wishflow.api.client import WishClient
 @pytest.fixture(autouse=True)
 def _short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run the sandbox in real time with 1-2 s client timeouts: a send settles after 2 s (the
-    production horizon is a policy setting of minutes; tests that need it pass their own clock)."""
+    production horizon is a policy setting of minutes; tests that need it pass their own clock).
+    """
     monkeypatch.setenv("WISHFLOW_WRITE_SETTLE_SECONDS", "2")
 
 

@@ -1,5 +1,6 @@
 """Helpers for the shipping tests: orders made in the sandbox, pulled into the warehouse, and marked
-valid (as the validation stage would), plus a client with a short timeout for fault tests."""
+valid (as the validation stage would), plus a client with a short timeout for fault tests.
+"""
 
 from __future__ import annotations
 

@@ -40,8 +40,10 @@ def test_ship_status_lists_pending_writes_and_refuses_a_bad_policy(
     capsys.readouterr()
     assert main(["ship", "status", "--warehouse-url", url, "--json"]) == 0
     out = capsys.readouterr().out
-    assert '"pending_at_wish": 0' in out and '"overdue": []' in out
-    assert '"refunds": {}' in out and '"address_changes": {}' in out
+    assert '"pending_at_wish": 0' in out
+    assert '"overdue": []' in out
+    assert '"refunds": {}' in out
+    assert '"address_changes": {}' in out
     # a write sent two days ago and still unproven, and an open conflict: tables by default
     engine = sa.create_engine(url)
     sent = datetime.now(UTC) - timedelta(days=2)
@@ -71,19 +73,25 @@ def test_ship_status_lists_pending_writes_and_refuses_a_bad_policy(
     engine.dispose()
     assert main(["ship", "status", "--warehouse-url", url]) == 0
     out = capsys.readouterr().out
-    assert "{" not in out and "pending at Wish: 1 (1 overdue" in out
+    assert "{" not in out
+    assert "pending at Wish: 1 (1 overdue" in out
     late = next(line for line in out.splitlines() if line.startswith("o-late"))
-    assert sent.strftime("%Y-%m-%d %H:%M:%S UTC") in late and "submitted" in late
+    assert sent.strftime("%Y-%m-%d %H:%M:%S UTC") in late
+    assert "submitted" in late
     conflict = next(line for line in out.splitlines() if line.startswith("o-conf"))
-    assert "ZZ9" in conflict and " UTC" in conflict
+    assert "ZZ9" in conflict
+    assert " UTC" in conflict
     assert main(["ship", "status", "--warehouse-url", url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["overdue"][0]["sent_at"].endswith("+00:00") and data["outbox"] == {"submitted": 1, "conflict": 1}
+    assert data["overdue"][0]["sent_at"].endswith("+00:00")
+    assert data["outbox"] == {"submitted": 1, "conflict": 1}
     monkeypatch.setenv("WISHFLOW_WRITE_OVERDUE_SECONDS", "soon")
     assert main(["ship", "status", "--warehouse-url", url]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: WISHFLOW_WRITE_OVERDUE_SECONDS") and "Traceback" not in err
+    assert err.startswith("error: WISHFLOW_WRITE_OVERDUE_SECONDS")
+    assert "Traceback" not in err
     monkeypatch.delenv("WISHFLOW_WRITE_OVERDUE_SECONDS")
     missing = tmp_path / "typo.db"
     assert main(["ship", "status", "--warehouse-url", f"sqlite:///{missing}"]) == 2
-    assert capsys.readouterr().err.startswith("error: no warehouse at") and not missing.exists()
+    assert capsys.readouterr().err.startswith("error: no warehouse at")
+    assert not missing.exists()

@@ -1,6 +1,7 @@
 """Crash test: the ship flow runs in a subprocess that is SIGKILLed at a random point (a few seeds,
 with some responses lost on top); a rerun settles what was left, and every order carries exactly one
-accepted tracking write, the one the warehouse recorded."""
+accepted tracking write, the one the warehouse recorded.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Exactly once against the sandbox: faults that leave a write's outcome unknown never lead to a
-second accepted tracking write, and the warehouse agrees with the sandbox."""
+second accepted tracking write, and the warehouse agrees with the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -113,10 +114,12 @@ def test_tracking_conflict_is_reported_and_never_overwritten(engine, sandbox, cl
     for b in plan.batch_ids:
         submitter.submit_batch(b)
     report = submitter.reconcile(STORE)
-    assert report.conflict == 1 and victim in report.conflicts
+    assert report.conflict == 1
+    assert victim in report.conflicts
     with engine.connect() as conn:
         row = conn.execute(sa.select(shipments).where(shipments.c.order_id == victim)).one()
-    assert row.state == "conflict" and row.found_tracking_number == "YT1234567890123456"
+    assert row.state == "conflict"
+    assert row.found_tracking_number == "YT1234567890123456"
     order = sandbox.sandbox.get_order(victim)
     assert order["tracking_information"][0]["tracking_number"] == "YT1234567890123456"
     assert [w["body"]["tracking_number"] for w in accepted_tracking(sandbox, victim)] == ["YT1234567890123456"]
@@ -129,7 +132,8 @@ def test_tracking_conflict_is_reported_and_never_overwritten(engine, sandbox, cl
 def test_a_send_that_lands_after_the_client_gave_up_is_not_sent_again(engine, sandbox, seed) -> None:
     """The write reaches Wish only after the client timed out *and* read the order back (a request
     queued behind Wish's gateway). Judging "not on the order, send again" at that moment ships the
-    order twice; the submitter waits until the send has settled and then finds ours on the order."""
+    order twice; the submitter waits until the send has settled and then finds ours on the order.
+    """
     sandbox.sandbox.config.ship_processing_seconds = 0  # the second write would land on a SHIPPED order
     ids = seed(count=3)
     set_faults(
@@ -147,7 +151,8 @@ def test_a_send_that_lands_after_the_client_gave_up_is_not_sent_again(engine, sa
 
 def test_reconcile_after_a_crash_waits_for_the_dead_runs_send_to_settle(engine, sandbox, seed) -> None:
     """A run died while its PUT was still on the way (sent_at set, no claimer). The next run's
-    reconcile reads back before the write has landed: it must park the row, not send it again."""
+    reconcile reads back before the write has landed: it must park the row, not send it again.
+    """
     import threading
 
     import httpx

@@ -1,5 +1,6 @@
 """The ship flows end to end with a Prefect test harness: single and batch shipments, dry run, a
-carrier Wish will not accept, modify tracking and change address."""
+carrier Wish will not accept, modify tracking and change address.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_batch_shipment_through_the_flow(flow_env, engine, sandbox, seed) -> Non
     with engine.connect() as conn:
         states = dict(conn.execute(sa.select(shipments.c.order_id, shipments.c.state)).all())
         assert conn.execute(sa.select(sa.func.count()).select_from(shipment_batches)).scalar() >= 3
-    assert set(states) == set(ids) and set(states.values()) == {"confirmed"}
+    assert set(states) == set(ids)
+    assert set(states.values()) == {"confirmed"}
     assert all(len(accepted_tracking(sandbox, oid)) == 1 for oid in ids)
 
 
@@ -58,7 +60,8 @@ def test_single_shipment_with_a_given_number(flow_env, engine, sandbox, seed) ->
     result = ship_orders(store=STORE, tracking_numbers={ids[0]: "YT1111222233334444"}, follow_seconds=0.0)
     assert result["plan"]["planned"] == 1
     assert [w["body"]["tracking_number"] for w in accepted_tracking(sandbox, ids[0])] == ["YT1111222233334444"]
-    assert writes(sandbox, ids[1]) == [] and writes(sandbox, ids[2]) == []
+    assert writes(sandbox, ids[1]) == []
+    assert writes(sandbox, ids[2]) == []
 
 
 def test_dry_run_sends_nothing(flow_env, engine, sandbox, seed) -> None:
@@ -66,7 +69,8 @@ def test_dry_run_sends_nothing(flow_env, engine, sandbox, seed) -> None:
 
     ids = seed(count=4)
     result = ship_orders(store=STORE, dry_run=True)
-    assert result["dry_run"] and result["plan"]["orders"] == 4
+    assert result["dry_run"]
+    assert result["plan"]["orders"] == 4
     assert all(writes(sandbox, oid) == [] for oid in ids)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(shipments)).scalar() == 0
@@ -103,7 +107,8 @@ def test_ship_form_offers_no_internal_knobs_and_the_policy_holds_them(flow_env, 
     form = set(ship_orders.parameters.properties)
     assert {"carrier", "package", "order_ids", "tracking_numbers"} <= form
     assert not form & {"workers", "max_rate", "lease_seconds"}
-    assert resolve_shipping_policy(None).workers == 8 and resolve_shipping_policy(None).lease_seconds == 600.0
+    assert resolve_shipping_policy(None).workers == 8
+    assert resolve_shipping_policy(None).lease_seconds == 600.0
     flow_env.write_text(flow_env.read_text() + "workers: 3\nmax_rate: 40\nlease_seconds: 90\n")
     block = resolve_shipping_policy(None)
     assert (block.workers, block.max_rate, block.lease_seconds) == (3, 40.0, 90.0)
@@ -134,4 +139,6 @@ def test_modify_tracking_and_change_address(flow_env, engine, sandbox, seed) -> 
     )
     assert "not sent again" in again["detail"]
     numbers = [w["body"]["tracking_number"] for w in accepted_tracking(sandbox, ids[0])]
-    assert numbers[-1] == "YT9999888877776666" and numbers.count("YT9999888877776666") == 1 and len(numbers) == 2
+    assert numbers[-1] == "YT9999888877776666"
+    assert numbers.count("YT9999888877776666") == 1
+    assert len(numbers) == 2

@@ -1,7 +1,8 @@
 """Every judge of the outbox against every response shape a plausible Wish may give: the new state,
 the old state, a queued state, an empty body, an asynchronous failure (with its reason, and a stale
 one from before our send), another number on the order. Only a read-back that proves it ends a
-write FAILED; before our send has settled, "nothing of ours on the order" proves nothing."""
+write FAILED; before our send has settled, "nothing of ours on the order" proves nothing.
+"""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def test_every_judge_with_every_response_shape(kind: str, shape: str) -> None:
 
 def test_nothing_unproven_is_ever_failed() -> None:
     """A queued write, the old state or an empty body, however long ago the send: never FAILED before
-    the send has settled, and a queued write is never failed nor resent at all."""
+    the send has settled, and a queued write is never failed nor resent at all.
+    """
     row = _row()
     shapes = _shapes("ship")
     for minutes in (0, 1, 5, 14):
@@ -128,7 +130,8 @@ def test_nothing_unproven_is_ever_failed() -> None:
 def test_async_failure_carries_its_reason_and_a_stale_failure_is_not_ours() -> None:
     shapes = _shapes("ship")
     failed = judge_follow(_row(), shapes["failed-async"], settle=SETTLE, now=BEFORE)
-    assert failed.verdict == Verdict.FAILED and "invalid number" in failed.detail
+    assert failed.verdict == Verdict.FAILED
+    assert "invalid number" in failed.detail
     # a FAILED status from before our send proves nothing about ours until ours has settled
     assert judge_readback(_row(state="submitting"), shapes["failed-stale"], settle=SETTLE, now=BEFORE).verdict == (
         Verdict.SETTLE
@@ -153,7 +156,8 @@ def test_response_shapes_are_all_accepted_never_judged() -> None:
 
 def test_a_failure_with_our_number_still_shown_is_ours_only_after_our_send() -> None:
     """A Wish that keeps our number visible on a FAILED modify: FAILED if the failure came after our
-    send; an older failure under our number on a shipped order means ours went through."""
+    send; an older failure under our number on a shipped order means ours went through.
+    """
     row = _row("modify")
     after = {
         "state": "SHIPPED",
@@ -173,7 +177,8 @@ def test_write_policy_from_the_environment() -> None:
 
     assert WritePolicy.from_env({}) == WritePolicy(settle=timedelta(hours=3), overdue=DEFAULT_OVERDUE)
     got = WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": "60", "WISHFLOW_WRITE_OVERDUE_SECONDS": "7200"})
-    assert got.settle == timedelta(seconds=60) and got.overdue == timedelta(hours=2)
+    assert got.settle == timedelta(seconds=60)
+    assert got.overdue == timedelta(hours=2)
     for bad in ("abc", "-1"):
         with pytest.raises(WishConfigError):
             WritePolicy.from_env({"WISHFLOW_WRITE_SETTLE_SECONDS": bad})

@@ -1,5 +1,6 @@
 """Label costs (issue 18): a cost a label source reports is checked, carried with its number, and
-recorded once per parcel on its shipment, so analysts can sum postage by carrier exactly."""
+recorded once per parcel on its shipment, so analysts can sum postage by carrier exactly.
+"""
 
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ def test_the_sandbox_reports_a_cost_and_each_label_is_recorded_once(
         costed = [r for r in members if r.label_cost is not None]
         assert len(costed) == 1, members  # one label, one cost, on the parcel's first order
         assert costed[0].order_id == min(r.order_id for r in members)
-        assert costed[0].label_cost >= Decimal("2.85") and costed[0].label_cost_currency == "USD"
+        assert costed[0].label_cost >= Decimal("2.85")
+        assert costed[0].label_cost_currency == "USD"
     total = sum(r.label_cost for r in rows if r.label_cost is not None)
     assert sum(Decimal(str(p.postage)) for p in postage) == total
     assert sum(int(p.parcels) for p in postage) == len(parcels)

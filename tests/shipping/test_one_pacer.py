@@ -1,5 +1,6 @@
 """One rate limiter: shipping's workers wait at the client's pacer, which paces every holder of the
-client; the ship run's ``max_rate`` and ``workers`` tighten that pacer instead of building a second one."""
+client; the ship run's ``max_rate`` and ``workers`` tighten that pacer instead of building a second one.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_limit_tightens_the_pacer_and_never_loosens_it() -> None:
     assert (pacer.max_rate, pacer.reserve) == (2.0, 8)
     pacer.limit(None)
     assert pacer.max_rate == 2.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_rate"):
         pacer.limit(0)
 
 

@@ -1,6 +1,7 @@
 """Address changes and merchant refunds on the one write path: their judges with every response
 shape, and the kill-and-rerun, lost-response and 5xx scenarios that tracking writes pass. Every
-order ends with exactly one accepted write of the kind at the sandbox."""
+order ends with exactly one accepted write of the kind at the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -226,7 +227,8 @@ def test_kill_and_rerun_lost_responses_and_5xx_end_with_one_write(
         assert len(_accepted(sandbox, oid, endpoint)) == 1, writes(sandbox, oid)
         order = sandbox.sandbox.get_order(oid)
         if kind == "refund":
-            assert order["state"] == "REFUNDED" and len(order["refunds"]) == 1
+            assert order["state"] == "REFUNDED"
+            assert len(order["refunds"]) == 1
         else:
             assert order["full_address"]["shipping_detail"]["street_address1"] == "2 New Street"
 
@@ -253,7 +255,8 @@ def test_refund_reason_must_be_one_the_order_offers_and_holds_the_order(engine, 
 def test_address_change_planned_then_resumed(engine, sandbox, seed, client) -> None:
     ids = seed(count=1)
     change_id, done = plan_address_change(engine, client, STORE, ids[0], {"city": "Newtown"})
-    assert done is None and change_id
+    assert done is None
+    assert change_id
     same, _ = plan_address_change(engine, client, STORE, ids[0], {"city": "Newtown"})
     assert same == change_id  # rerun with the same address resumes the same change
     result = change_address(engine, client, STORE, ids[0], {"city": "Newtown"})

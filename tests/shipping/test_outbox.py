@@ -1,5 +1,6 @@
 """The outbox's state machine on SQLite and PostgreSQL: atomic claims (two claimers never share a
-row), guarded transitions, takeover of abandoned claims, and the read-back verdicts."""
+row), guarded transitions, takeover of abandoned claims, and the read-back verdicts.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def test_concurrent_claims_never_share_a_row(engine) -> None:
     for t in threads:
         t.join()
     ids = [i for chunk in claimed for i in chunk]
-    assert len(ids) == 60 and len(set(ids)) == 60
+    assert len(ids) == 60
+    assert len(set(ids)) == 60
     assert ob.counts_by_state(engine, "s") == {"submitting": 60}
 
 
@@ -170,7 +172,8 @@ def test_readback_verdicts() -> None:
     )
     assert judge_readback(r, _order(["YT1"], "SHIPPED", "SUCCEEDED", "UPDATE_TRACKING")).verdict == Verdict.CONFIRMED
     conflict = judge_readback(r, _order(["ZZ9"], "SHIPPED", "SUCCEEDED"))
-    assert conflict.verdict == Verdict.CONFLICT and conflict.found_tracking_number == "ZZ9"
+    assert conflict.verdict == Verdict.CONFLICT
+    assert conflict.found_tracking_number == "ZZ9"
     assert judge_readback(r, _order(["ZZ9", "YT1"], "SHIPPED")).verdict == Verdict.CONFLICT  # ours was replaced
     assert judge_readback(r, _order([])).verdict == Verdict.SEND
     assert judge_readback(r, _order([], status="IN_PROGRESS", source="MODIFY_SHIPPING")).verdict == Verdict.WAIT
@@ -187,5 +190,6 @@ def test_follow_verdicts() -> None:
     assert judge_follow(r, _order(["YT1"], "SHIPPED", "SUCCEEDED", "UPDATE_TRACKING")).verdict == Verdict.CONFIRMED
     assert judge_follow(r, _order(["YT1"], status="IN_PROGRESS")).verdict == Verdict.SUBMITTED
     failed = judge_follow(r, _order([], status="FAILED", source="UPDATE_TRACKING"))
-    assert failed.verdict == Verdict.FAILED and "FAILED" in failed.detail
+    assert failed.verdict == Verdict.FAILED
+    assert "FAILED" in failed.detail
     assert judge_follow(r, _order(["ZZ9"], "SHIPPED", "SUCCEEDED")).verdict == Verdict.CONFLICT

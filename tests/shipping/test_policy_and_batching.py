@@ -1,5 +1,6 @@
 """Policy rules (first match wins, default, YAML, carrier check), packages, combined-shipment edges,
-batching, and tracking-number checks: pure library tests, no server."""
+batching, and tracking-number checks: pure library tests, no server.
+"""
 
 from __future__ import annotations
 
@@ -153,9 +154,11 @@ def test_carrier_check_is_cached_and_rejects_before_planning(policy, skus) -> No
 def test_packages_from_skus_and_presets(policy, skus) -> None:
     plan = plan_shipments([order(sku="MUG", quantity=3, country_code="GB")], policy, skus)
     parcel = plan.parcels[0]
-    assert parcel.package == "medium_box" and parcel.weight_grams == 3 * 400 + 250
+    assert parcel.package == "medium_box"
+    assert parcel.weight_grams == 3 * 400 + 250
     plan = plan_shipments([order(sku="UNKNOWN")], policy, skus, package="tiny")
-    assert plan.parcels[0].package == "tiny" and plan.parcels[0].estimated_weight
+    assert plan.parcels[0].package == "tiny"
+    assert plan.parcels[0].estimated_weight
     with pytest.raises(PolicyError):
         plan_shipments([order()], policy, skus, package="crate")
 
@@ -194,7 +197,8 @@ def test_combined_orders_share_one_number_and_batches_follow_deadlines(policy, s
     assert [sorted(p.order_ids) for p in combined] == [["x1", "x2"]]
     assert all(b.order_count <= 3 for b in plan.batches)
     firsts = [b.parcels[0].order_ids[0] for b in plan.batches]
-    assert firsts[0] == "x1" and plan.batches[-1].parcels[-1].order_ids == ["late"]
+    assert firsts[0] == "x1"
+    assert plan.batches[-1].parcels[-1].order_ids == ["late"]
     # x1 and x2 given different numbers by hand: refused, never half-combined
     with pytest.raises(LabelError, match="different numbers"):
         ManualLabels({"x1": "YT0000000000000001", "x2": "YT0000000000000002"}).numbers(combined)

@@ -64,7 +64,8 @@ def _record_figure(kind: str, **data: Any) -> None:
 
 def _policy(profile: str) -> WritePolicy:
     """The settle horizon must outlast what Wish may still be doing unseen: processing that does not
-    show (``hidden``) and requests queued at its gateway. That is the profile's assumption."""
+    show (``hidden``) and requests queued at its gateway. That is the profile's assumption.
+    """
     processing = PROCESSING.get(profile, 2)
     return WritePolicy(settle=timedelta(seconds=max(900, 1.5 * processing)), overdue=timedelta(hours=12))
 
@@ -142,7 +143,8 @@ def _drive(
     """Later runs: advance the sandbox clock a step, follow, reconcile, send what is planned, re-plan
     orders whose write provably failed; until every order holds a confirmed write. The first steps
     fall inside Wish's processing (a run then sees writes queued or not shown yet), later ones cross
-    the settle horizon."""
+    the settle horizon.
+    """
     for n, step in enumerate(steps):
         with engine.connect() as conn:
             states = dict(
@@ -268,7 +270,8 @@ def test_exactly_once_under_every_write_profile(engine, sandbox, seed, profile: 
 
 def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(engine, sandbox, seed) -> None:
     """Wish takes 2 hours and does not show the write meanwhile: the order stays pending (never failed,
-    never resent) past the overdue horizon, while another order ships."""
+    never resent) past the overdue horizon, while another order ships.
+    """
     from wishflow.shipping.status import overdue_writes
 
     admin(sandbox, "PUT", "/sandbox/write_profile", json={"name": "slow-hours"})
@@ -285,7 +288,9 @@ def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(en
         _advance(sandbox, 90 * 60)
         with Submitter(client, engine, workers=1, policy=policy, clock=clock) as submitter:
             report = submitter.follow(STORE)
-            assert report.pending == 1 and report.failed == 0 and report.sent == 0
+            assert report.pending == 1
+            assert report.failed == 0
+            assert report.sent == 0
             late = overdue_writes(engine, STORE, overdue=policy.overdue, now=clock())
             assert [w["order_id"] for w in late] == ids[:1]
             # the other order ships meanwhile
@@ -293,7 +298,8 @@ def test_a_pending_write_is_listed_as_overdue_and_does_not_block_other_orders(en
                 engine, client, STORE, default_policy(), labels=SandboxLabels(sandbox.base_url), order_ids=ids[1:]
             )
             sent = sum(submitter.submit_batch(batch).sent for batch in other.batch_ids)
-            assert sent == 1 and len(_accepted(sandbox, ids[1])) == 1
+            assert sent == 1
+            assert len(_accepted(sandbox, ids[1])) == 1
         _advance(sandbox, 2 * 3600)
         with Submitter(client, engine, workers=1, policy=policy, clock=clock) as submitter:
             report = submitter.follow(STORE)

@@ -136,11 +136,14 @@ def test_every_amount_keeps_its_currency_and_no_figure_mixes_them(wish: Wish, en
         assert today[figure] == {c: v.quantize(Decimal("0.01")) for c, v in expected.items()}
     text = render_markdown(daily_summary(engine, STORE, day))
     line = next(x for x in text.splitlines() if x.startswith("| Refunded amount |"))
-    assert "USD" in line and "EUR" in line  # each currency its own figure, none summed across
+    # each currency its own figure, none summed across
+    assert "USD" in line
+    assert "EUR" in line
     report = collect(engine, STORE, now=START + timedelta(days=7), days=30)
-    for count, amounts in report.refunds_by_reason.values():
-        assert set(amounts) <= {"USD", "EUR"} and count > 0
-    assert sum(n for n, _ in report.refunds_by_reason.values()) == len(refunded)
+    for money in report.refund_money:
+        assert money.currency in {"USD", "EUR"}
+        assert money.refunds > 0
+    assert sum(report.refunds_by_reason.values()) == len(refunded)
 
 
 def test_fbw_orders_are_never_planned_for_shipping(sandbox: Any, engine: sa.Engine) -> None:
@@ -170,7 +173,8 @@ def test_fbw_orders_are_never_planned_for_shipping(sandbox: Any, engine: sa.Engi
     merchant_ships = {ids["store"], ids["ltl"], ids["express"]}
     assert {o.order_id for o in ready_orders(engine, STORE)} == merchant_ships
     reasons = not_ready_reasons(engine, STORE, [ids["fbw"], ids["fbw_express"]])
-    assert set(reasons) == {ids["fbw"], ids["fbw_express"]} and all("Wish" in r for r in reasons.values())
+    assert set(reasons) == {ids["fbw"], ids["fbw_express"]}
+    assert all("Wish" in r for r in reasons.values())
     # nor are they waiting to ship, at risk or on the action list: Wish ships them (v_open_orders)
     assert queue_counts(engine, STORE).waiting_to_ship == 3
     at_risk = {a["order_id"] for a in action_items(engine, STORE) if a["kind"] == "order_at_risk"}
@@ -182,7 +186,8 @@ def test_fbw_orders_are_never_planned_for_shipping(sandbox: Any, engine: sa.Engi
         pull(client, engine)
     states = {r["order_id"]: r for r in table(engine, orders)}
     for kind in ("fbw", "fbw_express"):
-        assert states[ids[kind]]["state"] == "SHIPPED" and states[ids[kind]]["shipping_provider"] == "WishPost"
+        assert states[ids[kind]]["state"] == "SHIPPED"
+        assert states[ids[kind]]["shipping_provider"] == "WishPost"
     wish.admin.close()
 
 
@@ -195,7 +200,8 @@ def test_a_reversed_penalty_is_synced_onto_its_row_and_leaves_the_action_list(wi
         now = client.server_now()
         sync_penalties(client, engine, STORE)
         (fine,) = table(engine, penalties)
-        assert fine["order_id"] == order_id and fine["reversed"] is False
+        assert fine["order_id"] == order_id
+        assert fine["reversed"] is False
         update_follow_ups(engine, STORE, now=now)
         open_reviews = [f for f in table(engine, follow_ups) if f["kind"] == "PENALTY_REVIEW"]
         assert [f["entity_id"] for f in open_reviews] == [fine["penalty_id"]]
@@ -206,21 +212,27 @@ def test_a_reversed_penalty_is_synced_onto_its_row_and_leaves_the_action_list(wi
         assert reversal["reversed"] is True
         wish.advance(minutes=30)
         sync = sync_penalties(client, engine, STORE)
-        assert sync.inserted == 0 and sync.updated == 1
+        assert sync.inserted == 0
+        assert sync.updated == 1
         (after,) = table(engine, penalties)  # the same row, now reversed: not a second penalty
-        assert after["penalty_id"] == fine["penalty_id"] and after["reversed"] is True
-        assert after["reversed_at"] is not None and after["penalty_amount"] == fine["penalty_amount"]
+        assert after["penalty_id"] == fine["penalty_id"]
+        assert after["reversed"] is True
+        assert after["reversed_at"] is not None
+        assert after["penalty_amount"] == fine["penalty_amount"]
         update_follow_ups(engine, STORE, now=client.server_now())
         (review,) = [f for f in table(engine, follow_ups) if f["kind"] == "PENALTY_REVIEW"]
-        assert review["resolved_at"] is not None and "reversed" in str(review["resolution"])
+        assert review["resolved_at"] is not None
+        assert "reversed" in str(review["resolution"])
         assert action_items(engine, STORE) == []  # no review asked of a reversed penalty
         again = sync_penalties(client, engine, STORE)
-        assert again.inserted == 0 and again.updated == 0
+        assert again.inserted == 0
+        assert again.updated == 0
 
 
 def test_penalties_reversed_over_time_are_all_synced(wish: Wish, engine: sa.Engine) -> None:
     """Under the penalty_reversals profile Wish reverses about half the penalties one to three days
-    later; after a sync the warehouse agrees with Wish on every one."""
+    later; after a sync the warehouse agrees with Wish on every one.
+    """
     wish.profile("penalty_reversals")
     wish.post("/orders", json={"count": 30, "spread_seconds": 600})
     wish.advance(days=5, hours=1)
@@ -233,12 +245,14 @@ def test_penalties_reversed_over_time_are_all_synced(wish: Wish, engine: sa.Engi
             sync_penalties(client, engine, STORE)
         truth = {p["id"]: p["reversed"] for p in client.request("GET", "/penalties", params={"limit": 500})}
     stored = {p["penalty_id"]: p["reversed"] for p in table(engine, penalties)}
-    assert stored == truth and 0 < sum(truth.values()) < len(truth)
+    assert stored == truth
+    assert 0 < sum(truth.values()) < len(truth)
 
 
 def test_an_order_whose_money_mixes_currencies_is_an_input_problem() -> None:
     """One currency column stands beside an order's amounts: amounts in two currencies cannot be stored
-    as one, so the order is flagged (and quarantined by validation), never stored under one code."""
+    as one, so the order is flagged (and quarantined by validation), never stored under one code.
+    """
     sandbox = Sandbox(SandboxConfig(seed=3, data_profile="merchant_cny"))
     (order_id,) = sandbox.create_orders([{}])
     order = sandbox.get_order(order_id)
@@ -254,7 +268,8 @@ def test_an_order_whose_money_mixes_currencies_is_an_input_problem() -> None:
 
 def test_an_fbw_parcel_raises_no_tracking_exception_for_the_merchant(wish: Wish, engine: sa.Engine) -> None:
     """Parcels never scanned: the merchant's own is a tracking exception to act on; Wish's FBW parcel,
-    tracked all the same, is not (Wish ships it)."""
+    tracked all the same, is not (Wish ships it).
+    """
     config = wish.sandbox.sandbox.config  # the sandbox fixture restores the config for the next test
     config.never_scanned_share, config.delayed_share, config.cancelled_share = 1.0, 0.0, 0.0
     config.ship_processing_seconds = 0

@@ -1,5 +1,6 @@
 """The sync engine: a stream read a page per call (a task's chunk) from the position the last call
-returned records what one call reading everything records, and its cursor follows the shared rules."""
+returned records what one call reading everything records, and its cursor follows the shared rules.
+"""
 
 from __future__ import annotations
 
@@ -32,13 +33,15 @@ def test_chunks_of_one_page_resume_where_the_last_ended(sandbox: Any, engine: sa
         advance(sandbox, minutes=5)
         now = wish_now(client)
         window = plan(TICKETS, engine, STORE, server_now=now)
-        assert window.start is None and window.end < now  # no cursor yet; the safety lag
+        assert window.start is None  # no cursor yet
+        assert window.end < now  # the safety lag
         position = None
         calls = 0
         while True:
             chunk = run_pages(TICKETS, client, engine, STORE, window, position, max_pages=1, page_size=20)
             calls += 1
-            assert chunk.pages == 1 and chunk.unresolved == 0
+            assert chunk.pages == 1
+            assert chunk.unresolved == 0
             position = chunk.next_position
             if position is None:
                 break
@@ -46,6 +49,7 @@ def test_chunks_of_one_page_resume_where_the_last_ended(sandbox: Any, engine: sa
         rows = snapshot(engine, [tickets])["tickets"]
         assert len(rows) == 90
         cursor = read_cursor(engine, STORE, TICKETS.name)
-        assert cursor is not None and cursor <= window.end
+        assert cursor is not None
+        assert cursor <= window.end
         again = run_pages(TICKETS, client, engine, STORE, plan(TICKETS, engine, STORE, server_now=wish_now(client)))
         assert again.count("inserted") == again.count("updated") == 0

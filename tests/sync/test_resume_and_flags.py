@@ -65,7 +65,8 @@ def test_a_retried_chunk_resumes_after_its_last_committed_page(engine: sa.Engine
         resume=done,
         on_page=lambda r: committed.__setitem__("k", r),
     )
-    assert result.next_position is None and result.pages == 11  # ten full pages and a last short one
+    assert result.next_position is None
+    assert result.pages == 11  # ten full pages and a last short one
     # no page re-read: the pages left, plus at most one probe of updated_at_min's semantics (a new paginator)
     assert 11 - pages_before <= lister.calls - calls_before <= 12 - pages_before
     assert result.load.new == 1000
@@ -83,5 +84,7 @@ def test_future_dated_orders_are_flagged_once(engine: sa.Engine) -> None:
     assert flag_future_orders(engine, "s", records, now, run_id="r2") == 1
     with engine.connect() as conn:
         rows = conn.execute(sa.select(rejected_records).where(rejected_records.c.source == FUTURE_SOURCE)).all()
-    assert len(rows) == 1 and rows[0].order_id == "a" * 24 and rows[0].run_id == "r2"
+    assert len(rows) == 1
+    assert rows[0].order_id == "a" * 24
+    assert rows[0].run_id == "r2"
     assert "after Wish's clock" in rows[0].reason

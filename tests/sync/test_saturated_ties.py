@@ -55,7 +55,8 @@ def count(engine: sa.Engine, table: sa.Table, *where: sa.ColumnElement[bool]) ->
 
 def faulty(sandbox: Any, path: str) -> None:
     """A 30% mix of 5xx, cut-off and malformed answers on every Wish read, and a scripted 429 and two
-    503s on ``path`` (the client retries each at the request)."""
+    503s on ``path`` (the client retries each at the request).
+    """
     script = [
         {"kind": "http_429", "path": path},
         {"kind": "http_503", "path": path},

@@ -1,5 +1,6 @@
 """The ``poll_tracking`` and ``follow_up`` flows on real Prefect runs: 10,000 shipped orders make task
-runs that grow with batches, not orders; a rerun changes nothing; the daily summary is published."""
+runs that grow with batches, not orders; a rerun changes nothing; the daily summary is published.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def test_polling_10000_shipped_orders_grows_task_runs_with_batches(
         started = time.perf_counter()
         first = poll_tracking(store=STORE, pages_per_task=5, ids_per_task=1000, max_workers=16)
         first_seconds = time.perf_counter() - started
-        assert first["changed"] == 10_000 and first["polled_by_id"] == 0
+        assert first["changed"] == 10_000
+        assert first["polled_by_id"] == 0
         assert sum(first["statuses"].values()) == 10_000
 
         advance(clock, hours=13)  # every parcel is due for a read by id (12 h interval)
@@ -102,7 +104,9 @@ def test_polling_10000_shipped_orders_grows_task_runs_with_batches(
         before = snapshot(engine, [shipment_tracking, tracking_events, tracking_exceptions])
         rerun = poll_tracking(store=STORE, pages_per_task=5, ids_per_task=1000, max_workers=16)
     assert snapshot(engine, [shipment_tracking, tracking_events, tracking_exceptions]) == before
-    assert rerun["changed"] == 0 and rerun["polled_by_id"] == 0 and rerun["shipments_written"] == 0
+    assert rerun["changed"] == 0
+    assert rerun["polled_by_id"] == 0
+    assert rerun["shipments_written"] == 0
 
     first_runs, second_runs = task_runs(first["run_id"]), task_runs(second["run_id"])
     print(f"\n10k shipped: first poll {first_seconds:.1f} s, tasks {first_runs}")
@@ -110,7 +114,8 @@ def test_polling_10000_shipped_orders_grows_task_runs_with_batches(
     assert first_runs["refresh-changed-orders"] == -(-first["pages"] // 5)  # 5 pages of 500 per task run
     assert first["pages"] <= 21
     assert second_runs["poll-parcels-by-id"] == -(-second["polled_by_id"] // 1000)
-    assert sum(first_runs.values()) <= 12 and sum(second_runs.values()) <= 25
+    assert sum(first_runs.values()) <= 12
+    assert sum(second_runs.values()) <= 25
     assert len(ids) == 10_000
 
 
@@ -126,7 +131,8 @@ def test_follow_up_flow_publishes_the_daily_summary(flow_env: str, clock: Any, e
         day = client.server_now().date()
         result = follow_up(store=STORE, summary_day=day)
     (reship,) = rows(engine, follow_ups, kind="RESHIP")
-    assert reship["order_id"] == order_id and reship["resolved_at"] is None
+    assert reship["order_id"] == order_id
+    assert reship["resolved_at"] is None
     assert rows(engine, orders, order_id=order_id)[0]["state"] == "APPROVED"
     assert f"# Daily summary for {STORE}: {day.isoformat()}" in result["markdown"]
     # the action list (issue 18) carries the RESHIP follow-up: its line tells the merchant to ship the

@@ -1,5 +1,6 @@
 """Clock-driven sandbox scenarios of tracking: the normal life of a parcel, a parcel never scanned,
-a cancelled tracking number, delivery deadlines, polling intervals, and reruns that change nothing."""
+a cancelled tracking number, delivery deadlines, polling intervals, and reruns that change nothing.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_a_parcel_goes_from_info_received_to_delivered(clock: Any, client: WishC
             tracking_number(1),
             "DHL",
         )
-        assert first["is_current"] and first["last_polled_at"] is not None
+        assert first["is_current"]
+        assert first["last_polled_at"] is not None
         advance(clock, days=3)
         poll(client, engine)
         assert only(engine, shipment_tracking, order_id=order_id)["status"] == "IN_TRANSIT"
@@ -90,7 +92,8 @@ def test_a_parcel_never_scanned_is_flagged_before_its_deadline(
         result = poll(client, engine)
         exception = only(engine, tracking_exceptions, order_id=order_id)
         assert (exception["exception_type"], exception["severity"]) == ("FIRST_SCAN_LATE", "at_risk")
-        assert exception["deadline_at"] == due and exception["resolved_at"] is None
+        assert exception["deadline_at"] == due
+        assert exception["resolved_at"] is None
         assert only(engine, shipment_tracking, order_id=order_id)["status"] == "INFO_RECEIVED"
         assert [c.change for c in result.update.changes] == ["opened"]
         # past the deadline: missed, the shipment expired
@@ -114,10 +117,12 @@ def test_a_cancelled_tracking_number_sends_the_order_back_to_be_shipped(
         result = poll(client, engine)
     old = only(engine, shipment_tracking, order_id=order_id)
     assert (old["status"], old["tracking_number"], old["is_current"]) == ("CANCELLED", tracking_number(3), False)
-    assert old["voided_at"] is not None and old["cancelled_at"] is not None
+    assert old["voided_at"] is not None
+    assert old["cancelled_at"] is not None
     assert result.update.voided == [(order_id, tracking_number(3))]
     order = only(engine, orders, order_id=order_id)
-    assert order["state"] == "APPROVED" and order["tracking_cancelled_at"] is not None  # back in the ship queue
+    assert order["state"] == "APPROVED"
+    assert order["tracking_cancelled_at"] is not None  # back in the ship queue
     exception = only(engine, tracking_exceptions, order_id=order_id)
     assert (exception["exception_type"], exception["severity"]) == ("TRACKING_CANCELLED", "action")
     kinds = {e["event_type"] for e in rows(engine, tracking_events, order_id=order_id)}
@@ -152,7 +157,8 @@ def test_wish_express_and_confirmed_delivery_deadlines_at_risk(
         advance(clock, minutes=5)
         poll(client, engine)
         due = {r["order_id"]: r["delivery_due_at"] for r in rows(engine, shipment_tracking)}
-        assert due[express] is not None and due[confirmed] is not None
+        assert due[express] is not None
+        assert due[confirmed] is not None
         advance(clock, seconds=(due[express] - wish_now(client)).total_seconds() - 24 * 3600)
         poll(client, engine, stall_after=timedelta(days=60))
     exceptions = {(r["order_id"], r["exception_type"]): r for r in rows(engine, tracking_exceptions)}
@@ -167,7 +173,8 @@ def test_quiet_parcels_are_polled_by_id_once_per_interval(clock: Any, client: Wi
             ship(client, order_id, tracking_number(10 + i))
         advance(clock, minutes=5)
         first = poll(client, engine)
-        assert sorted(first.changed_order_ids) == sorted(ids) and first.polled_order_ids == []
+        assert sorted(first.changed_order_ids) == sorted(ids)
+        assert first.polled_order_ids == []
         advance(clock, hours=1)
         assert poll(client, engine).polled_order_ids == []  # polled recently: skipped
         advance(clock, hours=12)
@@ -189,4 +196,6 @@ def test_a_rerun_changes_nothing(clock: Any, client: WishClient, engine: sa.Engi
         assert before["tracking_exceptions"]  # something to keep unchanged
         rerun = poll(client, engine)
     assert snapshot(engine, TRACKING_TABLES) == before
-    assert rerun.update.shipments_written == 0 and rerun.update.changes == [] and rerun.update.events_new == 0
+    assert rerun.update.shipments_written == 0
+    assert rerun.update.changes == []
+    assert rerun.update.events_new == 0

@@ -1,6 +1,7 @@
 """Helpers of the tracking and after-sales tests: a frozen sandbox clock moved by hand, carrier fates
 forced through the sandbox's configuration, orders created and shipped through the API, and one-call
-library versions of the poll and the follow-up (the flows run the same steps as tasks)."""
+library versions of the poll and the follow-up (the flows run the same steps as tasks).
+"""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def sandbox_now(sandbox: Any) -> datetime:
 @contextmanager
 def fates(sandbox: Any, **shares: float) -> Iterator[None]:
     """Force carrier behaviour (delayed / never scanned / cancelled / tickets) for parcels shipped
-    inside the block, through the running sandbox's configuration; restored afterwards."""
+    inside the block, through the running sandbox's configuration; restored afterwards.
+    """
     config = sandbox.sandbox.config
     saved = {name: getattr(config, name) for name in {**CALM, **shares}}
     for name, value in {**CALM, **shares}.items():

@@ -1,5 +1,6 @@
 """Fifty-odd kinds of bad orders, each with the one blocking rule it must be quarantined for, and
-good orders that exercise the same rules' edges and must pass."""
+good orders that exercise the same rules' edges and must pass.
+"""
 
 from __future__ import annotations
 

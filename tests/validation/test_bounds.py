@@ -1,5 +1,6 @@
 """The merchant's blocking bounds: configurable in the shipping policy, applied by validation, and
-the planner never puts an order into a package it does not fit."""
+the planner never puts an order into a package it does not fit.
+"""
 
 from __future__ import annotations
 
@@ -46,14 +47,16 @@ def test_default_bounds_follow_the_largest_package_preset() -> None:
     large = DEFAULT_PRESETS["large_box"]
     assert bounds.max_parcel_weight_grams == large.max_weight_grams == 30_000
     assert bounds.max_parcel_side_mm == 500
-    assert bounds.max_quantity == 100 and bounds.max_unit_price == Decimal("10000")
+    assert bounds.max_quantity == 100
+    assert bounds.max_unit_price == Decimal("10000")
 
 
 def test_bounds_are_configurable_per_merchant_and_checked() -> None:
     policy = ShippingPolicy.from_yaml(
         "default: {carrier: YunExpress, origin_country: CN}\nbounds: {max_quantity: 5, max_unit_price: 200}\n"
     )
-    assert policy.bounds.max_quantity == 5 and policy.bounds.max_unit_price == Decimal("200")
+    assert policy.bounds.max_quantity == 5
+    assert policy.bounds.max_unit_price == Decimal("200")
     assert ShippingPolicy.from_mapping(policy.to_mapping()).bounds == policy.bounds
     with pytest.raises(PolicyError, match="unknown bounds"):
         ShippingPolicy.from_yaml("default: {carrier: X, origin_country: CN}\nbounds: {max_qty: 5}\n")
@@ -84,7 +87,8 @@ def test_the_planner_skips_an_order_no_package_fits_and_splits_a_combined_one() 
         _order("fine", "BRICK", 1, name="Cy"),
     ]
     plan = plan_shipments(orders, default_policy(), skus)
-    assert set(plan.skipped) == {"huge"} and "no package fits" in plan.skipped["huge"]
+    assert set(plan.skipped) == {"huge"}
+    assert "no package fits" in plan.skipped["huge"]
     planned = sorted(oid for parcel in plan.parcels for oid in parcel.order_ids)
     assert planned == ["a", "b", "fine"]
     assert all(len(parcel.orders) == 1 for parcel in plan.parcels)

@@ -27,7 +27,8 @@ def test_deadline_digest_puts_overdue_first_and_flags_quarantine() -> None:
     ]
     digest = deadline_risk_digest("shop", orders, 24)
     lines = [line for line in digest.body.splitlines() if line.startswith("- ")]
-    assert lines[0].startswith("- `b` OVERDUE by 2.0 h") and "QUARANTINED" in lines[0]
+    assert lines[0].startswith("- `b` OVERDUE by 2.0 h")
+    assert "QUARANTINED" in lines[0]
     assert lines[1].startswith("- `a` 5.0 h left")
     assert "1 overdue, 1 quarantined" in digest.body
     assert digest.title == "Wishflow [shop]: 2 orders due within 24 h"

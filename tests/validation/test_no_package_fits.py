@@ -1,7 +1,8 @@
 """An order no package holds (issue 18): validation's bounds pass (its longest side, weight and
 volume are within the largest box) but planning finds no box for it. It is quarantined once, with the
 rule and what it needs, shows in the quarantine views and the action list, and is not planned or
-skipped again on the next run."""
+skipped again on the next run.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ def test_an_order_no_package_holds_is_quarantined_once_with_what_it_needs(engine
     first = plan_and_save(
         engine, None, STORE, default_policy(), labels=ManualLabels({"fine": "YT1234567890123456"}), check_carriers=False
     )
-    assert first.held == ["panel"] and "panel" in first.plan.skipped
-    assert first.unlabelled == {} and first.planned == 1, (first.unlabelled, first.to_json())
+    assert first.held == ["panel"]
+    assert "panel" in first.plan.skipped
+    assert first.unlabelled == {}, first.to_json()
+    assert first.planned == 1, first.to_json()
 
     with engine.connect() as conn:
         verdict = conn.execute(sa.select(order_validations).where(order_validations.c.order_id == "panel")).one()
@@ -51,7 +54,8 @@ def test_an_order_no_package_holds_is_quarantined_once_with_what_it_needs(engine
     assert (verdict.status, verdict.blocking_failures) == ("invalid", 1)
     assert verdict.quarantined_since == verdict.validated_updated_at  # Wish's clock: the version held
     assert (finding.expectation, finding.severity, finding.resolved_at) == (PARCEL_RULE, "blocking", None)
-    assert "450x450x10 mm" in finding.observed_value and "900 g" in finding.observed_value
+    assert "450x450x10 mm" in finding.observed_value
+    assert "900 g" in finding.observed_value
     assert "large_box" in finding.observed_value
     assert reasons == [(PARCEL_RULE, finding.observed_value)]
     assert [(r.order_id, r.reasons) for r in quarantined] == [("panel", PARCEL_RULE)]
@@ -61,7 +65,9 @@ def test_an_order_no_package_holds_is_quarantined_once_with_what_it_needs(engine
 
     # the next run neither plans nor skips it again, and records nothing new
     second = plan_and_save(engine, None, STORE, default_policy(), labels=ManualLabels({}), check_carriers=False)
-    assert second.held == [] and second.plan.skipped == {} and second.plan.order_count == 0
+    assert second.held == []
+    assert second.plan.skipped == {}
+    assert second.plan.order_count == 0
     with engine.connect() as conn:
         again = conn.execute(
             sa.select(order_validations.c.blocking_failures, order_validations.c.quarantined_since).where(
@@ -74,7 +80,8 @@ def test_an_order_no_package_holds_is_quarantined_once_with_what_it_needs(engine
 def test_a_dry_run_holds_nothing(engine: sa.Engine) -> None:
     _seed(engine)
     plan = plan_and_save(engine, None, STORE, default_policy(), dry_run=True, check_carriers=False)
-    assert "panel" in plan.plan.skipped and plan.held == []
+    assert "panel" in plan.plan.skipped
+    assert plan.held == []
     with engine.connect() as conn:
         statuses = set(conn.execute(sa.select(order_validations.c.status)).scalars())
     assert statuses == {"valid"}
@@ -93,8 +100,10 @@ def test_a_package_a_rule_names_must_fit_too() -> None:
     header = "sku,weight_grams,length_mm,width_mm,height_mm,tags\n"
     skus = SkuTable.from_csv(StringIO(header + "VASE,800,300,120,120,fragile\n"))
     plan = plan_shipments([order("vase", sku="VASE")], policy, skus)
-    assert plan.parcels == [] and "the policy names" in plan.skipped["vase"]
-    assert "300x120x120 mm" in plan.skipped["vase"] and "'small_box'" in plan.skipped["vase"]
+    assert plan.parcels == []
+    assert "the policy names" in plan.skipped["vase"]
+    assert "300x120x120 mm" in plan.skipped["vase"]
+    assert "'small_box'" in plan.skipped["vase"]
     # an operator's explicit package is obeyed as given
     forced = plan_shipments([order("vase", sku="VASE")], policy, skus, package="small_box")
     assert [p.package for p in forced.parcels] == ["small_box"]
@@ -126,4 +135,5 @@ def test_a_newer_version_is_judged_again_and_held_again_if_it_still_fits_no_pack
     assert again.held == ["panel"]
     with engine.connect() as conn:
         verdict = conn.execute(sa.select(order_validations).where(order_validations.c.order_id == "panel")).one()
-    assert verdict.status == "invalid" and verdict.quarantined_since == NOW + timedelta(minutes=5)
+    assert verdict.status == "invalid"
+    assert verdict.quarantined_since == NOW + timedelta(minutes=5)

@@ -48,12 +48,15 @@ def test_orders_command_lists_each_view(tmp_path, capsys: pytest.CaptureFixture[
         "sku",
         "quantity",
     ]
-    assert out[3].startswith("ok-1") and " WE " in out[3]
+    assert out[3].startswith("ok-1")
+    assert " WE " in out[3]
 
     _run(["orders", "--at-risk", "--hours", "12", "--warehouse-url", url])
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("1 unshipped order(s)") and out[3].startswith("ok-1")
+    assert out[0].startswith("1 unshipped order(s)")
+    assert out[3].startswith("ok-1")
 
     _run(["orders", "--quarantined", "--warehouse-url", url])
     out = capsys.readouterr().out
-    assert "held-1" in out and "country_code_valid" in out
+    assert "held-1" in out
+    assert "country_code_valid" in out

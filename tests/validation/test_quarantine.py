@@ -1,5 +1,6 @@
 """Quarantine in the warehouse (SQLite and PostgreSQL): bad orders are held with their reasons,
-fixed orders are released, and no quarantined order is ever ready to ship."""
+fixed orders are released, and no quarantined order is ever ready to ship.
+"""
 
 from __future__ import annotations
 

@@ -139,7 +139,8 @@ def test_absurd_orders_are_held_or_rejected_and_good_ones_ship(sandbox, engine: 
     response.raise_for_status()
     body = response.json()
     ids = body.get("data", body).get("ids") or body.get("data", body).get("order_ids")
-    assert ids and len(ids) == len(partials)
+    assert ids
+    assert len(ids) == len(partials)
     expected = dict(zip(ids[: len(ABSURD_KINDS)], [rule for _, rule in ABSURD_KINDS.values()], strict=True))
     kind_of = dict(zip(ids, ABSURD_KINDS, strict=False))
     good_ids = set(ids[len(ABSURD_KINDS) :])
@@ -176,7 +177,8 @@ def test_absurd_orders_are_held_or_rejected_and_good_ones_ship(sandbox, engine: 
     for order_id, rule in expected.items():
         kind = kind_of[order_id]
         if rule == REJECTED:
-            assert order_id in rejected and rejected[order_id], kind
+            assert order_id in rejected, kind
+            assert rejected[order_id], kind
             assert order_id not in stored, kind
         else:
             assert rule in quarantined.get(order_id, []), (kind, quarantined.get(order_id))

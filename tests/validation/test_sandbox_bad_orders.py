@@ -1,5 +1,6 @@
 """Thirty kinds of bad orders created in the sandbox, pulled over HTTP like production, then
-validated: every one is quarantined with its reason and the good ones are ready to ship."""
+validated: every one is quarantined with its reason and the good ones are ready to ship.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def test_bad_orders_from_the_sandbox_are_quarantined_with_their_reason(sandbox, 
     response.raise_for_status()
     body = response.json()
     ids = body.get("data", body).get("ids") or body.get("data", body).get("order_ids")
-    assert ids and len(ids) == len(partials)
+    assert ids
+    assert len(ids) == len(partials)
     expected = dict(zip(ids[: len(kinds)], [rule for _, rule in kinds.values()], strict=True))
     good_ids = set(ids[len(kinds) :])
 

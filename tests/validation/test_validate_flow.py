@@ -1,5 +1,6 @@
 """The ``validate_orders`` flow end to end under the session Prefect harness: verdicts, pipeline
-run row, artifacts, and the deadline-risk digest received by a real webhook on loopback."""
+run row, artifacts, and the deadline-risk digest received by a real webhook on loopback.
+"""
 
 from __future__ import annotations
 
@@ -55,16 +56,20 @@ def test_flow_quarantines_publishes_and_warns_about_deadlines(
     rows = json.loads(unprocessed.data) if isinstance(unprocessed.data, str) else unprocessed.data
     assert [r["order_id"] for r in rows] == ["ok-2", "ok-1"]
     counts = Artifact.get("validation-failures-by-expectation")
-    assert "zipcode_required" in str(counts.data) and "quantity_at_least_one" in str(counts.data)
+    assert "zipcode_required" in str(counts.data)
+    assert "quantity_at_least_one" in str(counts.data)
 
     _, received = webhook
     assert len(received) == 1
     assert received[0]["title"] == "Wishflow [default]: 2 orders due within 12 h"
-    assert "`held-1`" in received[0]["text"] and "QUARANTINED" in received[0]["text"]
-    assert "`ok-2`" in received[0]["text"] and "Wish Express" in received[0]["text"]
+    assert "`held-1`" in received[0]["text"]
+    assert "QUARANTINED" in received[0]["text"]
+    assert "`ok-2`" in received[0]["text"]
+    assert "Wish Express" in received[0]["text"]
 
     again = validate_orders(batch_size=3, risk_hours=1)  # nothing changed: nothing re-judged, nothing sent
-    assert again["validated"] == 0 and again["notified"] is False
+    assert again["validated"] == 0
+    assert again["notified"] is False
     assert len(received) == 1
     engine.dispose()
 

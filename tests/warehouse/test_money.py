@@ -1,5 +1,6 @@
 """Money sums are exact on both databases: every money column's integer twin (``*_e4``) sums without
-the binary drift of SQLite's numbers, and the 0008 migration fills the twins of rows already stored."""
+the binary drift of SQLite's numbers, and the 0008 migration fills the twins of rows already stored.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def test_sums_of_many_amounts_are_exact(engine: sa.Engine) -> None:
 
 def test_the_migration_fills_the_twins_of_stored_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Rows written before 0008 get their exact twins when it runs; downgrading and upgrading again
-    keeps the decimals."""
+    keeps the decimals.
+    """
     urls = [f"sqlite:///{tmp_path / 'old.db'}"]
     admin_url = os.environ.get("WISHFLOW_TEST_POSTGRES_URL")
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT") if admin_url else None

@@ -62,7 +62,9 @@ def test_loading_the_same_page_twice_changes_nothing(engine: sa.Engine) -> None:
     assert (first.new, first.quarantined) == (50, 2)
     assert (second.new, second.changed, second.unchanged) == (0, 0, 50)
     after = snapshot(engine)
-    assert after[0] == before[0] and after[1] == before[1] and after[2] == before[2]
+    assert after[0] == before[0]
+    assert after[1] == before[1]
+    assert after[2] == before[2]
 
 
 def test_every_record_lands_in_orders_or_quarantine_with_a_reason(engine: sa.Engine) -> None:
@@ -96,10 +98,13 @@ def test_state_changes_and_milestones_are_appended_not_overwritten(engine: sa.En
     assert result.changed == 1
     _, events, _ = snapshot(engine)
     kinds = [e.event_type for e in events]
-    assert kinds.count("STATE_CHANGED") == 2 and kinds.count("ORDER_RELEASED") == 1 and "MARK_SHIPPED" in kinds
+    assert kinds.count("STATE_CHANGED") == 2
+    assert kinds.count("ORDER_RELEASED") == 1
+    assert "MARK_SHIPPED" in kinds
     with engine.connect() as conn:
         row = conn.execute(sa.select(orders.c.state, orders.c.shipped_at)).one()
-    assert row.state == "SHIPPED" and row.shipped_at == T0 + timedelta(hours=3)
+    assert row.state == "SHIPPED"
+    assert row.shipped_at == T0 + timedelta(hours=3)
 
 
 def test_flattened_columns_keep_exact_money_text_and_raw_payload(engine: sa.Engine) -> None:
@@ -108,7 +113,9 @@ def test_flattened_columns_keep_exact_money_text_and_raw_payload(engine: sa.Engi
     with engine.connect() as conn:
         row = conn.execute(sa.select(orders)).one()
     assert str(row.product_price.quantize(row.product_price.__class__("0.01"))) == "12.34"
-    assert row.currency_code == "USD" and row.quantity == 2 and row.is_wish_express
+    assert row.currency_code == "USD"
+    assert row.quantity == 2
+    assert row.is_wish_express
     assert row.product_name == payload["product_information"]["name"]
     assert row.recipient_name == "Zoë O'Brien"
     assert row.raw["extra_field_from_the_future"] == {"x": 1}
@@ -162,7 +169,9 @@ def test_empty_strings_nul_characters_and_nulls_survive_the_bulk_path(engine: sa
     with engine.connect() as conn:
         row = conn.execute(sa.select(orders)).one()
         rejected = conn.execute(sa.select(rejected_records.c.reason)).scalar_one()
-    assert row.street_address2 == "" and row.color is None and row.city == "Boston"
+    assert row.street_address2 == ""
+    assert row.color is None
+    assert row.city == "Boston"
     assert row.raw["full_address"]["shipping_detail"]["city"] == "Bo\ufffdston"
     assert "id" in rejected
 
@@ -220,7 +229,8 @@ def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead
     engine: sa.Engine,
 ) -> None:
     """SQLite in WAL mode refuses at once to upgrade a read transaction after another connection
-    has committed a write; ``write_transaction`` takes the lock first, so the other writer waits."""
+    has committed a write; ``write_transaction`` takes the lock first, so the other writer waits.
+    """
     import threading
     import time
 
@@ -256,7 +266,8 @@ def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead
 def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
     """PostgreSQL reads the batch with COPY ... TO STDOUT (CSV): values that CSV or pandas would
     change on the way (text that looks like a null, quotes, commas, separators, a leading zero) must
-    arrive as stored, SQL NULL as missing, and times as the same UTC instants."""
+    arrive as stored, SQL NULL as missing, and times as the same UTC instants.
+    """
     from wishflow.validation.store import read_pending_batch
     from wishflow.validation.validate import prepare_frame
 
@@ -300,7 +311,8 @@ def test_a_pending_batch_reads_every_value_as_stored(engine: sa.Engine) -> None:
 
 def test_run_changes_counts_in_the_database_and_keeps_the_soonest_new_ids(engine: sa.Engine) -> None:
     """A backfill of a million new orders must not come back as a million ids: the database counts
-    them and only the soonest due are listed (what a digest shows)."""
+    them and only the soonest due are listed (what a digest shows).
+    """
     from wishflow.warehouse.orders_writer import run_changes
 
     payloads = []

@@ -53,9 +53,12 @@ _RELATION_NAME = re.compile(r"(analytics\.)?[a-z_][a-z0-9_]*")
 
 
 def checked_view(views: Mapping[str, str] | None, name: str) -> str:
-    """The relation to read for the documented view ``name``: itself, or what ``views`` maps it to
-    (the analytics views: :func:`wishflow.warehouse.analytics.queue_views`). Only a plain view name
-    (optionally in the analytics schema) is ever put into SQL text; anything else is refused."""
+    """The relation to read for the documented view ``name``: itself, or what ``views`` maps it to.
+
+    ``views`` maps to the analytics views (:func:`wishflow.warehouse.analytics.queue_views`). Only a
+    plain view name (optionally in the analytics schema) is ever put into SQL text; anything else is
+    refused.
+    """
     relation = (views or {}).get(name, name)
     if not _RELATION_NAME.fullmatch(relation):
         raise ValueError(f"not a view name: {relation!r}")
@@ -70,8 +73,11 @@ def action_items(
     limit: int | None = None,
     views: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The things to do for ``store``: missed deadlines first, then at risk, then the rest, each by
-    due time (``v_action_items``, or what ``views`` maps it to)."""
+    """The things to do for ``store``, most urgent first.
+
+    Missed deadlines first, then at risk, then the rest, each by due time (``v_action_items``, or what
+    ``views`` maps it to).
+    """
     relation = checked_view(views, ACTION_VIEW)
     sql = (
         f"SELECT {ACTION_SELECT_LIST} FROM {relation} WHERE store = :store"
@@ -106,15 +112,19 @@ class QueueCounts:
 
     @property
     def total_actions(self) -> int:
+        """Every action item, whatever its kind."""
         return sum(self.actions.values())
 
     def to_json(self) -> dict[str, Any]:
+        """The counts as JSON, with the total the fields do not store."""
         return {**asdict(self), "total_actions": self.total_actions}
 
 
 def queue_counts(engine: Engine, store: str, *, views: Mapping[str, str] | None = None) -> QueueCounts:
-    """Every queue's size for ``store``, read from the views that define them (one round trip each);
-    ``views`` maps a documented view's name to the relation to read instead (the analytics views)."""
+    """Every queue's size for ``store``, read from the views that define them (one round trip each).
+
+    ``views`` maps a documented view's name to the relation to read instead (the analytics views).
+    """
     with engine.connect() as conn:
 
         def count(view: str, condition: str = "") -> int:

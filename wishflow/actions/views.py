@@ -157,4 +157,5 @@ WHERE te.resolved_at IS NULL AND NOT EXISTS (
 
 
 def action_drop_statements() -> list[str]:
+    """SQL that drops the action-items view (before its tables change, in migrations and tests)."""
     return [constant_sql("DROP VIEW IF EXISTS {view}", view=ACTION_VIEW)]

@@ -241,6 +241,7 @@ class WishClient:
         )
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
 
     def __enter__(self) -> WishClient:
@@ -468,6 +469,7 @@ class WishClient:
 
     @property
     def can_refresh(self) -> bool:
+        """Whether an expired access token can be refreshed (app credentials and a refresh token are known)."""
         return self._auth.can_refresh
 
     @property
@@ -588,8 +590,10 @@ class WishClient:
         return out
 
     def _download_file(self, url: str) -> list[Any]:
-        """One file of a download job, retried like a read. The bearer token is not sent: the URL is
-        pre-signed and may live outside Wish's API host."""
+        """One file of a download job, retried like a read.
+
+        The bearer token is not sent: the URL is pre-signed and may live outside Wish's API host.
+        """
         started = self._clock()
         attempt = 0
         while True:
@@ -620,12 +624,14 @@ class WishClient:
             self.retried_requests += 1
 
     def get_order(self, order_id: str) -> dict[str, Any]:
+        """One order by id (``GET /orders/{id}``), as Wish returns it."""
         data = self.request("GET", f"/orders/{order_id}")
         if not isinstance(data, dict):
             raise WishRetryableError(f"GET /orders/{order_id}: data is not an object")
         return data
 
     def shipping_carriers(self, order_type: str = "GENERAL", dest_country_code: str | None = None) -> list[str]:
+        """The carrier names Wish accepts for an order type and destination (``GET /orders/shipping_carriers``)."""
         data = self.request(
             "GET",
             "/orders/shipping_carriers",
@@ -653,12 +659,15 @@ class WishClient:
         return self.request("PUT", f"/orders/{order_id}/tracking", json=body, write=True)  # type: ignore[no-any-return]
 
     def modify_address(self, order_id: str, address: Mapping[str, Any]) -> dict[str, Any]:
+        """Change an order's shipping address (``PUT /orders/{id}/address``); a write, never retried blindly."""
         return self.request("PUT", f"/orders/{order_id}/address", json=dict(address), write=True)  # type: ignore[no-any-return]
 
     def refund_reasons(self, order_id: str) -> list[str]:
+        """The refund reasons Wish allows for this order (``GET /orders/{id}/refund_reasons``)."""
         return list(self.request("GET", f"/orders/{order_id}/refund_reasons") or [])
 
     def refund_order(self, order_id: str, reason: str, note: str | None = None) -> dict[str, Any]:
+        """Refund an order with one of its allowed reasons (``PUT /orders/{id}/refund``); a write."""
         body = {"refund_reason": reason, **({"refund_reason_note": note} if note else {})}
         return self.request("PUT", f"/orders/{order_id}/refund", json=body, write=True)  # type: ignore[no-any-return]
 

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 
 class WishApi(Protocol):
-    """The Wish merchant API v3 as Wishflow uses it (raw payloads in, typed errors out:
-    :mod:`wishflow.api.errors`)."""
+    """The Wish merchant API v3 as Wishflow uses it.
+
+    Raw payloads in, typed errors out (:mod:`wishflow.api.errors`).
+    """
 
     #: ``Wish-Rate-Limit-Remaining`` of the last answer (None before the first)
     rate_limit_remaining: int | None

@@ -25,6 +25,10 @@ def client_from_settings(
     *,
     token_persistence: TokenPersistence | None = None,
 ) -> WishClient:
+    """A :class:`WishClient` for ``settings``, able to refresh its token when app credentials are set.
+
+    Refreshed tokens go to ``token_persistence`` (shared by processes) and to ``on_token_refresh``.
+    """
     app = None
     if settings.client_id and settings.client_secret is not None:
         app = AppCredentials(settings.client_id, settings.client_secret)

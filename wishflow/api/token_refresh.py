@@ -87,6 +87,7 @@ class SingleFlightRefresher:
 
     @property
     def can_refresh(self) -> bool:
+        """Whether a refresh is possible at all (app credentials and a refresh token are known)."""
         return self._app is not None and self._tokens.refresh_token is not None
 
     def recover(self, used: TokenSet) -> bool:

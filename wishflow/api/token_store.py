@@ -92,6 +92,7 @@ class TokenStore:
         os.chmod(self.directory, 0o700)
 
     def exists(self) -> bool:
+        """Whether tokens were ever saved for this store and API root."""
         return self.path.is_file()
 
     def load(self) -> StoredTokens | None:
@@ -188,13 +189,16 @@ class FileTokenPersistence:
         return f"FileTokenPersistence({self.token_store!r})"
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The token file's cross-process lock, taken around a refresh."""
         return self.token_store.locked()
 
     def load(self) -> TokenSet | None:
+        """The tokens in the file now (another process may have refreshed them), or None."""
         stored = self.token_store.load()
         return stored.tokens if stored is not None else None
 
     def save(self, tokens: TokenSet, replaced: TokenSet) -> None:
+        """Write the new tokens, recording the replaced access token as superseded."""
         self.token_store.save(tokens, source="refresh", supersedes=[replaced.access_token])
 
 

@@ -1,5 +1,7 @@
-"""The warehouse data dictionary (``docs/warehouse.md``), generated from the SQLAlchemy metadata's
-table and column comments, the documented views and the example queries.
+"""The warehouse data dictionary (``docs/warehouse.md``), generated.
+
+It is built from the SQLAlchemy metadata's table and column comments, the documented views and the
+example queries.
 
 ``wishflow docs warehouse`` writes it; ``--check`` (and a test) fails when the committed file is out
 of date, so a schema change without its documentation shows up in CI.
@@ -44,7 +46,8 @@ analysts read the `analytics` views instead, which leave them out ([security.md]
 def _type_name(table: Table, column_name: str) -> str:
     column = table.c[column_name]
     try:
-        return str(column.type.compile(dialect=postgresql.dialect())).lower()
+        # SQLAlchemy's dialect constructors are unannotated
+        return str(column.type.compile(dialect=postgresql.dialect())).lower()  # type: ignore[no-untyped-call]
     except Exception:  # noqa: BLE001 - a type PostgreSQL cannot render
         return type(column.type).__name__.lower()
 
@@ -54,6 +57,7 @@ def _cell(text: str | None) -> str:
 
 
 def table_section(table: Table) -> list[str]:
+    """A table's data-dictionary section in Markdown: its comment, then one row per column."""
     lines = [f"### `{table.name}`", "", _cell(table.comment) or "_(no description)_", ""]
     lines += ["| column | type | key | null | description |", "|---|---|---|---|---|"]
     for column in table.columns:

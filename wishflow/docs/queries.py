@@ -14,6 +14,8 @@ from wishflow.warehouse.validation_views import constant_sql
 
 @dataclass(frozen=True)
 class ViewDoc:
+    """One analyst view as the data dictionary describes it: what it answers and its columns."""
+
     name: str
     description: str
     columns: tuple[tuple[str, str], ...]
@@ -21,6 +23,8 @@ class ViewDoc:
 
 @dataclass(frozen=True)
 class ExampleQuery:
+    """A worked question for analysts with its SQL, per dialect where they differ."""
+
     key: str
     title: str
     question: str
@@ -28,6 +32,7 @@ class ExampleQuery:
     sql: dict[str, str]
 
     def for_dialect(self, dialect: str) -> str:
+        """The query text for ``dialect`` ("sqlite", "postgresql"), else the one that works on both."""
         return self.sql.get(dialect) or self.sql["any"]
 
 

@@ -53,10 +53,11 @@ def _capped(lines: Sequence[str], max_lines: int, total: int | None = None) -> l
 def new_orders_digest(
     store: str, orders: Sequence[Mapping[str, Any]], *, max_lines: int = DEFAULT_MAX_LINES, total: int | None = None
 ) -> Digest:
-    """ "N new orders" with one line per order (id, SKU × quantity, destination, ship-by), soonest first.
+    """The "N new orders" digest, with one line per order (id, SKU × quantity, destination, ship-by), soonest first.
 
     ``total`` is how many new orders there were when ``orders`` holds only the soonest due of them
-    (a backfill's million new orders are counted, not listed)."""
+    (a backfill's million new orders are counted, not listed).
+    """
     ordered = sorted(orders, key=_deadline_key)
     lines = [
         f"- `{o.get('order_id')}` {o.get('sku') or '?'} × {o.get('quantity') or '?'} → "
@@ -77,8 +78,10 @@ def deadline_risk_digest(
     *,
     max_lines: int = DEFAULT_MAX_LINES,
 ) -> Digest:
-    """Orders with less than ``hours`` left to be marked shipped (overdue first), flagging the
-    quarantined ones, which need a person to fix the order before they can ship at all."""
+    """Orders with less than ``hours`` left to be marked shipped, overdue first.
+
+    The quarantined ones are flagged: they need a person to fix the order before they can ship at all.
+    """
     ordered = sorted(orders, key=lambda o: float(o.get("hours_left") or 0.0))
     lines = []
     quarantined = 0
@@ -117,11 +120,13 @@ def action_list_markdown(
     max_lines: int = DEFAULT_MAX_LINES,
     heading_level: int = 2,
 ) -> str:
-    """The merchant's action list (``v_action_items``, see :mod:`wishflow.actions`) as a markdown
-    section: the queue counts, then one line per thing to do, missed deadlines first.
+    """The merchant's action list (``v_action_items``, see :mod:`wishflow.actions`) as a markdown section.
+
+    The queue counts, then one line per thing to do, missed deadlines first.
 
     ``counts`` is a :class:`wishflow.actions.queues.QueueCounts`; the daily summary, the report and
-    ``wishflow todo`` all print these same rows and counts."""
+    ``wishflow todo`` all print these same rows and counts.
+    """
     sev = counts.by_severity
     total = counts.total_actions
     lines = [

@@ -24,6 +24,8 @@ _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 
 
 class OrderState(StrEnum):
+    """An order's state as Wish reports it (``Order.state`` in the OpenAPI spec)."""
+
     APPROVED = "APPROVED"
     SHIPPED = "SHIPPED"
     REFUNDED = "REFUNDED"
@@ -59,6 +61,7 @@ class OrderRecordError:
     payload: Any
 
     def raw_json(self) -> str:
+        """The rejected payload as JSON text for ``rejected_records`` (repr when it is not JSON-serialisable)."""
         try:
             return orjson.dumps(self.payload, default=str).decode()
         except TypeError:

@@ -39,6 +39,8 @@ UNLIMITED_REMAINING = 10000
 
 @dataclass
 class Request:
+    """One HTTP request as the handlers see it: decoded query and headers, raw body, path parameters."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -48,6 +50,7 @@ class Request:
     base_url: str
 
     def json(self) -> Any:
+        """The body as JSON (``{}`` when empty); malformed JSON is Wish's invalid-parameter error."""
         if not self.body.strip():
             return {}
         try:
@@ -56,12 +59,15 @@ class Request:
             raise SandboxError(E.INVALID_PARAMETER, "request body is not valid JSON") from None
 
     def single(self, name: str) -> str | None:
+        """The last value of a query parameter, as Wish reads repeated parameters, or None."""
         values = self.query.get(name)
         return values[-1] if values else None
 
 
 @dataclass
 class Response:
+    """A response a handler builds itself (a file, a non-200 status, extra headers) instead of an envelope."""
+
     status: int
     body: bytes
     content_type: bytes = b"application/json"
@@ -69,10 +75,12 @@ class Response:
 
 
 def envelope(data_json: bytes) -> bytes:
+    """Wrap already-serialised ``data`` in Wish's success envelope without decoding it again."""
     return b'{"code":0,"message":"","data":' + data_json + b"}"
 
 
 def error_body(code: int, message: str) -> bytes:
+    """Wish's error envelope: its error code and message."""
     return orjson.dumps({"code": code, "message": message})
 
 
@@ -96,6 +104,7 @@ class TokenBucket:
         return False, 0, (1.0 - self.tokens) / self.rate
 
     def remaining(self) -> int:
+        """Whole requests left now, for the ``Wish-Rate-Limit-Remaining`` header."""
         return int(self.tokens)
 
 
@@ -104,6 +113,8 @@ Handler = Callable[["SandboxApp", Request], Any]
 
 @dataclass
 class Route:
+    """A method and path template bound to its handler, with whether it needs a token and writes."""
+
     method: str
     pattern: re.Pattern[str]
     template: str
@@ -131,6 +142,7 @@ class SandboxApp:
     # ------------------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point: lifespan events, then routing, auth, faults and rate limits per request."""
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -386,6 +398,7 @@ class SandboxApp:
     # ------------------------------------------------------------------------------------------
 
     def h_access_token(self, req: Request) -> bytes:
+        """``/oauth/access_token``: exchange an authorisation code for tokens (query or JSON body, GET or POST)."""
         params = {k: v[-1] for k, v in req.query.items()}
         if req.method == "POST":
             body = req.json()
@@ -394,6 +407,7 @@ class SandboxApp:
         return orjson.dumps(self.sandbox.exchange_code(params))
 
     def h_refresh_token(self, req: Request) -> bytes:
+        """``/oauth/refresh_token``: new tokens for a refresh token; the older access tokens are revoked."""
         params = {k: v[-1] for k, v in req.query.items()}
         if req.method == "POST":
             body = req.json()
@@ -401,34 +415,44 @@ class SandboxApp:
                 params.update({k: str(v) for k, v in body.items()})
         return orjson.dumps(self.sandbox.refresh(params))
 
-    def h_oauth_test(self, req: Request) -> bytes:
+    def h_oauth_test(self, _req: Request) -> bytes:
+        """``GET /oauth/test``: the merchant the token belongs to."""
         return orjson.dumps({"merchant_id": self.sandbox.merchant_id})
 
     def h_list_orders(self, req: Request) -> bytes:
+        """``GET /orders``: one page of orders, serialised once and joined without decoding."""
         return b"[" + b",".join(self.sandbox.list_orders_raw(req.query)) + b"]"
 
     def h_get_order(self, req: Request) -> bytes:
+        """``GET /orders/{id}``."""
         return self.sandbox.get_order_raw(req.params["id"])
 
     def h_tracking(self, req: Request) -> bytes:
+        """``PUT /orders/{id}/tracking``: ship (or correct the tracking of) an order; a write."""
         return self.sandbox.ship(req.params["id"], req.json())
 
     def h_address(self, req: Request) -> bytes:
+        """``PUT /orders/{id}/address``: change the shipping address; a write."""
         return self.sandbox.modify_address(req.params["id"], req.json())
 
     def h_refund_reasons(self, req: Request) -> bytes:
+        """``GET /orders/{id}/refund_reasons``."""
         return orjson.dumps(self.sandbox.refund_reasons(req.params["id"]))
 
     def h_refund(self, req: Request) -> bytes:
+        """``PUT /orders/{id}/refund``; a write."""
         return self.sandbox.refund(req.params["id"], req.json())
 
     def h_carriers(self, req: Request) -> bytes:
+        """``GET /orders/shipping_carriers`` for an order type and destination country."""
         return orjson.dumps(self.sandbox.shipping_carriers(req.single("order_type"), req.single("dest_country_code")))
 
     def h_bulk_get(self, req: Request) -> bytes:
+        """``POST /orders/bulk_get``: start a download job of orders."""
         return orjson.dumps(self.sandbox.create_download_job(req.query))
 
     def h_bulk_get_status(self, req: Request) -> bytes:
+        """``GET /orders/bulk_get/{id}``: a download job's state and, once done, its file's URL."""
         return orjson.dumps(self.sandbox.get_download_job(req.params["id"], req.base_url))
 
     def h_update_order(self, req: Request) -> bytes:
@@ -436,24 +460,31 @@ class SandboxApp:
         return programs.ltl_update(self.sandbox, req.params["id"], req.json())
 
     def h_list_tickets(self, req: Request) -> bytes:
+        """``GET /tickets``."""
         return orjson.dumps(self.sandbox.list_tickets(req.query))
 
     def h_get_ticket(self, req: Request) -> bytes:
+        """``GET /tickets/{id}``."""
         return orjson.dumps(self.sandbox.get_ticket(req.params["id"]))
 
     def h_update_ticket(self, req: Request) -> bytes:
+        """``PUT /tickets/{id}``; a write."""
         return orjson.dumps(self.sandbox.update_ticket(req.params["id"], req.json()))
 
     def h_reply_ticket(self, req: Request) -> bytes:
+        """``POST /tickets/{id}/replies``; a write."""
         return orjson.dumps(self.sandbox.reply_ticket(req.params["id"], req.json()))
 
     def h_list_penalties(self, req: Request) -> bytes:
+        """``GET /penalties``."""
         return orjson.dumps(self.sandbox.list_penalties(req.query))
 
     def h_count_penalties(self, req: Request) -> bytes:
+        """``GET /penalties/count``."""
         return orjson.dumps({"count": self.sandbox.count_penalties(req.query)})
 
     def h_get_penalty(self, req: Request) -> bytes:
+        """``GET /penalties/{id}``."""
         return orjson.dumps(self.sandbox.get_penalty(req.params["id"]))
 
     # ------------------------------------------------------------------------------------------
@@ -473,6 +504,7 @@ class SandboxApp:
             return Response(err.status, error_body(err.code, err.message))
 
     def a_create_orders(self, req: Request) -> Any:
+        """Admin ``POST /sandbox/orders``: the given ``orders``, or ``count`` generated ones spread in time."""
         body = req.json()
         if not isinstance(body, dict):
             raise SandboxError(E.INVALID_PARAMETER, "body must be an object")
@@ -496,17 +528,20 @@ class SandboxApp:
         return {"ids": self.sandbox.create_orders(orders)}
 
     def a_writes(self, req: Request) -> Any:
+        """Admin ``GET /sandbox/orders/{id}/writes``: every write accepted for the order (exactly-once judge)."""
         with self.sandbox.lock:
             self.sandbox._rec(req.params["id"])
             return {"writes": self.sandbox.writes(req.params["id"])}
 
-    def a_clock_get(self, req: Request) -> Any:
+    def a_clock_get(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/clock``: the sandbox's time and whether it runs."""
         sb = self.sandbox
         with sb.lock:
             sb.tick()
             return {"now": fmt_ms(sb.now_ms()), "running": sb.clock.running}
 
     def a_clock_post(self, req: Request) -> Any:
+        """Admin ``POST /sandbox/clock``: stop or start the clock, set it, or advance it (firing what falls due)."""
         body = req.json()
         if not isinstance(body, dict):
             raise SandboxError(E.INVALID_PARAMETER, "body must be an object")
@@ -528,10 +563,12 @@ class SandboxApp:
             sb.tick()
             return {"now": fmt_ms(sb.now_ms()), "running": sb.clock.running}
 
-    def a_faults_get(self, req: Request) -> Any:
+    def a_faults_get(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/faults``: the injected faults now in force."""
         return self.sandbox.faults.to_dict()
 
     def a_faults_put(self, req: Request) -> Any:
+        """Admin ``PUT /sandbox/faults``: replace the injected faults (a running burst ends)."""
         body = req.json()
         if not isinstance(body, dict):
             raise SandboxError(E.INVALID_PARAMETER, "body must be an object")
@@ -546,12 +583,16 @@ class SandboxApp:
 
     # -- write profiles (wishflow/sandbox/write_profiles.py) --------------------------------------
 
-    def a_write_profile_get(self, req: Request) -> Any:
+    def a_write_profile_get(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/write_profile``: how writes are acknowledged now, and the named profiles."""
         return {"profile": self.sandbox.write_profile.to_dict(), "known": sorted(PROFILES)}
 
     def a_write_profile_put(self, req: Request) -> Any:
-        """``{"name": "slow-hours"}`` or knobs (``{"name": "queued", "processing_seconds": 60}``);
-        applies to writes accepted from now on."""
+        """Admin ``PUT /sandbox/write_profile``: how writes accepted from now on are acknowledged.
+
+                The body is a name (``{"name": "slow-hours"}``) or knobs (``{"name": "queued", "processing_seconds":
+        60}``).
+        """
         body = req.json()
         spec = body.get("name") if isinstance(body, dict) and set(body) == {"name"} else body
         try:
@@ -563,7 +604,8 @@ class SandboxApp:
             self.sandbox.config.write_profile = profile.to_dict()
         return {"profile": profile.to_dict(), "known": sorted(PROFILES)}
 
-    def a_data_profile_get(self, req: Request) -> Any:
+    def a_data_profile_get(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/data_profile``: the data profile in force, the store's own, the known ones."""
         return {
             "profile": programs.active(self.sandbox).name,
             "own": self.sandbox.config.data_profile,
@@ -591,10 +633,12 @@ class SandboxApp:
             now = self.sandbox.tick()
             return programs.reverse_penalty(self.sandbox, now, req.params["id"])
 
-    def a_stats(self, req: Request) -> Any:
+    def a_stats(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/stats``: orders by state and requests by endpoint and outcome."""
         return self.sandbox.stats()
 
     def a_reset(self, req: Request) -> Any:
+        """Admin ``POST /sandbox/reset``: regenerate the data (optionally from a new seed); returns the credentials."""
         body = req.json()
         seed = body.get("seed") if isinstance(body, dict) else None
         if seed is not None and not isinstance(seed, int):
@@ -605,6 +649,7 @@ class SandboxApp:
         return self.a_credentials(req)
 
     def a_credentials(self, req: Request) -> Any:
+        """Admin ``GET /sandbox/credentials``: what a client needs to connect (API URL, app credentials, tokens)."""
         sb = self.sandbox
         return {
             "api_url": f"{req.base_url}/api/v3",
@@ -617,19 +662,23 @@ class SandboxApp:
             "merchant_id": sb.merchant_id,
         }
 
-    def a_auth_code(self, req: Request) -> Any:
+    def a_auth_code(self, _req: Request) -> Any:
+        """Admin ``POST /sandbox/oauth/code``: an authorisation code, as if the merchant had approved the app."""
         return {"code": self.sandbox.new_auth_code(), "redirect_uri": self.sandbox.redirect_uri}
 
-    def a_issue_token(self, req: Request) -> Any:
+    def a_issue_token(self, _req: Request) -> Any:
+        """Admin ``POST /sandbox/oauth/token``: a further valid access token."""
         return {"access_token": self.sandbox.issue_token()}
 
     def a_labels(self, req: Request) -> Any:
+        """Admin ``POST /sandbox/labels``: tracking numbers for orders, as a label provider would print them."""
         body = req.json()
         if not isinstance(body, dict) or not isinstance(body.get("order_ids"), list):
             raise SandboxError(E.INVALID_PARAMETER, 'body needs "order_ids": [...] and "carrier"')
         return {"labels": self.sandbox.make_labels(body["order_ids"], body.get("carrier", ""))}
 
     def a_open_ticket(self, req: Request) -> Any:
+        """Admin ``POST /sandbox/tickets``: a customer opens a ticket on an order."""
         body = req.json()
         if not isinstance(body, dict) or not isinstance(body.get("order_id"), str):
             raise SandboxError(E.INVALID_PARAMETER, 'body needs "order_id"')
@@ -637,9 +686,11 @@ class SandboxApp:
         return {"id": self.sandbox.open_ticket(body["order_id"], str(reason))}
 
     def a_file(self, req: Request) -> Any:
+        """Admin ``GET /sandbox/files/orders/{id}.json``: a finished download job's file."""
         return Response(200, self.sandbox.download_file(req.params["id"]))
 
-    def a_catalog(self, req: Request) -> Any:
+    def a_catalog(self, _req: Request) -> Any:
+        """Admin ``GET /sandbox/catalog``: the product variations orders are drawn from (SKUs, weights)."""
         return {
             "variations": [
                 {
@@ -656,7 +707,8 @@ class SandboxApp:
             ]
         }
 
-    def a_save(self, req: Request) -> Any:
+    def a_save(self, _req: Request) -> Any:
+        """Admin ``POST /sandbox/save``: write the state file now (the sandbox must have been started with one)."""
         from .persist import save_state
 
         if not self.sandbox.config.state_file:

@@ -66,6 +66,7 @@ class FaultConfig:
     script: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The faults as JSON (the admin API's form)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -82,6 +83,7 @@ class FaultConfig:
         return cfg
 
     def validate(self) -> None:
+        """Raise ValueError for a share outside 0..1 or a negative duration, before the faults take effect."""
         for kind in FAULT_KINDS:
             share = getattr(self, kind)
             if not isinstance(share, int | float) or not 0.0 <= float(share) <= 1.0:
@@ -142,6 +144,7 @@ class SandboxConfig:
     data_profile: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON (the state file's form); the start time as ISO 8601."""
         data = dataclasses.asdict(self)
         data["start_time"] = self.start_time.isoformat() if self.start_time else None
         return data

@@ -32,6 +32,7 @@ def _tuplify(value: Any) -> Any:
 
 
 def save_state(sandbox: Sandbox, path: str) -> None:
+    """Write the sandbox's whole state to ``path`` (under its lock), so a restarted server resumes it."""
     with sandbox.lock:
         meta: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -126,7 +127,7 @@ def load_state(path: str, config: SandboxConfig) -> Sandbox | None:
         sandbox.auth_code = meta["auth_code"]
         sandbox._recent_recipients = deque(meta["recent_recipients"], maxlen=300)
         sandbox._writes = meta["writes"]
-        sandbox._events = [tuple(e) for e in meta["events"]]  # type: ignore[misc]
+        sandbox._events = [tuple(e) for e in meta["events"]]
         sandbox._event_seq = itertools.count(meta["event_seq"])
         sandbox._tickets = meta["tickets"]
         sandbox._penalties = meta["penalties"]

@@ -128,7 +128,8 @@ def active(sandbox: Sandbox) -> DataProfile:
 
 def draw_types(sandbox: Sandbox, rng: random.Random, types: list[str]) -> list[str]:
     """Programs added to a drawn order (``Sandbox._draw_types``). Draws nothing under ``plain``, so
-    the default data stay the same for a seed."""
+    the default data stay the same for a seed.
+    """
     profile = active(sandbox)
     if profile.fbw_share <= 0 and profile.ltl_share <= 0 and profile.wish_express_share <= 0:
         return types
@@ -175,7 +176,8 @@ def _in_currency(node: Any, currency: str) -> Any:
 
 def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
     """A generated order in the profile's currency (``Sandbox._build_order``; shared sub-objects are
-    copied, never changed in place)."""
+    copied, never changed in place).
+    """
     profile = active(sandbox)
     if profile.currency == "USD" and not profile.second_currency:
         return order
@@ -190,7 +192,8 @@ def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
 
 def finish(sandbox: Sandbox, doc: dict[str, Any]) -> None:
     """Make an order's program-dependent parts agree with its final ``fulfillment_order_types`` (an
-    admin template may replace the drawn programs): FBW orders carry ``fbw_information``."""
+    admin template may replace the drawn programs): FBW orders carry ``fbw_information``.
+    """
     types = doc.get("fulfillment_order_types")
     if not isinstance(types, list):
         return
@@ -226,7 +229,8 @@ def doc_currency(doc: dict[str, Any]) -> str:
 
 def schedule_program_events(sandbox: Sandbox, rec: OrderRec, now: int) -> None:
     """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after its release, or
-    after the sandbox received it if later (an order created as released in the past)."""
+    after the sandbox received it if later (an order created as released in the past).
+    """
     if rec.state == "APPROVED" and FBW in rec.types:
         sandbox._schedule(max(rec.released_ms, now) + FBW_FULFIL_MS, "fbw_fulfilled", rec.id)
 
@@ -244,7 +248,8 @@ def check_merchant_may_ship(rec: OrderRec) -> None:
 
 def fbw_fulfil(sandbox: Sandbox, at: int, order_id: str) -> bool:
     """Wish ships an APPROVED FBW order from its warehouse (tracking by WishPost, MARK_SHIPPED), with
-    no refund and no penalty to the merchant. Returns whether it did."""
+    no refund and no penalty to the merchant. Returns whether it did.
+    """
     rec = sandbox._orders.get(order_id)
     if rec is None or rec.state != "APPROVED" or FBW not in rec.types:
         return False
@@ -315,7 +320,8 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
 
     ``delivered_at`` becomes the order's CONFIRMED_DELIVERED milestone (replacing one an earlier
     update set; the first carrier scan is implied); the links are kept in the writes log (the Order
-    schema has no field for them)."""
+    schema has no field for them).
+    """
     with sandbox.lock:
         now = sandbox.tick()
         rec = sandbox._rec(order_id)
@@ -351,7 +357,8 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
 
 def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
     """A new penalty: in its order's currency (its amount was computed from the order's value), and
-    reversed later by Wish for the profile's share (drawn from the seed and the penalty's id)."""
+    reversed later by Wish for the profile's share (drawn from the seed and the penalty's id).
+    """
     penalty = sandbox._penalties[penalty_id]
     rec = sandbox._orders.get(str(penalty.get("related_entity_id")))
     if rec is not None:
@@ -368,7 +375,8 @@ def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
 
 def reverse_penalty(sandbox: Sandbox, at: int, penalty_id: str) -> dict[str, Any]:
     """Wish reverses a penalty: ``reversed`` true and ``reversed_at`` set (once; the amount stays, as
-    the spec shows no other field change). Returns the penalty as the API shows it."""
+    the spec shows no other field change). Returns the penalty as the API shows it.
+    """
     penalty = sandbox._penalties.get(penalty_id)
     if penalty is None:
         raise SandboxError(E.NOT_FOUND, f"Penalty {penalty_id} not found")

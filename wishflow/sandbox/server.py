@@ -23,6 +23,7 @@ class _DropCutOffNoise(logging.Filter):
 
 
 def quiet_uvicorn_logs() -> None:
+    """Hide uvicorn's error log for the cut-off responses the fault injection produces on purpose."""
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _DropCutOffNoise) for f in logger.filters):
         logger.addFilter(_DropCutOffNoise())
@@ -73,21 +74,26 @@ class RunningSandbox:
 
     @property
     def refresh_token(self) -> str:
+        """The latest refresh token."""
         return self.sandbox.refresh_token
 
     @property
     def client_id(self) -> str:
+        """The app's client id, for the OAuth exchanges."""
         return self.sandbox.client_id
 
     @property
     def client_secret(self) -> str:
+        """The app's client secret, for the OAuth exchanges."""
         return self.sandbox.client_secret
 
     @property
     def merchant_id(self) -> str:
+        """The merchant the tokens belong to."""
         return self.sandbox.merchant_id
 
     def stop(self) -> None:
+        """Stop serving (waiting up to 10 s) and save the state file if the sandbox has one."""
         if self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout=10)
@@ -117,7 +123,7 @@ def serve_in_thread(
     sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
     server = uvicorn.Server(_uvicorn_config(create_app(sandbox), log_level))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign,attr-defined]  # not the main thread
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # not the main thread
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"wish-sandbox-{actual_port}", daemon=True
     )
@@ -144,8 +150,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def serve_forever(sandbox: Sandbox, sock: socket.socket, log_level: str = "warning") -> None:
-    """Serve on an already bound socket in the foreground until interrupted (Ctrl-C); saves the
-    state file on the way out."""
+    """Serve on an already bound socket in the foreground until interrupted (Ctrl-C).
+
+    The state file is saved on the way out.
+    """
     quiet_uvicorn_logs()
     server = uvicorn.Server(_uvicorn_config(create_app(sandbox), log_level))
     try:

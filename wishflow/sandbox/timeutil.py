@@ -35,6 +35,7 @@ def fmt_ms(ms: int) -> str:
 
 
 def dt_to_ms(dt: datetime) -> int:
+    """Epoch milliseconds of ``dt`` (naive means UTC), in integer arithmetic so no float rounding creeps in."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     delta = dt - _EPOCH
@@ -42,6 +43,7 @@ def dt_to_ms(dt: datetime) -> int:
 
 
 def ms_to_dt(ms: int) -> datetime:
+    """The UTC datetime of epoch milliseconds."""
     return _EPOCH + timedelta(milliseconds=ms)
 
 

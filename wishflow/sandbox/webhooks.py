@@ -77,6 +77,8 @@ TOPICS = {topic_id(name): name for name in TOPIC_NAMES}
 
 @dataclass
 class Subscription:
+    """One webhook subscription: a topic, the merchant's endpoint, and its delivery health."""
+
     id: str
     topic_id: str
     endpoint: str
@@ -84,13 +86,16 @@ class Subscription:
     failures: int = 0
 
     def public(self) -> dict[str, Any]:
+        """The subscription as Wish's API shows it (without delivery counters)."""
         return {"id": self.id, "topic_id": self.topic_id, "endpoint": self.endpoint, "status": self.status}
 
     @property
     def topic(self) -> str:
+        """The topic's name (``ORDER_RELEASE``, ...)."""
         return TOPICS[self.topic_id]
 
     def receives(self, topic: str) -> bool:
+        """Whether an event of ``topic`` is delivered to this subscription (directly or by a covering topic)."""
         return self.topic == topic or topic in TOPIC_COVERS.get(self.topic, ())
 
 
@@ -113,9 +118,11 @@ class WebhookHub:
     # -- subscriptions (the Wish API) -------------------------------------------------------------
 
     def topics(self) -> list[dict[str, Any]]:
+        """``GET /webhook/topics``: every topic with its id."""
         return [{"id": tid, "topic_name": name, "api_version": API_VERSION} for tid, name in TOPICS.items()]
 
     def create(self, topic: str | None, endpoint: str | None) -> dict[str, Any]:
+        """Subscribe ``endpoint`` to ``topic`` (the same pair twice is refused); the first starts delivery."""
         if not topic or topic not in TOPICS:
             raise SandboxError(E.INVALID_PARAMETER, "topic_id is not a valid topic id (see GET /webhook/topics)")
         _check_endpoint(endpoint)
@@ -133,12 +140,14 @@ class WebhookHub:
         return sub.public()
 
     def get(self, sid: str) -> Subscription:
+        """The subscription ``sid``, or Wish's not-found error."""
         sub = self.subscriptions.get(sid)
         if sub is None:
             raise SandboxError(E.NOT_FOUND, f"No subscription with id {sid}")
         return sub
 
     def update(self, sid: str, endpoint: str | None, status: str | None) -> dict[str, Any]:
+        """Change the endpoint of a suspended subscription or reactivate it, as Wish allows."""
         sub = self.get(sid)
         if status not in (None, "", "ACTIVE"):
             raise SandboxError(E.INVALID_PARAMETER, "status can only be set to ACTIVE")
@@ -152,6 +161,7 @@ class WebhookHub:
         return sub.public()
 
     def delete(self, sid: str) -> None:
+        """Remove the subscription ``sid`` (not-found error if there is none)."""
         self.get(sid)
         del self.subscriptions[sid]
 
@@ -164,6 +174,7 @@ class WebhookHub:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop the delivery thread."""
         self._stop.set()
 
     def _loop(self) -> None:
@@ -300,7 +311,7 @@ def hub_of(sandbox: Any) -> WebhookHub:
 
 
 def _param(req: Any, name: str) -> str | None:
-    value = req.single(name)
+    value: str | None = req.single(name)
     if value is None and req.body.strip():
         body = req.json()
         if isinstance(body, dict) and body.get(name) is not None:
@@ -311,35 +322,43 @@ def _param(req: Any, name: str) -> str | None:
 # -- route handlers (registered in app.py); Wish handlers return the ``data`` JSON ---------------------
 
 
-def h_topics(app: Any, req: Any) -> bytes:
+def h_topics(app: Any, _req: Any) -> bytes:
+    """``GET /webhook/topics``."""
     return orjson.dumps(hub_of(app.sandbox).topics())
 
 
-def h_list_subscriptions(app: Any, req: Any) -> bytes:
+def h_list_subscriptions(app: Any, _req: Any) -> bytes:
+    """``GET /webhook/subscriptions``."""
     return orjson.dumps([s.public() for s in hub_of(app.sandbox).subscriptions.values()])
 
 
 def h_create_subscription(app: Any, req: Any) -> bytes:
+    """``POST /webhook/subscriptions`` with ``topic_id`` and ``endpoint`` (query or JSON body); a write."""
     return orjson.dumps(hub_of(app.sandbox).create(_param(req, "topic_id"), _param(req, "endpoint")))
 
 
 def h_get_subscription(app: Any, req: Any) -> bytes:
+    """``GET /webhook/subscriptions/{id}``."""
     return orjson.dumps(hub_of(app.sandbox).get(req.params["id"]).public())
 
 
 def h_update_subscription(app: Any, req: Any) -> bytes:
+    """``PUT /webhook/subscriptions/{id}`` with ``endpoint`` or ``status``; a write."""
     hub = hub_of(app.sandbox)
     return orjson.dumps(hub.update(req.params["id"], _param(req, "endpoint"), _param(req, "status")))
 
 
 def h_delete_subscription(app: Any, req: Any) -> bytes:
+    """``DELETE /webhook/subscriptions/{id}``; a write."""
     hub_of(app.sandbox).delete(req.params["id"])
     return b"null"
 
 
-def a_scan(app: Any, req: Any) -> Any:
+def a_scan(app: Any, _req: Any) -> Any:
+    """Admin ``POST /sandbox/webhooks/scan``: emit the events due now and deliver them; returns how many were sent."""
     return {"sent": hub_of(app.sandbox).scan()}
 
 
-def a_deliveries(app: Any, req: Any) -> Any:
+def a_deliveries(app: Any, _req: Any) -> Any:
+    """Admin ``GET /sandbox/webhooks/deliveries``: the delivery log, for tests to assert on."""
     return {"deliveries": list(hub_of(app.sandbox).deliveries)}

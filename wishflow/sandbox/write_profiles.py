@@ -41,6 +41,8 @@ SAME_NUMBER = ("modify", "noop")
 
 @dataclass(frozen=True)
 class WriteProfile:
+    """How the sandbox acknowledges and applies a tracking write (see the module docstring's table)."""
+
     name: str = "default"
     response: str = "new"
     view: str = "new"
@@ -50,6 +52,7 @@ class WriteProfile:
     same_number: str = "modify"
 
     def validate(self) -> None:
+        """Raise ValueError for an unknown knob value, before the profile takes effect."""
         for knob, allowed in (
             ("response", RESPONSES),
             ("view", VIEWS),
@@ -66,6 +69,7 @@ class WriteProfile:
             raise ValueError("write profile failure_share must be a share between 0 and 1")
 
     def to_dict(self) -> dict[str, Any]:
+        """The profile as JSON (the admin API's and state file's form)."""
         return dataclasses.asdict(self)
 
 
@@ -88,8 +92,10 @@ PROFILES: dict[str, WriteProfile] = {
 
 
 def resolve(spec: str | dict[str, Any] | WriteProfile | None) -> WriteProfile:
-    """A profile from its name, a dict (``{"name": ..., <knobs>}``: a named base with knobs changed),
-    or a profile. Unknown names or knobs raise ValueError."""
+    """A profile from its name, a dict, or a profile; unknown names or knobs raise ValueError.
+
+    A dict is ``{"name": ..., <knobs>}``: a named base with knobs changed.
+    """
     if spec is None:
         return PROFILES["default"]
     if isinstance(spec, WriteProfile):

@@ -1,6 +1,7 @@
-"""Receiving Wish webhooks (no Prefect here): parse and check deliveries, authenticate them by the
-store's secret in the URL, serve an HTTP endpoint that hands each one to a callback, and subscribe
-an endpoint to Wish's topics.
+"""Receiving Wish webhooks (no Prefect here).
+
+Parse and check deliveries, authenticate them by the store's secret in the URL, serve an HTTP
+endpoint that hands each one to a callback, and subscribe an endpoint to Wish's topics.
 
 The ``wishflow webhooks serve`` command plugs in a callback that emits a Prefect event per delivery;
 deployment triggers in ``prefect.yaml`` then start the matching flow for that store.

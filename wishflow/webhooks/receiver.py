@@ -52,6 +52,8 @@ def event_name(topic: str) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
+    """One authenticated webhook message: the store it is for, Wish's topic and API version, and the payload."""
+
     store: str
     topic: str
     api_version: str
@@ -60,6 +62,7 @@ class Delivery:
 
     @property
     def event(self) -> str:
+        """The Prefect event name this delivery is emitted as (deployment triggers match on it)."""
         return event_name(self.topic)
 
     @property
@@ -99,9 +102,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class WebhookReceiver:
-    """ASGI app: every authenticated, well-formed delivery within the rate limit goes to
-    ``on_delivery`` (called in a worker thread). ``secrets`` maps each accepted store to its secret:
-    a store missing from it is unknown and rejected."""
+    """ASGI app: every authenticated, well-formed delivery within the rate limit goes to ``on_delivery``.
+
+    ``on_delivery`` is called in a worker thread. ``secrets`` maps each accepted store to its secret: a
+    store missing from it is unknown and rejected.
+    """
 
     max_body = 1_000_000
 
@@ -126,6 +131,7 @@ class WebhookReceiver:
         await _reply(send, status, {"error": error})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point: check path, secret, rate and body, then hand the delivery on and answer 200."""
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -204,6 +210,8 @@ async def _reply(send: Send, status: int, doc: dict[str, Any]) -> None:
 
 @dataclass
 class RunningReceiver:
+    """A receiver served by uvicorn in a daemon thread (tests and ``wishflow webhooks serve``)."""
+
     url: str
     server: Any
     thread: threading.Thread
@@ -215,6 +223,7 @@ class RunningReceiver:
         return f"{base}/{secret}" if secret else base
 
     def stop(self) -> None:
+        """Stop serving, waiting up to 10 s for the server thread."""
         self.server.should_exit = True
         self.thread.join(timeout=10)
 

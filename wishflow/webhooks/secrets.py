@@ -38,8 +38,10 @@ def generate_secret() -> SecretStr:
 
 
 def secret_matches(expected: SecretStr | None, given: str | None) -> bool:
-    """Whether ``given`` is the store's secret, compared in constant time; never true for a store
-    without a secret or a request without one."""
+    """Whether ``given`` is the store's secret, compared in constant time.
+
+    Never true for a store without a secret or a request without one.
+    """
     want = expected.get_secret_value() if expected is not None else _DUMMY
     ok = hmac.compare_digest(want.encode(), (given or "").encode())
     return ok and expected is not None and bool(given)
@@ -56,8 +58,11 @@ def masked_url(endpoint: str) -> str:
 
 
 def load_secrets_file(path: str | Path) -> dict[str, SecretStr]:
-    """The secrets in an owner-only JSON file ``{store: secret}``; a file group or others can read
-    is refused (a configuration mistake), a missing file holds no secrets."""
+    """The secrets in an owner-only JSON file ``{store: secret}``.
+
+        A file group or others can read is refused (a configuration mistake); a missing file holds no
+    secrets.
+    """
     target = Path(path)
     if not target.exists():
         return {}
@@ -76,8 +81,7 @@ def load_secrets_file(path: str | Path) -> dict[str, SecretStr]:
 
 
 def save_secret_to_file(path: str | Path, store: str, secret: SecretStr) -> None:
-    """Add or replace ``store``'s secret in the file, which is written owner-only (0600) and
-    replaced atomically."""
+    """Add or replace ``store``'s secret in the file, written owner-only (0600) and replaced atomically."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     current = {k: v.get_secret_value() for k, v in load_secrets_file(target).items()}
@@ -105,6 +109,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def allow(self, store: str) -> bool:
+        """Take one delivery from ``store``'s bucket; False when it is empty (the receiver answers 429)."""
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(store, (self.burst, now))

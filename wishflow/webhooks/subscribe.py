@@ -21,8 +21,10 @@ def _data(response: httpx.Response) -> Any:
 def ensure_subscriptions(
     api_url: str, access_token: str, endpoint: str, topics: Iterable[str] = tuple(TOPIC_EVENTS), timeout: float = 30
 ) -> list[dict[str, Any]]:
-    """Subscribe ``endpoint`` to each topic (idempotent: existing subscriptions are kept, inactive
-    ones reactivated); returns the subscriptions."""
+    """Subscribe ``endpoint`` to each topic; returns the subscriptions.
+
+    Idempotent: existing subscriptions are kept, inactive ones reactivated.
+    """
     headers = {"Authorization": f"Bearer {access_token}"}
     with httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=timeout) as http:
         topic_ids = {t["topic_name"]: t["id"] for t in _data(http.get("/webhook/topics"))}
