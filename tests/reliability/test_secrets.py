@@ -29,6 +29,7 @@ ALLOWED_SQL_INTERPOLATIONS = {
     '_agg(dialect, "f.expectation")',
     "name",  # validation_views: DROP VIEW of our own view names
     "stage.name",  # bulk: COPY into our staging table
+    "_create_stage_sql(conn, stage)",  # bulk: our staging table's DDL, compiled by SQLAlchemy from our metadata
     "checked_table",  # statistics: ANALYZE of a table checked against the warehouse metadata
     "bound_select",  # bulk: COPY out of a SELECT whose values the driver itself quoted (mogrify)
     "relation",  # a documented view's name or its analytics view, checked by actions.queues.checked_view()
