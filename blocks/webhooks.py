@@ -10,6 +10,8 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from blocks.loading import load_block
+
 
 class WebhookSecret(Block):
     """The secret part of one store's Wish webhook URL (``/wish/webhooks/<store>/<secret>``)."""
@@ -26,8 +28,7 @@ def load_webhook_secrets(template: str, stores: list[str]) -> dict[str, SecretSt
     """Each store's secret from the block named ``template.format(store=...)``."""
     out: dict[str, SecretStr] = {}
     for store in stores:
-        block = WebhookSecret.load(template.format(store=store))
-        out[store] = block.secret  # type: ignore[attr-defined]
+        out[store] = load_block(WebhookSecret, template.format(store=store)).secret
     return out
 
 
