@@ -270,8 +270,7 @@ def open_orders_statements_0007(dialect: str) -> list[str]:
 AT_RISK_CONDITION = "validation_status <> 'quarantined' AND expected_ship_time IS NOT NULL AND hours_left < {hours}"
 
 
-def _at_risk_view(condition: str) -> str:
-    return f"""
+_AT_RISK_VIEW = """
 CREATE VIEW v_orders_at_risk AS
 SELECT
     store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery,
@@ -280,6 +279,11 @@ FROM v_open_orders
 WHERE {condition}
 ORDER BY expected_ship_time
 """
+
+
+def _at_risk_view(condition: str) -> str:
+    """The view over one of this module's own conditions (constants, no outside value)."""
+    return _AT_RISK_VIEW.format(condition=condition)
 
 
 def _replace_at_risk(dialect: str, create_view: str) -> list[str]:
