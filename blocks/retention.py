@@ -11,6 +11,7 @@ import os
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from blocks.loading import load_block
 from wishflow.retention import RetentionPolicy as Policy
 
 BLOCK_ENV = "WISHFLOW_RETENTION_BLOCK"
@@ -38,7 +39,7 @@ def resolve_retention_policy(block_name: str | None = None) -> Policy:
     """The named block (or ``WISHFLOW_RETENTION_BLOCK``), else ``WISHFLOW_RETENTION_DAYS``, else keep."""
     name = block_name or os.environ.get(BLOCK_ENV)
     if name:
-        return RetentionPolicy.load(name).policy()  # type: ignore[union-attr]
+        return load_block(RetentionPolicy, name).policy()
     days = os.environ.get(DAYS_ENV, "").strip()
     if days:
         if not days.isdigit() or int(days) < 1:

@@ -17,6 +17,7 @@ import yaml
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from blocks.loading import load_block
 from wishflow.shipping.labels import LabelProvider, choose_label_source
 from wishflow.shipping.packages import SkuTable
 from wishflow.shipping.policy import ShippingPolicy as Policy
@@ -134,7 +135,7 @@ class ShippingPolicy(Block):
 def resolve_shipping_policy(block_name: str | None = None) -> ShippingPolicy:
     """The named block, else a YAML file named by ``WISHFLOW_SHIPPING_POLICY``, else the embedded default."""
     if block_name:
-        return ShippingPolicy.load(block_name)  # type: ignore[return-value]
+        return load_block(ShippingPolicy, block_name)
     path = os.environ.get(POLICY_ENV)
     if path:
         return ShippingPolicy.from_yaml(Path(path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from blocks.loading import load_block
 from wishflow.config import warehouse_url_from_env
 
 
@@ -24,5 +25,5 @@ class Warehouse(Block):
 def resolve_warehouse_url(block_name: str | None = None) -> str:
     """The named block's URL, else ``WISHFLOW_WAREHOUSE_URL``, else the embedded SQLite file."""
     if block_name:
-        return Warehouse.load(block_name).url.get_secret_value()  # type: ignore[union-attr]
+        return load_block(Warehouse, block_name).url.get_secret_value()
     return warehouse_url_from_env()

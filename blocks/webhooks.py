@@ -7,10 +7,10 @@ accepts. The secret is a ``SecretStr``: the Prefect UI shows it masked.
 
 from __future__ import annotations
 
-from typing import cast
-
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
+
+from blocks.loading import load_block
 
 
 class WebhookSecret(Block):
@@ -28,9 +28,7 @@ def load_webhook_secrets(template: str, stores: list[str]) -> dict[str, SecretSt
     """Each store's secret from the block named ``template.format(store=...)``."""
     out: dict[str, SecretStr] = {}
     for store in stores:
-        # Block.load is async-dispatched (typed as block-or-coroutine); called from sync code it is the block
-        block = cast(WebhookSecret, WebhookSecret.load(template.format(store=store)))
-        out[store] = block.secret
+        out[store] = load_block(WebhookSecret, template.format(store=store)).secret
     return out
 
 

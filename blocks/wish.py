@@ -14,6 +14,7 @@ import contextlib
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from blocks.loading import load_block
 from wishflow.api.auth import TokenSet
 from wishflow.api.client import WishClient
 from wishflow.api.factory import client_from_env, client_from_settings, settings_from_env_and_token_file
@@ -81,8 +82,8 @@ class BlockTokenPersistence:
         name = self.block._block_document_name
         if not name:
             return None
-        saved = WishCredentials.load(name)
-        return TokenSet(saved.access_token, saved.refresh_token)  # type: ignore[union-attr]
+        saved = load_block(WishCredentials, name)
+        return TokenSet(saved.access_token, saved.refresh_token)
 
     def save(self, tokens: TokenSet, replaced: TokenSet) -> None:  # noqa: ARG002 (TokenPersistence's signature)
         """Write the new tokens to the block (the replaced ones are already revoked at Wish)."""
@@ -92,7 +93,7 @@ class BlockTokenPersistence:
 def resolve_wish_settings(block_name: str | None = None) -> WishSettings:
     """The named block's settings, else environment variables (with the token file's newer tokens)."""
     if block_name:
-        return WishCredentials.load(block_name).settings()  # type: ignore[union-attr]
+        return load_block(WishCredentials, block_name).settings()
     return settings_from_env_and_token_file()
 
 
@@ -102,6 +103,5 @@ def build_wish_client(block_name: str | None = None) -> WishClient:
     Refreshed tokens are saved to the block, or without one to the token file.
     """
     if block_name:
-        block = WishCredentials.load(block_name)
-        return block.build_client()  # type: ignore[union-attr]
+        return load_block(WishCredentials, block_name).build_client()
     return client_from_env()

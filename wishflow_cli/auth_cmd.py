@@ -66,9 +66,10 @@ def run_login(args: argparse.Namespace) -> int:
     env = _env(args)
     block: Any = None
     if args.block:
+        from blocks.loading import load_block
         from blocks.wish import WishCredentials
 
-        block = WishCredentials.load(args.block)
+        block = load_block(WishCredentials, args.block)
         root, store_name = block.api_base_url, args.store or block.store
         client_id, secret = block.client_id, block.client_secret
     else:
@@ -154,9 +155,10 @@ def run_status(args: argparse.Namespace) -> int:
     env = _env(args)
     try:
         if args.block:
+            from blocks.loading import load_block
             from blocks.wish import WishCredentials
 
-            block: Any = WishCredentials.load(args.block)
+            block: Any = load_block(WishCredentials, args.block)
             client = block.build_client()
             store_name, source, stored = block.store, f"block {args.block}", None
         else:

@@ -111,7 +111,7 @@ def queue_lines(queues: QueueCounts) -> list[str]:
         "Queues (the same counts as wishflow todo, the report and the views):",
         f"  quarantined (open orders held from shipping): {queues.quarantined}",
         f"  waiting to ship: {queues.waiting_to_ship}",
-        f"  at risk (under 24 h left or overdue): {queues.at_risk}",
+        f"  at risk (not quarantined, under 24 h left or overdue): {queues.at_risk}",
         f"  awaiting validation: {queues.awaiting_validation}",
         f"  things to do: {queues.total_actions} ({severity})",
         *(f"    {kind}: {n}" for kind, n in queues.actions.items()),

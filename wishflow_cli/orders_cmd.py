@@ -1,7 +1,7 @@
 """``wishflow orders``: read the deadline and quarantine views from a terminal.
 
 wishflow orders --unprocessed            valid APPROVED orders not shipped, soonest deadline first
-wishflow orders --at-risk [--hours 24]   unshipped orders close to (or past) their ship-by deadline
+wishflow orders --at-risk [--hours 24]   unshipped, not quarantined orders close to (or past) their deadline
 wishflow orders --quarantined            open orders held back by validation, with their reasons
 """
 
@@ -25,7 +25,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("orders", help="list unprocessed, at-risk or quarantined orders")
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--unprocessed", action="store_true", help="valid orders to ship, by deadline (default)")
-    view.add_argument("--at-risk", action="store_true", help="unshipped orders near their ship-by deadline")
+    view.add_argument(
+        "--at-risk", action="store_true", help="unshipped orders near their ship-by deadline, not quarantined"
+    )
     view.add_argument("--quarantined", action="store_true", help="orders held back by validation")
     parser.add_argument("--hours", type=float, default=24.0, help="with --at-risk: hours left (default 24)")
     parser.add_argument("--store", default=None, help="store name (default: WISHFLOW_STORE or 'default')")
@@ -80,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.at_risk:
             view, rows = "at_risk", orders_at_risk(engine, store, args.hours, limit=args.limit)
-            title = f"{len(rows)} unshipped order(s) of store {store} with under {args.hours:g} h left"
+            title = (
+                f"{len(rows)} unshipped order(s) of store {store}, not quarantined, with under {args.hours:g} h left"
+                " (quarantined ones: wishflow orders --quarantined)"
+            )
         elif args.quarantined:
             view, rows = "quarantined", quarantined_orders(engine, store, limit=args.limit)
             title = f"{len(rows)} open order(s) of store {store} quarantined (held from shipping)"

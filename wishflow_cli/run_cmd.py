@@ -217,15 +217,22 @@ def quiet_console(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+#: Log lines of the flows (their message templates) whose content the CLI prints itself, as a table,
+#: when the run fails: on the console they would say the same reason twice. They stay in the run's logs.
+REPORTED_BY_THE_CLI = ("%d requested orders not shipped",)
+
+
 class _QuietConsole(logging.Filter):
     """The console without ``-v``: warnings and errors only, and no traceback of a failed run (the
-    CLI prints the reason in one line; the traceback stays in the run's logs on the server)."""
+    CLI prints the reason in one line; the traceback stays in the run's logs on the server), and no
+    line whose reason the CLI prints itself (:data:`REPORTED_BY_THE_CLI`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return False
         noise = record.getMessage().startswith(("Finished in state", "Encountered exception"))
-        return not (record.exc_info or noise)
+        reported = isinstance(record.msg, str) and record.msg.startswith(REPORTED_BY_THE_CLI)
+        return not (record.exc_info or noise or reported)
 
 
 def _is_console(handler: logging.Handler) -> bool:

@@ -16,6 +16,7 @@ from tests.validation.conftest import NOW, good_order, insert_orders
 from wishflow.actions import ACTION_KINDS, action_items, queue_counts
 from wishflow.aftersales.follow_ups import update_follow_ups
 from wishflow.validation import validate_pending
+from wishflow.validation.queries import orders_at_risk
 from wishflow.warehouse.aftersales_schema import follow_ups, penalties, tickets
 from wishflow.warehouse.shipping_schema import shipments
 from wishflow.warehouse.tracking_schema import tracking_exceptions
@@ -159,7 +160,10 @@ def test_the_action_list_covers_every_kind_once_with_counts_equal_to_the_views(e
     assert counts.quarantined == 2  # the shipped one is not on the list, nor the other store's
     assert counts.waiting_to_ship == _count(engine, "SELECT count(*) FROM v_unprocessed_orders WHERE store = 'default'")
     assert counts.waiting_to_ship == 2  # soon, relaxed
-    assert counts.at_risk == _count(engine, "SELECT count(*) FROM v_orders_at_risk WHERE store = 'default'") == 2
+    # at risk has one meaning: open, not quarantined (held-overdue is counted once, as quarantined)
+    assert counts.at_risk == _count(engine, "SELECT count(*) FROM v_orders_at_risk WHERE store = 'default'") == 1
+    assert counts.at_risk == counts.actions["order_at_risk"]
+    assert [r["order_id"] for r in orders_at_risk(engine, STORE)] == by_kind["order_at_risk"]
     assert counts.actions == {kind: len(ids) for kind, ids in by_kind.items()}
     assert (
         counts.total_actions
@@ -222,7 +226,7 @@ def test_the_daily_summary_shows_the_same_list(engine: sa.Engine, warehouse_url:
     items = action_items(engine, STORE)
     markdown = daily_summary_task.fn(STORE, warehouse_url, NOW.date())["markdown"]
     assert f"## To do today ({len(items)})" in markdown
-    assert "2 quarantined (open orders held by validation), 2 waiting to ship, 2 at risk" in markdown
+    assert "2 quarantined (open orders held by validation), 2 waiting to ship, 1 at risk" in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "quarantined_order" in line]
     assert [r.split("|")[3].strip() for r in rows] == ["held-overdue", "held-later"]
     capped = action_list_markdown(STORE, queue_counts(engine, STORE), items[:2], max_lines=2)

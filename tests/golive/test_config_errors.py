@@ -139,6 +139,25 @@ CASES = {
         ("lacks the column", "carrier"),
         lambda sb, tmp: (tmp / "t.csv").write_text("order_id,number\nx,1\n") and _live(sb, tmp),
     ),
+    # a block a run names that the Prefect server does not hold: the block, its type and how to create it
+    "missing Wish credentials block": Case(
+        ("run", "pull", "--wish-block", "nosuch"),
+        ("Wish Credentials block 'nosuch' does not exist", "prefect block register -m blocks", "--wish-block"),
+        _live,
+    ),
+    "missing Wish credentials block (auth status)": Case(
+        ("auth", "status", "--block", "nosuch"), ("Wish Credentials block 'nosuch' does not exist",), _live
+    ),
+    "missing warehouse block": Case(
+        ("run", "validate", "--warehouse-block", "nosuchwh"),
+        ("Wishflow Warehouse block 'nosuchwh' does not exist", "WISHFLOW_WAREHOUSE_URL"),
+        _live,
+    ),
+    "missing shipping policy block": Case(
+        ("ship", "run", "--policy-block", "nosuchpolicy", "--follow-seconds", "0"),
+        ("Wishflow Shipping Policy block 'nosuchpolicy' does not exist", "WISHFLOW_SHIPPING_POLICY"),
+        _live,
+    ),
 }
 
 

@@ -137,12 +137,13 @@ def test_views_order_by_deadline_and_compute_hours_left(engine: sa.Engine, seed)
     assert unprocessed[0]["hours_left"] < 0
 
     at_risk = {r["order_id"]: r["validation_status"] for r in orders_at_risk(engine, STORE, hours=24)}
-    assert at_risk == {"overdue": "valid", "soon": "valid", "held": "quarantined"}
-    assert {r["order_id"] for r in orders_at_risk(engine, STORE, hours=5)} == {"overdue", "held"}
+    # a quarantined order near its deadline is the quarantine queue's, never also at risk
+    assert at_risk == {"overdue": "valid", "soon": "valid"}
+    assert {r["order_id"] for r in orders_at_risk(engine, STORE, hours=5)} == {"overdue"}
     with engine.connect() as conn:
         view = [r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_orders_at_risk ORDER BY expected_ship_time")]
         unprocessed_view = [r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_unprocessed_orders")]
-    assert view == ["overdue", "held", "soon"]
+    assert view == ["overdue", "soon"]
     # what flows read is what the analysts' view shows, in its order
     assert unprocessed_view == [r["order_id"] for r in unprocessed]
 

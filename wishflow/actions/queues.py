@@ -101,7 +101,8 @@ class QueueCounts:
     quarantined: int
     #: Open orders whose current version is valid, not yet shipped (``v_unprocessed_orders``).
     waiting_to_ship: int
-    #: Open orders (quarantined ones included) with under 24 h left or overdue (``v_orders_at_risk``).
+    #: Open orders, valid or pending (never quarantined: those are ``quarantined``), with under 24 h
+    #: left or overdue (``v_orders_at_risk``; equals the action list's ``order_at_risk`` rows).
     at_risk: int
     #: Open orders whose current version has not been validated yet.
     awaiting_validation: int

@@ -5,7 +5,8 @@ Kinds (``kind``), each from the one place that defines it:
 - ``quarantined_order``: an open order held by validation (``v_quarantined_orders``): fix it on Wish
   or refund it before its ship-by deadline.
 - ``order_at_risk``: an open order not quarantined with less than 24 hours (or overdue) before its
-  ship-by deadline (``v_open_orders``; a quarantined order is listed once, as quarantined).
+  ship-by deadline (``v_open_orders`` under the condition that defines ``v_orders_at_risk``,
+  ``validation_views.AT_RISK_CONDITION``; a quarantined order is listed once, as quarantined).
 - ``shipment_pending_at_wish``: a tracking write Wish accepted but has not confirmed for
   :data:`PENDING_AT_WISH_HOURS` hours (``shipments.state = 'submitted'``).
 - ``ticket_awaiting_merchant``, ``penalty_to_review``, ``tracking_exception``: the open follow-ups

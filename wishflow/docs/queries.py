@@ -69,8 +69,10 @@ VIEWS: tuple[ViewDoc, ...] = (
     ),
     ViewDoc(
         "v_orders_at_risk",
-        "Open orders whose ship-by deadline is less than 24 hours away (or already past), valid or not.",
-        (*_OPEN_COLUMNS, ("validation_status", "valid, pending or quarantined.")),
+        "Open orders, valid or not yet validated, whose ship-by deadline is less than 24 hours away (or "
+        "already past). Quarantined orders are not listed here: they are in v_quarantined_orders with their "
+        "hours left (one order, one queue).",
+        (*_OPEN_COLUMNS, ("validation_status", "valid or pending (not yet judged in this version).")),
     ),
     ViewDoc(
         "v_quarantined_orders",

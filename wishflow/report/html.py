@@ -145,7 +145,7 @@ def render(data: ReportData) -> str:
         ("median hours to ship", _num(summary["median_ship_latency_hours"])),
         ("waiting to ship", _num(summary["waiting_to_ship"])),
         ("quarantined", _num(summary["quarantined"])),
-        ("at risk (< 24 h)", _num(summary["at_risk"])),
+        ("at risk (< 24 h, not quarantined)", _num(summary["at_risk"])),
         ("past deadline", _num(summary["overdue_open_orders"])),
         ("things to do", _num(summary["actions"])),
         ("refunds", _num(summary["refunds"])),

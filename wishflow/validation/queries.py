@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Engine, Float, Integer, String, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from wishflow.warehouse.types import UTCDateTime
-from wishflow.warehouse.validation_views import AT_RISK_HOURS_DEFAULT
+from wishflow.warehouse.validation_views import AT_RISK_CONDITION, AT_RISK_HOURS_DEFAULT
 
 _TYPES: dict[str, Any] = {
     "released_at": UTCDateTime(),
@@ -80,17 +80,19 @@ def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) 
 def orders_at_risk(
     engine: Engine, store: str, hours: float = AT_RISK_HOURS_DEFAULT, *, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline
-    (overdue ones included), whatever their validation status: a quarantined order about to miss its
-    deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours."""
+    """Open orders of ``store``, valid or not yet validated, with less than ``hours`` left before
+    their ship-by deadline (overdue ones included). Quarantined orders are the quarantine queue's
+    (:func:`quarantined_orders`, with their hours left), so no order is counted in both.
+    ``v_orders_at_risk`` is this with 24 hours (the one definition: ``AT_RISK_CONDITION``)."""
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
     # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
     # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
     # reading every open order.
     sql = (
         f"SELECT {_ORDER_COLUMNS}, validation_status FROM v_open_orders "
-        "WHERE store = :store AND expected_ship_time IS NOT NULL AND expected_ship_time < :deadline_bound "
-        f"AND hours_left < :hours ORDER BY expected_ship_time, order_id{_limit(limit)}"
+        "WHERE store = :store AND expected_ship_time < :deadline_bound AND "
+        + AT_RISK_CONDITION.format(hours=":hours")
+        + f" ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
     bound = datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
     return _rows(

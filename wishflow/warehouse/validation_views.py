@@ -256,3 +256,49 @@ def open_orders_statements_0008(dialect: str) -> list[str]:
 def open_orders_statements_0007(dialect: str) -> list[str]:
     """``v_open_orders`` as revision 0002 created it (the downgrade of 0008)."""
     return _replace_open_orders(dialect, view_statements(dialect)[0])
+
+
+# -- Revision 0011: at risk means not quarantined ---------------------------------------------------
+#
+# One meaning of "at risk" everywhere (issue 18): an open order, valid or not yet validated (never
+# quarantined), whose ship-by deadline is less than 24 hours away or past. A quarantined order near
+# its deadline is counted once, in the quarantine queue (``v_quarantined_orders``; the action list's
+# ``quarantined_order`` rows carry its ``at_risk`` or ``missed`` severity), never twice. This is the
+# condition ``v_action_items`` uses for its ``order_at_risk`` rows.
+
+#: SQL over ``v_open_orders``: the order is at risk within ``{hours}`` hours (the one definition).
+AT_RISK_CONDITION = "validation_status <> 'quarantined' AND expected_ship_time IS NOT NULL AND hours_left < {hours}"
+
+
+_AT_RISK_VIEW = """
+CREATE VIEW v_orders_at_risk AS
+SELECT
+    store, order_id, released_at, expected_ship_time, hours_left, is_wish_express, is_confirmed_delivery,
+    country_code, province, city, sku, quantity, validation_status
+FROM v_open_orders
+WHERE {condition}
+ORDER BY expected_ship_time
+"""
+
+
+def _at_risk_view(condition: str) -> str:
+    """The view over one of this module's own conditions (constants, no outside value)."""
+    return _AT_RISK_VIEW.format(condition=condition)
+
+
+def _replace_at_risk(dialect: str, create_view: str) -> list[str]:
+    if dialect == "postgresql":
+        return [create_view.replace("CREATE VIEW v_orders_at_risk", "CREATE OR REPLACE VIEW v_orders_at_risk", 1)]
+    return ["DROP VIEW IF EXISTS v_orders_at_risk", create_view]
+
+
+def at_risk_statements_0011(dialect: str) -> list[str]:
+    """``v_orders_at_risk`` without quarantined orders (same columns: dependants keep working)."""
+    return _replace_at_risk(dialect, _at_risk_view(AT_RISK_CONDITION.format(hours=AT_RISK_HOURS_DEFAULT)))
+
+
+def at_risk_statements_0010(dialect: str) -> list[str]:
+    """``v_orders_at_risk`` as revision 0002 created it, quarantined orders included (0011's downgrade)."""
+    return _replace_at_risk(
+        dialect, _at_risk_view(f"expected_ship_time IS NOT NULL AND hours_left < {AT_RISK_HOURS_DEFAULT}")
+    )
