@@ -80,9 +80,12 @@ def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) 
 def orders_at_risk(
     engine: Engine, store: str, hours: float = AT_RISK_HOURS_DEFAULT, *, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline
+    """Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline.
+
+    Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline
     (overdue ones included), whatever their validation status: a quarantined order about to miss its
-    deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours."""
+    deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours.
+    """
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
     # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
     # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
@@ -105,8 +108,11 @@ def orders_at_risk(
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Open orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail and
-    the hours they have been held (``v_quarantined_orders``; closed orders need no fixing)."""
+    """Open orders of ``store`` held in quarantine, with the rules they fail.
+
+    Open orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail and
+    the hours they have been held (``v_quarantined_orders``; closed orders need no fixing).
+    """
     columns = [
         "store",
         "order_id",
@@ -179,8 +185,11 @@ def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[di
 
 @dataclass(frozen=True)
 class OrderViews:
-    """What the validation stage shows the merchant: quarantined orders, valid unshipped orders by
-    deadline (both capped at ``limit`` rows) and the orders at risk of missing their deadline (all)."""
+    """What the validation stage shows the merchant: quarantined, valid unshipped and at-risk orders.
+
+    What the validation stage shows the merchant: quarantined orders, valid unshipped orders by
+    deadline (both capped at ``limit`` rows) and the orders at risk of missing their deadline (all).
+    """
 
     quarantined: list[dict[str, Any]]
     unprocessed: list[dict[str, Any]]
