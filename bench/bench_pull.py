@@ -1,7 +1,7 @@
 """Backfill throughput, incremental latency and memory of the real pull and validate flows.
 
-Backfill throughput, incremental latency and memory of the real ``pull_orders`` and
-``validate_orders`` flows, against a sandbox in its own process and a PostgreSQL warehouse.
+The flows are the real ``pull_orders`` and ``validate_orders``, against a sandbox in its own process and
+a PostgreSQL warehouse.
 
     python -m bench.bench_pull backfill --orders 100000
     python -m bench.bench_pull memory --orders 1000000      (prints the peak RSS of the backfill)

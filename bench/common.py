@@ -1,7 +1,7 @@
 """What every benchmark shares: sandbox process, fresh database, machine, medians.
 
-What every benchmark shares: a sandbox in its own process, a fresh PostgreSQL database, the
-machine's description, and medians over repeated runs.
+The sandbox runs in its own process, each run gets a fresh PostgreSQL database, the machine is described
+for the results, and figures are medians over repeated runs.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = No
 def prerendered_process(orders: int, seed: int = 11) -> Iterator[RunningSandboxProcess]:
     """``python -m bench.prerendered`` in a subprocess: ``sandbox_process``'s orders, pre-rendered.
 
-    ``python -m bench.prerendered`` in a subprocess: the same orders as ``sandbox_process`` with the
-    same seed, served from pre-rendered bytes (see :mod:`bench.prerendered`); it has no admin API.
+    The same orders as ``sandbox_process`` with the same seed, served from pre-rendered bytes (see
+    :mod:`bench.prerendered`); it has no admin API.
     """
     cmd = [sys.executable, "-m", "bench.prerendered", "--orders", str(orders), "--seed", str(seed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
@@ -194,8 +194,8 @@ def peak_rss_mb() -> float:
 def prefect_server_process() -> Iterator[str]:
     """``prefect server start`` in its own process (as production runs it), with a throw-away home.
 
-    ``prefect server start`` in its own process (as production runs it), with a throw-away home
-    and SQLite database; ``PREFECT_API_URL`` points this process and its children at it.
+    Its SQLite database is thrown away too; ``PREFECT_API_URL`` points this process and its children at
+    it.
 
     Without it, each benchmark process would run Prefect's ephemeral API in-process, where its CPU
     and memory are charged to the flows being measured.

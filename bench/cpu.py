@@ -102,8 +102,7 @@ class PostgresBackends:
     def stop(self) -> float:
         """CPU seconds of the database's backends since :meth:`start`.
 
-        CPU seconds of the database's backends since :meth:`start` (a backend that ended between
-        two samples loses at most its last ``interval``).
+        A backend that ended between two samples loses at most its last ``interval``.
         """
         self._stop.set()
         if self._thread is not None:

@@ -224,8 +224,7 @@ def quiet_console(verbose: bool) -> None:
 class _QuietConsole(logging.Filter):
     """The console without ``-v``: warnings and errors only, and no traceback of a failed run.
 
-    The console without ``-v``: warnings and errors only, and no traceback of a failed run (the
-    CLI prints the reason in one line; the traceback stays in the run's logs on the server).
+    The CLI prints the reason in one line; the traceback stays in the run's logs on the server.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -251,9 +250,8 @@ def _is_console(handler: logging.Handler) -> bool:
 def hide_console_noise() -> None:
     """Prefect's console handler sits on the root logger once its logging is set up.
 
-    Prefect's console handler sits on the root logger once its logging is set up (setting it up
-    here first; later set-ups are incremental and keep the handler and its filter). Only the console
-    is quieted.
+    Setting it up here first; later set-ups are incremental and keep the handler and its filter. Only
+    the console is quieted.
     """
     from prefect.logging.configuration import setup_logging
 

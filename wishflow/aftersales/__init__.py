@@ -1,7 +1,6 @@
 """After-sales: refunds, tickets, penalties, completion, follow-ups, daily summary.
 
-After-sales: refunds, tickets, penalties, order completion, follow-ups and the daily summary
-(no Prefect imports).
+Order completion is part of it; nothing here imports Prefect.
 """
 
 from wishflow.aftersales.completion import CompletionResult, completed_orders, update_completions

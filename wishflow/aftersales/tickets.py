@@ -223,9 +223,8 @@ def sync_tickets(
 ) -> TicketSync:
     """Read every ticket updated in the stream's window and record it, through the sync engine.
 
-    Read every ticket updated in the stream's window and record it, through the sync engine
-    (:mod:`wishflow.sync.engine`: Wish's clock, look-back, safety lag, cursor capped at the end and
-    moved with each page, in its transaction).
+    The engine (:mod:`wishflow.sync.engine`) brings Wish's clock, the look-back, the safety lag and the
+    cursor, capped at the end and moved with each page in its transaction.
     """
     stream = replace(TICKETS, record=_ticket_recorder(now)) if now is not None else TICKETS
     chunk = sync_engine.sync(
@@ -319,8 +318,8 @@ def _status_line(delivered_at: datetime | None, first_scan_at: datetime | None) 
 def plan_replies(engine: Engine, store: str, policy: ReplyPolicy) -> list[PlannedReply]:
     """Templated replies for tickets awaiting the merchant whose reason has a template.
 
-    Templated replies for tickets awaiting the merchant whose reason has a template and whose
-    order has a tracking number; the merchant's turn only (the last word is not ours).
+    Only tickets whose order has a tracking number, and only on the merchant's turn (the last word is
+    not ours).
     """
     if not policy.enabled:
         return []
@@ -376,8 +375,8 @@ def send_replies(
 ) -> list[PlannedReply]:
     """Send planned replies (or only report them when ``dry_run``), then record each ticket.
 
-    Send planned replies (or only report them when ``dry_run``), then record each ticket as Wish
-    now has it. A rejected reply is reported and the others go on; transient errors propagate.
+    Each ticket is recorded as Wish now has it. A rejected reply is reported and the others go on;
+    transient errors propagate.
     """
     if dry_run:
         for plan in plans:

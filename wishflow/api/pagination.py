@@ -302,8 +302,8 @@ class KeysetPages:
     ) -> tuple[list[Any], int, tuple[Unresolved, ...]]:
         """Every record matching ``filters`` (all at one instant), split where a value fills a page.
 
-        Every record matching ``filters`` (all at one instant): one query per value of the split
-        at ``level`` (the next split only where a value fills a page), else the whole group at once.
+        One query per value of the split at ``level`` (the next split only where a value fills a page),
+        else the whole group at once.
         """
         if level >= len(self.keyset.splits):
             return self._whole(filters, full or [])

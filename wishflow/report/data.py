@@ -302,8 +302,8 @@ stage_views: dict[str, str] = {}
 def _stages(engine: sa.Engine, stores: list[str], now: datetime) -> dict[str, Any]:
     """Quarantine, follow-ups, tickets, penalties and tracking exceptions, as the queue counts them.
 
-    Quarantine, follow-ups, tickets, penalties and tracking exceptions: read from the same views
-    and functions as ``wishflow todo`` and the daily summary, so the numbers agree.
+    Read from the same views and functions as ``wishflow todo`` and the daily summary, so the numbers
+    agree.
     """
     from wishflow.actions.queues import ACTION_KINDS, action_items, checked_view, queue_counts
     from wishflow.warehouse.analytics import safe_what_to_do

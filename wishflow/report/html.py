@@ -1,7 +1,7 @@
 """The operations report as one self-contained HTML file (no scripts, nothing from the network).
 
-The operations report as one self-contained HTML file: inline CSS and inline SVG charts, no
-scripts, no fonts or images from the network (it opens offline and can be mailed as is).
+CSS and SVG charts are inline, and no fonts or images come from the network: it opens offline and can be
+mailed as is.
 """
 
 from __future__ import annotations

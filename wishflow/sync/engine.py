@@ -1,7 +1,7 @@
 """The one incremental-sync engine: streams declare what they read, the loop lives here.
 
-The one incremental-sync engine: a stream declares *what* it reads and how a page is recorded;
-the window, the cursor and the page loop are written here once.
+A stream declares *what* it reads and how a page is recorded; the window, the cursor and the page loop
+are written here once.
 
 A :class:`Stream` names its cursor, the record field the cursor follows, the keyset declaration of
 its list endpoint (:class:`~wishflow.api.pagination.Keyset`, paged by the one paginator) and the

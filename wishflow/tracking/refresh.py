@@ -152,8 +152,8 @@ def refresh_changed(
 ) -> RefreshResult:
     """Read up to ``max_pages`` pages of orders changed in ``window`` and record them.
 
-    Read up to ``max_pages`` pages of orders changed in ``window`` from ``position`` and record
-    them through the sync engine; tracking's cursor moves with each page (in its transaction).
+    Reading starts at ``position``, through the sync engine; tracking's cursor moves with each page (in
+    its transaction).
     """
     chunk = run_pages(
         TRACKING, client, engine, store, window, position, max_pages=max_pages, page_size=page_size, run_id=run_id

@@ -48,10 +48,9 @@ def hold_orders(
 ) -> list[str]:
     """Quarantine each order of ``findings`` for the blocking ``rule``, in one transaction.
 
-    Quarantine each order of ``findings`` (order id -> observed value) for the blocking ``rule``,
-    in one transaction. Only an order whose current version was judged valid is held (an order still
-    awaiting validation is judged first; an invalid one is held already, and keeps its verdict but
-    gains the finding). Returns the orders newly quarantined.
+    ``findings`` maps order id to observed value. Only an order whose current version was judged valid
+    is held (an order still awaiting validation is judged first; an invalid one is held already, and
+    keeps its verdict but gains the finding). Returns the orders newly quarantined.
     """
     if not findings:
         return []

@@ -82,8 +82,7 @@ def orders_at_risk(
 ) -> list[dict[str, Any]]:
     """Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline.
 
-    Open APPROVED orders of ``store`` with less than ``hours`` left before their ship-by deadline
-    (overdue ones included), whatever their validation status: a quarantined order about to miss its
+    Overdue ones are included, whatever their validation status: a quarantined order about to miss its
     deadline is exactly what a person must look at. ``v_orders_at_risk`` is this with 24 hours.
     """
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
@@ -110,8 +109,8 @@ def orders_at_risk(
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Open orders of ``store`` held in quarantine, with the rules they fail.
 
-    Open orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail and
-    the hours they have been held (``v_quarantined_orders``; closed orders need no fixing).
+    Those whose latest verdict is invalid, with the blocking rules they fail and the hours they have
+    been held (``v_quarantined_orders``; closed orders need no fixing).
     """
     columns = [
         "store",
@@ -187,8 +186,8 @@ def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[di
 class OrderViews:
     """What the validation stage shows the merchant: quarantined, valid unshipped and at-risk orders.
 
-    What the validation stage shows the merchant: quarantined orders, valid unshipped orders by
-    deadline (both capped at ``limit`` rows) and the orders at risk of missing their deadline (all).
+    Valid unshipped orders come by deadline; both lists are capped at ``limit`` rows, the orders at risk
+    of missing their deadline are all shown.
     """
 
     quarantined: list[dict[str, Any]]

@@ -361,8 +361,7 @@ def safe_what_to_do(kind: str, what_to_do: str | None) -> str | None:
 def queue_views(dialect: str) -> dict[str, str]:
     """The documented views the queue counts, the action list and the report read, mapped to analytics.
 
-    The documented views the queue counts, the action list and the report read, each mapped to its
-    analytics view (for :func:`wishflow.actions.queue_counts` and ``action_items``' ``views=``).
+    For :func:`wishflow.actions.queue_counts` and ``action_items``' ``views=``.
     """
     return {source: qualified_name(dialect, name) for name, (source, _) in FIGURE_VIEWS.items()}
 
@@ -422,8 +421,7 @@ class AnalyticsView:
 def views(revision: str = LATEST) -> list[AnalyticsView]:
     """Every analytics view as of ``revision``, in creation order.
 
-    Every analytics view as of ``revision`` (a migration's number), with its source table or view
-    and its columns, in creation order.
+    ``revision`` is a migration's number; each view comes with its source table or view and its columns.
     """
     if revision not in REVISIONS:
         raise ValueError(f"unknown analytics revision {revision!r} (known: {REVISIONS})")
@@ -483,8 +481,8 @@ def drop_statements(dialect: str, revision: str = LATEST, *, schema: bool = True
 def view_table(dialect: str, name: str) -> Table:
     """A SQLAlchemy table for querying the analytics view ``name``, with the source columns' types.
 
-    A SQLAlchemy table for querying the analytics view ``name`` (a table-backed one), with the
-    source columns' types (so timestamps come back as aware UTC datetimes, money as decimals).
+    ``name`` is a table-backed view; with the source types, timestamps come back as aware UTC datetimes
+    and money as decimals.
     """
     from wishflow.warehouse.schema import metadata
 

@@ -179,8 +179,7 @@ def fill_stage(
 def copy_out_frame(conn: Connection, stmt: Select[Any], datetime_columns: Sequence[str] = ()) -> pd.DataFrame:
     """The rows of ``stmt`` as a DataFrame of text, read with ``COPY ... TO STDOUT`` (PostgreSQL).
 
-    The rows of ``stmt`` as a DataFrame of text (PostgreSQL only), read with ``COPY ... TO STDOUT``
-    and pandas' C CSV parser; ``datetime_columns`` are parsed as UTC timestamps.
+    pandas' C CSV parser reads the text; ``datetime_columns`` are parsed as UTC timestamps.
 
     Fetching rows costs Python work per value (psycopg2's conversion, SQLAlchemy's result
     processors, then pandas probing each tuple): 1.4 s to read and type 50k orders, against 0.7 s

@@ -1,7 +1,7 @@
 """Record a page of orders, its history, its quarantine and the cursor in one transaction.
 
-Record a page of orders: upsert current state, append history, quarantine bad records, and move
-the sync cursor, all in one transaction.
+Current state is upserted, history appended, bad records quarantined and the sync cursor moved, all in
+one transaction.
 
 This is where invariants 1, 2 and 4 of DESIGN.md §4 are kept: every record Wish returned ends up in
 ``orders`` or ``rejected_records``; the cursor moves only together with the data it covers; and
@@ -320,8 +320,7 @@ def _has_open_rejections(conn: Any, store: str) -> bool:
 def _queue_for_validation(conn: Any, stage: Any) -> None:
     """Queue the staged orders that are new or newer than the stored version.
 
-    Queue the staged orders that are new or newer than the stored version (a reload of the same
-    payload queues nothing); a queued version is replaced only by a newer one.
+    A reload of the same payload queues nothing; a queued version is replaced only by a newer one.
     """
     q = order_validation_queue
     newer = (

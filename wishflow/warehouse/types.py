@@ -57,8 +57,7 @@ EXACT_SUFFIX = "_e4"
 def exact_money_sql(column: str) -> str:
     """The expression of ``column``'s exact twin, valid on both databases.
 
-    The expression of ``column``'s exact twin, valid on both databases (ROUND recovers the
-    decimal from SQLite's binary number: exact below 10^11 in the currency's units).
+    ROUND recovers the decimal from SQLite's binary number: exact below 10^11 in the currency's units.
     """
     return f"CAST(ROUND({column} * {MONEY_SCALE}) AS BIGINT)"
 
