@@ -107,8 +107,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def bench_loaders(orders: int, runs: int, server_kind: str, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Each loader ``runs`` times, interleaved (so a noisy minute hits them all alike).
 
-    Each loader ``runs`` times (interleaved, so a noisy minute hits them all alike); by default
-    every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier tree.
+    By default every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier
+    tree.
     """
     if kinds is None:
         kinds = KINDS if os.environ.get("WISHFLOW_BENCH_BASE_SRC") else DEFAULT_KINDS

@@ -47,8 +47,8 @@ def point_at(api_url: str, token: str, warehouse_url: str) -> None:
 def warm_up(gx: bool = True) -> None:
     """Connect to Prefect and, with ``gx``, build the GX context before timing.
 
-    Connect to Prefect (the server named by PREFECT_API_URL, else the ephemeral API) and, with
-    ``gx``, build the GX context before timing (paid once per process).
+    Prefect is the server named by PREFECT_API_URL, else the ephemeral API. Connecting and building the
+    context are paid once per process, so they stay out of the timed runs.
     """
     from prefect import flow
 

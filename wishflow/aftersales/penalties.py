@@ -1,7 +1,7 @@
 """Penalties: new ones and reversals, each a sync-engine stream with its own cursor.
 
-Penalties: new ones by ``created_at`` and reversals by ``reversed_at``, each a stream of the sync
-engine (:mod:`wishflow.sync.engine`) with its own cursor.
+New ones are read by ``created_at`` and reversals by ``reversed_at``, each a stream of the sync engine
+(:mod:`wishflow.sync.engine`).
 
 More penalties created at one instant than a page holds (a nightly sweep penalising many late orders
 at once) cannot be paged by ``created_at`` alone, and no filter of ``GET /penalties`` selects a part

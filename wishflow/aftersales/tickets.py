@@ -1,7 +1,6 @@
 """Tickets: sync them, list those awaiting the merchant, and optionally answer common ones.
 
-Tickets: sync with their replies, list those awaiting the merchant, and (optionally) answer the
-common ones with a templated reply.
+Tickets are synced with their replies; the common ones can be answered with a templated reply.
 
 Templated replies are off by default and dry-run capable. A reply is a non-idempotent write: the
 ticket is read again just before replying (still awaiting the merchant, last word not ours), and a

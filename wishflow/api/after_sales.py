@@ -1,8 +1,7 @@
 """After-sales endpoints (tickets, penalties) and the keyset declarations of their lists.
 
-After-sales endpoints: tickets (get, update, reply) and penalties (get, count), and the keyset
-declarations of ``GET /tickets`` and ``GET /penalties`` for the one paginator
-(:mod:`wishflow.api.pagination`).
+Tickets can be read, updated and replied to, penalties read and counted; ``GET /tickets`` and
+``GET /penalties`` are declared for the one paginator (:mod:`wishflow.api.pagination`).
 
 Both lists page on a timestamp only (``updated_at`` for tickets, ``created_at``/``reversed_at`` for
 penalties), inclusive at both ends, like orders. Where more records share one instant than a page
@@ -69,8 +68,8 @@ def _list(client: WishApi, path: str) -> Fetch:
 def tickets_keyset(client: WishApi) -> Keyset:
     """The keyset of ``GET /tickets``: by ``updated_at``, a full instant split by type then state.
 
-    ``GET /tickets`` by ``updated_at``; a saturated instant split by ``types`` then ``states``
-    (the spec's closed enums of both: every ticket has exactly one of each).
+    A saturated instant is split by ``types`` then ``states`` (the spec's closed enums of both: every
+    ticket has exactly one of each).
     """
     return Keyset(
         time_key="updated_at",

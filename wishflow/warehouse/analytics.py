@@ -1,8 +1,7 @@
 """The ``analytics`` views: the report's figures without customers' personal data.
 
-The ``analytics`` views: every figure of the data dictionary and the report, without customers'
-personal data (migration ``0007_analytics`` creates them; the SQL lives here so the migration, the
-grant command and the tests agree on one definition).
+They hold every figure of the data dictionary and the report. Migration ``0007_analytics`` creates them;
+the SQL lives here so the migration, the grant command and the tests agree on one definition.
 
 PostgreSQL: the views live in the schema ``analytics`` (``analytics.orders``, ...); an analyst role
 granted by ``wishflow db grant-analyst ROLE`` may read that schema and nothing else. A view runs with
