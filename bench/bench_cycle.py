@@ -91,6 +91,7 @@ def run(orders: int = 10_000) -> dict[str, Any]:
 
 
 def main() -> int:
+    """Run the cycle benchmark the command line describes and print its figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()

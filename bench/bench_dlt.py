@@ -24,7 +24,7 @@ def _paginator(limit: int) -> Any:
             super().__init__()
             self.cursor: str | None = None
 
-        def update_state(self, response: Any, data: list[Any] | None = None) -> None:
+        def update_state(self, response: Any, data: list[Any] | None = None) -> None:  # noqa: ARG002 (dlt's BasePaginator)
             items = response.json().get("data") or []
             if len(items) < limit:
                 self._has_next_page = False

@@ -89,6 +89,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the figures over ``runs`` (one dict per run), with the run count."""
     keys = ("rate", "seconds", "cpu_seconds", "server_cpu", "prefect_cpu", "postgres_cpu", "peak_rss_mb")
     out: dict[str, Any] = {k: _median(runs, k) for k in keys}
     out.update(
@@ -104,8 +105,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def bench_loaders(orders: int, runs: int, server_kind: str, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Each loader ``runs`` times (interleaved, so a noisy minute hits them all alike); by default
-    every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier tree."""
+    """Each loader ``runs`` times, interleaved (so a noisy minute hits them all alike).
+
+    By default every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier
+    tree.
+    """
     if kinds is None:
         kinds = KINDS if os.environ.get("WISHFLOW_BENCH_BASE_SRC") else DEFAULT_KINDS
     starter: AbstractContextManager[RunningSandboxProcess] = (
@@ -155,6 +159,7 @@ def table(result: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
+    """Compare the loaders on one sandbox and warehouse and print the comparison."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=1)

@@ -1,5 +1,7 @@
-"""Backfill throughput, incremental latency and memory of the real ``pull_orders`` and
-``validate_orders`` flows, against a sandbox in its own process and a PostgreSQL warehouse.
+"""Backfill throughput, incremental latency and memory of the real pull and validate flows.
+
+The flows are the real ``pull_orders`` and ``validate_orders``, against a sandbox in its own process and
+a PostgreSQL warehouse.
 
     python -m bench.bench_pull backfill --orders 100000
     python -m bench.bench_pull memory --orders 1000000      (prints the peak RSS of the backfill)
@@ -25,6 +27,11 @@ FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def point_at(api_url: str, token: str, warehouse_url: str) -> None:
+    """Point this process's flows at the sandbox ``api_url`` and the warehouse ``warehouse_url``.
+
+    Through the environment, as a deployment's job variables would, so the flows read their settings
+    the way they do in production.
+    """
     os.environ.update(
         {
             "WISH_API_BASE_URL": api_url,
@@ -38,8 +45,11 @@ def point_at(api_url: str, token: str, warehouse_url: str) -> None:
 
 
 def warm_up(gx: bool = True) -> None:
-    """Connect to Prefect (the server named by PREFECT_API_URL, else the ephemeral API) and, with
-    ``gx``, build the GX context before timing (paid once per process)."""
+    """Connect to Prefect and, with ``gx``, build the GX context before timing.
+
+    Prefect is the server named by PREFECT_API_URL, else the ephemeral API. Connecting and building the
+    context are paid once per process, so they stay out of the timed runs.
+    """
     from prefect import flow
 
     @flow(name="bench-warm-up")
@@ -92,6 +102,7 @@ def incremental(api_url: str, token: str, warehouse_url: str, admin: Any, new_or
 
 
 def main() -> int:
+    """Run the ``backfill`` or ``memory`` benchmark and print its figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["backfill", "memory"])
     parser.add_argument("--orders", type=int, default=100_000)

@@ -22,6 +22,7 @@ from bench.common import peak_rss_mb
 
 
 def run_stage(stage: str, api_url: str, token: str, url: str) -> dict[str, Any]:
+    """Run the ``pull`` or ``validate`` stage into ``url``; its seconds and peak RSS before and after."""
     warm_up(gx=stage == "validate")  # the pull's process never imports GX
     point_at(api_url, token, url)
     before = peak_rss_mb()
@@ -46,6 +47,7 @@ def run_stage(stage: str, api_url: str, token: str, url: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    """Run the stage named on the command line and print its figures as one JSON line."""
     stage, api_url, token, url = sys.argv[1:5]
     if stage not in ("pull", "validate"):
         raise SystemExit("stage must be pull or validate")

@@ -51,6 +51,7 @@ def _mark_valid(engine: Any, store: str) -> None:
 
 
 def run(orders: int = 5000, rate_limit: int = 50, workers: int = 8, warehouse_url: str | None = None) -> dict:
+    """Ship ``orders`` orders against a sandbox limited to ``rate_limit``, with ``workers`` threads; its figures."""
     import httpx
     from pydantic import SecretStr
 
@@ -122,6 +123,7 @@ def run(orders: int = 5000, rate_limit: int = 50, workers: int = 8, warehouse_ur
 
 
 def main() -> None:
+    """Run the shipping benchmark the command line describes and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--rate-limit", type=int, default=50)

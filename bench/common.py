@@ -1,5 +1,8 @@
-"""What every benchmark shares: a sandbox in its own process, a fresh PostgreSQL database, the
-machine's description, and medians over repeated runs."""
+"""What every benchmark shares: sandbox process, fresh database, machine, medians.
+
+The sandbox runs in its own process, each run gets a fresh PostgreSQL database, the machine is described
+for the results, and figures are medians over repeated runs.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +32,15 @@ PG_ADMIN_URL = os.environ.get("WISHFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg
 
 @dataclass
 class RunningSandboxProcess:
+    """A sandbox serving in a child process: its URLs, a valid access token and the process."""
+
     base_url: str
     api_url: str
     access_token: str
     process: subprocess.Popen[str]
 
     def admin(self, method: str, path: str, **kw: Any) -> Any:
+        """Call the sandbox's admin API (seeding, clock); returns the answer's ``data``."""
         r = httpx.request(method, f"{self.base_url}{path}", timeout=600, **kw)
         r.raise_for_status()
         body = r.json()
@@ -42,6 +48,7 @@ class RunningSandboxProcess:
 
 
 def free_port() -> int:
+    """A TCP port free on localhost right now, for a server started next."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -67,7 +74,8 @@ def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = No
             api = m.group(1)
         if m := re.match(r"access token: (\S+)", line):
             token = m.group(1)
-    assert api and token
+    assert api
+    assert token
     try:
         yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
     finally:
@@ -80,8 +88,11 @@ def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = No
 
 @contextmanager
 def prerendered_process(orders: int, seed: int = 11) -> Iterator[RunningSandboxProcess]:
-    """``python -m bench.prerendered`` in a subprocess: the same orders as ``sandbox_process`` with the
-    same seed, served from pre-rendered bytes (see :mod:`bench.prerendered`); it has no admin API."""
+    """``python -m bench.prerendered`` in a subprocess: ``sandbox_process``'s orders, pre-rendered.
+
+    The same orders as ``sandbox_process`` with the same seed, served from pre-rendered bytes (see
+    :mod:`bench.prerendered`); it has no admin API.
+    """
     cmd = [sys.executable, "-m", "bench.prerendered", "--orders", str(orders), "--seed", str(seed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     token = api = None
@@ -125,6 +136,7 @@ def repeat(runs: int, fn: Callable[[int], float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, str]:
+    """The machine's description (CPU, memory and the like), for the results' header."""
     mem = ""
     try:
         with open("/proc/meminfo") as f:
@@ -180,8 +192,10 @@ def peak_rss_mb() -> float:
 
 @contextmanager
 def prefect_server_process() -> Iterator[str]:
-    """``prefect server start`` in its own process (as production runs it), with a throw-away home
-    and SQLite database; ``PREFECT_API_URL`` points this process and its children at it.
+    """``prefect server start`` in its own process (as production runs it), with a throw-away home.
+
+    Its SQLite database is thrown away too; ``PREFECT_API_URL`` points this process and its children at
+    it.
 
     Without it, each benchmark process would run Prefect's ephemeral API in-process, where its CPU
     and memory are charged to the flows being measured.

@@ -55,6 +55,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def tree_cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU seconds (user and system) of the processes ``pids``, summed."""
     return sum(cpu_seconds(p) for p in pids)
 
 
@@ -91,6 +92,7 @@ class PostgresBackends:
             self._sample(conn)
 
     def start(self) -> None:
+        """Note the backends' CPU so far and start sampling it every ``interval`` on a thread."""
         with self.engine.connect() as conn:
             self._started_at = conn.exec_driver_sql("SELECT now()").scalar_one()
             self._sample(conn)
@@ -98,8 +100,10 @@ class PostgresBackends:
         self._thread.start()
 
     def stop(self) -> float:
-        """CPU seconds of the database's backends since :meth:`start` (a backend that ended between
-        two samples loses at most its last ``interval``)."""
+        """CPU seconds of the database's backends since :meth:`start`.
+
+        A backend that ended between two samples loses at most its last ``interval``.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

@@ -54,6 +54,7 @@ def _library(api_url: str, token: str, url: str) -> int:
 
 
 def run(kind: str, api_url: str, token: str, url: str) -> dict[str, Any]:
+    """Run loader ``kind`` once from the sandbox at ``api_url`` into ``url``; its figures."""
     from bench.common import peak_rss_mb
 
     out: dict[str, Any] = {"kind": kind}
@@ -102,6 +103,7 @@ def run(kind: str, api_url: str, token: str, url: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    """Run the loader named on the command line and print its figures as one JSON line."""
     kind, api_url, token, url = sys.argv[1:5]
     if kind not in KINDS:
         raise SystemExit(f"KIND must be one of {', '.join(KINDS)}")

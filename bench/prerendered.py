@@ -109,6 +109,7 @@ class Lister:
         self.rendered = 0
 
     def answer(self, query: dict[str, list[str]]) -> bytes:
+        """The bytes of the ``GET /orders`` answer to ``query``, rendered the first time it is asked."""
         self.requests += 1
         raw_limit = _single(query, "limit")
         try:
@@ -209,15 +210,19 @@ def _response(status: int, body: bytes, date_ms: int) -> bytes:
 
 
 class Server:
+    """A minimal HTTP/1.1 server of pre-rendered answers, so the loader, not the server, is measured."""
+
     def __init__(self, lister: Lister, token: str) -> None:
         self.lister = lister
         self.token = token
 
     def date_ms(self) -> int:
+        """Wish's clock for the ``Date`` header, never before the newest order."""
         # never before the newest order: a window ending at Wish's now (minus no lag) covers them all
         return max(int(time.time() * 1000), self.lister.snap.newest_ms + 2000)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer the requests of one keep-alive connection until the client closes it."""
         try:
             while True:
                 try:
@@ -238,6 +243,7 @@ class Server:
             writer.close()
 
     def route(self, method: str, target: str) -> bytes:
+        """The whole HTTP response to ``method`` ``target``, as bytes ready to write."""
         url = urlsplit(target)
         now = self.date_ms()
         if method == "GET" and url.path == "/api/v3/orders":
@@ -261,6 +267,7 @@ async def _serve(lister: Lister, port: int) -> None:
 
 
 def main() -> int:
+    """Serve pre-rendered orders until stopped (the options give their count, seed and port)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=11)

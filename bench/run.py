@@ -34,8 +34,10 @@ def _rate(orders: int, seconds: float) -> float:
 
 
 def _load_history(api_url: str, token: str, url: str) -> dict[str, Any]:
-    """Backfill the sandbox into ``url``, each stage in its own process (as deployments run them);
-    each stage's figures, then ``VACUUM ANALYZE`` as autovacuum would do before the next pull."""
+    """Backfill the sandbox into ``url``, each stage in its own process (as deployments run them).
+
+    Each stage's figures, then ``VACUUM ANALYZE`` as autovacuum would do before the next pull.
+    """
     stages: dict[str, Any] = {}
     for stage in ("pull", "validate"):
         proc = subprocess.run(
@@ -68,7 +70,7 @@ def bench_incremental(histories: list[int], runs: int) -> dict[str, Any]:
             point_at(sb.api_url, sb.access_token, url)
             incremental(sb.api_url, sb.access_token, url, sb.admin)  # first run pays imports
             out[history] = {
-                "latency": repeat(runs, lambda i, url=url: incremental(sb.api_url, sb.access_token, url, sb.admin)),
+                "latency": repeat(runs, lambda _i, url=url: incremental(sb.api_url, sb.access_token, url, sb.admin)),
                 "history_load": loaded,
             }
     return out
@@ -148,10 +150,12 @@ def loader_section(results: dict[str, Any]) -> list[str]:
 
 
 def verdict(ok: bool) -> str:
+    """The word the results file uses for whether a target was reached."""
     return "met" if ok else "missed"
 
 
 def fmt(stat: dict[str, float], unit: str = "", digits: int = 0) -> str:
+    """A figure as its median with the range over the runs, for the results file."""
     return (
         f"{stat['median']:,.{digits}f}{unit} (min {stat['min']:,.{digits}f}, max {stat['max']:,.{digits}f}, "
         f"{stat['runs']} runs)"
@@ -159,6 +163,7 @@ def fmt(stat: dict[str, float], unit: str = "", digits: int = 0) -> str:
 
 
 def write_results(mode: str, command: str, results: dict[str, Any], started: datetime) -> None:
+    """Write ``RESULTS.md``: the machine, the command and each figure against its target."""
     m = machine()
     lines = [
         "# Benchmark results",
@@ -261,6 +266,7 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
 
 
 def main() -> int:
+    """Run the ``--quick`` or ``--full`` benchmark suite and write its results."""
     parser = argparse.ArgumentParser()
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true")

@@ -32,6 +32,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add the ``wishflow notify`` commands (where alerts and digests go)."""
     from wishflow.notify import DEFAULT_BLOCK_NAME  # not from blocks: that would import Prefect
 
     notify = subparsers.add_parser("notify", help="where alerts and digests go (Prefect notification block)")

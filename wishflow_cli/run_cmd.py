@@ -60,6 +60,7 @@ class Param:
 
     @property
     def base(self) -> str:
+        """The parameter's type without ``None`` (``int | None`` is an ``int`` option)."""
         parts = [p.strip() for p in self.type_source.split("|")]
         return next((p for p in parts if p != "None"), "str")
 
@@ -169,6 +170,7 @@ def _add_param(parser: argparse.ArgumentParser, p: Param) -> None:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``wishflow run``, with one option per parameter of each stage's flow."""
     run = subparsers.add_parser(
         "run",
         help="run a stage of the order cycle (or the whole cycle) once, in this process",
@@ -200,9 +202,11 @@ TEMPORARY_SERVER_STARTUP_SECONDS = "180"
 
 
 def quiet_console(verbose: bool) -> None:
-    """Before Prefect is imported: its console shows warnings only (unless ``verbose``), and library
-    INFO lines (Great Expectations, httpx) stay off the console. A temporary server may take its time
-    to start on a busy machine."""
+    """Before Prefect is imported: its console shows warnings only (unless ``verbose``).
+
+    And library INFO lines (Great Expectations, httpx) stay off the console. A temporary server may take
+    its time to start on a busy machine.
+    """
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", TEMPORARY_SERVER_STARTUP_SECONDS)
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
@@ -223,9 +227,11 @@ REPORTED_BY_THE_CLI = ("%d requested orders not shipped",)
 
 
 class _QuietConsole(logging.Filter):
-    """The console without ``-v``: warnings and errors only, and no traceback of a failed run (the
-    CLI prints the reason in one line; the traceback stays in the run's logs on the server), and no
-    line whose reason the CLI prints itself (:data:`REPORTED_BY_THE_CLI`)."""
+    """The console without ``-v``: warnings and errors only, and no traceback of a failed run.
+
+    The CLI prints the reason in one line; the traceback stays in the run's logs on the server. Nor
+    any line whose reason the CLI prints itself (:data:`REPORTED_BY_THE_CLI`).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -236,8 +242,10 @@ class _QuietConsole(logging.Filter):
 
 
 def _is_console(handler: logging.Handler) -> bool:
-    """Prefect's console handler, or a stream handler writing to the terminal. Other handlers on the
-    root logger (a log file, pytest's capture, a caller's own) keep every record."""
+    """Prefect's console handler, or a stream handler writing to the terminal.
+
+    Other handlers on the root logger (a log file, pytest's capture, a caller's own) keep every record.
+    """
     from prefect.logging.handlers import PrefectConsoleHandler
 
     if isinstance(handler, PrefectConsoleHandler):
@@ -247,9 +255,11 @@ def _is_console(handler: logging.Handler) -> bool:
 
 
 def hide_console_noise() -> None:
-    """Prefect's console handler sits on the root logger once its logging is set up (setting it up
-    here first; later set-ups are incremental and keep the handler and its filter). Only the console
-    is quieted."""
+    """Prefect's console handler sits on the root logger once its logging is set up.
+
+    Setting it up here first; later set-ups are incremental and keep the handler and its filter. Only
+    the console is quieted.
+    """
     from prefect.logging.configuration import setup_logging
 
     if not logging.getLogger().handlers:
@@ -278,8 +288,11 @@ def is_configuration_error(exc: BaseException) -> bool:
 
 
 def warehouse_problem(url: str, store: str, *, store_must_exist: bool) -> str | None:
-    """Why ``url``/``store`` cannot be used as they are, or None. A SQLite file that does not exist is
-    never created here (a mistyped path must not become an empty warehouse)."""
+    """Why ``url``/``store`` cannot be used as they are, or None.
+
+    A SQLite file that does not exist is never created here (a mistyped path must not become an empty
+    warehouse).
+    """
     from sqlalchemy import create_engine, select
     from sqlalchemy.engine import make_url
 
@@ -335,6 +348,7 @@ def call_flow(stage: str, kwargs: Mapping[str, Any], verbose: bool = False) -> A
 
 
 def run_stage(args: argparse.Namespace) -> int:
+    """Run the stage ``args`` names, in this process; the exit code (0 when it succeeded)."""
     if args.warehouse_url:
         os.environ["WISHFLOW_WAREHOUSE_URL"] = args.warehouse_url
     kwargs = flow_kwargs(args)
@@ -374,6 +388,7 @@ def execute(stage: str, kwargs: Mapping[str, Any], *, as_json: bool = False, ver
 
 
 def report_failure(stage: str, exc: BaseException, *, as_json: bool) -> int:
+    """Print why ``stage`` failed (one line, or JSON with ``as_json``); the exit code."""
     reasons: dict[str, str] = dict(getattr(exc, "reasons", {}) or {})
     outcome: dict[str, str] = dict(getattr(exc, "outcome", {}) or {})
     if as_json:
@@ -410,6 +425,7 @@ def cell(value: Any) -> str:
 
 
 def print_table(header: list[str], rows: list[list[Any]]) -> None:
+    """Print ``rows`` under ``header`` as aligned columns."""
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
@@ -422,6 +438,7 @@ _HIDDEN = {"run_id", "markdown", "update", "results", "table", "new_order_ids", 
 
 
 def print_result(stage: str, result: Any) -> None:
+    """Print a stage's result: its outcome table, or its non-empty figures."""
     if not isinstance(result, dict):
         print(result)
         return

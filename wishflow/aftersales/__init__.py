@@ -1,5 +1,7 @@
-"""After-sales: refunds, tickets, penalties, order completion, follow-ups and the daily summary
-(no Prefect imports)."""
+"""After-sales: refunds, tickets, penalties, completion, follow-ups, daily summary.
+
+Order completion is part of it; nothing here imports Prefect.
+"""
 
 from wishflow.aftersales.completion import CompletionResult, completed_orders, update_completions
 from wishflow.aftersales.follow_ups import FollowUpResult, open_follow_ups, update_follow_ups

@@ -24,11 +24,14 @@ DEFAULT_QUIET_PERIOD = timedelta(days=7)
 
 @dataclass
 class CompletionResult:
+    """What a completion run did: orders marked complete, completions revoked, and which orders."""
+
     completed: int = 0
     revoked: int = 0
     completed_order_ids: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready values, for the flow's return value and the CLI."""
         return {
             "completed": self.completed,
             "revoked": self.revoked,

@@ -33,6 +33,8 @@ EXCEPTION_KINDS = {
 
 @dataclass
 class FollowUpResult:
+    """The follow-ups a run opened, resolved or updated, as rows for the digest."""
+
     opened: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     #: Open follow-ups whose text or due time changed with their source (e.g. at risk -> missed).
@@ -40,6 +42,8 @@ class FollowUpResult:
     open_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready values (datetimes as ISO strings), for the flow and the CLI."""
+
         def clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
 

@@ -1,5 +1,7 @@
-"""Penalties: new ones by ``created_at`` and reversals by ``reversed_at``, each a stream of the sync
-engine (:mod:`wishflow.sync.engine`) with its own cursor.
+"""Penalties: new ones and reversals, each a sync-engine stream with its own cursor.
+
+New ones are read by ``created_at`` and reversals by ``reversed_at``, each a stream of the sync engine
+(:mod:`wishflow.sync.engine`).
 
 More penalties created at one instant than a page holds (a nightly sweep penalising many late orders
 at once) cannot be paged by ``created_at`` alone, and no filter of ``GET /penalties`` selects a part
@@ -40,6 +42,11 @@ DEFAULT_LOOKBACK = timedelta(minutes=10)
 
 
 def penalty_row(store: str, penalty: Mapping[str, Any]) -> dict[str, Any]:
+    """The warehouse row of one Wish penalty for ``store``.
+
+    Money becomes an exact decimal and its currency; an unreadable amount is stored as NULL, so a
+    malformed penalty is visible rather than failing the page.
+    """
     raw_money = penalty.get("penalty_amount")
     money: dict[str, Any] = raw_money if isinstance(raw_money, dict) else {}
     try:
@@ -66,6 +73,8 @@ def penalty_row(store: str, penalty: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class PenaltySync:
+    """What a penalty sync read and recorded (new, updated and reversed penalties)."""
+
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -73,6 +82,7 @@ class PenaltySync:
     unresolved: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        """The counts as JSON-ready values, for the flow's return value and the CLI."""
         return {
             "fetched": self.fetched,
             "inserted": self.inserted,
@@ -91,6 +101,11 @@ def record_penalties(
     cursor: CursorAdvance | None = None,
     result: PenaltySync | None = None,
 ) -> PenaltySync:
+    """Upsert ``payloads`` (penalties as Wish returns them) for ``store``; returns what changed.
+
+    Idempotent: recording the same penalties again changes nothing, so a page read twice after a
+    retry or a look-back is harmless.
+    """
     result = result or PenaltySync()
     rows = [penalty_row(store, p) for p in payloads if isinstance(p, Mapping) and p.get("id")]
     with engine.begin() as conn:
@@ -116,7 +131,12 @@ def _new_penalty(p: Mapping[str, Any]) -> dict[str, Any]:
 
 def _penalty_recorder(loaded_at: datetime | None, *, report_new: bool) -> sync_engine.RecordPage:
     def record(
-        engine: Engine, store: str, records: list[Any], *, cursor: CursorAdvance | None, run_id: str | None
+        engine: Engine,
+        store: str,
+        records: list[Any],
+        *,
+        cursor: CursorAdvance | None,
+        run_id: str | None,  # noqa: ARG001 (RecordPage's signature)
     ) -> Outcome:
         done = record_penalties(engine, store, records, loaded_at=loaded_at or datetime.now(UTC), cursor=cursor)
         outcome: Outcome = {"fetched": done.fetched, "inserted": done.inserted, "updated": done.updated}
@@ -230,8 +250,10 @@ def sync_penalties(
     now: datetime | None = None,
     safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> PenaltySync:
-    """Record penalties created and reversed since the last sync (idempotent), through the sync
-    engine (:mod:`wishflow.sync.engine`)."""
+    """Record penalties created and reversed since the last sync (idempotent).
+
+    Through the sync engine (:mod:`wishflow.sync.engine`).
+    """
     result = PenaltySync()
     server_now = server_clock(client)
     for stream in (PENALTIES_CREATED, PENALTIES_REVERSED):

@@ -66,12 +66,15 @@ def refund_rows(
 
 @dataclass
 class RefundSync:
+    """What a refund sync read and recorded, for the flow's result and the digest."""
+
     orders_read: int = 0
     inserted: int = 0
     updated: int = 0
     new_refunds: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The counts as JSON-ready values, for the flow's return value and the CLI."""
         return {
             "orders_read": self.orders_read,
             "inserted": self.inserted,

@@ -46,17 +46,22 @@ class Amounts(dict[str, Decimal]):
         return ", ".join(f"{value} {code}" for code, value in sorted(self.items())) or "0.00"
 
     def to_json(self) -> dict[str, str]:
+        """The amounts as strings by currency code (decimals keep their exact digits in JSON)."""
         return {code: str(value) for code, value in sorted(self.items())}
 
 
 @dataclass(frozen=True)
 class DailySummary:
+    """One store's after-sales day: today's figures, with what the merchant must look at."""
+
     store: str
     day: date
     today: dict[str, Any]
     previous: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready values (amounts and decimals as strings), for the digest and the CLI."""
+
         def j(values: dict[str, Any]) -> dict[str, Any]:
             return {
                 k: (v.to_json() if isinstance(v, Amounts) else str(v) if isinstance(v, Decimal) else v)
@@ -79,7 +84,8 @@ def _money(conn: Any, query: Any) -> Amounts:
     """Sums per currency from a query selecting ``(currency_code, SUM(amount_e4))`` grouped by currency.
 
     The sums are of money's exact integer twins (``*_e4``), so they are exact on SQLite too, where a
-    sum of the decimal columns drifts (wishflow.warehouse.types)."""
+    sum of the decimal columns drifts (wishflow.warehouse.types).
+    """
     out = Amounts()
     for currency, value in conn.execute(query):
         if value is not None:

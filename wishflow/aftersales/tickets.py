@@ -1,5 +1,6 @@
-"""Tickets: sync with their replies, list those awaiting the merchant, and (optionally) answer the
-common ones with a templated reply.
+"""Tickets: sync them, list those awaiting the merchant, and optionally answer common ones.
+
+Tickets are synced with their replies; the common ones can be answered with a templated reply.
 
 Templated replies are off by default and dry-run capable. A reply is a non-idempotent write: the
 ticket is read again just before replying (still awaiting the merchant, last word not ours), and a
@@ -97,6 +98,11 @@ def ticket_row(store: str, ticket: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reply_rows(store: str, ticket: Mapping[str, Any], sent_by_wishflow: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The warehouse rows of ``ticket``'s replies, in order.
+
+    A merchant reply whose message is one of ``sent_by_wishflow`` is marked as ours, so the
+    merchant's templated answers can be told from the ones they wrote.
+    """
     mine = set(sent_by_wishflow)
     rows = []
     for index, reply in enumerate(r for r in ticket.get("replies") or [] if isinstance(r, dict)):
@@ -159,6 +165,8 @@ def record_tickets(
 
 @dataclass
 class TicketSync:
+    """What a ticket sync read and recorded, for the flow's result and the digest."""
+
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -166,6 +174,7 @@ class TicketSync:
     unresolved: int = 0
 
     def to_json(self) -> dict[str, Any]:
+        """The counts as JSON-ready values, for the flow's return value and the CLI."""
         return {
             "fetched": self.fetched,
             "inserted": self.inserted,
@@ -177,7 +186,12 @@ class TicketSync:
 
 def _ticket_recorder(loaded_at: datetime | None) -> sync_engine.RecordPage:
     def record(
-        engine: Engine, store: str, records: list[Any], *, cursor: CursorAdvance | None, run_id: str | None
+        engine: Engine,
+        store: str,
+        records: list[Any],
+        *,
+        cursor: CursorAdvance | None,
+        run_id: str | None,  # noqa: ARG001 (RecordPage's signature)
     ) -> Outcome:
         inserted, updated = record_tickets(
             engine, store, records, loaded_at=loaded_at or datetime.now(UTC), cursor=cursor
@@ -191,7 +205,7 @@ def _ticket_recorder(loaded_at: datetime | None) -> sync_engine.RecordPage:
 TICKETS = Stream(
     name=TICKETS_STREAM,
     cursor_field="updated_at",
-    keyset=lambda client, engine, store: tickets_keyset(client),
+    keyset=lambda client, _engine, _store: tickets_keyset(client),
     record=_ticket_recorder(None),
 )
 
@@ -206,9 +220,11 @@ def sync_tickets(
     now: datetime | None = None,
     safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> TicketSync:
-    """Read every ticket updated in the stream's window and record it, through the sync engine
-    (:mod:`wishflow.sync.engine`: Wish's clock, look-back, safety lag, cursor capped at the end and
-    moved with each page, in its transaction)."""
+    """Read every ticket updated in the stream's window and record it, through the sync engine.
+
+    The engine (:mod:`wishflow.sync.engine`) brings Wish's clock, the look-back, the safety lag and the
+    cursor, capped at the end and moved with each page in its transaction.
+    """
     stream = replace(TICKETS, record=_ticket_recorder(now)) if now is not None else TICKETS
     chunk = sync_engine.sync(
         stream,
@@ -269,6 +285,8 @@ class ReplyPolicy:
 
 @dataclass
 class PlannedReply:
+    """A templated reply planned for a ticket, and what became of it once sent (or not)."""
+
     ticket_id: str
     order_id: str
     reason: str
@@ -277,6 +295,7 @@ class PlannedReply:
     detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The planned reply as JSON-ready values, for the dry-run listing and the flow's result."""
         return {
             "ticket_id": self.ticket_id,
             "order_id": self.order_id,
@@ -287,7 +306,7 @@ class PlannedReply:
         }
 
 
-def _status_line(state: str, delivered_at: datetime | None, first_scan_at: datetime | None) -> str:
+def _status_line(delivered_at: datetime | None, first_scan_at: datetime | None) -> str:
     if delivered_at is not None:
         return f"The carrier reports it delivered on {delivered_at:%Y-%m-%d}."
     if first_scan_at is not None:
@@ -296,8 +315,11 @@ def _status_line(state: str, delivered_at: datetime | None, first_scan_at: datet
 
 
 def plan_replies(engine: Engine, store: str, policy: ReplyPolicy) -> list[PlannedReply]:
-    """Templated replies for tickets awaiting the merchant whose reason has a template and whose
-    order has a tracking number; the merchant's turn only (the last word is not ours)."""
+    """Templated replies for tickets awaiting the merchant whose reason has a template.
+
+    Only tickets whose order has a tracking number, and only on the merchant's turn (the last word is
+    not ours).
+    """
     if not policy.enabled:
         return []
     t = tickets
@@ -333,7 +355,7 @@ def plan_replies(engine: Engine, store: str, policy: ReplyPolicy) -> list[Planne
                 tracking_number=row["tracking_number"],
                 carrier=row["shipping_provider"] or "the carrier",
                 shipped_on=f"{row['shipped_at']:%Y-%m-%d}" if row["shipped_at"] else "(unknown date)",
-                status_line=_status_line(row["state"], row["delivered_at"], row["first_scan_at"]),
+                status_line=_status_line(row["delivered_at"], row["first_scan_at"]),
             )
             plans.append(PlannedReply(row["ticket_id"], row["order_id"], row["refund_reason"], message[:2000]))
             if len(plans) >= policy.max_replies:
@@ -350,8 +372,11 @@ def send_replies(
     dry_run: bool,
     now: datetime | None = None,
 ) -> list[PlannedReply]:
-    """Send planned replies (or only report them when ``dry_run``), then record each ticket as Wish
-    now has it. A rejected reply is reported and the others go on; transient errors propagate."""
+    """Send planned replies (or only report them when ``dry_run``), then record each ticket.
+
+    Each ticket is recorded as Wish now has it. A rejected reply is reported and the others go on;
+    transient errors propagate.
+    """
     if dry_run:
         for plan in plans:
             plan.outcome = "planned"

@@ -1,6 +1,7 @@
-"""After-sales endpoints: tickets (get, update, reply) and penalties (get, count), and the keyset
-declarations of ``GET /tickets`` and ``GET /penalties`` for the one paginator
-(:mod:`wishflow.api.pagination`).
+"""After-sales endpoints (tickets, penalties) and the keyset declarations of their lists.
+
+Tickets can be read, updated and replied to, penalties read and counted; ``GET /tickets`` and
+``GET /penalties`` are declared for the one paginator (:mod:`wishflow.api.pagination`).
 
 Both lists page on a timestamp only (``updated_at`` for tickets, ``created_at``/``reversed_at`` for
 penalties), inclusive at both ends, like orders. Where more records share one instant than a page
@@ -32,8 +33,11 @@ def update_ticket(client: WishApi, ticket_id: str, state: str) -> dict[str, Any]
 
 
 def reply_ticket(client: WishApi, ticket_id: str, message: str) -> dict[str, Any]:
-    """``POST /tickets/{id}/replies`` (at most 2000 characters; no idempotency key: see
-    :mod:`wishflow.aftersales.tickets` for the read-back after an uncertain outcome)."""
+    """Reply to ticket ``ticket_id`` with ``message``; returns the ticket as Wish answers it.
+
+    ``POST /tickets/{id}/replies`` (at most 2000 characters; no idempotency key: see
+    :mod:`wishflow.aftersales.tickets` for the read-back after an uncertain outcome).
+    """
     if len(message) > 2000:
         raise ValueError("a ticket reply is at most 2000 characters")
     data = client.request("POST", f"/tickets/{ticket_id}/replies", json={"message": message}, write=True)
@@ -62,8 +66,11 @@ def _list(client: WishApi, path: str) -> Fetch:
 
 
 def tickets_keyset(client: WishApi) -> Keyset:
-    """``GET /tickets`` by ``updated_at``; a saturated instant split by ``types`` then ``states``
-    (the spec's closed enums of both: every ticket has exactly one of each)."""
+    """The keyset of ``GET /tickets``: by ``updated_at``, a full instant split by type then state.
+
+    A saturated instant is split by ``types`` then ``states`` (the spec's closed enums of both: every
+    ticket has exactly one of each).
+    """
     return Keyset(
         time_key="updated_at",
         fetch=_list(client, "/tickets"),

@@ -17,6 +17,12 @@ from wishflow.errors import ConfigError
 
 
 class ErrorAction(StrEnum):
+    """What a caller should do about a failed Wish call, decided once from its status and code.
+
+    The client retries, waits or refreshes by this value alone, so the classification of Wish's
+    answers lives in one place.
+    """
+
     RETRY = "retry"  # transient: try again later with backoff
     RATE_LIMITED = "rate_limited"  # wait until Wish-Rate-Limit-Reset, then try again
     REFRESH_TOKEN = "refresh_token"  # the access token expired or was revoked: refresh once
@@ -90,6 +96,7 @@ class WishError(Exception):
 
     @property
     def retryable(self) -> bool:
+        """Whether trying the same call again later can succeed (transient errors and rate limits)."""
         return self.action in (ErrorAction.RETRY, ErrorAction.RATE_LIMITED)
 
 
@@ -134,8 +141,10 @@ class WishConfigError(WishError, ConfigError):
 
 
 class WishUnreachable(WishConfigError):
-    """No connection could be made to the API root at all (refused, unknown host): the configured
-    API root is wrong or down. Not retried: a person must check ``WISH_API_BASE_URL``."""
+    """No connection could be made to the API root at all (refused, unknown host).
+
+    The configured API root is wrong or down. Not retried: a person must check ``WISH_API_BASE_URL``.
+    """
 
     hint = "check WISH_API_BASE_URL (or the WishCredentials block's api_base_url) and the network"
 

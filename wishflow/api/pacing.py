@@ -48,10 +48,13 @@ class RequestPacer:
         self.waited = 0.0
 
     def limit(self, max_rate: float | None = None, *, reserve: int | None = None) -> None:
-        """Tighten the pacing for a caller that asks for more care, never loosen it: a fixed ceiling
-        (the lower of the current one and ``max_rate`` wins; None keeps the current one) and a larger
-        ``reserve`` (a pool of N workers wants pacing to start N calls before Wish's limit, not 4).
-        Shipping's run settings (``max_rate``, ``workers``) arrive here: there is no second limiter."""
+        """Tighten the pacing for a caller that asks for more care, never loosen it.
+
+        A fixed ceiling (the lower of the current one and ``max_rate`` wins; None keeps the current one)
+        and a larger ``reserve`` (a pool of N workers wants pacing to start N calls before Wish's limit,
+        not 4). Shipping's run settings (``max_rate``, ``workers``) arrive here: there is no second
+        limiter.
+        """
         if max_rate is not None and max_rate <= 0:
             raise ValueError("max_rate must be positive (or None for no fixed ceiling)")
         with self._lock:

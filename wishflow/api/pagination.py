@@ -1,5 +1,6 @@
-"""The one keyset paginator over Wish's list endpoints (orders, tickets, penalties): no record missed
-or repeated, and no instant too big.
+"""The one keyset paginator over Wish's list endpoints (orders, tickets, penalties).
+
+No record missed or repeated, and no instant too big.
 
 Wish pages by timestamp only: ``<key>_min``/``<key>_max`` are inclusive, there is no cursor token and
 no offset. The next page therefore starts *at* the last timestamp seen, and the ids already seen at
@@ -81,6 +82,7 @@ class Position:
     tie_seen: frozenset[str] = field(default_factory=frozenset)
 
     def to_json(self) -> dict[str, Any]:
+        """The position as JSON, to store in a cursor and resume from in a later run."""
         value: dict[str, Any] = {
             "updated_at_min": format_wish_time(self.updated_at_min) if self.updated_at_min else None,
             "seen_at_min": sorted(self.seen_at_min),
@@ -94,6 +96,7 @@ class Position:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Position:
+        """A position stored by :meth:`to_json` (missing keys read as the start of the window)."""
         tie = value.get("tie")
         return cls(
             parse_wish_time(value.get("updated_at_min")),
@@ -112,6 +115,7 @@ class Unresolved:
     read: int
 
     def describe(self) -> str:
+        """A one-line account for the run's log and result: which instant, and how many records were read."""
         shown = {k: format_wish_time(v) if isinstance(v, datetime) else v for k, v in self.filters.items()}
         return f"more than a page of records share {shown}; {self.read} read, the rest cannot be paged"
 
@@ -219,6 +223,7 @@ class KeysetPages:
     # -- pages -----------------------------------------------------------------------------------
 
     def first_position(self) -> Position:
+        """Where the first page of the window starts (its ``start``, nothing seen yet)."""
         return Position(self.start)
 
     def fetch(self, position: Position) -> Page:
@@ -264,7 +269,8 @@ class KeysetPages:
         """One page of the records exactly at ``position.updated_at_min``, by the keyset's tie key."""
         instant = position.updated_at_min
         tie = self.keyset.tie_key
-        assert instant is not None and tie is not None
+        assert instant is not None
+        assert tie is not None
         at_instant = {f"{self._key}_min": instant, f"{self._key}_max": instant}
         skip = position.seen_at_min | position.tie_seen
         records = self._list(**at_instant, **{f"{tie}_min": position.tie_released_min, "sort_by": f"{tie}.asc"})
@@ -294,8 +300,11 @@ class KeysetPages:
     def _group(
         self, filters: dict[str, Any], level: int, full: list[Any] | None = None
     ) -> tuple[list[Any], int, tuple[Unresolved, ...]]:
-        """Every record matching ``filters`` (all at one instant): one query per value of the split
-        at ``level`` (the next split only where a value fills a page), else the whole group at once."""
+        """Every record matching ``filters`` (all at one instant), split where a value fills a page.
+
+        One query per value of the split at ``level`` (the next split only where a value fills a page),
+        else the whole group at once.
+        """
         if level >= len(self.keyset.splits):
             return self._whole(filters, full or [])
         name, values = self.keyset.splits[level]
@@ -331,10 +340,13 @@ class KeysetPages:
 
 
 def orders_keyset(client: WishApi) -> Keyset:
-    """``GET /orders``: by ``updated_at``; a saturated instant by ``released_at``, then by state, then
-    Wish's batch download job (``POST /orders/bulk_get``) for a group no filter splits."""
+    """The keyset of ``GET /orders``: updated_at, then released_at, then state, then a batch job.
 
-    def whole(filters: dict[str, Any], partial: list[Any]) -> tuple[list[Any], bool]:
+    ``GET /orders``: by ``updated_at``; a saturated instant by ``released_at``, then by state, then
+    Wish's batch download job (``POST /orders/bulk_get``) for a group no filter splits.
+    """
+
+    def whole(filters: dict[str, Any], _partial: list[Any]) -> tuple[list[Any], bool]:
         return client.download_orders(**filters), True
 
     return Keyset(

@@ -52,6 +52,8 @@ class PostageRow:
 
 @dataclass
 class CarrierRow:
+    """One carrier's line of the report: volume, scans, deliveries and its typical delays."""
+
     carrier: str
     shipped: int
     scanned: int
@@ -101,15 +103,18 @@ class ReportData:
 
     @property
     def shipped_orders(self) -> int:
+        """Orders shipped in the report's weeks (the denominator of the on-time rate)."""
         return sum(shipped for _, shipped in self.on_time_by_week.values())
 
     @property
     def on_time_rate(self) -> float | None:
+        """Share of shipped orders shipped before their deadline, or None when nothing was shipped."""
         shipped = self.shipped_orders
         on_time = sum(ok for ok, _ in self.on_time_by_week.values())
         return on_time / shipped if shipped else None
 
     def summary(self) -> dict[str, Any]:
+        """The headline figures, as JSON-ready values, for the CLI and the flow's result."""
         rate = self.on_time_rate
         latencies = list(self.ship_latency_median_hours.values())
         return {
@@ -153,6 +158,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def iso_week(day: datetime | date) -> str:
+    """The ISO week of ``day`` as ``YYYY-Www``: the report's weekly buckets sort as text."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
@@ -294,8 +300,11 @@ stage_views: dict[str, str] = {}
 
 
 def _stages(engine: sa.Engine, stores: list[str], now: datetime) -> dict[str, Any]:
-    """Quarantine, follow-ups, tickets, penalties and tracking exceptions: read from the same views
-    and functions as ``wishflow todo`` and the daily summary, so the numbers agree."""
+    """Quarantine, follow-ups, tickets, penalties and tracking exceptions, as the queue counts them.
+
+    Read from the same views and functions as ``wishflow todo`` and the daily summary, so the numbers
+    agree.
+    """
     from wishflow.actions.queues import ACTION_KINDS, action_items, checked_view, queue_counts
     from wishflow.warehouse.analytics import safe_what_to_do
 

@@ -1,5 +1,8 @@
-"""The operations report as one self-contained HTML file: inline CSS and inline SVG charts, no
-scripts, no fonts or images from the network (it opens offline and can be mailed as is)."""
+"""The operations report as one self-contained HTML file (no scripts, nothing from the network).
+
+CSS and SVG charts are inline, and no fonts or images come from the network: it opens offline and can be
+mailed as is.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ figure { margin: .6rem 0 1.2rem; } figcaption { color: #4b5563; font-size: .85re
 
 @dataclass(frozen=True)
 class ReportResult:
+    """The written report: where it is, its headline figures and the titles of its charts."""
+
     path: Path
     summary: dict[str, Any]
     charts: list[str]
@@ -210,7 +215,7 @@ def render(data: ReportData) -> str:
         },
     ]
     template = _environment().from_string(REPORT_TEMPLATE)
-    return template.render(
+    page: str = template.render(
         who=who,
         css=CSS,
         since=f"{data.since:%Y-%m-%d %H:%M}",
@@ -218,6 +223,7 @@ def render(data: ReportData) -> str:
         cards=cards,
         sections=sections,
     )
+    return page
 
 
 def _todo_intro(data: ReportData) -> str:

@@ -1,6 +1,7 @@
 """The report's HTML as a Jinja2 template (autoescaped; charts are passed in as ready SVG markup).
 
-Kept as a string beside the code so the installed package needs no data files."""
+Kept as a string beside the code so the installed package needs no data files.
+"""
 
 from __future__ import annotations
 

@@ -90,6 +90,11 @@ READ_PROFILES: dict[str, ReadProfile] = {
 
 
 def read_profile(name: str) -> ReadProfile:
+    """The read profile called ``name``.
+
+    Raises:
+        ValueError: no profile has that name (the message lists the known ones).
+    """
     try:
         return READ_PROFILES[name]
     except KeyError:

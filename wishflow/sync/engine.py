@@ -1,5 +1,7 @@
-"""The one incremental-sync engine: a stream declares *what* it reads and how a page is recorded;
-the window, the cursor and the page loop are written here once.
+"""The one incremental-sync engine: streams declare what they read, the loop lives here.
+
+A stream declares *what* it reads and how a page is recorded; the window, the cursor and the page loop
+are written here once.
 
 A :class:`Stream` names its cursor, the record field the cursor follows, the keyset declaration of
 its list endpoint (:class:`~wishflow.api.pagination.Keyset`, paged by the one paginator) and the
@@ -42,17 +44,20 @@ class RecordPage(Protocol):
 
     def __call__(
         self, engine: Engine, store: str, records: list[Any], *, cursor: CursorAdvance | None, run_id: str | None
-    ) -> Outcome: ...
+    ) -> Outcome:
+        """Record ``records`` of ``store`` and move ``cursor`` (when given), in one transaction."""
 
 
 class Bounds(Protocol):
     """A window: :class:`~wishflow.sync.window.StreamWindow`, or the pull's ``PullWindow``."""
 
     @property
-    def start(self) -> datetime | None: ...
+    def start(self) -> datetime | None:
+        """Inclusive lower end of the window (None: from the beginning)."""
 
     @property
-    def end(self) -> datetime | None: ...
+    def end(self) -> datetime | None:
+        """Inclusive upper end of the window (None: up to Wish's now)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class StreamChunk:
     next_position: Position | None = None
 
     def add(self, outcome: Outcome) -> None:
+        """Fold one page's outcome in: counts are summed, lists concatenated."""
         for name, value in outcome.items():
             if isinstance(value, list):
                 self.outcome.setdefault(name, []).extend(value)
@@ -90,9 +96,11 @@ class StreamChunk:
                 self.outcome[name] = self.outcome.get(name, 0) + value
 
     def count(self, name: str) -> int:
+        """The summed count called ``name`` (0 when no page reported it)."""
         return int(self.outcome.get(name, 0))
 
     def items(self, name: str) -> list[Any]:
+        """The concatenated list called ``name`` (empty when no page reported it)."""
         return list(self.outcome.get(name, []))
 
 

@@ -37,6 +37,6 @@ def record_orders(
 ORDERS = Stream(
     name=ORDERS_STREAM,
     cursor_field="updated_at",
-    keyset=lambda client, engine, store: orders_keyset(client),
+    keyset=lambda client, _engine, _store: orders_keyset(client),
     record=record_orders,
 )

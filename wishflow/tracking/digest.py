@@ -29,8 +29,10 @@ def _time(value: Any) -> str:
 
 
 def tracking_digest(store: str, update: Mapping[str, Any], *, max_lines: int = DEFAULT_MAX_LINES) -> Digest | None:
-    """The digest of one poll (``TrackingUpdate.to_json()``): exceptions opened or escalated, numbers
-    voided; ``None`` when nothing needs attention."""
+    """The digest of one poll: exceptions opened or escalated and numbers voided, else None.
+
+    ``update`` is ``TrackingUpdate.to_json()``; ``None`` means nothing needs attention.
+    """
     changes = [c for c in update.get("changes", []) if c["change"] in ("opened", "escalated")]
     resolved = sum(1 for c in update.get("changes", []) if c["change"] == "resolved")
     if not changes:

@@ -41,9 +41,11 @@ def plan_tracking_window(
     lookback: timedelta = DEFAULT_LOOKBACK,
     safety_lag: timedelta = DEFAULT_SAFETY_LAG,
 ) -> PullWindow:
-    """The ``updated_at`` window of changed orders to read: from tracking's cursor (minus the
-    look-back), else from the pull's cursor (the pull already recorded everything before it), else
-    from the beginning."""
+    """The ``updated_at`` window of changed orders to read.
+
+    From tracking's cursor (minus the look-back), else from the pull's cursor (the pull already recorded
+    everything before it), else from the beginning.
+    """
     window = plan(TRACKING, engine, store, server_now=now, lookback=lookback, safety_lag=safety_lag)
     return PullWindow(window.start, window.end, incremental=True)
 
@@ -64,6 +66,7 @@ class RefreshResult:
     next_position: Position | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The counts and changed orders as JSON-ready values, for the flow's result and the CLI."""
         return {
             "fetched": self.fetched,
             "recorded": self.recorded,
@@ -130,7 +133,7 @@ def _record_changed_page(
 TRACKING = Stream(
     name=TRACKING_STREAM,
     cursor_field="updated_at",
-    keyset=lambda client, engine, store: orders_keyset(client),
+    keyset=lambda client, _engine, _store: orders_keyset(client),
     record=_record_changed_page,
     fallback_stream=ORDERS_STREAM,
 )
@@ -147,8 +150,11 @@ def refresh_changed(
     page_size: int = 500,
     run_id: str | None = None,
 ) -> RefreshResult:
-    """Read up to ``max_pages`` pages of orders changed in ``window`` from ``position`` and record
-    them through the sync engine; tracking's cursor moves with each page (in its transaction)."""
+    """Read up to ``max_pages`` pages of orders changed in ``window`` and record them.
+
+    Reading starts at ``position``, through the sync engine; tracking's cursor moves with each page (in
+    its transaction).
+    """
     chunk = run_pages(
         TRACKING, client, engine, store, window, position, max_pages=max_pages, page_size=page_size, run_id=run_id
     )

@@ -16,6 +16,8 @@ from wishflow.tracking.store import TrackingUpdate, due_for_poll, update_trackin
 
 @dataclass
 class PollResult:
+    """What a tracking poll did as of ``now``: orders whose tracking changed and orders polled."""
+
     now: datetime
     changed_order_ids: list[str] = field(default_factory=list)
     polled_order_ids: list[str] = field(default_factory=list)
@@ -23,6 +25,7 @@ class PollResult:
     update: TrackingUpdate = field(default_factory=TrackingUpdate)
 
     def to_json(self) -> dict[str, Any]:
+        """The poll as JSON-ready values (counts and ids), for the flow's result and the CLI."""
         return {
             "now": self.now.isoformat(),
             "changed": len(self.changed_order_ids),

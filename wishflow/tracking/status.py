@@ -22,6 +22,8 @@ from typing import Any
 
 
 class Status(StrEnum):
+    """A shipment's tracking status, as the warehouse stores it."""
+
     INFO_RECEIVED = "INFO_RECEIVED"
     IN_TRANSIT = "IN_TRANSIT"
     DELIVERED = "DELIVERED"
@@ -31,6 +33,8 @@ class Status(StrEnum):
 
 
 class ExceptionType(StrEnum):
+    """The kinds of tracking trouble that open an exception for the merchant."""
+
     FIRST_SCAN_LATE = "FIRST_SCAN_LATE"
     NO_MOVEMENT = "NO_MOVEMENT"
     TRACKING_CANCELLED = "TRACKING_CANCELLED"
@@ -39,6 +43,8 @@ class ExceptionType(StrEnum):
 
 
 class Severity(StrEnum):
+    """How urgent an exception is; it only escalates, so a digest reports each step once."""
+
     AT_RISK = "at_risk"  # a deadline is near
     MISSED = "missed"  # a deadline has passed
     ACTION = "action"  # the merchant must act (e.g. ship again)
@@ -134,6 +140,7 @@ class Segment:
 
     @property
     def last_event_at(self) -> datetime:
+        """When the carrier last reported anything (the ship time if it never did)."""
         return self.events[-1][1] if self.events else self.shipped_at
 
 
@@ -221,12 +228,15 @@ class Condition:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """A shipment's status as evaluated now, why, and the exception conditions that hold."""
+
     status: Status
     reason: str
     conditions: tuple[Condition, ...] = field(default_factory=tuple)
 
     @property
     def active(self) -> bool:
+        """Whether tracking still has to poll it (the status is not final)."""
         return self.status not in FINAL_STATUSES
 
 

@@ -80,6 +80,7 @@ class ExceptionChange:
     details: str
 
     def to_json(self) -> dict[str, Any]:
+        """The change as JSON-ready values, for the digest."""
         return {
             "order_id": self.order_id,
             "tracking_number": self.tracking_number,
@@ -104,9 +105,11 @@ class TrackingUpdate:
     voided: list[tuple[str, str]] = field(default_factory=list)  # (order_id, tracking_number)
 
     def count(self, change: str) -> int:
+        """How many exceptions of the run had ``change`` (opened, escalated or resolved)."""
         return sum(1 for c in self.changes if c.change == change)
 
     def to_json(self) -> dict[str, Any]:
+        """The run's counts and changes as JSON-ready values, for the flow's result and the digest."""
         return {
             "orders_derived": self.orders_derived,
             "shipments_written": self.shipments_written,

@@ -118,6 +118,7 @@ class ValidationBounds:
         return replace(base, **changes)
 
     def to_mapping(self) -> dict[str, Any]:
+        """The bounds by field name, decimals as strings (exact in JSON and in the run's parameters)."""
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Decimal) else v) for f in fields(self)}
 
     def parameters(self) -> dict[str, Any]:

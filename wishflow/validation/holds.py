@@ -1,5 +1,6 @@
-"""Findings made after validation, by the stage that found the order unusable: held once, never
-skipped silently on every run.
+"""Findings made after validation, by the stage that found the order unusable.
+
+Held once, never skipped silently on every run.
 
 Validation bounds a parcel by the largest package's weight, longest side and volume; planning can
 still find that no package holds an order (the second side does not fit, a rule names a package too
@@ -45,10 +46,12 @@ def hold_orders(
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """Quarantine each order of ``findings`` (order id -> observed value) for the blocking ``rule``,
-    in one transaction. Only an order whose current version was judged valid is held (an order still
-    awaiting validation is judged first; an invalid one is held already, and keeps its verdict but
-    gains the finding). Returns the orders newly quarantined."""
+    """Quarantine each order of ``findings`` for the blocking ``rule``, in one transaction.
+
+    ``findings`` maps order id to observed value. Only an order whose current version was judged valid
+    is held (an order still awaiting validation is judged first; an invalid one is held already, and
+    keeps its verdict but gains the finding). Returns the orders newly quarantined.
+    """
     if not findings:
         return []
     now = (now or datetime.now(UTC)).astimezone(UTC)

@@ -44,10 +44,12 @@ class ValidationOutcome:
 
     @property
     def valid_count(self) -> int:
+        """Orders judged valid: validated and failing no blocking rule."""
         return len({oid for oid, _ in self.validated} - self.invalid_order_ids)
 
     @property
     def invalid_count(self) -> int:
+        """Orders judged invalid (failing at least one blocking rule): they are quarantined."""
         return len(self.invalid_order_ids)
 
     @property

@@ -24,8 +24,10 @@ def validate_pending(
     batch_size: int = DEFAULT_BATCH_SIZE,
     bounds: ValidationBounds | None = None,
 ) -> dict[str, object]:
-    """Judge every order of ``store`` whose current version is unjudged; returns totals and the
-    failing-order counts per rule."""
+    """Judge every order of ``store`` whose current version is unjudged.
+
+    Returns totals and the failing-order counts per rule.
+    """
     now = now or datetime.now(UTC)
     totals: dict[str, int] = {"batches": 0, "validated": 0, "valid": 0, "invalid": 0, "unattributed_failures": 0}
     by_rule: dict[str, int] = {}

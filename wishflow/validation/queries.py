@@ -80,10 +80,12 @@ def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) 
 def orders_at_risk(
     engine: Engine, store: str, hours: float = AT_RISK_HOURS_DEFAULT, *, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Open orders of ``store``, valid or not yet validated, with less than ``hours`` left before
-    their ship-by deadline (overdue ones included). Quarantined orders are the quarantine queue's
-    (:func:`quarantined_orders`, with their hours left), so no order is counted in both.
-    ``v_orders_at_risk`` is this with 24 hours (the one definition: ``AT_RISK_CONDITION``)."""
+    """Open orders of ``store``, valid or not yet validated, under ``hours`` left before their ship-by deadline.
+
+    Overdue ones are included. Quarantined orders are the quarantine queue's (:func:`quarantined_orders`,
+    with their hours left), so no order is counted in both. ``v_orders_at_risk`` is this with 24 hours
+    (the one definition: ``AT_RISK_CONDITION``).
+    """
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
     # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
     # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
@@ -107,8 +109,11 @@ def orders_at_risk(
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """Open orders of ``store`` whose latest verdict is invalid, with the blocking rules they fail and
-    the hours they have been held (``v_quarantined_orders``; closed orders need no fixing)."""
+    """Open orders of ``store`` held in quarantine, with the rules they fail.
+
+    Those whose latest verdict is invalid, with the blocking rules they fail and the hours they have
+    been held (``v_quarantined_orders``; closed orders need no fixing).
+    """
     columns = [
         "store",
         "order_id",
@@ -181,8 +186,11 @@ def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[di
 
 @dataclass(frozen=True)
 class OrderViews:
-    """What the validation stage shows the merchant: quarantined orders, valid unshipped orders by
-    deadline (both capped at ``limit`` rows) and the orders at risk of missing their deadline (all)."""
+    """What the validation stage shows the merchant: quarantined, valid unshipped and at-risk orders.
+
+    Valid unshipped orders come by deadline; both lists are capped at ``limit`` rows, the orders at risk
+    of missing their deadline are all shown.
+    """
 
     quarantined: list[dict[str, Any]]
     unprocessed: list[dict[str, Any]]

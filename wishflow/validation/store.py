@@ -41,8 +41,10 @@ _FINDING_COLUMNS = ("store", "order_id", "expectation", "column_name", "severity
 def read_pending_batch(
     engine: Engine, store: str, *, after_order_id: str | None = None, limit: int = DEFAULT_BATCH_SIZE
 ) -> pd.DataFrame:
-    """Up to ``limit`` orders of ``store`` whose current version is unjudged, by order id after
-    ``after_order_id``, as a DataFrame of the validated columns."""
+    """Up to ``limit`` orders of ``store`` whose current version is unjudged.
+
+    By order id after ``after_order_id``, as a DataFrame of the validated columns.
+    """
     # The loader queues every new or newer version, so finding pending orders costs what is
     # pending, not the size of the history.
     q = order_validation_queue
@@ -197,7 +199,8 @@ def _merge_verdicts(conn: Any, stage: Any, run_id: str, now: datetime) -> None:
     """Upsert verdicts; keep the quarantine start across invalid versions and stamp a release.
 
     ``quarantined_since`` is the ``updated_at`` (Wish's clock) of the first version that failed, so
-    the hours an order has been held do not depend on when validation happened to run."""
+    the hours an order has been held do not depend on when validation happened to run.
+    """
     t = order_validations
     source = select(
         *[stage.c[c] for c in _VERDICT_COLUMNS],

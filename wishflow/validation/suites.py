@@ -1,5 +1,7 @@
-"""The validation suites, defined in code: a *blocking* suite whose failures quarantine an order and
-a *warning* suite whose findings are recorded but do not stop it.
+"""The validation suites, defined in code: a blocking suite and a warning suite.
+
+A *blocking* suite's failures quarantine an order; a *warning* suite's findings are recorded but do not
+stop it.
 
 Every expectation carries ``meta = {"rule": ..., "severity": ..., "column": ...}``. The rule is the
 stable, readable name recorded in the warehouse (``order_validation_failures.expectation``); several
@@ -82,8 +84,11 @@ def _rule(rule: str, column: str, severity: Severity, description: str) -> dict[
 
 
 def register_rule(rule: str, column: str, severity: Severity, description: str) -> str:
-    """Register a rule found outside the suites (e.g. by planning, :mod:`wishflow.validation.holds`),
-    so :data:`RULES` documents every finding's name; returns the name."""
+    """Register a rule found outside the suites; returns the name.
+
+    E.g. found by planning (:mod:`wishflow.validation.holds`), so :data:`RULES` documents every
+    finding's name.
+    """
     _rule(rule, column, severity, description)
     EXTERNAL_RULES.add(rule)
     return rule

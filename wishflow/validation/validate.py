@@ -227,14 +227,16 @@ def _collect(suite_result: Any, frame: pd.DataFrame, failures: list[Failure], er
             if key in result.result:
                 result.result[key] = [{"order_id": o} for o in sample]
         result.result.pop("unexpected_index_query", None)
-    return suite_result.to_json_dict()
+    as_json: dict[str, Any] = suite_result.to_json_dict()
+    return as_json
 
 
 def validate_frame(
     df: pd.DataFrame, now: datetime | None = None, bounds: ValidationBounds | None = None
 ) -> ValidationOutcome:
-    """Run the blocking and warning suites over ``df`` (one row per order) as of ``now``, with the
-    merchant's upper ``bounds`` (the defaults if None).
+    """Run the blocking and warning suites over ``df`` (one row per order) as of ``now``.
+
+    With the merchant's upper ``bounds`` (the defaults if None).
 
     Returns every failing ``(order, rule)`` with the observed value and severity, plus GX's result
     JSON (failing-value lists trimmed to a sample). Raises :class:`ValidationError` when an

@@ -1,0 +1,1 @@
+"""The warehouse: schema, migrations, and the writers and readers of each table."""

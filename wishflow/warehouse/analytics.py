@@ -1,6 +1,7 @@
-"""The ``analytics`` views: every figure of the data dictionary and the report, without customers'
-personal data (migration ``0007_analytics`` creates them; the SQL lives here so the migration, the
-grant command and the tests agree on one definition).
+"""The ``analytics`` views: the report's figures without customers' personal data.
+
+They hold every figure of the data dictionary and the report. Migration ``0007_analytics`` creates them;
+the SQL lives here so the migration, the grant command and the tests agree on one definition.
 
 PostgreSQL: the views live in the schema ``analytics`` (``analytics.orders``, ...); an analyst role
 granted by ``wishflow db grant-analyst ROLE`` may read that schema and nothing else. A view runs with
@@ -357,8 +358,10 @@ def safe_what_to_do(kind: str, what_to_do: str | None) -> str | None:
 
 
 def queue_views(dialect: str) -> dict[str, str]:
-    """The documented views the queue counts, the action list and the report read, each mapped to its
-    analytics view (for :func:`wishflow.actions.queue_counts` and ``action_items``' ``views=``)."""
+    """The documented views the queue counts, the action list and the report read, mapped to analytics.
+
+    For :func:`wishflow.actions.queue_counts` and ``action_items``' ``views=``.
+    """
     return {source: qualified_name(dialect, name) for name, (source, _) in FIGURE_VIEWS.items()}
 
 
@@ -407,14 +410,18 @@ ADDED_VIEWS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
 
 @dataclass(frozen=True)
 class AnalyticsView:
+    """One analytics view: its name, the table or view it reads, and the columns it exposes."""
+
     name: str
     source: str
     columns: tuple[str, ...]
 
 
 def views(revision: str = LATEST) -> list[AnalyticsView]:
-    """Every analytics view as of ``revision`` (a migration's number), with its source table or view
-    and its columns, in creation order."""
+    """Every analytics view as of ``revision``, in creation order.
+
+    ``revision`` is a migration's number; each view comes with its source table or view and its columns.
+    """
     if revision not in REVISIONS:
         raise ValueError(f"unknown analytics revision {revision!r} (known: {REVISIONS})")
     applied = REVISIONS[1 : REVISIONS.index(revision) + 1]
@@ -459,9 +466,11 @@ def create_statements(dialect: str, revision: str = LATEST) -> list[str]:
 
 
 def drop_statements(dialect: str, revision: str = LATEST, *, schema: bool = True) -> list[str]:
-    """The statements dropping every view of ``revision``, dependants first, and the schema on
-    PostgreSQL unless ``schema`` is False (a migration that redefines the views keeps the schema, and
-    with it the analyst role's default privileges)."""
+    """The statements dropping every view of ``revision``, dependants first.
+
+    And the schema on PostgreSQL unless ``schema`` is False (a migration that redefines the views keeps
+    the schema, and with it the analyst role's default privileges).
+    """
     out = [f"DROP VIEW IF EXISTS {qualified_name(dialect, v.name)}" for v in reversed(views(revision))]
     if dialect == "postgresql" and schema:
         out.append(f"DROP SCHEMA IF EXISTS {SCHEMA}")
@@ -469,8 +478,11 @@ def drop_statements(dialect: str, revision: str = LATEST, *, schema: bool = True
 
 
 def view_table(dialect: str, name: str) -> Table:
-    """A SQLAlchemy table for querying the analytics view ``name`` (a table-backed one), with the
-    source columns' types (so timestamps come back as aware UTC datetimes, money as decimals)."""
+    """A SQLAlchemy table for querying the analytics view ``name``, with the source columns' types.
+
+    ``name`` is a table-backed view; with the source types, timestamps come back as aware UTC datetimes
+    and money as decimals.
+    """
     from wishflow.warehouse.schema import metadata
 
     view = next(v for v in views() if v.name == name)

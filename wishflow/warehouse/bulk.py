@@ -33,7 +33,8 @@ def stage_table(target: Table, name: str | None = None, *, key_index: bool = Tru
 
     ``key_index=False`` leaves out the index on the target's key, for a stage that every statement
     reads whole (the pull's page of orders: each staged row is looked up in the target, never the
-    reverse, so the index was only maintained on every COPY)."""
+    reverse, so the index was only maintained on every COPY).
+    """
     stage_name = name or f"_stage_{target.name}"
     with _stage_lock:
         existing = _stage_metadata.tables.get(stage_name)
@@ -69,16 +70,20 @@ def _is_surrogate(column: Column[Any]) -> bool:
 
 
 def _copy_text(value: Any) -> str:
-    """One value in COPY's text format: ``\\N`` for NULL, and backslash, tab, newline and carriage
-    return escaped in text (so NULL and ``''`` stay distinct and no value can break a row)."""
+    r"""One value in COPY's text format.
+
+    ``\N`` for NULL, and backslash, tab, newline and carriage return escaped in text (so NULL and
+    ``''`` stay distinct and no value can break a row).
+    """
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        if "\\" in value:
-            value = value.replace("\\", "\\\\")
-        if "\t" in value or "\n" in value or "\r" in value:
-            value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
+        text: str = value
+        if "\\" in text:
+            text = text.replace("\\", "\\\\")
+        if "\t" in text or "\n" in text or "\r" in text:
+            text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return text
     if value is True:
         return "t"
     if value is False:
@@ -89,9 +94,11 @@ def _copy_text(value: Any) -> str:
 
 
 def _copy_rows(rows: Iterable[Sequence[Any]]) -> str:
-    """Rows in COPY's text format. Batches repeat the same timestamps (the run's clock on every
-    row), so each distinct datetime is formatted once: ``isoformat`` was a fifth of a 100k-verdict
-    write."""
+    """Rows in COPY's text format.
+
+    Batches repeat the same timestamps (the run's clock on every row), so each distinct datetime is
+    formatted once: ``isoformat`` was a fifth of a 100k-verdict write.
+    """
     formatted: dict[datetime, str] = {}
 
     def encode(value: Any) -> str:
@@ -119,8 +126,11 @@ def _create_stage_sql(conn: Connection, stage: Table) -> str:
 
 
 def copy_text(rows: Iterable[Sequence[Any]]) -> str:
-    """``rows`` encoded for :func:`fill_stage`'s ``COPY`` ahead of time, e.g. on a thread that is not
-    holding a transaction open (the pull encodes the next page while the database merges this one)."""
+    """``rows`` encoded for :func:`fill_stage`'s ``COPY`` ahead of time.
+
+    e.g. on a thread that is not holding a transaction open (the pull encodes the next page while the
+    database merges this one).
+    """
     return _copy_rows(rows)
 
 
@@ -137,7 +147,8 @@ def fill_stage(
 
     ``encoded`` is :func:`copy_text` of the same rows, already made (PostgreSQL uses it as it is).
     ``analyze=False`` skips the statistics (PostgreSQL) where every merge that joins the stage is a
-    key lookup per staged row whatever the planner believes (a page of orders; see the caller)."""
+    key lookup per staged row whatever the planner believes (a page of orders; see the caller).
+    """
     if conn.dialect.name == "postgresql":
         # One round trip: the stage exists after the session's first batch, and SQLAlchemy's
         # ``checkfirst`` asked the catalog twice per batch (a tenth of a page's statements' time).
@@ -166,8 +177,9 @@ def fill_stage(
 
 
 def copy_out_frame(conn: Connection, stmt: Select[Any], datetime_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """The rows of ``stmt`` as a DataFrame of text (PostgreSQL only), read with ``COPY ... TO STDOUT``
-    and pandas' C CSV parser; ``datetime_columns`` are parsed as UTC timestamps.
+    """The rows of ``stmt`` as a DataFrame of text, read with ``COPY ... TO STDOUT`` (PostgreSQL).
+
+    pandas' C CSV parser reads the text; ``datetime_columns`` are parsed as UTC timestamps.
 
     Fetching rows costs Python work per value (psycopg2's conversion, SQLAlchemy's result
     processors, then pandas probing each tuple): 1.4 s to read and type 50k orders, against 0.7 s
@@ -196,12 +208,14 @@ def copy_out_frame(conn: Connection, stmt: Select[Any], datetime_columns: Sequen
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that reads, then writes. On SQLite it starts with ``BEGIN IMMEDIATE``: a
-    deferred transaction that has read cannot upgrade to a write once another connection has
-    committed one (WAL mode answers "database is locked" at once, without the busy timeout), while
-    ``IMMEDIATE`` waits its turn for the write lock, which also makes the shipping outbox's claims
-    atomic (claims are serialised). PostgreSQL needs nothing special: there the claim query itself
-    locks its rows with ``SKIP LOCKED``."""
+    """A transaction that reads, then writes.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``: a deferred transaction that has read cannot upgrade to
+    a write once another connection has committed one (WAL mode answers "database is locked" at once,
+    without the busy timeout), while ``IMMEDIATE`` waits its turn for the write lock, which also makes
+    the shipping outbox's claims atomic (claims are serialised). PostgreSQL needs nothing special: there
+    the claim query itself locks its rows with ``SKIP LOCKED``.
+    """
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -49,6 +49,11 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    """An Alembic configuration for the warehouse at ``url``, with our migrations directory.
+
+    Built in code rather than read from an ``alembic.ini`` beside the caller, so ``wishflow db upgrade``
+    works from any directory and on an installed package.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation: a literal % in a password must be doubled.

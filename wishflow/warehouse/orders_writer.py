@@ -1,5 +1,7 @@
-"""Record a page of orders: upsert current state, append history, quarantine bad records, and move
-the sync cursor, all in one transaction.
+"""Record a page of orders, its history, its quarantine and the cursor in one transaction.
+
+Current state is upserted, history appended, bad records quarantined and the sync cursor moved, all in
+one transaction.
 
 This is where invariants 1, 2 and 4 of DESIGN.md §4 are kept: every record Wish returned ends up in
 ``orders`` or ``rejected_records``; the cursor moves only together with the data it covers; and
@@ -108,6 +110,7 @@ class LoadResult:
     changed_order_ids: list[str] = field(default_factory=list)
 
     def add(self, other: LoadResult) -> None:
+        """Add another page's counts to these (a run's total is the sum of its pages)."""
         self.fetched += other.fetched
         self.new += other.new
         self.changed += other.changed
@@ -153,11 +156,14 @@ def _record_key(error: OrderRecordError) -> str:
 
 @dataclass
 class PreparedBatch:
-    """A batch made ready to write, with no database involved: the newest payload per order,
-    flattened and bounds-checked, its stage rows (and their COPY text), its milestones.
+    """A batch made ready to write, with no database involved.
+
+    The newest payload per order, flattened and bounds-checked, its stage rows (and their COPY text),
+    its milestones.
 
     Preparing is the Python half of a load; :func:`write_orders` is the database half, so a pull
-    prepares page N+1 while the database merges page N (:func:`wishflow.pull.pull_chunk`)."""
+    prepares page N+1 while the database merges page N (:func:`wishflow.pull.pull_chunk`).
+    """
 
     store: str
     run_id: str | None
@@ -294,9 +300,11 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
 
 
 def _has_open_rejections(conn: Any, store: str) -> bool:
-    """Whether any order record of ``store`` is held in quarantine: one probe of the
-    ``(store, resolved_at)`` index, where resolving the page's orders sent up to 500 keys per page
-    (most pages, a backfill's all, have nothing to resolve)."""
+    """Whether any order record of ``store`` is held in quarantine.
+
+    One probe of the ``(store, resolved_at)`` index, where resolving the page's orders sent up to 500
+    keys per page (most pages, a backfill's all, have nothing to resolve).
+    """
     probe = (
         select(rejected_records.c.record_key)
         .where(
@@ -310,8 +318,10 @@ def _has_open_rejections(conn: Any, store: str) -> bool:
 
 
 def _queue_for_validation(conn: Any, stage: Any) -> None:
-    """Queue the staged orders that are new or newer than the stored version (a reload of the same
-    payload queues nothing); a queued version is replaced only by a newer one."""
+    """Queue the staged orders that are new or newer than the stored version.
+
+    A reload of the same payload queues nothing; a queued version is replaced only by a newer one.
+    """
     q = order_validation_queue
     newer = (
         select(stage.c.store, stage.c.order_id, stage.c.updated_at, stage.c._loaded_at)
@@ -397,8 +407,10 @@ NEW_IDS_KEPT = 1000
 
 @dataclass(frozen=True)
 class RunChanges:
-    """How many orders a run recorded first and how many others it updated, and the new ones with
-    the soonest ship-by deadlines (at most ``NEW_IDS_KEPT``)."""
+    """How many orders a run recorded first and how many others it updated.
+
+    And the new ones with the soonest ship-by deadlines (at most ``NEW_IDS_KEPT``).
+    """
 
     new: int
     changed: int

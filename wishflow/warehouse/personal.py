@@ -1,5 +1,7 @@
-"""Which warehouse columns hold customers' personal data, as data: the dictionary marks them, the
-analytics views leave them out (or reduce them), and retention blanks them.
+"""Which warehouse columns hold customers' personal data, as data.
+
+The dictionary marks them, the analytics views leave them out (or reduce them), and retention blanks
+them.
 
 ``PERSONAL`` columns identify or locate a person directly. ``FREE_TEXT`` columns are written by or
 for a customer and may contain anything (a name, an address, a phone number). ``PAYLOAD`` columns

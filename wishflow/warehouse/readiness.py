@@ -1,5 +1,7 @@
-"""Is the warehouse there and migrated to the head revision? Asked before a command runs a flow
-(so a configuration mistake is one line, not a failed flow run) and by ``wishflow doctor``.
+"""Is the warehouse there and migrated to the head revision?
+
+Asked before a command runs a flow (so a configuration mistake is one line, not a failed flow run) and
+by ``wishflow doctor``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ def describe_url(url: str) -> str:
 
 
 def missing_sqlite_warehouse(url: str) -> ConfigError | None:
-    """The error for a SQLite warehouse whose file does not exist, else None: the one message for it
-    (the readiness check, ``wishflow run`` and the read commands). Nothing creates the file here: a
-    mistyped path must not become an empty warehouse."""
+    """The error for a SQLite warehouse whose file does not exist, else None.
+
+    The one message for it (the readiness check, ``wishflow run`` and the read commands). Nothing
+    creates the file here: a mistyped path must not become an empty warehouse.
+    """
     parsed = make_url(url)
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:") or Path(database).exists():

@@ -1,5 +1,7 @@
-"""``pipeline_runs``: one row per flow run, written when it starts and when it ends, so a run that
-died shows as ``running`` with no end rather than vanishing."""
+"""``pipeline_runs``: one row per flow run, written when it starts and when it ends.
+
+So a run that died shows as ``running`` with no end rather than vanishing.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from wishflow.warehouse.schema import pipeline_runs
 
 
 def start_run(engine: Engine, run_id: str, store: str, stage: str, parameters: dict[str, Any]) -> None:
+    """Record that run ``run_id`` of ``stage`` started for ``store`` (status ``running``, no end yet).
+
+    Written before the run does anything, so a run that dies leaves a trace instead of nothing.
+    """
     now = datetime.now(UTC)
     with engine.begin() as conn:
         stmt = dialect_insert(conn, pipeline_runs).values(
@@ -41,6 +47,7 @@ def finish_run(
     details: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
+    """Record how run ``run_id`` ended: its outcome, end time and result."""
     counts = counts or {}
     now = datetime.now(UTC)
     with engine.begin() as conn:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from wishflow.warehouse.metadata import metadata
+from wishflow.warehouse.metadata import metadata as metadata  # re-exported: the schema is imported from here
 from wishflow.warehouse.types import LongText, Money, RawJSON, UTCDateTime, exact_money
 
 

@@ -27,9 +27,11 @@ SHARE = 0.1
 
 
 def refresh_statistics(engine: Engine, tables: Sequence[str], rows_written: int) -> list[str]:
-    """``ANALYZE`` each of ``tables`` that ``rows_written`` new or changed rows make stale; returns the
-    tables analyzed. PostgreSQL only: SQLite's planner does not depend on ``ANALYZE`` this way, and
-    its ``ANALYZE`` reads whole tables."""
+    """``ANALYZE`` each of ``tables`` that ``rows_written`` new or changed rows make stale.
+
+    Returns the tables analyzed. PostgreSQL only: SQLite's planner does not depend on ``ANALYZE`` this
+    way, and its ``ANALYZE`` reads whole tables.
+    """
     unknown = [name for name in tables if name not in metadata.tables]
     if unknown:
         raise ValueError(f"not warehouse tables: {unknown}")

@@ -22,6 +22,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Store ``value`` in UTC (text is parsed, naive is taken as UTC; naive on SQLite, which has no zones)."""
         if value is None:
             return None
         if isinstance(value, str):
@@ -31,14 +32,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002 (TypeDecorator's signature)
+        """Return the stored value as an aware UTC datetime (SQLite hands back naive ones or text)."""
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 #: Money as an exact decimal (a currency column always stands beside it).
@@ -54,8 +55,10 @@ EXACT_SUFFIX = "_e4"
 
 
 def exact_money_sql(column: str) -> str:
-    """The expression of ``column``'s exact twin, valid on both databases (ROUND recovers the
-    decimal from SQLite's binary number: exact below 10^11 in the currency's units)."""
+    """The expression of ``column``'s exact twin, valid on both databases.
+
+    ROUND recovers the decimal from SQLite's binary number: exact below 10^11 in the currency's units.
+    """
     return f"CAST(ROUND({column} * {MONEY_SCALE}) AS BIGINT)"
 
 
@@ -66,7 +69,8 @@ def exact_money(column: str, *, persisted: bool | None = True) -> Column[int]:
     (``ALTER TABLE ADD COLUMN`` can only add a ``VIRTUAL`` one), so the migration passes
     ``persisted=None`` there. Generated columns need SQLite 3.31 or later to open the file (Python
     3.11's own SQLite is newer). Writers never name it: bulk staging and the aftersales merge skip
-    columns whose ``computed`` is set."""
+    columns whose ``computed`` is set.
+    """
     return Column(
         column + EXACT_SUFFIX,
         BigInteger(),

@@ -24,8 +24,9 @@ _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def constant_sql(template: str, **fragments: str | int) -> str:
-    """SQL text assembled from module constants: each ``{name}`` slot of ``template`` is filled with
-    the fragment of that name.
+    """SQL text assembled from module constants.
+
+    Each ``{name}`` slot of ``template`` is filled with the fragment of that name.
 
     Fragments are our own view and column names, SQL expressions built by the dialect helpers of
     this module (:func:`hours_left_sql`, :func:`hours_since_sql`) and integers: never a value from

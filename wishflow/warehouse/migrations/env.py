@@ -12,6 +12,7 @@ target_metadata = metadata
 
 
 def run_migrations_offline() -> None:
+    """Emit the migrations as SQL for the configured URL, without a connection (``alembic --sql``)."""
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
@@ -23,6 +24,10 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    """Run the migrations on a connection: the caller's, when one is passed, else a new engine's.
+
+    Batch mode is on, so a column change on SQLite copies the table as SQLite requires.
+    """
     connectable = config.attributes.get("connection")
     if connectable is not None:
         context.configure(connection=connectable, target_metadata=target_metadata, render_as_batch=True)
