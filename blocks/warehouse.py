@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from wishflow.config import warehouse_url_from_env
+from wishflow.config import check_warehouse_url, warehouse_url_from_env
 
 
 class Warehouse(Block):
@@ -22,5 +22,5 @@ class Warehouse(Block):
 def resolve_warehouse_url(block_name: str | None = None) -> str:
     """The named block's URL, else ``WISHFLOW_WAREHOUSE_URL``, else the embedded SQLite file."""
     if block_name:
-        return Warehouse.load(block_name).url.get_secret_value()  # type: ignore[union-attr]
+        return check_warehouse_url(Warehouse.load(block_name).url.get_secret_value())  # type: ignore[union-attr]
     return warehouse_url_from_env()

@@ -16,11 +16,12 @@ from flows.poll_tracking import poll_tracking
 from flows.pull_orders import pull_orders
 from flows.refund_orders import refund_orders
 from flows.report import report
+from flows.ship_orders import change_address, modify_tracking, ship_orders
 from flows.validate_orders import validate_orders
 from wishflow.warehouse.schema import pipeline_runs
 
-SCAFFOLDED = [pull_orders, validate_orders, poll_tracking, follow_up]
-DESCRIBED = [*SCAFFOLDED, refund_orders, report]
+SCAFFOLDED = [pull_orders, validate_orders, poll_tracking, follow_up, ship_orders]
+DESCRIBED = [*SCAFFOLDED, refund_orders, report, modify_tracking, change_address]
 
 
 @flow(name="scaffolded")
@@ -72,3 +73,21 @@ def test_every_parameter_is_described_once_and_keeps_its_bounds(flow_obj) -> Non
         assert [name for name, prop in props.items() if not prop.get("description")] == []
         if "page_size" in props:
             assert (props["page_size"]["minimum"], props["page_size"]["maximum"]) == (1, 500)
+        if "follow_seconds" in props:
+            assert (props["follow_seconds"]["minimum"], props["follow_seconds"]["maximum"]) == (0, 3600)
+
+
+def test_only_the_scaffold_records_runs() -> None:
+    """Flows record their run through ``run_record`` alone: no hand-written start/end pair left."""
+    from pathlib import Path
+
+    import flows
+
+    hand_written = [
+        path.name
+        for path in Path(flows.__file__).parent.glob("*.py")
+        if path.name != "common.py" and ("record_run_start" in path.read_text() or "record_run_end" in path.read_text())
+    ]
+    assert hand_written == []
+    for flow_obj in SCAFFOLDED:
+        assert "run_record(" in Path(flow_obj.fn.__code__.co_filename).read_text()

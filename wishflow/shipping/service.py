@@ -66,6 +66,21 @@ class PlanResult:
         }
 
 
+@dataclass(frozen=True)
+class ShipRequest:
+    """What a ship run asks for (the ship form): which orders, overrides, and whether to send.
+
+    Empty ``order_ids``: every ready order. ``tracking_numbers`` (order id -> number) ships those
+    orders singly with numbers the merchant already has."""
+
+    order_ids: tuple[str, ...] = ()
+    carrier: str | None = None
+    package: str | None = None
+    tracking_numbers: Mapping[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    max_batch_size: int | None = None
+
+
 def plan_and_save(
     engine: Engine,
     client: Any,
