@@ -32,6 +32,7 @@ from tasks.aftersales import (
 )
 from tasks.retention import apply_retention_task
 from tasks.tracking import plan_tracking, refresh_changed_pages
+from wishflow.api.pagination import Position
 from wishflow.config import DEFAULT_STORE
 
 
@@ -78,16 +79,16 @@ def follow_up(
         run_id = out["run_id"] = record.run_id
         record.details = out  # on failure: what was done so far
         plan = plan_tracking(store, warehouse_url, wish_block, timedelta(minutes=10), timedelta(seconds=30))
-        now = plan["now"]
+        now = plan.now
         if refresh_orders:
-            position: dict[str, Any] | None = None
+            position: Position | None = None
             fetched = 0
             while True:
                 chunk = refresh_changed_pages(
-                    store, warehouse_url, wish_block, plan["window"], position, pages_per_task, 500, run_id
+                    store, warehouse_url, wish_block, plan.window, position, pages_per_task, 500, run_id
                 )
-                fetched += chunk["fetched"]
-                position = chunk["next_position"]
+                fetched += chunk.fetched
+                position = chunk.next_position
                 if position is None:
                     break
             out["orders_fetched"] = fetched
