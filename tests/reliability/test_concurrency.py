@@ -82,8 +82,8 @@ def _pull(warehouse_url: str, run_id: str) -> dict[str, Any]:
     fetched = 0
     while True:
         chunk = _as_task(pull_pages.fn, STORE, warehouse_url, None, window, position, 3, 50, run_id, label="pull")
-        fetched += chunk["fetched"]
-        position = chunk["next_position"]
+        fetched += chunk.load.fetched
+        position = chunk.next_position
         if position is None:
             return {"fetched": fetched}
 
