@@ -38,6 +38,8 @@ class FollowUpResult:
     #: Open follow-ups whose text or due time changed with their source (e.g. at risk -> missed).
     updated: list[dict[str, Any]] = field(default_factory=list)
     open_count: int = 0
+    #: Tickets awaiting the merchant, longest wait first (filled by the follow-up stage's task).
+    awaiting_merchant: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,6 +50,7 @@ class FollowUpResult:
             "resolved": clean(self.resolved),
             "updated": clean(self.updated),
             "open": self.open_count,
+            **({"awaiting_merchant": clean(self.awaiting_merchant)} if self.awaiting_merchant else {}),
         }
 
 
