@@ -75,7 +75,7 @@ def follow_up(
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     out: dict[str, Any] = {"store": store}
-    with run_record(warehouse_url, store, "follow_up") as record:
+    with run_record(warehouse_block, store, "follow_up") as record:
         run_id = out["run_id"] = record.run_id
         record.details = out  # on failure: what was done so far
         plan = plan_tracking(store, warehouse_url, wish_block, timedelta(minutes=10), timedelta(seconds=30))

@@ -92,7 +92,7 @@ def poll_tracking(
         urgent_poll_interval=timedelta(hours=urgent_poll_interval_hours),
     )
     totals: dict[str, Any] = {"fetched": 0, "changed": 0, "pages": 0, "polled_by_id": 0, "not_found": 0}
-    with run_record(warehouse_url, store, "track") as record:
+    with run_record(warehouse_block, store, "track") as record:
         run_id = record.run_id
         record.counts, record.details = {"fetched": 0}, totals  # on failure: what was read so far
         plan = plan_tracking(

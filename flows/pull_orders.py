@@ -71,7 +71,7 @@ def pull_orders(
         "pages": 0,
         "requests": 0,
     }
-    with run_record(warehouse_url, store, "pull") as record:
+    with run_record(warehouse_block, store, "pull") as record:
         run_id = record.run_id
         record.counts = totals  # on failure: the totals so far
         planned = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
@@ -107,7 +107,7 @@ def pull_orders(
         written = totals["new"] + totals["changed"]
         if written >= MIN_ROWS:
             # a backfill leaves tables the planner has never counted (see wishflow.warehouse.statistics)
-            refresh_planner_statistics(warehouse_url, list(PULL_TABLES), written)
+            refresh_planner_statistics(warehouse_block, list(PULL_TABLES), written)
         counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
         record.counts, record.details = counts, {"window": window, **totals}
     create_table_artifact(

@@ -87,7 +87,7 @@ def ship_orders(
     )
     totals = SubmitReport()
     plan: PlanResult | None = None
-    with run_record(warehouse_url, store, "ship") as record:
+    with run_record(warehouse_block, store, "ship") as record:
         run_id = record.run_id
         if not dry_run:
             totals.add(reconcile_shipments(store, warehouse_url, wish_block, choices.lease_seconds, choices.workers))

@@ -25,8 +25,10 @@ DESCRIBED = [*SCAFFOLDED, refund_orders, report, modify_tracking, change_address
 
 
 @flow(name="scaffolded")
-def scaffolded(warehouse_url: str, store: str = "s1", fail: bool = False, lag: timedelta = timedelta(seconds=3)) -> str:
-    with run_record(warehouse_url, store, "probe") as record:
+def scaffolded(
+    warehouse_block: str | None = None, store: str = "s1", fail: bool = False, lag: timedelta = timedelta(seconds=3)
+) -> str:
+    with run_record(warehouse_block, store, "probe") as record:
         record.counts = {"fetched": 7}
         record.details = {"step": "started", "lag": lag}
         if fail:
@@ -41,22 +43,24 @@ def _row(engine: sa.Engine, store: str) -> dict:
 
 
 def test_run_record_writes_the_parameters_and_the_outcome(
-    warehouse_url: str, engine: sa.Engine, prefect_harness: None
+    monkeypatch: pytest.MonkeyPatch, warehouse_url: str, engine: sa.Engine, prefect_harness: None
 ) -> None:
-    run_id = scaffolded(warehouse_url)
+    monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)  # no block named: the environment's warehouse
+    run_id = scaffolded()
     row = _row(engine, "s1")
     assert row["run_id"] == run_id
     assert (row["store"], row["stage"], row["outcome"]) == ("s1", "probe", "succeeded")
-    assert row["parameters"] == {"warehouse_url": warehouse_url, "store": "s1", "fail": False, "lag": 3.0}
+    assert row["parameters"] == {"warehouse_block": None, "store": "s1", "fail": False, "lag": 3.0}
     assert row["records_fetched"] == 7
     assert row["details"] == {"step": "done"}
     assert row["error"] is None
 
 
 def test_run_record_records_a_failure_and_raises_it(
-    warehouse_url: str, engine: sa.Engine, prefect_harness: None
+    monkeypatch: pytest.MonkeyPatch, warehouse_url: str, engine: sa.Engine, prefect_harness: None
 ) -> None:
-    state = scaffolded(warehouse_url, store="s2", fail=True, return_state=True)
+    monkeypatch.setenv("WISHFLOW_WAREHOUSE_URL", warehouse_url)
+    state = scaffolded(store="s2", fail=True, return_state=True)
     assert state.is_failed()
     row = _row(engine, "s2")
     assert row["outcome"] == "failed"
