@@ -12,16 +12,18 @@ from prefect.utilities.callables import parameter_schema, parameter_schema_from_
 
 from flows.common import run_record
 from flows.follow_up import follow_up
+from flows.order_cycle import order_cycle
 from flows.poll_tracking import poll_tracking
 from flows.pull_orders import pull_orders
 from flows.refund_orders import refund_orders
 from flows.report import report
+from flows.run_stores import run_stores
 from flows.ship_orders import change_address, modify_tracking, ship_orders
 from flows.validate_orders import validate_orders
 from wishflow.warehouse.schema import pipeline_runs
 
 SCAFFOLDED = [pull_orders, validate_orders, poll_tracking, follow_up, ship_orders]
-DESCRIBED = [*SCAFFOLDED, refund_orders, report, modify_tracking, change_address]
+DESCRIBED = [*SCAFFOLDED, refund_orders, report, modify_tracking, change_address, order_cycle, run_stores]
 
 
 @flow(name="scaffolded")
@@ -77,6 +79,8 @@ def test_every_parameter_is_described_once_and_keeps_its_bounds(flow_obj) -> Non
         assert [name for name, prop in props.items() if not prop.get("description")] == []
         if "page_size" in props:
             assert (props["page_size"]["minimum"], props["page_size"]["maximum"]) == (1, 500)
+        if "stores" in props:
+            assert props["stores"]["minItems"] == 1
         if "follow_seconds" in props:
             assert (props["follow_seconds"]["minimum"], props["follow_seconds"]["maximum"]) == (0, 3600)
 
