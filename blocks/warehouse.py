@@ -9,7 +9,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from blocks.loading import load_block
-from wishflow.config import warehouse_url_from_env
+from wishflow.config import check_warehouse_url, warehouse_url_from_env
 
 
 class Warehouse(Block):
@@ -25,5 +25,5 @@ class Warehouse(Block):
 def resolve_warehouse_url(block_name: str | None = None) -> str:
     """The named block's URL, else ``WISHFLOW_WAREHOUSE_URL``, else the embedded SQLite file."""
     if block_name:
-        return load_block(Warehouse, block_name).url.get_secret_value()
+        return check_warehouse_url(load_block(Warehouse, block_name).url.get_secret_value())
     return warehouse_url_from_env()

@@ -41,7 +41,7 @@ class RunRecord:
     """The ``pipeline_runs`` row of the current flow run: the flow fills ``counts`` and ``details`` as
     it goes; :func:`run_record` writes them when the run ends, whichever way it ends."""
 
-    warehouse_url: str
+    warehouse_block: str | None
     run_id: str
     store: str
     stage: str
@@ -50,22 +50,25 @@ class RunRecord:
 
 
 @contextmanager
-def run_record(warehouse_url: str, store: str, stage: str) -> Iterator[RunRecord]:
+def run_record(warehouse_block: str | None, store: str, stage: str) -> Iterator[RunRecord]:
     """Record the flow run in ``pipeline_runs``: its start (with the run's parameters, read from
     Prefect rather than copied by hand), then ``succeeded`` or ``failed`` (with the error) when the
-    block ends. A failure, a cancellation or an interrupt is recorded and raised again."""
+    block ends. A failure, a cancellation or an interrupt is recorded and raised again.
+
+    ``warehouse_block`` is the ``Warehouse`` block's name (None: the environment's warehouse); the
+    recording tasks resolve it themselves, so no URL (which may hold a password) is passed to them."""
     from prefect.runtime import flow_run
 
-    record = RunRecord(warehouse_url, current_run_id(), store, stage)
-    record_run_start(warehouse_url, record.run_id, store, stage, jsonable(dict(flow_run.parameters or {})))
+    record = RunRecord(warehouse_block, current_run_id(), store, stage)
+    record_run_start(warehouse_block, record.run_id, store, stage, jsonable(dict(flow_run.parameters or {})))
     try:
         yield record
     except BaseException as exc:
         # what was done so far, made JSON-safe however far the run got (recording never hides the error)
         details = json.loads(json.dumps(record.details, default=str))
-        record_run_end(warehouse_url, record.run_id, "failed", record.counts, details, repr(exc))
+        record_run_end(warehouse_block, record.run_id, "failed", record.counts, details, repr(exc))
         raise
-    record_run_end(warehouse_url, record.run_id, "succeeded", record.counts, record.details)
+    record_run_end(warehouse_block, record.run_id, "succeeded", record.counts, record.details)
 
 
 #: the tag Prefect's scheduler puts on the runs it creates from a deployment's schedule

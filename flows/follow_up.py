@@ -32,6 +32,7 @@ from tasks.aftersales import (
 )
 from tasks.retention import apply_retention_task
 from tasks.tracking import plan_tracking, refresh_changed_pages
+from wishflow.api.pagination import Position
 from wishflow.config import DEFAULT_STORE
 
 
@@ -74,57 +75,58 @@ def follow_up(
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     out: dict[str, Any] = {"store": store}
-    with run_record(warehouse_url, store, "follow_up") as record:
+    with run_record(warehouse_block, store, "follow_up") as record:
         run_id = out["run_id"] = record.run_id
         record.details = out  # on failure: what was done so far
         plan = plan_tracking(store, warehouse_url, wish_block, timedelta(minutes=10), timedelta(seconds=30))
-        now = plan["now"]
+        now = plan.now
         if refresh_orders:
-            position: dict[str, Any] | None = None
+            position: Position | None = None
             fetched = 0
             while True:
                 chunk = refresh_changed_pages(
-                    store, warehouse_url, wish_block, plan["window"], position, pages_per_task, 500, run_id
+                    store, warehouse_url, wish_block, plan.window, position, pages_per_task, 500, run_id
                 )
-                fetched += chunk["fetched"]
-                position = chunk["next_position"]
+                fetched += chunk.fetched
+                position = chunk.next_position
                 if position is None:
                     break
             out["orders_fetched"] = fetched
-        out["refunds"] = sync_refunds_task(store, warehouse_url)
-        out["tickets"] = sync_tickets_task(store, warehouse_url, wish_block)
-        out["penalties"] = sync_penalties_task(store, warehouse_url, wish_block)
-        out["replies"] = templated_replies_task(
-            store, warehouse_url, wish_block, auto_reply, reply_dry_run, max_replies
-        )
-        out["completions"] = completions_task(store, warehouse_url, now, timedelta(days=completion_days))
-        out["follow_ups"] = follow_ups_task(
+        refunds = sync_refunds_task(store, warehouse_url)
+        out["refunds"] = refunds.to_json()
+        tickets = sync_tickets_task(store, warehouse_url, wish_block)
+        out["tickets"] = tickets.to_json()
+        penalties = sync_penalties_task(store, warehouse_url, wish_block)
+        out["penalties"] = penalties.to_json()
+        replies = templated_replies_task(store, warehouse_url, wish_block, auto_reply, reply_dry_run, max_replies)
+        out["replies"] = [r.to_json() for r in replies]
+        completions = completions_task(store, warehouse_url, now, timedelta(days=completion_days))
+        out["completions"] = completions.to_json()
+        follow_ups = follow_ups_task(
             store, warehouse_url, now, timedelta(hours=ticket_response_hours), timedelta(days=penalty_review_days)
         )
+        out["follow_ups"] = follow_ups.to_json()
         out["retention"] = apply_retention_task(store, warehouse_block, now, run_id)
         day = summary_day or (now.date() - timedelta(days=1))
-        summary = daily_summary_task(store, warehouse_url, day)
-        markdown = summary["markdown"]
-        if out["replies"]:
+        daily = daily_summary_task(store, warehouse_url, day)
+        markdown = daily.markdown
+        if replies:
             lines = ["", "## Templated replies" + (" (dry run: not sent)" if reply_dry_run else ""), ""]
-            lines += [
-                f"- ticket `{r['ticket_id']}` (order `{r['order_id']}`, {r['reason']}): {r['outcome']}"
-                for r in out["replies"]
-            ]
+            lines += [f"- ticket `{r.ticket_id}` (order `{r.order_id}`, {r.reason}): {r.outcome}" for r in replies]
             markdown += "\n".join(lines) + "\n"
         create_markdown_artifact(
             key="daily-summary", markdown=markdown, description=f"Daily after-sales summary for store {store}."
         )
-        out["summary"] = summary["summary"]
+        out["summary"] = daily.summary.to_json()
         out["markdown"] = markdown
         details = {
             "refunds": {k: v for k, v in out["refunds"].items() if k != "new_refunds"},
             "tickets": out["tickets"],
             "penalties": {k: v for k, v in out["penalties"].items() if k != "new_penalties"},
-            "replies": [{k: r[k] for k in ("ticket_id", "outcome")} for r in out["replies"]],
-            "completions": out["completions"]["completed"],
-            "follow_ups_opened": len(out["follow_ups"]["opened"]),
-            "follow_ups_resolved": len(out["follow_ups"]["resolved"]),
+            "replies": [{"ticket_id": r.ticket_id, "outcome": r.outcome} for r in replies],
+            "completions": completions.completed,
+            "follow_ups_opened": len(follow_ups.opened),
+            "follow_ups_resolved": len(follow_ups.resolved),
             "summary_day": day.isoformat(),
         }
         record.counts, record.details = {"fetched": out.get("orders_fetched", 0)}, details
@@ -138,12 +140,12 @@ def follow_up(
         "store %s: %d refunds new, %d tickets synced, %d penalties new, %d orders completed, follow-ups %d opened / "
         "%d resolved / %d open",
         store,
-        out["refunds"]["inserted"],
-        out["tickets"]["fetched"],
-        out["penalties"]["inserted"],
-        out["completions"]["completed"],
-        len(out["follow_ups"]["opened"]),
-        len(out["follow_ups"]["resolved"]),
-        out["follow_ups"]["open"],
+        refunds.inserted,
+        tickets.fetched,
+        penalties.inserted,
+        completions.completed,
+        len(follow_ups.opened),
+        len(follow_ups.resolved),
+        follow_ups.open_count,
     )
     return out

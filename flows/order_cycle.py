@@ -49,22 +49,14 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 
 @flow(name="order_cycle", log_prints=False, validate_parameters=True)
 def order_cycle(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    ship: Annotated[bool, Field(description="Ship ready orders (off: pull, validate, track, follow up).")] = True,
-    ship_dry_run: Annotated[bool, Field(description="Plan shipments and publish the plan, send nothing.")] = False,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    notify_block: Annotated[str | None, Field(description="Notification block for digests.")] = None,
-    policy_block: Annotated[
-        str | None,
-        Field(description="ShippingPolicy block name (else defaults): the ship stage's rules, validation's bounds."),
-    ] = None,
-    follow_seconds: Annotated[
-        float,
-        Field(
-            ge=0, le=3600, description="How long the ship stage follows Wish's processing before leaving it to later."
-        ),
-    ] = 30.0,
+    store: str = DEFAULT_STORE,
+    ship: bool = True,
+    ship_dry_run: bool = False,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
+    notify_block: str | None = None,
+    policy_block: str | None = None,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
 ) -> Any:
     """Run one store's whole order cycle, stage after stage.
 

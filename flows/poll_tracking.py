@@ -32,6 +32,7 @@ from tasks.tracking import (
     select_due_parcels,
     tracking_report,
 )
+from wishflow.api.pagination import Position
 from wishflow.config import DEFAULT_STORE
 from wishflow.tracking import TrackingPolicy
 
@@ -91,7 +92,7 @@ def poll_tracking(
         urgent_poll_interval=timedelta(hours=urgent_poll_interval_hours),
     )
     totals: dict[str, Any] = {"fetched": 0, "changed": 0, "pages": 0, "polled_by_id": 0, "not_found": 0}
-    with run_record(warehouse_url, store, "track") as record:
+    with run_record(warehouse_block, store, "track") as record:
         run_id = record.run_id
         record.counts, record.details = {"fetched": 0}, totals  # on failure: what was read so far
         plan = plan_tracking(
@@ -101,18 +102,18 @@ def poll_tracking(
             timedelta(minutes=lookback_minutes),
             timedelta(seconds=safety_lag_seconds),
         )
-        now = plan["now"]
+        now = plan.now
         changed: list[str] = []
-        position: dict[str, Any] | None = None
+        position: Position | None = None
         while True:
             chunk = refresh_changed_pages(
-                store, warehouse_url, wish_block, plan["window"], position, pages_per_task, page_size, run_id
+                store, warehouse_url, wish_block, plan.window, position, pages_per_task, page_size, run_id
             )
-            totals["fetched"] += chunk["fetched"]
+            totals["fetched"] += chunk.fetched
             record.counts["fetched"] = totals["fetched"]
-            totals["pages"] += chunk["pages"]
-            changed.extend(chunk["changed_order_ids"])
-            position = chunk["next_position"]
+            totals["pages"] += chunk.pages
+            changed.extend(chunk.changed_order_ids)
+            position = chunk.next_position
             if position is None:
                 break
         totals["changed"] = len(changed)
@@ -121,11 +122,12 @@ def poll_tracking(
         for start in range(0, len(due), ids_per_task):
             batch = due[start : start + ids_per_task]
             result = refresh_parcels(store, warehouse_url, wish_block, quote(batch), max_workers, run_id)
-            totals["not_found"] += result["not_found"]
+            totals["not_found"] += result.not_found
             polled.extend(batch)
         totals["polled_by_id"] = len(polled)
         update = derive_tracking(store, warehouse_url, now, policy, quote(sorted(set(changed) | set(polled))))
-        details = {**totals, **{k: v for k, v in update.items() if k != "changes"}}
+        update_json = update.to_json()
+        details = {**totals, **{k: v for k, v in update_json.items() if k != "changes"}}
         record.counts = {"fetched": totals["fetched"] + totals["polled_by_id"], "changed": totals["changed"]}
         record.details = details
     report = tracking_report(store, warehouse_url)
@@ -142,11 +144,18 @@ def poll_tracking(
         totals["changed"],
         totals["pages"],
         totals["polled_by_id"],
-        update["shipments_written"],
-        update["exceptions_opened"],
-        update["exceptions_escalated"],
-        update["exceptions_resolved"],
-        len(update["voided"]),
-        update["statuses"],
+        update.shipments_written,
+        update.count("opened"),
+        update.count("escalated"),
+        update.count("resolved"),
+        len(update.voided),
+        update.statuses,
     )
-    return {"store": store, "run_id": run_id, "now": now.isoformat(), **details, "notified": notified, "update": update}
+    return {
+        "store": store,
+        "run_id": run_id,
+        "now": now.isoformat(),
+        **details,
+        "notified": notified,
+        "update": update_json,
+    }

@@ -24,6 +24,7 @@ from blocks.warehouse import resolve_warehouse_url
 from flows.common import overlapped_schedule, run_record
 from tasks.pull import count_pull_changes, plan_pull, pull_pages
 from tasks.statistics import refresh_planner_statistics
+from wishflow.api.pagination import Position
 from wishflow.config import DEFAULT_STORE
 from wishflow.warehouse.statistics import MIN_ROWS, PULL_TABLES
 
@@ -70,34 +71,43 @@ def pull_orders(
         "pages": 0,
         "requests": 0,
     }
-    with run_record(warehouse_url, store, "pull") as record:
+    with run_record(warehouse_block, store, "pull") as record:
         run_id = record.run_id
         record.counts = totals  # on failure: the totals so far
-        window = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
+        planned = plan_pull(store, warehouse_url, wish_block, since, until, lookback, safety_lag)
+        sweep = planned.future_sweep()
+        window = {**planned.to_json(), "sweep": sweep.to_json() if sweep else None}
         record.details = {"window": window}
         logger.info("store %s: %s", store, window)
         # the window, then (incremental pulls) the sweep of orders dated after Wish's clock
-        for current in [window, *([window["sweep"]] if window.get("sweep") else [])]:
-            position: dict[str, Any] | None = None
+        for current in [planned, *([sweep] if sweep else [])]:
+            position: Position | None = None
             while True:
                 chunk = pull_pages(
                     store, warehouse_url, wish_block, current, position, pages_per_task, page_size, run_id
                 )
-                for key in totals:
-                    totals[key] += chunk[key]
-                position = chunk["next_position"]
+                load = chunk.load
+                totals["fetched"] += load.fetched
+                totals["new"] += load.new
+                totals["changed"] += load.changed
+                totals["unchanged"] += load.unchanged
+                totals["quarantined"] += load.quarantined
+                totals["flagged_future"] += chunk.flagged_future
+                totals["pages"] += chunk.pages
+                totals["requests"] += chunk.requests
+                position = chunk.next_position
                 if position is None:
                     break
         # A retried chunk re-reads pages an earlier attempt already wrote; the warehouse knows
         # which orders this run recorded first, so the split is taken from it.
         changes = count_pull_changes(store, warehouse_url, run_id)
-        new_ids = changes["new_order_ids"]
-        totals["new"], totals["changed"] = changes["new"], changes["changed"]
+        new_ids = changes.new_order_ids
+        totals["new"], totals["changed"] = changes.new, changes.changed
         totals["unchanged"] = totals["fetched"] - totals["quarantined"] - totals["new"] - totals["changed"]
         written = totals["new"] + totals["changed"]
         if written >= MIN_ROWS:
             # a backfill leaves tables the planner has never counted (see wishflow.warehouse.statistics)
-            refresh_planner_statistics(warehouse_url, list(PULL_TABLES), written)
+            refresh_planner_statistics(warehouse_block, list(PULL_TABLES), written)
         counts = {k: totals[k] for k in ("fetched", "new", "changed", "unchanged", "quarantined")}
         record.counts, record.details = counts, {"window": window, **totals}
     create_table_artifact(

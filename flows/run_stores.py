@@ -50,27 +50,13 @@ class StoresFailed(RuntimeError):  # noqa: N818 - reads as what happened
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
 )
 def run_stores(
-    stores: Annotated[list[str], Field(min_length=1, description="Store names, one cycle each, concurrently.")],
-    wish_block_template: Annotated[
-        str | None,
-        Field(description="WishCredentials block name per store; {store} is replaced. Empty: environment."),
-    ] = "wish-{store}",
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    deployment: Annotated[
-        str | None,
-        Field(
-            description="Deployment run per store (flow/deployment), spread over the pool's workers. "
-            "Empty: run order_cycle as a subflow in this process."
-        ),
-    ] = "order_cycle/order-cycle",
-    parameters: Annotated[
-        dict[str, Any],
-        Field(description='Extra parameters for every store\'s run, e.g. {"ship": false}.'),
-    ] = {},  # noqa: B006 - a pydantic-validated parameter default, never mutated
-    wait_minutes: Annotated[
-        float, Field(gt=0, description="How long a store waits for its previous cycle to finish.")
-    ] = 30,
-    timeout_minutes: Annotated[float, Field(gt=0, description="Give up waiting for a store's run after this.")] = 120,
+    stores: Annotated[list[str], Field(min_length=1)],
+    wish_block_template: str | None = "wish-{store}",
+    warehouse_block: str | None = None,
+    deployment: str | None = "order_cycle/order-cycle",
+    parameters: dict[str, Any] = {},  # noqa: B006 - a pydantic-validated parameter default, never mutated
+    wait_minutes: Annotated[float, Field(gt=0)] = 30,
+    timeout_minutes: Annotated[float, Field(gt=0)] = 120,
 ) -> Any:
     """Run the order cycle for each store concurrently, one cycle per store at a time.
 

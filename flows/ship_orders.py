@@ -9,6 +9,7 @@ processing. A dry run publishes the plan as a table artifact and sends nothing.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
@@ -17,8 +18,7 @@ from prefect.states import Cancelled
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
-from flows.common import current_run_id, jsonable, overlapped_schedule
-from tasks.runs import record_run_end, record_run_start
+from flows.common import current_run_id, overlapped_schedule, run_record
 from tasks.ship_choices import check_ship_choices
 from tasks.ship_explain import batch_shipment_ids, explain_unshipped
 from tasks.shipping import (
@@ -31,55 +31,23 @@ from tasks.shipping import (
 )
 from wishflow.config import DEFAULT_STORE
 from wishflow.shipping.explain import OrdersNotShipped
-
-_COUNTS = ("sent", "submitted", "confirmed", "failed", "conflict", "pending", "requeued", "reads")
-
-
-def _merge(totals: dict[str, Any], part: dict[str, Any]) -> None:
-    for key in _COUNTS:
-        totals[key] = totals.get(key, 0) + int(part.get(key, 0))
-    totals.setdefault("failures", {}).update(part.get("failures", {}))
-    totals.setdefault("conflicts", {}).update(part.get("conflicts", {}))
+from wishflow.shipping.service import PlanResult, ShipRequest
+from wishflow.shipping.submit import SubmitReport
 
 
 @flow(name="ship_orders", log_prints=False, validate_parameters=True)
 def ship_orders(
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    order_ids: Annotated[
-        list[str], Field(description="Orders to ship. Empty: every ready order (valid, approved), in batches.")
-    ] = [],  # noqa: B006 - Prefect shows the default in the UI; it is never mutated
-    carrier: Annotated[
-        str | None,
-        Field(
-            description="Ship every selected order with this carrier (overrides the policy). Must be one Wish "
-            "accepts (GET /orders/shipping_carriers); a wrong name fails at once, listing the accepted ones."
-        ),
-    ] = None,
-    tracking_numbers: Annotated[
-        dict[str, str],
-        Field(description="Order id -> tracking number, for single shipments with numbers you already have."),
-    ] = {},  # noqa: B006
-    package: Annotated[
-        str | None,
-        Field(
-            description="Package preset for every order (overrides the policy): envelope, small_box, medium_box, "
-            "large_box or one of the policy's own; a wrong name fails at once, listing the presets."
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, Field(description="Publish the plan as a table artifact; send nothing, buy no labels.")
-    ] = False,
-    follow_seconds: Annotated[
-        float, Field(ge=0, le=3600, description="How long to follow Wish's processing before leaving it to later.")
-    ] = 30.0,
-    max_batch_size: Annotated[
-        int | None, Field(ge=1, le=5000, description="Orders per batch (default: the policy's).")
-    ] = None,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
-    policy_block: Annotated[
-        str | None, Field(description="ShippingPolicy block name (else WISHFLOW_SHIPPING_POLICY or the default).")
-    ] = None,
+    store: str = DEFAULT_STORE,
+    order_ids: list[str] = [],  # noqa: B006 - Prefect shows the default in the UI; it is never mutated
+    carrier: str | None = None,
+    tracking_numbers: dict[str, str] = {},  # noqa: B006
+    package: str | None = None,
+    dry_run: bool = False,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
+    max_batch_size: Annotated[int | None, Field(ge=1, le=5000)] = None,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
+    policy_block: str | None = None,
 ) -> dict[str, Any]:
     """Ship ready orders (or the given ones) to Wish, exactly once per order.
 
@@ -87,11 +55,13 @@ def ship_orders(
         store: Store name, as recorded in the warehouse.
         order_ids: Orders to ship. Empty: every ready order (valid, approved), in batches.
         carrier: Ship every selected order with this carrier (overrides the policy). Must be
-            one Wish accepts; a wrong name fails at once, listing the accepted ones.
+            one Wish accepts (GET /orders/shipping_carriers); a wrong name fails at once, listing
+            the accepted ones.
         tracking_numbers: Order id -> tracking number, for single shipments with numbers you
             already have.
-        package: Package preset for every order (overrides the policy); a wrong name fails at
-            once, listing the presets.
+        package: Package preset for every order (overrides the policy): envelope, small_box,
+            medium_box, large_box or one of the policy's own; a wrong name fails at once, listing
+            the presets.
         dry_run: Publish the plan as a table artifact; send nothing, buy no labels.
         follow_seconds: How long to follow Wish's processing before leaving it to later.
         max_batch_size: Orders per batch (default: the policy's).
@@ -103,81 +73,69 @@ def ship_orders(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    run_id = current_run_id()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     # the form's choices first (one clear error listing the accepted values); the run settings
     # (workers, max_rate, lease_seconds) live in the ShippingPolicy block, not on the form
     choices = check_ship_choices(wish_block, policy_block, carrier, package)
-    carrier, package = choices["carrier"], choices["package"]
-    workers, max_rate, lease_seconds = choices["workers"], choices["max_rate"], choices["lease_seconds"]
-    parameters = jsonable(
-        {
-            "store": store,
-            "order_ids": list(order_ids),
-            "carrier": carrier,
-            "tracking_numbers": dict(tracking_numbers),
-            "package": package,
-            "dry_run": dry_run,
-            "max_batch_size": max_batch_size,
-            "wish_block": wish_block,
-            "warehouse_block": warehouse_block,
-            "policy_block": policy_block,
-        }
+    request = ShipRequest(
+        order_ids=tuple(order_ids),
+        carrier=choices.carrier,
+        package=choices.package,
+        tracking_numbers=dict(tracking_numbers),
+        dry_run=dry_run,
+        max_batch_size=max_batch_size,
     )
-    record_run_start(warehouse_url, run_id, store, "ship", parameters)
-    totals: dict[str, Any] = {key: 0 for key in _COUNTS}
-    plan: dict[str, Any] = {}
-    not_shipped: dict[str, str] = {}
-    try:
+    totals = SubmitReport()
+    plan: PlanResult | None = None
+    with run_record(warehouse_block, store, "ship") as record:
+        run_id = record.run_id
         if not dry_run:
-            _merge(totals, reconcile_shipments(store, warehouse_url, wish_block, lease_seconds, workers))
-        plan = plan_shipments(
-            store,
-            warehouse_url,
-            wish_block,
-            policy_block,
-            list(order_ids),
-            carrier,
-            package,
-            dict(tracking_numbers),
-            dry_run,
-            max_batch_size,
-            run_id,
-        )
+            totals.add(reconcile_shipments(store, warehouse_url, wish_block, choices.lease_seconds, choices.workers))
+            record.details = _details(plan, totals)
+        plan = plan_shipments(store, warehouse_url, wish_block, policy_block, request, run_id)
+        record.details = _details(plan, totals)
+        summary = plan.to_json()
         if dry_run:
             create_table_artifact(
                 key="ship-orders-plan",
-                table=plan["table"] or [{"order_id": None, "note": "no ready orders"}],
-                description=f"Dry run for store {store}: {plan['orders']} orders in {plan['parcels']} parcels "
-                f"and {plan['batches']} batches. Nothing was sent.",
+                table=plan.plan.table() or [{"order_id": None, "note": "no ready orders"}],
+                description=f"Dry run for store {store}: {summary['orders']} orders in {summary['parcels']} parcels "
+                f"and {summary['batches']} batches. Nothing was sent.",
             )
-            logger.info("dry run: %d orders in %d batches; nothing sent", plan["orders"], plan["batches"])
-            record_run_end(warehouse_url, run_id, "succeeded", {}, {"plan": _plan_summary(plan), "dry_run": True})
-            return {"store": store, "run_id": run_id, "dry_run": True, "plan": plan}
-        for batch_id in plan["batch_ids"]:
-            _merge(totals, submit_batch(warehouse_url, wish_block, batch_id, workers, max_rate))
+            logger.info("dry run: %d orders in %d batches; nothing sent", summary["orders"], summary["batches"])
+            record.details = {"plan": summary, "dry_run": True}
+            return {"store": store, "run_id": run_id, "dry_run": True, "plan": {**summary, "table": plan.plan.table()}}
+        for batch_id in plan.batch_ids:
+            totals.add(submit_batch(warehouse_url, wish_block, batch_id, choices.workers, choices.max_rate))
+            record.details = _details(plan, totals)
+        not_shipped: dict[str, str] = {}
         if order_ids:
             # a manual run follows its own shipments only, never every other one still processing at Wish
-            own = batch_shipment_ids(store, warehouse_url, plan["batch_ids"]) if plan["batch_ids"] else []
+            own = batch_shipment_ids(store, warehouse_url, plan.batch_ids) if plan.batch_ids else []
             if own:
-                _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers, own))
+                totals.add(follow_shipments(store, warehouse_url, wish_block, follow_seconds, choices.workers, own))
             not_shipped = explain_unshipped(store, warehouse_url, run_id, list(order_ids))
-        elif follow_seconds > 0 or plan["batch_ids"]:
-            _merge(totals, follow_shipments(store, warehouse_url, wish_block, follow_seconds, workers))
-    except BaseException as exc:
-        record_run_end(warehouse_url, run_id, "failed", None, {"plan": _plan_summary(plan), **totals}, repr(exc))
-        raise
-    _report(store, plan, totals)
-    details = {"plan": _plan_summary(plan), **totals}
-    if not_shipped:
-        # the merchant asked for these orders: a run that did not ship them failed, and says why
-        _report_not_shipped(not_shipped)
-        record_run_end(
-            warehouse_url, run_id, "failed", {"fetched": plan.get("orders", 0)}, {**details, "not_shipped": not_shipped}
-        )
-        raise OrdersNotShipped(store, not_shipped)
-    record_run_end(warehouse_url, run_id, "succeeded", {"fetched": plan.get("orders", 0)}, details)
-    return {"store": store, "run_id": run_id, "plan": _plan_summary(plan), **totals}
+        elif follow_seconds > 0 or plan.batch_ids:
+            totals.add(follow_shipments(store, warehouse_url, wish_block, follow_seconds, choices.workers))
+        _report(store, plan, totals)
+        record.counts = {"fetched": plan.plan.order_count}
+        record.details = _details(plan, totals)
+        if not_shipped:
+            # the merchant asked for these orders: a run that did not ship them failed, and says why
+            _report_not_shipped(not_shipped)
+            record.details["not_shipped"] = not_shipped
+            raise OrdersNotShipped(store, not_shipped)
+    return {"store": store, "run_id": run_id, **_details(plan, totals)}
+
+
+def _details(plan: PlanResult | None, totals: SubmitReport) -> dict[str, Any]:
+    """The run's outcome as JSON: the plan's summary, the outbox counts, failures and conflicts."""
+    return {
+        "plan": plan.to_json() if plan else {},
+        **totals.counts(),
+        "failures": dict(totals.failures),
+        "conflicts": dict(totals.conflicts),
+    }
 
 
 def _report_not_shipped(not_shipped: dict[str, str]) -> None:
@@ -189,19 +147,15 @@ def _report_not_shipped(not_shipped: dict[str, str]) -> None:
     get_run_logger().error("%d requested orders not shipped: %s", len(not_shipped), not_shipped)
 
 
-def _plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in plan.items() if k != "table"}
-
-
-def _report(store: str, plan: dict[str, Any], totals: dict[str, Any]) -> None:
+def _report(store: str, plan: PlanResult, totals: SubmitReport) -> None:
     logger = get_run_logger()
     create_table_artifact(
         key="ship-orders-summary",
-        table=[{"store": store, "planned": plan.get("planned", 0), **{k: totals[k] for k in _COUNTS}}],
+        table=[{"store": store, "planned": plan.planned, **totals.counts()}],
         description=f"Shipping run for store {store}: outbox outcomes.",
     )
-    if totals.get("conflicts"):
-        lines = [f"- order `{oid}`: {why}" for oid, why in totals["conflicts"].items()]
+    if totals.conflicts:
+        lines = [f"- order `{oid}`: {why}" for oid, why in totals.conflicts.items()]
         create_markdown_artifact(
             key="ship-orders-conflicts",
             markdown="## Tracking conflicts: nothing was overwritten\n\nThese orders carry a tracking number "
@@ -209,36 +163,34 @@ def _report(store: str, plan: dict[str, Any], totals: dict[str, Any]) -> None:
             + "\n".join(lines),
             description="Orders whose tracking on Wish differs from ours",
         )
-        logger.error("%d tracking conflicts (not overwritten): %s", len(lines), ", ".join(totals["conflicts"]))
-    if totals.get("failures"):
-        logger.warning("%d shipments failed: %s", len(totals["failures"]), totals["failures"])
-    if plan.get("unlabelled"):
-        logger.warning("orders left without a valid tracking number: %s", plan["unlabelled"])
+        logger.error("%d tracking conflicts (not overwritten): %s", len(lines), ", ".join(totals.conflicts))
+    if totals.failures:
+        logger.warning("%d shipments failed: %s", len(totals.failures), totals.failures)
+    if plan.unlabelled:
+        logger.warning("orders left without a valid tracking number: %s", plan.unlabelled)
     logger.info(
         "store %s: %d planned, %d sent, %d confirmed, %d submitted (processing), %d failed, %d conflicts",
         store,
-        plan.get("planned", 0),
-        totals["sent"],
-        totals["confirmed"],
-        totals["submitted"],
-        totals["failed"],
-        totals["conflict"],
+        plan.planned,
+        totals.sent,
+        totals.confirmed,
+        totals.submitted,
+        totals.failed,
+        totals.conflict,
     )
 
 
 @flow(name="modify_tracking", log_prints=False, validate_parameters=True)
 def modify_tracking(
-    order_id: Annotated[str, Field(description="A shipped order whose tracking number must change.")],
-    tracking_number: Annotated[str, Field(description="The new tracking number (letters and digits).")],
-    carrier: Annotated[str, Field(description="Carrier of the new number (a Wish shipping_provider name).")],
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    origin_country: Annotated[
-        str | None, Field(description="ISO-2 origin (default: the current tracking's origin).")
-    ] = None,
-    ship_note: Annotated[str | None, Field(description="Optional note sent with the tracking.")] = None,
-    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    order_id: str,
+    tracking_number: str,
+    carrier: str,
+    store: str = DEFAULT_STORE,
+    origin_country: str | None = None,
+    ship_note: str | None = None,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Replace the tracking number of an order already shipped.
 
@@ -266,28 +218,24 @@ def modify_tracking(
         follow_seconds,
         current_run_id(),
     )
-    get_run_logger().info("modify tracking of %s: %s (%s)", order_id, result["state"], result["detail"])
-    return result
+    get_run_logger().info("modify tracking of %s: %s (%s)", order_id, result.state, result.detail)
+    return asdict(result)
 
 
 @flow(name="change_address", log_prints=False, validate_parameters=True)
 def change_address(
-    order_id: Annotated[str, Field(description="An approved order not yet shipped.")],
-    address: Annotated[
-        dict[str, Any],
-        Field(description="New address fields: name, street_address1..3, city, state, zipcode, country_code, ..."),
-    ],
-    store: Annotated[str, Field(description="Store name, as recorded in the warehouse.")] = DEFAULT_STORE,
-    follow_seconds: Annotated[float, Field(ge=0, le=3600, description="How long to follow processing.")] = 30.0,
-    wish_block: Annotated[str | None, Field(description="WishCredentials block name (else environment).")] = None,
-    warehouse_block: Annotated[str | None, Field(description="Warehouse block name (else environment).")] = None,
+    order_id: str,
+    address: dict[str, Any],
+    store: str = DEFAULT_STORE,
+    follow_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0,
+    wish_block: str | None = None,
+    warehouse_block: str | None = None,
 ) -> dict[str, Any]:
     """Change the shipping address of an order before it ships.
 
     Args:
         order_id: An approved order not yet shipped.
-        address: New address fields: name, street_address1..3, city, state, zipcode, country_code,
-            ...
+        address: New address fields: name, street_address1..3, city, state, zipcode, country_code, ...
         store: Store name, as recorded in the warehouse.
         follow_seconds: How long to follow processing.
         wish_block: WishCredentials block name (else environment).
@@ -297,5 +245,5 @@ def change_address(
     result = change_address_task(
         store, warehouse_url, wish_block, order_id, dict(address), follow_seconds, current_run_id()
     )
-    get_run_logger().info("change address of %s: %s (%s)", order_id, result["state"], result["detail"])
-    return result
+    get_run_logger().info("change address of %s: %s (%s)", order_id, result.state, result.detail)
+    return asdict(result)

@@ -19,7 +19,6 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.shipping import resolve_shipping_policy
-from blocks.warehouse import resolve_warehouse_url
 from flows.common import overlapped_schedule, run_record
 from tasks.notify import send_notification
 from tasks.statistics import refresh_planner_statistics
@@ -58,13 +57,12 @@ def validate_orders(
     if overlap:
         return Cancelled(message=overlap)
     logger = get_run_logger()
-    warehouse_url = resolve_warehouse_url(warehouse_block)
     # the merchant's blocking upper bounds (issue 18) live in the shipping policy
     bounds = resolve_shipping_policy(shipping_block).policy().bounds
     now = datetime.now(UTC)
     totals: dict[str, Any] = {"batches": 0, "validated": 0, "valid": 0, "invalid": 0, "unattributed_failures": 0}
     by_rule: dict[str, int] = {}
-    with run_record(warehouse_url, store, "validate") as record:
+    with run_record(warehouse_block, store, "validate") as record:
         run_id = record.run_id
         record.details = {**totals, "by_rule": by_rule}
         after: str | None = None
@@ -88,7 +86,7 @@ def validate_orders(
             )
         if totals["validated"] >= MIN_ROWS:
             # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
-            refresh_planner_statistics(warehouse_url, list(VALIDATION_TABLES), totals["validated"])
+            refresh_planner_statistics(warehouse_block, list(VALIDATION_TABLES), totals["validated"])
         views = read_order_views(warehouse_block, store, risk_hours)
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False

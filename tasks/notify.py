@@ -19,7 +19,7 @@ from prefect.blocks.notifications import NotificationBlock
 from prefect.exceptions import MissingContextError
 
 from blocks.notifications import DEFAULT_BLOCK_NAME
-from tasks.common import engine_for
+from tasks.common import NOTIFY_TASK, engine_for
 from wishflow.notify.digest import DEFAULT_MAX_LINES, new_orders_digest
 from wishflow.validation.queries import order_summaries
 
@@ -81,7 +81,7 @@ def _warn_missing(missing: NotificationBlockMissing, title: str) -> None:
     _logger().warning("%s (not sent: %r)", missing, title)
 
 
-@task(name="send-notification", retries=2, retry_delay_seconds=5)
+@task(name="send-notification", **NOTIFY_TASK)
 def send_notification(block_name: str | None, title: str, body: str) -> bool:
     """Send ``body`` with ``title`` as subject through the named block; no block, nothing sent.
 
@@ -102,7 +102,7 @@ def send_notification(block_name: str | None, title: str, body: str) -> bool:
     return True
 
 
-@task(name="notify-new-orders", retries=2, retry_delay_seconds=5)
+@task(name="notify-new-orders", **NOTIFY_TASK)
 def notify_new_orders(
     block_name: str | None,
     store: str,

@@ -8,7 +8,6 @@ retry is for what outlasts that, and resumes after the last page the failed atte
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import orjson
 from prefect import task
@@ -17,7 +16,7 @@ from blocks.wish import build_wish_client
 from tasks.common import API_TASK, DB_TASK, engine_for
 from wishflow.api.pagination import Position
 from wishflow.pull import ChunkResult, PullWindow, plan_window, pull_chunk
-from wishflow.warehouse.orders_writer import run_changes
+from wishflow.warehouse.orders_writer import RunChanges, run_changes
 
 
 @task(name="plan-pull-window", **API_TASK)
@@ -29,11 +28,12 @@ def plan_pull(
     until: datetime | None,
     lookback: timedelta,
     safety_lag: timedelta,
-) -> dict[str, Any]:
-    """Decide the window (checking the token and reading Wish's clock on the way)."""
+) -> PullWindow:
+    """Decide the window (checking the token and reading Wish's clock on the way); an incremental
+    window's :meth:`~wishflow.pull.PullWindow.future_sweep` is the sweep read after it."""
     with build_wish_client(wish_block) as client:
         now = client.server_now()
-    window = plan_window(
+    return plan_window(
         engine_for(warehouse_url),
         store,
         now=now,
@@ -42,8 +42,6 @@ def plan_pull(
         lookback=lookback,
         safety_lag=safety_lag,
     )
-    sweep = window.future_sweep()
-    return {**window.to_json(), "sweep": sweep.to_json() if sweep else None}
 
 
 #: The pages each chunk in progress has committed, by (run, window, start): what a retry resumes from.
@@ -55,26 +53,28 @@ def pull_pages(
     store: str,
     warehouse_url: str,
     wish_block: str | None,
-    window: dict[str, Any],
-    position: dict[str, Any] | None,
+    window: PullWindow,
+    position: Position | None,
     pages_per_task: int,
     page_size: int,
     run_id: str,
-) -> dict[str, Any]:
+) -> ChunkResult:
     """Fetch and record up to ``pages_per_task`` pages; returns counts and where to go on.
 
     A retry of this task (same run, window and start) resumes after the last page the failed
     attempt committed, with that attempt's counts (kept in this process; a new process starts the
     chunk again, and pages already recorded load as no-ops).
     """
-    key = orjson.dumps([run_id, window, position], option=orjson.OPT_SORT_KEYS).decode()
+    key = orjson.dumps(
+        [run_id, window.to_json(), position.to_json() if position else None], option=orjson.OPT_SORT_KEYS
+    ).decode()
     with build_wish_client(wish_block) as client:
         chunk = pull_chunk(
             client,
             engine_for(warehouse_url),
             store,
-            PullWindow.from_json(window),
-            Position.from_json(position) if position else None,
+            window,
+            position,
             max_pages=pages_per_task,
             page_size=page_size,
             run_id=run_id,
@@ -82,23 +82,11 @@ def pull_pages(
             on_page=lambda done: _COMMITTED.__setitem__(key, done),
         )
     _COMMITTED.pop(key, None)
-    load = chunk.load
-    return {
-        "fetched": load.fetched,
-        "new": load.new,
-        "changed": load.changed,
-        "unchanged": load.unchanged,
-        "quarantined": load.quarantined,
-        "flagged_future": chunk.flagged_future,
-        "pages": chunk.pages,
-        "requests": chunk.requests,
-        "next_position": chunk.next_position.to_json() if chunk.next_position else None,
-    }
+    return chunk
 
 
 @task(name="count-pull-changes", **DB_TASK)
-def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> dict[str, Any]:
+def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> RunChanges:
     """How many orders the run added and changed, read from the warehouse (exact across task
     retries), with the ids of the new ones due soonest (at most ``NEW_IDS_KEPT``)."""
-    changes = run_changes(engine_for(warehouse_url), store, run_id)
-    return {"new_order_ids": changes.new_order_ids, "new": changes.new, "changed": changes.changed}
+    return run_changes(engine_for(warehouse_url), store, run_id)

@@ -3,20 +3,18 @@ run touches the outbox (one task run per ship run)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 
 from blocks.shipping import resolve_shipping_policy
 from blocks.wish import build_wish_client
 from tasks.common import API_TASK
-from wishflow.shipping.choices import check_carrier, check_package
+from wishflow.shipping.choices import ShipChoices, check_carrier, check_package
 
 
 @task(name="check-ship-choices", **API_TASK)
 def check_ship_choices(
     wish_block: str | None, policy_block: str | None, carrier: str | None, package: str | None
-) -> dict[str, Any]:
+) -> ShipChoices:
     """The carrier in Wish's spelling (asking Wish which it accepts only when one is chosen), the
     package, and the policy block's ``workers``, ``max_rate`` and ``lease_seconds``. A wrong choice
     raises a configuration error listing the accepted values."""
@@ -25,10 +23,10 @@ def check_ship_choices(
     if carrier and carrier.strip():
         with build_wish_client(wish_block) as client:
             carrier = check_carrier(carrier, client.shipping_carriers("GENERAL"))
-    return {
-        "carrier": carrier or None,
-        "package": package,
-        "workers": block.workers,
-        "max_rate": block.max_rate,
-        "lease_seconds": block.lease_seconds,
-    }
+    return ShipChoices(
+        carrier=carrier or None,
+        package=package,
+        workers=block.workers,
+        max_rate=block.max_rate,
+        lease_seconds=block.lease_seconds,
+    )

@@ -2,122 +2,96 @@
 uncertain rows, follow processing status, modify tracking, change an address.
 
 Task runs grow with batches, never with orders. Retrying a task is safe: the outbox's claims and
-read-backs make a second attempt continue where the first stopped instead of sending again.
+read-backs make a second attempt continue where the first stopped instead of sending again. Each task
+returns the library's own result (:class:`~wishflow.shipping.service.PlanResult`,
+:class:`~wishflow.shipping.submit.SubmitReport`, :class:`~wishflow.shipping.service.SingleResult`).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from prefect import task
-from prefect.tasks import exponential_backoff
 
 from blocks.shipping import resolve_shipping_policy
 from blocks.wish import build_wish_client, resolve_wish_settings
-from tasks.common import engine_for, retry_transient
+from tasks.common import API_TASK, engine_for
+from wishflow.api.contract import WishApi
 from wishflow.shipping import service
+from wishflow.shipping.service import PlanResult, ShipRequest, SingleResult
 from wishflow.shipping.submit import SubmitReport, Submitter, record_orders
 
-DEFAULT_WORKERS = int(os.environ.get("WISHFLOW_SHIP_WORKERS", "8"))
 
-
-def _submitter(client: Any, warehouse_url: str, workers: int, max_rate: float | None) -> Submitter:
+def _submitter(client: WishApi, warehouse_url: str, workers: int, max_rate: float | None) -> Submitter:
     """The run's submitter. Its workers' requests wait at the client's one pacer, tightened to the
     policy's ``max_rate`` and to pace ``workers`` calls ahead of Wish's limit (no second limiter)."""
     engine = engine_for(warehouse_url)
     return Submitter(client, engine, workers=workers, max_rate=max_rate, on_payloads=record_orders(engine))
 
 
-def _raise_fatal(report: SubmitReport) -> None:
-    """Raise the exception that stopped the pass, as the client raised it (its class decides retries)."""
-    if report.fatal:
+def _settled(report: SubmitReport, *, raise_fatal: bool = True) -> SubmitReport:
+    """The report a task returns: the exception that stopped the pass raised as the client raised it
+    (its class decides retries), the sent payloads (already recorded) left out of the task result."""
+    if raise_fatal and report.fatal:
         raise report.fatal[0]
+    report.payloads = []
+    return report
 
 
-@task(
-    name="plan-shipments",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient,
-)
+@task(name="plan-shipments", **API_TASK)
 def plan_shipments(
     store: str,
     warehouse_url: str,
     wish_block: str | None,
     policy_block: str | None,
-    order_ids: list[str] | None,
-    carrier: str | None,
-    package: str | None,
-    tracking_numbers: dict[str, str] | None,
-    dry_run: bool,
-    max_batch_size: int | None,
+    request: ShipRequest,
     run_id: str,
-) -> dict[str, Any]:
+) -> PlanResult:
     """Decide, combine, batch and (unless dry run) label the ready orders and save them to the outbox."""
     block = resolve_shipping_policy(policy_block)
     settings = resolve_wish_settings(wish_block)
+    numbers = dict(request.tracking_numbers) or None
     with build_wish_client(wish_block) as client:
-        result = service.plan_and_save(
+        return service.plan_and_save(
             engine_for(warehouse_url),
             client,
             store,
             block.policy(),
             skus=block.skus(),
-            order_ids=order_ids or None,
-            carrier=carrier or None,
-            package=package or None,
-            tracking_numbers=tracking_numbers or None,
-            labels=None if dry_run or tracking_numbers else block.label_source(settings.api_base_url),
-            dry_run=dry_run,
-            max_batch_size=max_batch_size,
+            order_ids=list(request.order_ids) or None,
+            carrier=request.carrier or None,
+            package=request.package or None,
+            tracking_numbers=numbers,
+            labels=None if request.dry_run or numbers else block.label_source(settings.api_base_url),
+            dry_run=request.dry_run,
+            max_batch_size=request.max_batch_size,
             run_id=run_id,
         )
-    return {**result.to_json(), "table": result.plan.table()}
 
 
-@task(
-    name="submit-shipment-batch",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_transient,
-    timeout_seconds=3600,
-)
+@task(name="submit-shipment-batch", timeout_seconds=3600, **API_TASK)
 def submit_batch(
     warehouse_url: str, wish_block: str | None, batch_id: str, workers: int, max_rate: float | None
-) -> dict[str, Any]:
+) -> SubmitReport:
     """Claim and send one batch's planned rows (concurrently, within the rate limit)."""
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, workers, max_rate) as submitter:
         report = submitter.submit_batch(batch_id)
-    _raise_fatal(report)
-    return {**report.counts(), "failures": report.failures, "conflicts": report.conflicts}
+    return _settled(report)
 
 
-@task(
-    name="reconcile-shipments",
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
-    retry_condition_fn=retry_transient,
-)
+@task(name="reconcile-shipments", **API_TASK)
 def reconcile_shipments(
     store: str, warehouse_url: str, wish_block: str | None, lease_seconds: float, workers: int
-) -> dict[str, Any]:
+) -> SubmitReport:
     """Settle rows left in ``submitting`` by runs that died or timed out (read back before resending)."""
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, workers, None) as submitter:
         report = submitter.reconcile(store, lease=timedelta(seconds=lease_seconds))
-    _raise_fatal(report)
-    return {**report.counts(), "failures": report.failures, "conflicts": report.conflicts}
+    return _settled(report)
 
 
-@task(
-    name="follow-shipments",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_transient,
-)
+@task(name="follow-shipments", **API_TASK)
 def follow_shipments(
     store: str,
     warehouse_url: str,
@@ -125,9 +99,10 @@ def follow_shipments(
     wait_seconds: float,
     workers: int,
     shipment_ids: list[str] | None = None,
-) -> dict[str, Any]:
+) -> SubmitReport:
     """Follow submitted rows (all of the store's, or ``shipment_ids``) until Wish's processing_status is
-    SUCCEEDED or FAILED (or time is up)."""
+    SUCCEEDED or FAILED (or time is up). Following only reads: what it could not read is left for the
+    next run, never a failed run."""
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, workers, None) as submitter:
         report = submitter.follow(
             store,
@@ -135,10 +110,10 @@ def follow_shipments(
             poll_interval=min(2.0, max(wait_seconds, 0.1)),
             shipment_ids=shipment_ids,
         )
-    return {**report.counts(), "failures": report.failures, "conflicts": report.conflicts}
+    return _settled(report, raise_fatal=False)
 
 
-@task(name="modify-tracking", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient)
+@task(name="modify-tracking", **API_TASK)
 def modify_tracking_task(
     store: str,
     warehouse_url: str,
@@ -150,9 +125,10 @@ def modify_tracking_task(
     ship_note: str | None,
     follow_seconds: float,
     run_id: str,
-) -> dict[str, Any]:
+) -> SingleResult:
+    """Replace the tracking of one shipped order, exactly once (outbox row first, then the call)."""
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, 1, None) as submitter:
-        result = service.modify_tracking(
+        return service.modify_tracking(
             engine_for(warehouse_url),
             client,
             submitter,
@@ -165,21 +141,20 @@ def modify_tracking_task(
             follow_seconds=follow_seconds,
             run_id=run_id,
         )
-    return result.__dict__
 
 
-@task(name="change-address", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_transient)
+@task(name="change-address", **API_TASK)
 def change_address_task(
     store: str,
     warehouse_url: str,
     wish_block: str | None,
     order_id: str,
-    address: dict[str, Any],
+    address: Mapping[str, Any],
     follow_seconds: float,
     run_id: str,
-) -> dict[str, Any]:
+) -> SingleResult:
+    """Change the address of one order before it ships, exactly once."""
     with build_wish_client(wish_block) as client:
-        result = service.change_address(
+        return service.change_address(
             engine_for(warehouse_url), client, store, order_id, address, follow_seconds=follow_seconds, run_id=run_id
         )
-    return result.__dict__

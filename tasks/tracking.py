@@ -8,7 +8,6 @@ every write is an idempotent merge, so a retried task simply runs again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from prefect import task
 
@@ -26,17 +25,19 @@ from wishflow.tracking import (
     update_tracking,
 )
 from wishflow.tracking.digest import exceptions_markdown, tracking_digest
+from wishflow.tracking.refresh import RefreshResult, TrackingPlan
+from wishflow.tracking.store import TrackingUpdate
 
 
 @task(name="plan-tracking-poll", **API_TASK)
 def plan_tracking(
     store: str, warehouse_url: str, wish_block: str | None, lookback: timedelta, safety_lag: timedelta
-) -> dict[str, Any]:
+) -> TrackingPlan:
     """Wish's clock (deadlines are Wish's) and the window of changed orders to read."""
     with build_wish_client(wish_block) as client:
         now = client.server_now()
     window = plan_tracking_window(engine_for(warehouse_url), store, now=now, lookback=lookback, safety_lag=safety_lag)
-    return {"now": now, "window": window.to_json()}
+    return TrackingPlan(now=now, window=window)
 
 
 @task(name="wish-clock", **API_TASK)
@@ -51,25 +52,24 @@ def refresh_changed_pages(
     store: str,
     warehouse_url: str,
     wish_block: str | None,
-    window: dict[str, Any],
-    position: dict[str, Any] | None,
+    window: PullWindow,
+    position: Position | None,
     pages_per_task: int,
     page_size: int,
     run_id: str,
-) -> dict[str, Any]:
+) -> RefreshResult:
     """Read and record up to ``pages_per_task`` pages of changed orders (tracking's own cursor)."""
     with build_wish_client(wish_block) as client:
-        result = refresh_changed(
+        return refresh_changed(
             client,
             engine_for(warehouse_url),
             store,
-            PullWindow.from_json(window),
-            Position.from_json(position) if position else None,
+            window,
+            position,
             max_pages=pages_per_task,
             page_size=page_size,
             run_id=run_id,
         )
-    return result.to_json()
 
 
 @task(name="select-parcels-to-poll", **DB_TASK)
@@ -88,22 +88,20 @@ def select_due_parcels(
 @task(name="poll-parcels-by-id", timeout_seconds=1800, **API_TASK)
 def refresh_parcels(
     store: str, warehouse_url: str, wish_block: str | None, order_ids: list[str], max_workers: int, run_id: str
-) -> dict[str, Any]:
+) -> RefreshResult:
     """Read one batch of quiet parcels' orders by id (bounded thread pool) and record them."""
     with build_wish_client(wish_block) as client:
-        result = refresh_by_id(
+        return refresh_by_id(
             client, engine_for(warehouse_url), store, order_ids, max_workers=max_workers, run_id=run_id
         )
-    return result.to_json()
 
 
 @task(name="derive-tracking", **DB_TASK)
 def derive_tracking(
     store: str, warehouse_url: str, now: datetime, policy: TrackingPolicy, polled_ids: list[str]
-) -> dict[str, Any]:
+) -> TrackingUpdate:
     """Statuses, parcel history and exceptions for every order that needs it."""
-    result = update_tracking(engine_for(warehouse_url), store, now=now, policy=policy, polled_order_ids=polled_ids)
-    return result.to_json()
+    return update_tracking(engine_for(warehouse_url), store, now=now, policy=policy, polled_order_ids=polled_ids)
 
 
 @task(name="tracking-report", **DB_TASK)
@@ -113,11 +111,11 @@ def tracking_report(store: str, warehouse_url: str) -> str:
 
 
 @task(name="notify-tracking", **NOTIFY_TASK)
-def notify_tracking(block_name: str | None, store: str, update: dict[str, Any]) -> bool:
+def notify_tracking(block_name: str | None, store: str, update: TrackingUpdate) -> bool:
     """One digest of the run's new and escalated exceptions (nothing sent when there are none)."""
     if not block_name:
         return False
-    digest = tracking_digest(store, update)
+    digest = tracking_digest(store, update.to_json())
     if digest is None:
         return False
     from tasks.notify import send_notification

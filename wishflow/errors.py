@@ -72,15 +72,9 @@ def _classify(exc: BaseException) -> ConfigError | None:
         from sqlalchemy import exc as sa_exc
     except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
         return None
-    malformed = (isinstance(exc, sa_exc.NoSuchModuleError) and "dialects" in str(exc)) or (
-        isinstance(exc, sa_exc.ArgumentError) and "URL" in str(exc)
-    )
-    if malformed:
-        return ConfigError(
-            f"the warehouse URL is malformed ({str(exc).splitlines()[0][:120]})",
-            hint="set WISHFLOW_WAREHOUSE_URL to a SQLAlchemy URL such as "
-            "postgresql+psycopg2://user@host:5432/wishflow or sqlite:///.wishflow/warehouse.db",
-        )
+    # A malformed URL or an unknown dialect never reaches here as SQLAlchemy's ArgumentError: the
+    # URL is checked where it is parsed (wishflow.config.check_warehouse_url, called by make_engine
+    # and upgrade), which raises ConfigError by exception type, not by message.
     if isinstance(exc, sa_exc.DBAPIError):
         text = str(getattr(exc, "orig", None) or exc)
         table = _NO_TABLE.search(text)

@@ -135,7 +135,7 @@ def _converter(base: str) -> Callable[[str], Any]:
 
 
 #: defaults the flows name by a constant, as the flows resolve them
-_KNOWN_DEFAULTS = {"DEFAULT_STORE": "default", "DEFAULT_WORKERS": "8 (WISHFLOW_SHIP_WORKERS)"}
+_KNOWN_DEFAULTS = {"DEFAULT_STORE": "default"}
 
 _TYPE_HINTS = {
     "datetime": " ISO 8601, e.g. 2026-05-01T00:00:00+00:00.",

@@ -224,7 +224,7 @@ def test_the_daily_summary_shows_the_same_list(engine: sa.Engine, warehouse_url:
 
     _seed(engine)
     items = action_items(engine, STORE)
-    markdown = daily_summary_task.fn(STORE, warehouse_url, NOW.date())["markdown"]
+    markdown = daily_summary_task.fn(STORE, warehouse_url, NOW.date()).markdown
     assert f"## To do today ({len(items)})" in markdown
     assert "2 quarantined (open orders held by validation), 2 waiting to ship, 1 at risk" in markdown
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "quarantined_order" in line]

@@ -82,8 +82,8 @@ def _pull(warehouse_url: str, run_id: str) -> dict[str, Any]:
     fetched = 0
     while True:
         chunk = _as_task(pull_pages.fn, STORE, warehouse_url, None, window, position, 3, 50, run_id, label="pull")
-        fetched += chunk["fetched"]
-        position = chunk["next_position"]
+        fetched += chunk.load.fetched
+        position = chunk.next_position
         if position is None:
             return {"fetched": fetched}
 
@@ -152,6 +152,7 @@ def test_two_pulls_at_once_leave_no_duplicates_and_one_cursor(
 
 def test_two_ship_runs_at_once_never_ship_an_order_twice(monkeypatch: pytest.MonkeyPatch, warehouse_url: str) -> None:
     from tasks.shipping import follow_shipments, plan_shipments, reconcile_shipments, submit_batch
+    from wishflow.shipping.service import ShipRequest
 
     RETRIES.clear()
     running = start_sandbox(22, 0)
@@ -168,13 +169,20 @@ def test_two_ship_runs_at_once_never_ship_an_order_twice(monkeypatch: pytest.Mon
             run_id = f"ship-{i}"
             totals = _as_task(reconcile_shipments.fn, STORE, warehouse_url, None, 600.0, 2, label="ship")
             plan = _as_task(
-                plan_shipments.fn, STORE, warehouse_url, None, None, [], None, None, {}, False, 10, run_id, label="ship"
+                plan_shipments.fn,
+                STORE,
+                warehouse_url,
+                None,
+                None,
+                ShipRequest(max_batch_size=10),
+                run_id,
+                label="ship",
             )
             sent = 0
-            for batch_id in plan["batch_ids"]:
-                sent += _as_task(submit_batch.fn, warehouse_url, None, batch_id, 2, None, label="ship")["sent"]
+            for batch_id in plan.batch_ids:
+                sent += _as_task(submit_batch.fn, warehouse_url, None, batch_id, 2, None, label="ship").sent
             _as_task(follow_shipments.fn, STORE, warehouse_url, None, 0.0, 2, label="ship")
-            return {"planned": plan.get("planned", 0), "sent": sent, "reconciled": totals}
+            return {"planned": plan.planned, "sent": sent, "reconciled": totals.counts()}
 
         results = _twice(ship)
         writes = sandbox_writes(running)

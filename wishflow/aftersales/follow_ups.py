@@ -40,6 +40,8 @@ class FollowUpResult:
     #: Open follow-ups whose text or due time changed with their source (e.g. at risk -> missed).
     updated: list[dict[str, Any]] = field(default_factory=list)
     open_count: int = 0
+    #: Tickets awaiting the merchant, longest wait first (filled by the follow-up stage's task).
+    awaiting_merchant: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready values (datetimes as ISO strings), for the flow and the CLI."""
@@ -52,6 +54,7 @@ class FollowUpResult:
             "resolved": clean(self.resolved),
             "updated": clean(self.updated),
             "open": self.open_count,
+            **({"awaiting_merchant": clean(self.awaiting_merchant)} if self.awaiting_merchant else {}),
         }
 
 

@@ -71,6 +71,14 @@ class DailySummary:
         return {"store": self.store, "day": self.day.isoformat(), "today": j(self.today), "previous": j(self.previous)}
 
 
+@dataclass(frozen=True)
+class DailyReport:
+    """A day's summary and its markdown report (figures, then the action list)."""
+
+    summary: DailySummary
+    markdown: str
+
+
 def _bounds(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)

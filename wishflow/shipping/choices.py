@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from wishflow.shipping.policy import PolicyError, ShippingPolicy
@@ -111,3 +112,14 @@ def schema_choices(schema: Mapping[str, Any], name: str) -> list[str] | None:
         if "enum" in branch:
             return list(branch["enum"])
     return None
+
+
+@dataclass(frozen=True)
+class ShipChoices:
+    """The checked ship-form choices and the policy block's run settings, for one ship run."""
+
+    carrier: str | None
+    package: str | None
+    workers: int
+    max_rate: float | None
+    lease_seconds: float

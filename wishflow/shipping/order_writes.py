@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import (
     WishAuthError,
     WishConfigError,
@@ -68,7 +69,7 @@ class WriteKind(Protocol):
     @property
     def ledger(self) -> Ledger: ...
 
-    def send(self, client: Any, row: Any) -> Any:
+    def send(self, client: WishApi, row: Any) -> Any:
         """Send the write (the row holds everything it needs). Raises the client's errors."""
         ...
 
@@ -94,7 +95,7 @@ class OrderWriteKind:
     source: str = "WRITE"
     ledger: Ledger
 
-    def send(self, client: Any, row: Any) -> Any:  # pragma: no cover - every kind sends its own
+    def send(self, client: WishApi, row: Any) -> Any:  # pragma: no cover - every kind sends its own
         raise NotImplementedError
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:  # pragma: no cover
@@ -187,7 +188,7 @@ class WriteMachine:
     at once (their requests all wait at the client's one pacer)."""
 
     engine: Engine
-    client: Any
+    client: WishApi
     kind: WriteKind
     policy: WritePolicy = field(default_factory=WritePolicy.from_env)
     clock: Callable[[], datetime] = outbox.utcnow

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from wishflow.api.contract import WishApi
 from wishflow.shipping import outbox
 from wishflow.shipping.order_writes import OrderWriteKind, WriteMachine
 from wishflow.shipping.outbox import State
@@ -48,7 +49,7 @@ class RefundKind(OrderWriteKind):
     source = "REFUND"
     ledger = outbox.REFUND_REQUESTS
 
-    def send(self, client: Any, row: Any) -> Any:
+    def send(self, client: WishApi, row: Any) -> Any:
         return client.refund_order(row.order_id, row.reason, row.note)
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:
@@ -72,7 +73,7 @@ REFUND = RefundKind()
 
 def plan_refund(
     engine: Engine,
-    client: Any,
+    client: WishApi,
     store: str,
     order_id: str,
     reason: str,
@@ -115,7 +116,7 @@ def plan_refund(
 
 def request_refund(
     engine: Engine,
-    client: Any,
+    client: WishApi,
     store: str,
     order_id: str,
     reason: str,
@@ -136,7 +137,7 @@ def request_refund(
 
 
 def resume_refunds(
-    engine: Engine, client: Any, store: str, *, machine: WriteMachine | None = None
+    engine: Engine, client: WishApi, store: str, *, machine: WriteMachine | None = None
 ) -> list[RefundResult]:
     """Settle every unfinished refund of ``store`` (what a killed run left): read back, never resend blindly."""
     machine = machine or WriteMachine(engine, client, REFUND)

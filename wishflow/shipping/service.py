@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from wishflow.api.contract import WishApi
 from wishflow.shipping import outbox
 from wishflow.shipping.batching import ShipmentPlan, plan_shipments
 from wishflow.shipping.labels import (
@@ -66,9 +67,24 @@ class PlanResult:
         }
 
 
+@dataclass(frozen=True)
+class ShipRequest:
+    """What a ship run asks for (the ship form): which orders, overrides, and whether to send.
+
+    Empty ``order_ids``: every ready order. ``tracking_numbers`` (order id -> number) ships those
+    orders singly with numbers the merchant already has."""
+
+    order_ids: tuple[str, ...] = ()
+    carrier: str | None = None
+    package: str | None = None
+    tracking_numbers: Mapping[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    max_batch_size: int | None = None
+
+
 def plan_and_save(
     engine: Engine,
-    client: Any,
+    client: WishApi,
     store: str,
     policy: ShippingPolicy,
     *,
@@ -153,7 +169,7 @@ class SingleResult:
 
 def modify_tracking(
     engine: Engine,
-    client: Any,
+    client: WishApi,
     submitter: Submitter,
     store: str,
     order_id: str,
@@ -274,7 +290,7 @@ class AddressKind(OrderWriteKind):
     source = "MODIFY_SHIPPING"
     ledger = outbox.ADDRESS_CHANGES
 
-    def send(self, client: Any, row: Any) -> Any:
+    def send(self, client: WishApi, row: Any) -> Any:
         return client.modify_address(row.order_id, dict(row.address))
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:
@@ -294,7 +310,7 @@ ADDRESS = AddressKind()
 
 
 def plan_address_change(
-    engine: Engine, client: Any, store: str, order_id: str, address: Mapping[str, Any], *, run_id: str | None = None
+    engine: Engine, client: WishApi, store: str, order_id: str, address: Mapping[str, Any], *, run_id: str | None = None
 ) -> tuple[str | None, SingleResult | None]:
     """Write the change down (``planned``) before anything is sent, or find the one already in flight.
     Returns (change id, None), or (None, result) when there is nothing to send."""
@@ -335,7 +351,7 @@ def plan_address_change(
 
 def change_address(
     engine: Engine,
-    client: Any,
+    client: WishApi,
     store: str,
     order_id: str,
     address: Mapping[str, Any],

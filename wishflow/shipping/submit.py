@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from wishflow.api.contract import WishApi
 from wishflow.api.errors import WishRateLimited
 from wishflow.shipping import outbox
 from wishflow.shipping.order_writes import MAX_SENDS_PER_RUN, Outcome, WriteMachine
@@ -42,7 +43,7 @@ class TrackingKind:
     name: str = "tracking"
     ledger: Ledger = outbox.SHIPMENTS
 
-    def send(self, client: Any, row: OutboxRow) -> Any:
+    def send(self, client: WishApi, row: OutboxRow) -> Any:
         return client.ship_order(
             row.order_id,
             tracking_number=row.tracking_number,
@@ -135,7 +136,7 @@ class Submitter:
 
     def __init__(
         self,
-        client: Any,
+        client: WishApi,
         engine: Engine,
         *,
         workers: int = 8,

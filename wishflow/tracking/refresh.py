@@ -50,6 +50,14 @@ def plan_tracking_window(
     return PullWindow(window.start, window.end, incremental=True)
 
 
+@dataclass(frozen=True)
+class TrackingPlan:
+    """A tracking run's plan: Wish's clock (deadlines are Wish's) and the window of changed orders."""
+
+    now: datetime
+    window: PullWindow
+
+
 @dataclass
 class RefreshResult:
     """What a refresh read and recorded."""

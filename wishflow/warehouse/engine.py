@@ -24,8 +24,14 @@ def default_url() -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL UTC."""
-    parsed = make_url(url)
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL UTC.
+
+    An unparsable URL or an unknown dialect raises :class:`~wishflow.errors.ConfigError` here, where
+    the URL is parsed, so no caller has to recognise SQLAlchemy's parse errors by their message.
+    """
+    from wishflow.config import check_warehouse_url  # config imports this module
+
+    parsed = make_url(check_warehouse_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -63,6 +69,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the warehouse at ``url`` to the latest schema (idempotent)."""
+    from wishflow.config import check_warehouse_url  # config imports this module
+
+    check_warehouse_url(url)
     command.upgrade(alembic_config(url), revision)
 
 
