@@ -30,10 +30,9 @@ from sqlalchemy import Engine
 
 from wishflow.api.pagination import MAX_LIMIT, Keyset, KeysetPages, Position, Unresolved
 from wishflow.orders.flatten import parse_wish_time
+from wishflow.sync.flags import upsert_flags
 from wishflow.sync.window import DEFAULT_LOOKBACK, DEFAULT_SAFETY_LAG, StreamWindow, cursor_after, plan_stream_window
-from wishflow.warehouse.bulk import dialect_insert, write_transaction
 from wishflow.warehouse.orders_writer import CursorAdvance
-from wishflow.warehouse.schema import rejected_records
 
 #: A page's outcome: counts (summed across pages) and lists (concatenated), by name.
 Outcome = dict[str, Any]
@@ -204,16 +203,5 @@ def flag_unresolved(
                 "_loaded_at": now,
             }
         )
-    with write_transaction(engine) as conn:
-        stmt = dialect_insert(conn, rejected_records)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["store", "source", "record_key"],
-            set_={
-                "reason": stmt.excluded.reason,
-                "last_seen_at": stmt.excluded.last_seen_at,
-                "run_id": stmt.excluded.run_id,
-                "_loaded_at": stmt.excluded._loaded_at,
-            },
-        )
-        conn.execute(stmt, rows)
+    upsert_flags(engine, rows, keep_raw=True)
     return len(rows)

@@ -65,17 +65,27 @@ def flag_future_orders(
         }
         for record in flagged
     ]
+    upsert_flags(engine, rows, keep_raw=False)
+    return len(flagged)
+
+
+def upsert_flags(engine: Engine, rows: Sequence[dict[str, Any]], *, keep_raw: bool) -> None:
+    """Write ``rejected_records`` flags, one row per (store, source, record key) however often seen.
+
+    A flag seen again refreshes its reason, last sighting and run, never its first sighting, so a
+    re-read never adds rows. ``keep_raw`` keeps the first sighting's ``raw`` (a group's key, which
+    names the group) instead of the latest record's.
+    """
+    if not rows:
+        return
     with write_transaction(engine) as conn:
         stmt = dialect_insert(conn, rejected_records)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["store", "source", "record_key"],
-            set_={
-                "reason": stmt.excluded.reason,
-                "raw": stmt.excluded.raw,
-                "last_seen_at": stmt.excluded.last_seen_at,
-                "run_id": stmt.excluded.run_id,
-                "_loaded_at": stmt.excluded._loaded_at,
-            },
-        )
-        conn.execute(stmt, rows)
-    return len(flagged)
+        refreshed = {
+            "reason": stmt.excluded.reason,
+            "last_seen_at": stmt.excluded.last_seen_at,
+            "run_id": stmt.excluded.run_id,
+            "_loaded_at": stmt.excluded._loaded_at,
+        }
+        if not keep_raw:
+            refreshed["raw"] = stmt.excluded.raw
+        conn.execute(stmt.on_conflict_do_update(index_elements=["store", "source", "record_key"], set_=refreshed), rows)

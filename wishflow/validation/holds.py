@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, case, func, select, update
 
+from wishflow.validation.store import reopen_findings
 from wishflow.validation.suites import register_rule
 from wishflow.warehouse.bulk import dialect_insert
 from wishflow.warehouse.schema import orders
@@ -93,23 +94,7 @@ def hold_orders(
             if order_id in judged
         ]
         if rows:
-            stmt = dialect_insert(conn, f)
-            ex = stmt.excluded
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["store", "order_id", "expectation"],
-                    set_={
-                        "column_name": ex.column_name,
-                        "severity": ex.severity,
-                        "observed_value": ex.observed_value,
-                        "run_id": ex.run_id,
-                        "last_seen_at": ex.last_seen_at,
-                        "resolved_at": None,
-                        "_loaded_at": ex._loaded_at,
-                    },
-                ),
-                rows,
-            )
+            conn.execute(reopen_findings(dialect_insert(conn, f)), rows)
         newly = [order_id for order_id in ids if order_id in judged and order_id not in already_open]
         if newly:
             conn.execute(

@@ -249,9 +249,17 @@ def _merge_failures(conn: Any, stage: Any, run_id: str, now: datetime) -> None:
         _constant(t, "_loaded_at", now),
     ).where(true())
     columns = [*_FINDING_COLUMNS, "run_id", "first_seen_at", "last_seen_at", "_loaded_at"]
-    stmt = dialect_insert(conn, t).from_select(columns, source)
+    conn.execute(reopen_findings(dialect_insert(conn, t).from_select(columns, source)))
+
+
+def reopen_findings(stmt: Any) -> Any:
+    """``stmt`` (an insert into ``order_validation_failures``) as an upsert that reopens a recurring finding.
+
+    The finding's rule, column, severity, observed value and last sighting are refreshed and it is
+    open again; when it was first seen is kept (how long the order has had it).
+    """
     ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["store", "order_id", "expectation"],
         set_={
             "column_name": ex.column_name,
@@ -263,7 +271,6 @@ def _merge_failures(conn: Any, stage: Any, run_id: str, now: datetime) -> None:
             "_loaded_at": ex._loaded_at,
         },
     )
-    conn.execute(stmt)
 
 
 def _constant(table: Any, column: str, value: Any) -> Any:
