@@ -12,7 +12,7 @@ profile that names one (``ReadProfile.data``), so the pull, tracking and ticket 
 under every read profile also run over these data. Data are drawn when orders are created and
 penalties are issued: set the profile before creating the orders it should shape.
 
-The ``Sandbox`` calls in here through small hooks (``core.py`` keeps its structure); the LTL update
+The sandbox's parts call in here through small hooks (each typed by the part it needs); the LTL update
 endpoint (``PUT /orders/{id}``) and the FBW fulfilment by Wish also live here.
 """
 
@@ -32,7 +32,9 @@ from .read_profiles import read_profile
 from .timeutil import DAY_MS, HOUR_MS, fmt_ms, parse_ms
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import OrderRec, Sandbox
+    from .clock import ClockAndEvents
+    from .core import Sandbox
+    from .model import OrderRec
 
 FBW = "FULFILLED_BY_WISH"
 FBS = "FULFILLED_BY_STORE"
@@ -115,7 +117,7 @@ def data_profile(name: str) -> DataProfile:
         raise ValueError(f"unknown data profile {name!r}; one of {', '.join(DATA_PROFILES)}") from None
 
 
-def active(sandbox: Sandbox) -> DataProfile:
+def active(sandbox: ClockAndEvents) -> DataProfile:
     """The sandbox's data profile: the config's own, else the one its read profile names."""
     name = sandbox.config.data_profile or read_profile(sandbox.config.read_profile).data
     return data_profile(name)
@@ -126,7 +128,7 @@ def active(sandbox: Sandbox) -> DataProfile:
 # ---------------------------------------------------------------------------------------------
 
 
-def draw_types(sandbox: Sandbox, rng: random.Random, types: list[str]) -> list[str]:
+def draw_types(sandbox: ClockAndEvents, rng: random.Random, types: list[str]) -> list[str]:
     """Programs added to a drawn order (``Sandbox._draw_types``). Draws nothing under ``plain``, so
     the default data stay the same for a seed."""
     profile = active(sandbox)
@@ -146,7 +148,7 @@ def draw_types(sandbox: Sandbox, rng: random.Random, types: list[str]) -> list[s
     return out
 
 
-def order_currency(sandbox: Sandbox, order_id: str | None, rng: random.Random | None = None) -> str:
+def order_currency(sandbox: ClockAndEvents, order_id: str | None, rng: random.Random | None = None) -> str:
     """The currency of a new order's money: the profile's, or its second one for a seeded share."""
     profile = active(sandbox)
     if profile.second_currency and profile.second_currency_share > 0 and order_id is not None:
@@ -173,7 +175,7 @@ def _in_currency(node: Any, currency: str) -> Any:
     return node
 
 
-def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
+def decorate(sandbox: ClockAndEvents, order: dict[str, Any]) -> dict[str, Any]:
     """A generated order in the profile's currency (``Sandbox._build_order``; shared sub-objects are
     copied, never changed in place)."""
     profile = active(sandbox)
@@ -188,7 +190,7 @@ def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-def finish(sandbox: Sandbox, doc: dict[str, Any]) -> None:
+def finish(sandbox: ClockAndEvents, doc: dict[str, Any]) -> None:
     """Make an order's program-dependent parts agree with its final ``fulfillment_order_types`` (an
     admin template may replace the drawn programs): FBW orders carry ``fbw_information``."""
     types = doc.get("fulfillment_order_types")
@@ -224,7 +226,7 @@ def doc_currency(doc: dict[str, Any]) -> str:
     return code if isinstance(code, str) and code in RATES else "USD"
 
 
-def schedule_program_events(sandbox: Sandbox, rec: OrderRec, now: int) -> None:
+def schedule_program_events(sandbox: ClockAndEvents, rec: OrderRec, now: int) -> None:
     """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after its release, or
     after the sandbox received it if later (an order created as released in the past)."""
     if rec.state == "APPROVED" and FBW in rec.types:
@@ -349,7 +351,7 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
+def on_penalty(sandbox: ClockAndEvents, penalty_id: str, at: int) -> None:
     """A new penalty: in its order's currency (its amount was computed from the order's value), and
     reversed later by Wish for the profile's share (drawn from the seed and the penalty's id)."""
     penalty = sandbox._penalties[penalty_id]
@@ -366,7 +368,7 @@ def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
         sandbox._schedule(at + rng.randint(low, high) * HOUR_MS, "penalty_reversed", penalty_id)
 
 
-def reverse_penalty(sandbox: Sandbox, at: int, penalty_id: str) -> dict[str, Any]:
+def reverse_penalty(sandbox: ClockAndEvents, at: int, penalty_id: str) -> dict[str, Any]:
     """Wish reverses a penalty: ``reversed`` true and ``reversed_at`` set (once; the amount stays, as
     the spec shows no other field change). Returns the penalty as the API shows it."""
     penalty = sandbox._penalties.get(penalty_id)
