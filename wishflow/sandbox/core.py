@@ -4,6 +4,7 @@
 one event heap (declared in ``clock.py``):
 
 - ``clock.py``: sandbox time, the event heap, the release stream (base of every part)
+- ``store.py``: orders as bytes plus indexed records, ``_save``
 - the rest is still in this class (being split, one part a commit)
 
 The names other modules import from here (``STATES``, ``OrderRec``, ...) live in ``model.py`` and are
@@ -30,7 +31,6 @@ import orjson
 
 from . import errors as E
 from . import programs
-from .clock import ClockAndEvents
 from .config import FaultConfig, SandboxConfig
 from .data import (
     BAD_DATA_KINDS,
@@ -77,6 +77,7 @@ from .model import (
 )
 from .query import _bounds, _parse_limit, _parse_multi, _parse_sort, _single, _walk
 from .read_profiles import read_profile
+from .store import OrderStore
 from .timeutil import DAY_MS, HOUR_MS, SECOND_MS, dt_to_ms, fmt_ms, parse_bound_ms, parse_ms
 from .write_profiles import WriteProfile
 from .write_profiles import resolve as resolve_write_profile
@@ -111,7 +112,7 @@ __all__ = [
 ]
 
 
-class Sandbox(ClockAndEvents):
+class Sandbox(OrderStore):
     """In-memory Wish merchant: orders, tokens, tickets, penalties, a clock and the events it drives."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -723,14 +724,6 @@ class Sandbox(ClockAndEvents):
             if "CONFIRMED_DELIVERED" not in events:
                 self._plan_carrier(rec, doc, now, scanned="CONFIRM_FULFILLED" in events)
 
-    def _rec(self, order_id: str) -> OrderRec:
-        if not is_object_id(order_id):
-            raise SandboxError(E.INVALID_PARAMETER, "id must be an object id (24 hex digits)")
-        rec = self._orders.get(order_id)
-        if rec is None:
-            raise SandboxError(E.NOT_FOUND, f"Order {order_id} not found")
-        return rec
-
     def get_order_raw(self, order_id: str) -> bytes:
         with self.lock:
             self.tick()
@@ -806,55 +799,6 @@ class Sandbox(ClockAndEvents):
             if len(out) >= limit:
                 break
         return out
-
-    def _save(self, rec: OrderRec, doc: dict[str, Any], at_ms: int) -> None:
-        """Store a changed order: bump updated_at, re-serialise, re-index."""
-        at_ms = max(at_ms, rec.updated_ms)
-        doc["updated_at"] = fmt_ms(at_ms)
-        new_state = doc["state"]
-        self._unindex(("updated_at", rec.state), (rec.updated_ms, rec.id))
-        if new_state != rec.state:
-            self._unindex(("released_at", rec.state), (rec.released_ms, rec.id))
-            bisect.insort(self._idx[("released_at", new_state)], (rec.released_ms, rec.id))
-        bisect.insort(self._idx[("updated_at", new_state)], (at_ms, rec.id))
-        rec.state = new_state
-        rec.updated_ms = at_ms
-        rec.types = tuple(doc.get("fulfillment_order_types") or ())
-        rec.raw = _dumps(doc)
-
-    def _unindex(self, key: tuple[str, str], item: tuple[int, str]) -> None:
-        keys = self._idx[key]
-        i = bisect.bisect_left(keys, item)
-        if i < len(keys) and keys[i] == item:
-            del keys[i]
-
-    @staticmethod
-    def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
-        records = doc.get("fulfillment_records")
-        if not isinstance(records, list):
-            records = doc["fulfillment_records"] = []
-        return records
-
-    @staticmethod
-    def _has_record(doc: dict[str, Any], kind: str) -> bool:
-        return any(isinstance(r, dict) and r.get("event_type") == kind for r in doc.get("fulfillment_records") or ())
-
-    @staticmethod
-    def _expected_ship_ms(doc: dict[str, Any]) -> int | None:
-        try:
-            return parse_ms(doc["fulfillment_requirements"]["expected_ship_time"])
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    @staticmethod
-    def _order_value(doc: dict[str, Any]) -> float:
-        try:
-            return float(doc["order_payment"]["general_payment_details"]["payment_total"]["amount"])
-        except (KeyError, TypeError, ValueError):
-            return 0.0
-
-    def _scan_window_ms(self, doc: dict[str, Any]) -> int:
-        return (168 if self._order_value(doc) < 100 else 336) * HOUR_MS
 
     def _log_write(self, order_id: str, entry: dict[str, Any]) -> int:
         """Append to the order's write log; returns the entry's index (events refer to it by index)."""
@@ -1022,9 +966,6 @@ class Sandbox(ClockAndEvents):
                         "more than 5 days apart",
                     )
         return number, carrier, origin, note
-
-    def _in_progress(self, rec: OrderRec) -> bool:
-        return bool(self._pending_tracking.get(rec.id)) or b'"processing_status":"IN_PROGRESS"' in rec.raw
 
     def _on_tracking_processed(self, at: int, order_id: str, data: dict[str, Any]) -> None:
         rec = self._orders.get(order_id)
