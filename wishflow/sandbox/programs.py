@@ -32,6 +32,7 @@ from .read_profiles import read_profile
 from .timeutil import DAY_MS, HOUR_MS, fmt_ms, parse_ms
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .carrier import CarrierPart
     from .clock import ClockAndEvents
     from .core import Sandbox
     from .model import OrderRec
@@ -244,7 +245,7 @@ def check_merchant_may_ship(rec: OrderRec) -> None:
         raise SandboxError(E.FULFILLED_BY_WISH, "Order is fulfilled by Wish: the merchant does not ship it")
 
 
-def fbw_fulfil(sandbox: Sandbox, at: int, order_id: str) -> bool:
+def fbw_fulfil(sandbox: CarrierPart, at: int, order_id: str) -> bool:
     """Wish ships an APPROVED FBW order from its warehouse (tracking by WishPost, MARK_SHIPPED), with
     no refund and no penalty to the merchant. Returns whether it did."""
     rec = sandbox._orders.get(order_id)
