@@ -6,6 +6,7 @@ one event heap (declared in ``clock.py``):
 - ``clock.py``: sandbox time, the event heap, the release stream (base of every part)
 - ``store.py``: orders as bytes plus indexed records, ``_save``
 - ``auth.py``: tokens, OAuth code exchange and refresh
+- ``generate.py``: seeded orders, releases, admin order creation
 - ``aftersales.py``: tickets and penalties
 - ``carrier.py``: carrier scans, deliveries, cancelled tracking, deadlines
 - the rest is still in this class (being split, one part a commit)
@@ -18,15 +19,13 @@ from __future__ import annotations
 
 import bisect
 import copy
-import gc
 import heapq
 import itertools
 import random
-import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,24 +33,20 @@ import orjson
 
 from . import errors as E
 from . import programs
-from .carrier import CarrierPart
 from .config import FaultConfig, SandboxConfig
 from .data import (
-    BAD_DATA_KINDS,
     CONFIRMED_DELIVERY_CARRIERS,
-    TRACKING_FORMATS,
     Variation,
-    apply_defect,
     build_catalog,
     canonical_carrier,
     carrier_serves,
     carriers_for,
     label_cost,
-    make_recipient,
     make_tracking_number,
     object_id,
 )
 from .errors import SandboxError
+from .generate import GenerationPart
 from .model import (
     _ID_MAX,
     _ISO2,
@@ -81,7 +76,7 @@ from .model import (
 )
 from .query import _parse_limit, _parse_multi, _parse_sort, _single, _walk
 from .read_profiles import read_profile
-from .timeutil import DAY_MS, HOUR_MS, dt_to_ms, fmt_ms, parse_bound_ms, parse_ms
+from .timeutil import DAY_MS, HOUR_MS, dt_to_ms, fmt_ms, parse_bound_ms
 from .write_profiles import WriteProfile
 from .write_profiles import resolve as resolve_write_profile
 
@@ -115,7 +110,7 @@ __all__ = [
 ]
 
 
-class Sandbox(CarrierPart):
+class Sandbox(GenerationPart):
     """In-memory Wish merchant: orders, tokens, tickets, penalties, a clock and the events it drives."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -182,462 +177,6 @@ class Sandbox(CarrierPart):
         """Forget everything and start again (same config; optionally another seed)."""
         with self.lock:
             self._init_state(self.config.seed if seed is None else seed)
-
-    def _new_id(self, ts_ms: int) -> str:
-        while True:
-            oid = object_id(self._id_rng, ts_ms)
-            if oid not in self._orders:
-                return oid
-
-    def _pick_recipient(self, rng: random.Random) -> dict[str, Any]:
-        if self._recent_recipients and rng.random() < 0.15:
-            return _copy_recipient(rng.choice(self._recent_recipients))
-        recipient = make_recipient(rng)
-        self._recent_recipients.append(recipient)
-        return _copy_recipient(recipient)
-
-    def _draw_types(self, rng: random.Random) -> list[str]:
-        types = []
-        if rng.random() < self.config.wish_express_share:
-            types.append("WISH_EXPRESS")
-        types.append("FULFILLED_BY_STORE")
-        if rng.random() < self.config.confirmed_delivery_share:
-            types.append("CONFIRMED_DELIVERY_POLICY")
-        return programs.draw_types(self, rng, types)  # FBW / LTL / Wish Express under a data profile
-
-    def _build_order(
-        self,
-        *,
-        rng: random.Random,
-        released_ms: int,
-        now_ms: int,
-        state: str,
-        recipient: dict[str, Any],
-        types: list[str],
-        transaction_id: str,
-        allow_defect: bool = True,
-    ) -> dict[str, Any]:
-        var_index = rng.randrange(len(self.catalog))
-        qty = rng.choices((1, 2, 3, 4, 5), weights=(75, 15, 5, 3, 2))[0]
-        express = "WISH_EXPRESS" in types
-        cdp = "CONFIRMED_DELIVERY_POLICY" in types
-        delivery_days = 7 if express else 30
-        released = fmt_ms(released_ms)
-        order: dict[str, Any] = {
-            "id": self._new_id(released_ms),
-            "transaction_id": transaction_id,
-            "state": state,
-            "released_at": released,
-            "updated_at": released,
-            "fulfillment_requirements": {
-                "expected_ship_time": fmt_ms(released_ms + SHIP_DEADLINE_MS),
-                "expected_delivery_time": fmt_ms(released_ms + delivery_days * DAY_MS),
-            },
-            # shared per variation / quantity: never mutated in place (see deep_merge)
-            "product_information": self._product_info(var_index),
-            "order_payment": self._payment(var_index, qty, express),
-            "full_address": {"shipping_detail": recipient},
-            "fulfillment_order_types": types,
-            "fulfillment_records": [{"event_type": "ORDER_RELEASED", "event_time": released}],
-            "tracking_information": [],
-            "refunds": [],
-            "penalties": [],
-            "total_frs_quantity": qty,
-            "warehouse_information": {
-                "warehouse_type": "PRIMARY",
-                "warehouse_name": "Main warehouse",
-                "warehouse_id": self.warehouse_id,
-            },
-            "special_programs": [],
-        }
-        if cdp:
-            order["special_programs"].append({"display_name": "Confirmed Delivery", "status": "PENDING"})
-        if state == "SHIPPED":
-            self._generate_shipped_history(order, rng, released_ms, now_ms)
-        elif state == "REFUNDED":
-            refund_ms = min(now_ms, released_ms + rng.randint(1, 48) * HOUR_MS)
-            refund_ms = max(refund_ms, released_ms)
-            total = self._order_value(order)
-            order["refunds"].append(
-                {
-                    "refund_reason": rng.choice(("UNABLE_TO_SHIP", "MERCHANT_OUT_OF_STOCK")),
-                    "refund_source": rng.choice(("MERCHANT", "CUSTOMER")),
-                    "refund_time": fmt_ms(refund_ms),
-                    "refund_amount": _money(total),
-                    "merchant_responsible_amount": _money(0.0),
-                }
-            )
-            order["updated_at"] = fmt_ms(refund_ms)
-        order = programs.decorate(self, order)  # the data profile's currency
-        bad_share = self.config.bad_order_share
-        if allow_defect and bad_share > 0 and rng.random() < bad_share:
-            order = copy.deepcopy(order)
-            apply_defect(order, rng.choice(BAD_DATA_KINDS))
-        return order
-
-    def _product_info(self, var_index: int) -> dict[str, Any]:
-        cached = self._product_cache.get(var_index)
-        if cached is None:
-            var = self.catalog[var_index]
-            cached = self._product_cache[var_index] = {
-                "id": var.product_id,
-                "variation_id": var.variation_id,
-                "sku": var.sku,
-                "name": var.name,
-                "color": var.color,
-                "size": var.size,
-                "manufactured_country": var.manufactured_country,
-                "variation_image_url": var.image_url,
-            }
-        return cached
-
-    def _payment(self, var_index: int, qty: int, express: bool) -> dict[str, Any]:
-        key = (var_index, qty, express)
-        cached = self._payment_cache.get(key)
-        if cached is None:
-            var = self.catalog[var_index]
-            price, ship = var.price, var.shipping_price
-            total = (price + ship) * qty
-            cached = {
-                "general_payment_details": {
-                    "product_quantity": qty,
-                    "product_price": _money(price),
-                    "product_shipping_price": _money(ship),
-                    "payment_total": _money(total),
-                    "product_merchant_payment": _money(price * qty * 0.85),
-                    "shipping_merchant_payment": _money(ship * qty * 0.85),
-                    "customer_paid_prices_detail": {
-                        "product_price": _money(price),
-                        "product_price_total": _money(price * qty),
-                        "shipping_price": _money(ship),
-                        "shipping_price_total": _money(ship * qty),
-                        "total": _money(total),
-                    },
-                },
-                "rev_share": {
-                    "rev_share": 0.15,  # a decimal fraction (spec: "0.15 means 15%")
-                    "product_category": var.category,
-                    "merchant_commission_fees": _money(price * qty * 0.15),
-                },
-            }
-            if express:
-                cached["rev_share"]["shipping_type"] = "WISH_EXPRESS"
-            self._payment_cache[key] = cached
-        return cached
-
-    def _generate_shipped_history(
-        self, order: dict[str, Any], rng: random.Random, released_ms: int, now_ms: int
-    ) -> None:
-        detail = order["full_address"]["shipping_detail"]
-        country = detail.get("country_code", "US")
-        cdp = "CONFIRMED_DELIVERY_POLICY" in order["fulfillment_order_types"]
-        choices = [
-            c for c in TRACKING_FORMATS if carrier_serves(c, country) and (not cdp or c in CONFIRMED_DELIVERY_CARRIERS)
-        ] or ["DHL"]
-        carrier = rng.choice(choices)
-        span = max(now_ms - released_ms, HOUR_MS)
-        ship_ms = released_ms + min(span, rng.randint(2, 72) * HOUR_MS)
-        ship_ms = min(ship_ms, max(now_ms, released_ms))
-        order["tracking_information"] = [
-            {
-                "tracking_number": make_tracking_number(carrier, rng),
-                "shipping_provider": {"name": carrier},
-                "origin_country": "CN",
-            }
-        ]
-        order["processing_source"] = "UPDATE_TRACKING"
-        order["processing_status"] = "SUCCEEDED"
-        records = order["fulfillment_records"]
-        records.append({"event_type": "MARK_SHIPPED", "event_time": fmt_ms(ship_ms)})
-        last = ship_ms
-        scan_ms = ship_ms + rng.randint(12, 60) * HOUR_MS
-        if scan_ms <= now_ms:
-            records.append({"event_type": "CONFIRM_FULFILLED", "event_time": fmt_ms(scan_ms)})
-            last = scan_ms
-            deliver_ms = scan_ms + rng.randint(3, 10) * DAY_MS
-            if deliver_ms <= now_ms:
-                records.append({"event_type": "CONFIRMED_DELIVERED", "event_time": fmt_ms(deliver_ms)})
-                last = deliver_ms
-        order["updated_at"] = fmt_ms(last)
-
-    def _draw_state(self, rng: random.Random) -> str:
-        return rng.choices(STATES, weights=(78, 10, 4, 5, 3))[0]
-
-    def _generate_initial(self, count: int, now_ms: int) -> None:
-        """A realistic mix of orders released over the last four days."""
-        rng = self._rng
-        offsets = sorted(rng.randrange(INITIAL_RELEASE_WINDOW_MS) for _ in range(count))
-
-        def docs() -> Iterator[dict[str, Any]]:
-            made = i = 0
-            while made < count:
-                released_ms = now_ms - INITIAL_RELEASE_WINDOW_MS + offsets[min(i, count - 1)]
-                i += 1
-                for doc in self._generate_group(rng, released_ms, now_ms, None, count - made):
-                    made += 1
-                    yield doc
-
-        self._add_docs(docs(), now_ms)
-
-    def _generate_group(
-        self, rng: random.Random, released_ms: int, now_ms: int, state: str | None, room: int
-    ) -> list[dict[str, Any]]:
-        """One transaction: usually one order, sometimes 2-3 to the same recipient."""
-        size = 1
-        if room > 1 and rng.random() < 0.08:
-            size = min(room, rng.choice((2, 2, 3)))
-        recipient = self._pick_recipient(rng)
-        transaction_id = object_id(self._id_rng, released_ms)
-        types = self._draw_types(rng)
-        st = state or self._draw_state(rng)
-        return [
-            self._build_order(
-                rng=rng,
-                released_ms=released_ms,
-                now_ms=now_ms,
-                state=st,
-                recipient=_copy_recipient(recipient),
-                types=list(types),
-                transaction_id=transaction_id,
-            )
-            for _ in range(size)
-        ]
-
-    def _release_one(self, at_ms: int) -> None:
-        docs = self._generate_group(self._rng, at_ms, at_ms, "APPROVED", 3)
-        self._add_docs(docs, at_ms)
-
-    def create_orders(self, partials: list[dict[str, Any]]) -> list[str]:
-        """Create orders: each partial order JSON is deep-merged over a generated APPROVED order.
-
-        Defaults: released now, ``updated_at`` = ``released_at``; a given ``released_at`` moves the
-        order's release record and deadlines with it. Deadlines already past when the order is
-        created are not enforced (no auto-refund for an order created overdue).
-        """
-        with self.lock:
-            now = self.tick()
-            docs = []
-            for partial in partials:
-                if not isinstance(partial, dict):
-                    raise SandboxError(E.INVALID_PARAMETER, "each order must be an object")
-                docs.append(self._doc_from_partial(partial, now))
-            seen: set[str] = set()
-            for doc in docs:
-                if doc["id"] in seen or (doc["id"] in self._orders):
-                    raise SandboxError(E.INVALID_PARAMETER, f"order id {doc['id']} already exists")
-                seen.add(doc["id"])
-            return self._add_docs(docs, now)
-
-    def _doc_from_partial(self, partial: dict[str, Any], now: int) -> dict[str, Any]:
-        state = partial.get("state", "APPROVED")
-        if state not in STATES:
-            raise SandboxError(E.INVALID_PARAMETER, f"unknown state {state!r}")
-        try:
-            released_ms = parse_ms(partial["released_at"]) if "released_at" in partial else None
-            updated_ms = parse_ms(partial["updated_at"]) if "updated_at" in partial else None
-        except (TypeError, ValueError) as exc:
-            raise SandboxError(E.INVALID_PARAMETER, f"bad timestamp: {exc}") from None
-        if released_ms is None:
-            released_ms = min(now, updated_ms) if updated_ms is not None else now
-        rng = self._rng
-        types = partial.get("fulfillment_order_types")
-        if not isinstance(types, list):
-            types = self._draw_types(rng)
-        recipient = self._pick_recipient(rng)
-        doc = self._build_order(
-            rng=rng,
-            released_ms=released_ms,
-            now_ms=max(now, released_ms),
-            state=state,
-            recipient=recipient,
-            types=list(types),
-            transaction_id=object_id(self._id_rng, released_ms),
-            allow_defect=False,
-        )
-        doc = deep_merge(doc, partial)
-        if updated_ms is not None:
-            doc["updated_at"] = fmt_ms(updated_ms)
-        if not is_object_id(doc.get("id")):
-            raise SandboxError(E.INVALID_PARAMETER, "order id must be 24 lowercase hex digits")
-        return doc
-
-    def create_default_orders(
-        self,
-        count: int,
-        *,
-        template: dict[str, Any] | None = None,
-        spread_seconds: float | None = None,
-        mix: bool = False,
-    ) -> list[str]:
-        """Quickly create ``count`` generated orders (APPROVED unless ``mix``) released over the last
-        ``spread_seconds`` (default: one second apart), with ``template`` deep-merged over each."""
-        if count < 0 or count > 2_000_000:
-            raise SandboxError(E.INVALID_PARAMETER, "count must be between 0 and 2000000")
-        with self.lock:
-            now = self.tick()
-            spread_ms = int((spread_seconds if spread_seconds is not None else count) * 1000)
-            rng = self._rng
-            if not template and not mix:
-                return self._fast_approved(count, now, spread_ms)
-            template_updated = None
-            if template and "updated_at" in template:
-                try:
-                    template_updated = fmt_ms(parse_ms(template["updated_at"]))
-                except (TypeError, ValueError):
-                    raise SandboxError(E.INVALID_PARAMETER, "template updated_at is not a timestamp") from None
-
-            def docs() -> Iterator[dict[str, Any]]:
-                made = i = 0
-                while made < count:
-                    released_ms = now - spread_ms + (spread_ms * i) // max(count, 1)
-                    i += 1
-                    group = self._generate_group(rng, released_ms, now, None if mix else "APPROVED", count - made)
-                    for doc in group:
-                        if template:
-                            doc = deep_merge(doc, template)
-                            if template_updated:
-                                doc["updated_at"] = template_updated
-                        made += 1
-                        yield doc
-
-            return self._add_docs(docs(), now)
-
-    _MARKER = re.compile(rb"@@(ID|TX|REL|SHIP|DELIV)@@")
-
-    def _prototypes(self) -> list[tuple[list[bytes | str], tuple[str, ...], int]]:
-        """Serialised APPROVED orders with placeholders for ids and timestamps (for bulk creation)."""
-        profile = programs.active(self).name
-        if self._proto_cache is None or getattr(self, "_proto_profile", None) != profile:
-            self._proto_profile = profile
-            rng = random.Random(f"{self.config.seed}:prototypes")
-            protos = []
-            for _ in range(2048):
-                doc = self._generate_group(rng, 0, 0, "APPROVED", 1)[0]
-                programs.finish(self, doc)
-                doc["id"] = "@@ID@@"
-                doc["transaction_id"] = "@@TX@@"
-                doc["released_at"] = doc["updated_at"] = "@@REL@@"
-                doc["fulfillment_records"] = [{"event_type": "ORDER_RELEASED", "event_time": "@@REL@@"}]
-                doc["fulfillment_requirements"] = {
-                    "expected_ship_time": "@@SHIP@@",
-                    "expected_delivery_time": "@@DELIV@@",
-                }
-                parts: list[bytes | str] = []
-                for i, piece in enumerate(self._MARKER.split(orjson.dumps(doc))):
-                    parts.append(piece.decode() if i % 2 else piece)
-                types = tuple(doc["fulfillment_order_types"])
-                delivery_days = 7 if "WISH_EXPRESS" in types else 30
-                value = self._order_value(doc)
-                protos.append((parts, types, delivery_days * DAY_MS + (0 if value < 100 else 1)))
-            self._proto_cache = protos
-        return self._proto_cache
-
-    def _fast_approved(self, count: int, now: int, spread_ms: int) -> list[str]:
-        """Bulk APPROVED orders stamped from prototypes: ~10x faster than full generation."""
-        protos = self._prototypes()
-        rng = self._rng
-        ids: list[str] = []
-        upd = self._idx[("updated_at", "APPROVED")]
-        rel = self._idx[("released_at", "APPROVED")]
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for i in range(count):
-                released_ms = now - spread_ms + (spread_ms * i) // max(count, 1)
-                parts, types, extra = protos[rng.randrange(len(protos))]
-                delivery_ms, big = extra - (extra % 2), extra % 2
-                oid = self._new_id(released_ms)
-                released = fmt_ms(released_ms)
-                ship_by = released_ms + SHIP_DEADLINE_MS
-                values = {
-                    "ID": oid,
-                    "TX": object_id(self._id_rng, released_ms),
-                    "REL": released,
-                    "SHIP": fmt_ms(ship_by),
-                    "DELIV": fmt_ms(released_ms + delivery_ms),
-                }
-                raw = b"".join(p if isinstance(p, bytes) else values[p].encode() for p in parts)
-                rec = OrderRec(oid, "APPROVED", released_ms, released_ms, types, raw)
-                self._orders[oid] = rec
-                upd.append((released_ms, oid))
-                rel.append((released_ms, oid))
-                if ship_by > now:
-                    self._schedule(ship_by, "ship_deadline", oid, due=ship_by)
-                scan_by = released_ms + (336 if big else 168) * HOUR_MS
-                if scan_by > now:
-                    self._schedule(scan_by, "scan_deadline", oid)
-                ids.append(oid)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-            upd.sort()
-            rel.sort()
-        return ids
-
-    def _add_docs(self, docs: Iterable[dict[str, Any]], now: int) -> list[str]:
-        """Index and store orders (a stream: each dict is serialised and dropped)."""
-        ids: list[str] = []
-        touched: set[tuple[str, str]] = set()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # millions of short-lived dicts would make the cyclic GC quadratic
-        try:
-            self._add_docs_inner(docs, now, ids, touched)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-            for key in touched:
-                self._idx[key].sort()
-        return ids
-
-    def _add_docs_inner(
-        self, docs: Iterable[dict[str, Any]], now: int, ids: list[str], touched: set[tuple[str, str]]
-    ) -> None:
-        for doc in docs:
-            try:
-                state = doc["state"]
-                updated_ms = parse_ms(doc["updated_at"])
-                released_ms = parse_ms(doc["released_at"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SandboxError(E.INVALID_PARAMETER, f"order needs state/updated_at/released_at: {exc}") from None
-            if state not in STATES:
-                raise SandboxError(E.INVALID_PARAMETER, f"unknown state {state!r}")
-            if len(doc["updated_at"]) != 24:
-                doc["updated_at"] = fmt_ms(updated_ms)
-            if len(doc["released_at"]) != 24:
-                doc["released_at"] = fmt_ms(released_ms)
-            programs.finish(self, doc)  # program-dependent parts agree with the final programs
-            types = tuple(doc.get("fulfillment_order_types") or ())
-            rec = OrderRec(doc["id"], state, updated_ms, released_ms, types, _dumps(doc))
-            self._orders[rec.id] = rec
-            self._idx[("updated_at", state)].append((updated_ms, rec.id))
-            self._idx[("released_at", state)].append((released_ms, rec.id))
-            touched.add(("updated_at", state))
-            touched.add(("released_at", state))
-            for info in doc.get("tracking_information") or ():
-                number = info.get("tracking_number") if isinstance(info, dict) else None
-                if number:
-                    self._tracking_index.setdefault(number, set()).add(rec.id)
-            self._schedule_lifecycle(rec, doc, now)
-            programs.schedule_program_events(self, rec, now)
-            ids.append(rec.id)
-
-    def _schedule_lifecycle(self, rec: OrderRec, doc: dict[str, Any], now: int) -> None:
-        """Deadlines and milestones of a newly added order (only those still ahead)."""
-        if rec.state == "APPROVED":
-            ship_by = self._expected_ship_ms(doc)
-            if ship_by is not None and ship_by > now:
-                self._schedule(ship_by, "ship_deadline", rec.id, due=ship_by)
-        elif rec.state == "REQUIRE_REVIEW":
-            resolve = max(rec.released_ms + 24 * HOUR_MS, now + HOUR_MS)
-            self._schedule(resolve, "review_resolved", rec.id)
-        if rec.state in ("APPROVED", "SHIPPED"):
-            scan_by = rec.released_ms + self._scan_window_ms(doc)
-            if scan_by > now:
-                self._schedule(scan_by, "scan_deadline", rec.id)
-        if rec.state == "SHIPPED":
-            events = {r.get("event_type") for r in doc.get("fulfillment_records") or () if isinstance(r, dict)}
-            if "CONFIRMED_DELIVERED" not in events:
-                self._plan_carrier(rec, doc, now, scanned="CONFIRM_FULFILLED" in events)
 
     def get_order_raw(self, order_id: str) -> bytes:
         with self.lock:
