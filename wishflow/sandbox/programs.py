@@ -320,12 +320,9 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
     update set; the first carrier scan is implied); the links are kept in the writes log (the Order
     schema has no field for them)."""
     with sandbox.lock:
-        now = sandbox.tick()
-        rec = sandbox._rec(order_id)
-        try:
-            delivered_ms = _validate_ltl(sandbox, rec, body, now)
-        except SandboxError as err:
-            raise sandbox._reject(order_id, "ltl_update", body, now, err) from None
+        now, rec, delivered_ms = sandbox._accept_write(
+            order_id, "ltl_update", body, lambda rec, now: _validate_ltl(sandbox, rec, body, now)
+        )
         if delivered_ms is not None:
             doc = orjson.loads(rec.raw)
             records = [
@@ -341,9 +338,7 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
                 if isinstance(program, dict) and program.get("status") == "PENDING":
                     program["status"] = "SUCCEED"
             sandbox._save(rec, doc, now)
-        sandbox._log_write(
-            order_id, {"at": fmt_ms(now), "endpoint": "ltl_update", "body": body, "outcome": "accepted", "code": 0}
-        )
+        sandbox._log_outcome(order_id, "ltl_update", body, now)
         return rec.raw
 
 

@@ -1,7 +1,11 @@
 """Writes to Wish orders: tracking (mark shipped / modify), address changes and refunds, the writes
 log, plus the sandbox-only labels and the carrier list.
 
-What the tracking write's response and later reads show follows the write profile
+Every write kind (these three and the LTL update in ``programs.py``) starts in
+:meth:`WritesPart._accept_write` (fire what is due, find the order, validate, log and raise a
+rejection) and logs what it accepted with :meth:`WritesPart._log_outcome`; the two asynchronous kinds
+without a write profile (address, refund) are queued by :meth:`WritesPart._queue_write` and completed
+by ``_on_write_processed``. What the tracking write's response and later reads show follows the write profile
 (``write_profiles.py``).
 """
 
@@ -9,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import random
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -39,6 +44,8 @@ from .model import (
 from .timeutil import fmt_ms
 from .write_profiles import WriteProfile
 
+_Checked = TypeVar("_Checked")
+
 
 class WritesPart(ListingPart):
     """The write endpoints and their asynchronous completion."""
@@ -64,18 +71,58 @@ class WritesPart(ListingPart):
             )
         return err
 
+    def _accept_write(
+        self, order_id: str, endpoint: str, body: Any, validate: Callable[[OrderRec, int], _Checked]
+    ) -> tuple[int, OrderRec, _Checked]:
+        """Where every write starts, so that every kind is checked and logged the same way: fire what
+        is due, find the order (an unknown id raises not-found, unlogged), run ``validate(rec, now)``;
+        its :class:`SandboxError` is logged as ``rejected`` in the order's writes log and raised.
+        Returns the write's time, the order and what ``validate`` returned. Call it holding the lock."""
+        now = self.tick()
+        rec = self._rec(order_id)
+        try:
+            checked = validate(rec, now)
+        except SandboxError as err:
+            raise self._reject(order_id, endpoint, body, now, err) from None
+        return now, rec, checked
+
+    def _log_outcome(
+        self, order_id: str, endpoint: str, body: Any, at_ms: int, outcome: str = "accepted", **extra: Any
+    ) -> int:
+        """Log a write that was not rejected (``accepted`` or ``no-op``); returns its index in the log."""
+        return self._log_write(
+            order_id, {"at": fmt_ms(at_ms), "endpoint": endpoint, "body": body, "outcome": outcome, "code": 0, **extra}
+        )
+
+    def _queue_write(
+        self, rec: OrderRec, doc: dict[str, Any], at_ms: int, endpoint: str, body: Any, source: str, **data: Any
+    ) -> bytes:
+        """Save ``doc`` as the order with the write in progress (``processing_source`` is ``source``)
+        and schedule its completion after ``ship_processing_seconds``; ``data`` goes to the event."""
+        doc["processing_source"] = source
+        doc["processing_status"] = "IN_PROGRESS"
+        rec.write_seq += 1
+        entry_index = self._log_outcome(rec.id, endpoint, body, at_ms)
+        self._save(rec, doc, at_ms)
+        self._schedule(
+            at_ms + int(self.config.ship_processing_seconds * 1000),
+            "write_processed",
+            rec.id,
+            seq=rec.write_seq,
+            entry=entry_index,
+            **data,
+        )
+        return rec.raw
+
     def ship(self, order_id: str, body: Any) -> bytes:
         """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously. What the
         response and later reads show, how long processing takes, what a busy order does and what the
         same number twice does follow the write profile (``write_profiles.py``)."""
         with self.lock:
-            now = self.tick()
-            rec = self._rec(order_id)
+            now, rec, (number, carrier, origin, note) = self._accept_write(
+                order_id, "tracking", body, lambda rec, _now: self._validate_tracking(rec, body)
+            )
             profile = self.write_profile
-            try:
-                number, carrier, origin, note = self._validate_tracking(rec, body)
-            except SandboxError as err:
-                raise self._reject(order_id, "tracking", body, now, err) from None
             before = rec.raw
             doc = orjson.loads(rec.raw)
             previous = list(doc.get("tracking_information") or [])
@@ -93,10 +140,7 @@ class WritesPart(ListingPart):
                 and previous
                 and str(previous[0].get("tracking_number", "")).upper() == number.upper()
             ):
-                self._log_write(
-                    order_id,
-                    {"at": fmt_ms(now), "endpoint": "tracking", "body": body, "outcome": "no-op", "code": 0},
-                )
+                self._log_outcome(order_id, "tracking", body, now, "no-op")
                 return self._tracking_response(profile, before, before, tracking)
             shown = copy.deepcopy(doc)
             shown["tracking_information"] = [tracking, *previous][:2]
@@ -108,17 +152,7 @@ class WritesPart(ListingPart):
                 doc["processing_source"] = "UPDATE_TRACKING"
                 doc["processing_status"] = "IN_PROGRESS"
             rec.write_seq += 1
-            entry_index = self._log_write(
-                order_id,
-                {
-                    "at": fmt_ms(now),
-                    "endpoint": "tracking",
-                    "body": body,
-                    "outcome": "accepted",
-                    "code": 0,
-                    "processing_status": "IN_PROGRESS",
-                },
-            )
+            entry_index = self._log_outcome(order_id, "tracking", body, now, processing_status="IN_PROGRESS")
             pending = self._pending_tracking.setdefault(order_id, [])
             if busy and profile.busy == "last_wins":
                 for index in pending:
@@ -276,33 +310,15 @@ class WritesPart(ListingPart):
     def modify_address(self, order_id: str, body: Any) -> bytes:
         """``PUT /orders/{id}/address``: only before shipping; asynchronous (MODIFY_SHIPPING)."""
         with self.lock:
-            now = self.tick()
-            rec = self._rec(order_id)
-            try:
-                address = self._validate_address(rec, body)
-            except SandboxError as err:
-                raise self._reject(order_id, "address", body, now, err) from None
+            now, rec, address = self._accept_write(
+                order_id, "address", body, lambda rec, _now: self._validate_address(rec, body)
+            )
             doc = orjson.loads(rec.raw)
             detail = doc.setdefault("full_address", {}).setdefault("shipping_detail", {})
             for key in ("street_address2", "street_address3", "region"):
                 detail.pop(key, None)
             detail.update(address)
-            doc["processing_source"] = "MODIFY_SHIPPING"
-            doc["processing_status"] = "IN_PROGRESS"
-            rec.write_seq += 1
-            entry_index = self._log_write(
-                order_id,
-                {"at": fmt_ms(now), "endpoint": "address", "body": body, "outcome": "accepted", "code": 0},
-            )
-            self._save(rec, doc, now)
-            self._schedule(
-                now + int(self.config.ship_processing_seconds * 1000),
-                "write_processed",
-                order_id,
-                seq=rec.write_seq,
-                entry=entry_index,
-            )
-            return rec.raw
+            return self._queue_write(rec, doc, now, "address", body, "MODIFY_SHIPPING")
 
     def _validate_address(self, rec: OrderRec, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -355,46 +371,30 @@ class WritesPart(ListingPart):
     def refund(self, order_id: str, body: Any) -> bytes:
         """``PUT /orders/{id}/refund``: needs a reason valid for the order's stage; asynchronous."""
         with self.lock:
-            now = self.tick()
-            rec = self._rec(order_id)
-            try:
-                if not isinstance(body, dict):
-                    raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
-                reason = body.get("refund_reason")
-                note = body.get("refund_reason_note")
-                if reason not in REFUND_REASONS:
-                    raise SandboxError(E.INVALID_PARAMETER, "refund_reason must be a valid refund reason")
-                if note is not None and (not isinstance(note, str) or not note):
-                    raise SandboxError(E.INVALID_PARAMETER, "refund_reason_note must be a non-empty string")
-                if self._in_progress(rec):
-                    raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
-                valid = self._refund_reasons(rec)
-                if not valid:
-                    raise SandboxError(E.ORDER_NOT_REFUNDABLE, f"A {rec.state} order cannot be refunded")
-                if reason not in valid:
-                    raise SandboxError(
-                        E.REFUND_REASON_INVALID, f"{reason} is not a valid refund reason for this order now"
-                    )
-            except SandboxError as err:
-                raise self._reject(order_id, "refund", body, now, err) from None
+            now, rec, (reason, note) = self._accept_write(
+                order_id, "refund", body, lambda rec, _now: self._validate_refund(rec, body)
+            )
             doc = orjson.loads(rec.raw)
-            doc["processing_source"] = "REFUND"
-            doc["processing_status"] = "IN_PROGRESS"
-            rec.write_seq += 1
-            entry_index = self._log_write(
-                order_id,
-                {"at": fmt_ms(now), "endpoint": "refund", "body": body, "outcome": "accepted", "code": 0},
-            )
-            self._save(rec, doc, now)
-            self._schedule(
-                now + int(self.config.ship_processing_seconds * 1000),
-                "write_processed",
-                order_id,
-                seq=rec.write_seq,
-                entry=entry_index,
-                refund={"reason": reason, "note": note},
-            )
-            return rec.raw
+            return self._queue_write(rec, doc, now, "refund", body, "REFUND", refund={"reason": reason, "note": note})
+
+    def _validate_refund(self, rec: OrderRec, body: Any) -> tuple[str, str | None]:
+        """The refund's reason and note, when the body and the order's stage allow them."""
+        if not isinstance(body, dict):
+            raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
+        reason = body.get("refund_reason")
+        note = body.get("refund_reason_note")
+        if reason not in REFUND_REASONS:
+            raise SandboxError(E.INVALID_PARAMETER, "refund_reason must be a valid refund reason")
+        if note is not None and (not isinstance(note, str) or not note):
+            raise SandboxError(E.INVALID_PARAMETER, "refund_reason_note must be a non-empty string")
+        if self._in_progress(rec):
+            raise SandboxError(E.WRITE_IN_PROGRESS, "Another update of this order is still being processed")
+        valid = self._refund_reasons(rec)
+        if not valid:
+            raise SandboxError(E.ORDER_NOT_REFUNDABLE, f"A {rec.state} order cannot be refunded")
+        if reason not in valid:
+            raise SandboxError(E.REFUND_REASON_INVALID, f"{reason} is not a valid refund reason for this order now")
+        return reason, note
 
     def _on_write_processed(self, at: int, order_id: str, data: dict[str, Any]) -> None:
         rec = self._orders.get(order_id)
