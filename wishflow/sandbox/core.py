@@ -6,7 +6,8 @@ one event heap (declared in ``clock.py``):
 - ``clock.py``: sandbox time, the event heap, the release stream (base of every part)
 - ``store.py``: orders as bytes plus indexed records, ``_save``
 - ``auth.py``: tokens, OAuth code exchange and refresh
-- ``generate.py``: seeded orders, releases, admin order creation
+- ``generate.py``: seeded orders, releases, storing a new order with its events
+- ``create.py``: orders created through the admin API
 - ``listing.py``: get / list orders, bulk download jobs
 - ``aftersales.py``: tickets and penalties
 - ``carrier.py``: carrier scans, deliveries, cancelled tracking, deadlines

@@ -12,16 +12,16 @@ from typing import Any
 import orjson
 
 from . import errors as E
+from .create import CreationPart
 from .data import object_id
 from .errors import SandboxError
-from .generate import GenerationPart
 from .model import _ID_MAX, ORDER_TYPE_FILTERS, STATES, is_object_id
 from .query import _parse_limit, _parse_multi, _parse_sort, _single, _walk
 from .read_profiles import read_profile
 from .timeutil import DAY_MS, dt_to_ms, fmt_ms, parse_bound_ms
 
 
-class ListingPart(GenerationPart):
+class ListingPart(CreationPart):
     """``GET /orders``, ``GET /orders/{id}`` and the batch download jobs."""
 
     def get_order_raw(self, order_id: str) -> bytes:
