@@ -12,7 +12,7 @@ profile that names one (``ReadProfile.data``), so the pull, tracking and ticket 
 under every read profile also run over these data. Data are drawn when orders are created and
 penalties are issued: set the profile before creating the orders it should shape.
 
-The ``Sandbox`` calls in here through small hooks (``core.py`` keeps its structure); the LTL update
+The sandbox's parts call in here through small hooks (each typed by the part it needs); the LTL update
 endpoint (``PUT /orders/{id}``) and the FBW fulfilment by Wish also live here.
 """
 
@@ -32,7 +32,10 @@ from .read_profiles import read_profile
 from .timeutil import DAY_MS, HOUR_MS, fmt_ms, parse_ms
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import OrderRec, Sandbox
+    from .carrier import CarrierPart
+    from .clock import ClockAndEvents
+    from .core import Sandbox
+    from .model import OrderRec
 
 FBW = "FULFILLED_BY_WISH"
 FBS = "FULFILLED_BY_STORE"
@@ -115,7 +118,7 @@ def data_profile(name: str) -> DataProfile:
         raise ValueError(f"unknown data profile {name!r}; one of {', '.join(DATA_PROFILES)}") from None
 
 
-def active(sandbox: Sandbox) -> DataProfile:
+def active(sandbox: ClockAndEvents) -> DataProfile:
     """The sandbox's data profile: the config's own, else the one its read profile names."""
     name = sandbox.config.data_profile or read_profile(sandbox.config.read_profile).data
     return data_profile(name)
@@ -126,7 +129,7 @@ def active(sandbox: Sandbox) -> DataProfile:
 # ---------------------------------------------------------------------------------------------
 
 
-def draw_types(sandbox: Sandbox, rng: random.Random, types: list[str]) -> list[str]:
+def draw_types(sandbox: ClockAndEvents, rng: random.Random, types: list[str]) -> list[str]:
     """Programs added to a drawn order (``Sandbox._draw_types``). Draws nothing under ``plain``, so
     the default data stay the same for a seed.
     """
@@ -147,7 +150,7 @@ def draw_types(sandbox: Sandbox, rng: random.Random, types: list[str]) -> list[s
     return out
 
 
-def order_currency(sandbox: Sandbox, order_id: str | None, rng: random.Random | None = None) -> str:
+def order_currency(sandbox: ClockAndEvents, order_id: str | None, rng: random.Random | None = None) -> str:
     """The currency of a new order's money: the profile's, or its second one for a seeded share."""
     profile = active(sandbox)
     if profile.second_currency and profile.second_currency_share > 0 and order_id is not None:
@@ -174,7 +177,7 @@ def _in_currency(node: Any, currency: str) -> Any:
     return node
 
 
-def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
+def decorate(sandbox: ClockAndEvents, order: dict[str, Any]) -> dict[str, Any]:
     """A generated order in the profile's currency (``Sandbox._build_order``; shared sub-objects are
     copied, never changed in place).
     """
@@ -190,7 +193,7 @@ def decorate(sandbox: Sandbox, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-def finish(sandbox: Sandbox, doc: dict[str, Any]) -> None:
+def finish(sandbox: ClockAndEvents, doc: dict[str, Any]) -> None:
     """Make an order's program-dependent parts agree with its final ``fulfillment_order_types`` (an
     admin template may replace the drawn programs): FBW orders carry ``fbw_information``.
     """
@@ -227,7 +230,7 @@ def doc_currency(doc: dict[str, Any]) -> str:
     return code if isinstance(code, str) and code in RATES else "USD"
 
 
-def schedule_program_events(sandbox: Sandbox, rec: OrderRec, now: int) -> None:
+def schedule_program_events(sandbox: ClockAndEvents, rec: OrderRec, now: int) -> None:
     """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after its release, or
     after the sandbox received it if later (an order created as released in the past).
     """
@@ -246,7 +249,7 @@ def check_merchant_may_ship(rec: OrderRec) -> None:
         raise SandboxError(E.FULFILLED_BY_WISH, "Order is fulfilled by Wish: the merchant does not ship it")
 
 
-def fbw_fulfil(sandbox: Sandbox, at: int, order_id: str) -> bool:
+def fbw_fulfil(sandbox: CarrierPart, at: int, order_id: str) -> bool:
     """Wish ships an APPROVED FBW order from its warehouse (tracking by WishPost, MARK_SHIPPED), with
     no refund and no penalty to the merchant. Returns whether it did.
     """
@@ -323,12 +326,9 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
     schema has no field for them).
     """
     with sandbox.lock:
-        now = sandbox.tick()
-        rec = sandbox._rec(order_id)
-        try:
-            delivered_ms = _validate_ltl(sandbox, rec, body, now)
-        except SandboxError as err:
-            raise sandbox._reject(order_id, "ltl_update", body, now, err) from None
+        now, rec, delivered_ms = sandbox._accept_write(
+            order_id, "ltl_update", body, lambda rec, now: _validate_ltl(sandbox, rec, body, now)
+        )
         if delivered_ms is not None:
             doc = orjson.loads(rec.raw)
             records = [
@@ -344,9 +344,7 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
                 if isinstance(program, dict) and program.get("status") == "PENDING":
                     program["status"] = "SUCCEED"
             sandbox._save(rec, doc, now)
-        sandbox._log_write(
-            order_id, {"at": fmt_ms(now), "endpoint": "ltl_update", "body": body, "outcome": "accepted", "code": 0}
-        )
+        sandbox._log_outcome(order_id, "ltl_update", body, now)
         return rec.raw
 
 
@@ -355,7 +353,7 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
+def on_penalty(sandbox: ClockAndEvents, penalty_id: str, at: int) -> None:
     """A new penalty: in its order's currency (its amount was computed from the order's value), and
     reversed later by Wish for the profile's share (drawn from the seed and the penalty's id).
     """
@@ -373,7 +371,7 @@ def on_penalty(sandbox: Sandbox, penalty_id: str, at: int) -> None:
         sandbox._schedule(at + rng.randint(low, high) * HOUR_MS, "penalty_reversed", penalty_id)
 
 
-def reverse_penalty(sandbox: Sandbox, at: int, penalty_id: str) -> dict[str, Any]:
+def reverse_penalty(sandbox: ClockAndEvents, at: int, penalty_id: str) -> dict[str, Any]:
     """Wish reverses a penalty: ``reversed`` true and ``reversed_at`` set (once; the amount stays, as
     the spec shows no other field change). Returns the penalty as the API shows it.
     """
