@@ -79,11 +79,13 @@ class AfterSalesPart(AuthPart):
         return {k: copy.deepcopy(v) for k, v in ticket.items() if not k.startswith("_")}
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
+        """``GET /tickets/{id}``: one ticket as the API shows it (internal fields dropped, a copy)."""
         with self.lock:
             self.tick()
             return self._public_ticket(self._ticket(ticket_id))
 
     def list_tickets(self, query: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /tickets``: tickets filtered, sorted and limited by ``query`` (the parsed query string)."""
         query = query or {}
         with self.lock:
             self.tick()
@@ -104,6 +106,11 @@ class AfterSalesPart(AuthPart):
             return [self._public_ticket(t) for t in items[:limit]]
 
     def update_ticket(self, ticket_id: str, body: Any) -> dict[str, Any]:
+        """``PUT /tickets/{id}``: close, re-open or appeal a ticket (``body["state"]``).
+
+        Only Wish's allowed transitions are accepted; any other raises ``TICKET_STATE_CHANGE_INVALID``.
+        Closing records the merchant as the closer; any other state drops the resolution.
+        """
         with self.lock:
             now = self.tick()
             ticket = self._ticket(ticket_id)
@@ -127,6 +134,11 @@ class AfterSalesPart(AuthPart):
             return self._public_ticket(ticket)
 
     def reply_ticket(self, ticket_id: str, body: Any) -> dict[str, Any]:
+        """``POST /tickets/{id}/replies``: the merchant's reply to a ticket awaiting the merchant.
+
+        The ticket then awaits the user, who closes it a day later unless something else happens first
+        (the scheduled ``ticket_user_closes`` event).
+        """
         with self.lock:
             now = self.tick()
             ticket = self._ticket(ticket_id)
@@ -174,10 +186,11 @@ class AfterSalesPart(AuthPart):
         programs.on_penalty(self, pid, at)  # the order's currency; a reversal under a data profile
         return pid
 
-    def _on_penalty_reversed(self, at: int, penalty_id: str, data: dict[str, Any]) -> None:
+    def _on_penalty_reversed(self, at: int, penalty_id: str, _data: dict[str, Any]) -> None:
         programs.reverse_penalty(self, at, penalty_id)
 
     def get_penalty(self, penalty_id: str) -> dict[str, Any]:
+        """``GET /penalties/{id}``: one penalty as the API shows it (internal fields dropped, a copy)."""
         with self.lock:
             self.tick()
             if not is_object_id(penalty_id):
@@ -206,6 +219,7 @@ class AfterSalesPart(AuthPart):
         return out
 
     def list_penalties(self, query: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """``GET /penalties``: penalties filtered by creation and reversal time, sorted and limited."""
         query = query or {}
         with self.lock:
             self.tick()
@@ -217,6 +231,7 @@ class AfterSalesPart(AuthPart):
             return [self._public_ticket(p) for p in items[:limit]]
 
     def count_penalties(self, query: dict[str, list[str]] | None = None) -> int:
+        """``GET /penalties/count``: how many penalties match ``query``'s time filters (no limit)."""
         with self.lock:
             self.tick()
             return len(self._filtered_penalties(query or {}))

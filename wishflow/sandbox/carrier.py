@@ -1,5 +1,7 @@
-"""What happens to an order after Wish accepts it: the carrier's scans and deliveries, cancelled
-tracking, and the deadlines that refund or fine (ship, first scan, delivery), plus review outcomes.
+"""What happens to an order after Wish accepts it.
+
+The carrier's scans and deliveries, cancelled tracking, and the deadlines that refund or fine (ship,
+first scan, delivery), plus review outcomes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ class CarrierPart(AfterSalesPart):
     """Carrier and deadline events; each is seeded per order so a run repeats."""
 
     def _plan_carrier(self, rec: OrderRec, doc: dict[str, Any], at: int, *, scanned: bool) -> None:
-        """What the carrier will do with this parcel: scan, deliver, get delayed, never scan, or
-        cancel the tracking (the order is then re-released to the merchant). Seeded per order."""
+        """Plan what the carrier will do with this parcel, seeded per order.
+
+        It scans, delivers, gets delayed, never scans, or cancels the tracking (the order is then
+        re-released to the merchant).
+        """
         cfg = self.config
         gen = rec.ship_gen
         rng = random.Random(f"{cfg.seed}:carrier:{rec.id}:{gen}")
@@ -54,7 +59,7 @@ class CarrierPart(AfterSalesPart):
                 reason = rng.choice(("ITEM_IS_DAMAGED", "ITEM_DOES_NOT_MATCH_LISTING", "ITEM_DOES_NOT_FIT"))
                 self._schedule(deliver_at + 2 * DAY_MS, "ticket_opened", rec.id, gen=gen, reason=reason)
 
-    def _carrier_event_applies(self, order_id: str, data: dict[str, Any]) -> tuple[OrderRec, dict] | None:
+    def _carrier_event_applies(self, order_id: str, data: dict[str, Any]) -> tuple[OrderRec, dict[str, Any]] | None:
         rec = self._orders.get(order_id)
         if rec is None or rec.ship_gen != data.get("gen") or rec.state != "SHIPPED":
             return None
@@ -128,7 +133,7 @@ class CarrierPart(AfterSalesPart):
         doc.setdefault("penalties", []).append(penalty_id)
         self._save(rec, doc, at)
 
-    def _on_scan_deadline(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+    def _on_scan_deadline(self, at: int, order_id: str, _data: dict[str, Any]) -> None:
         """No first carrier scan within 168 h (336 h from $100) of release: late fulfillment penalty."""
         rec = self._orders.get(order_id)
         if rec is None or rec.state != "SHIPPED" or "late_scan" in rec.penalized:
@@ -159,7 +164,7 @@ class CarrierPart(AfterSalesPart):
                 program["status"] = "FAILED"
         self._save(rec, doc, at)
 
-    def _on_review_resolved(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+    def _on_review_resolved(self, at: int, order_id: str, _data: dict[str, Any]) -> None:
         rec = self._orders.get(order_id)
         if rec is None or rec.state != "REQUIRE_REVIEW":
             return
@@ -172,5 +177,5 @@ class CarrierPart(AfterSalesPart):
             self._schedule(ship_by, "ship_deadline", order_id, due=ship_by)
         self._save(rec, doc, at)
 
-    def _on_fbw_fulfilled(self, at: int, order_id: str, data: dict[str, Any]) -> None:
+    def _on_fbw_fulfilled(self, at: int, order_id: str, _data: dict[str, Any]) -> None:
         programs.fbw_fulfil(self, at, order_id)

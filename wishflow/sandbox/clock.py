@@ -79,9 +79,11 @@ class ClockAndEvents:
         raise NotImplementedError
 
     def now_ms(self) -> int:
+        """The sandbox's current time in epoch milliseconds (without firing due events)."""
         return self.clock.now_ms()
 
     def now(self) -> datetime:
+        """The sandbox's current time as a UTC datetime (without firing due events)."""
         return ms_to_dt(self.clock.now_ms())
 
     def advance(self, seconds: float) -> datetime:

@@ -137,6 +137,10 @@ class Sandbox(WritesPart):
             self._init_state(self.config.seed if seed is None else seed)
 
     def stats(self) -> dict[str, Any]:
+        """Counts for the admin API: orders by state, requests by endpoint and outcome, and the rest.
+
+        Brings the clock up to date first, so the counts include everything that fell due.
+        """
         with self.lock:
             self.tick()
             by_state = {s: len(self._idx[("updated_at", s)]) for s in STATES}

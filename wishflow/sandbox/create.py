@@ -1,5 +1,8 @@
-"""Orders created through the admin API (``POST /sandbox/orders``): from partial documents, or many
-default orders at once (APPROVED ones stamped from serialised prototypes, so large counts are quick)."""
+"""Orders created through the admin API (``POST /sandbox/orders``).
+
+From partial documents, or many default orders at once (APPROVED ones stamped from serialised
+prototypes, so large counts are quick).
+"""
 
 from __future__ import annotations
 
@@ -85,8 +88,11 @@ class CreationPart(GenerationPart):
         spread_seconds: float | None = None,
         mix: bool = False,
     ) -> list[str]:
-        """Quickly create ``count`` generated orders (APPROVED unless ``mix``) released over the last
-        ``spread_seconds`` (default: one second apart), with ``template`` deep-merged over each."""
+        """Quickly create ``count`` generated orders (APPROVED unless ``mix``).
+
+        They are released over the last ``spread_seconds`` (default: one second apart), with
+        ``template`` deep-merged over each.
+        """
         if count < 0 or count > 2_000_000:
             raise SandboxError(E.INVALID_PARAMETER, "count must be between 0 and 2000000")
         with self.lock:

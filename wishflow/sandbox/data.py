@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
+from typing import Any
 
 # ---------------------------------------------------------------------------------------------
 # Carriers
@@ -79,6 +80,11 @@ def canonical_carrier(name: str) -> str | None:
 
 
 def carrier_serves(carrier: str, country_code: str) -> bool:
+    """Whether ``carrier`` delivers to ``country_code``.
+
+    Carriers absent from ``CARRIER_DESTINATIONS`` ship worldwide; the others only to their listed
+    destinations, so a confirmed-delivery order is never given a carrier that cannot reach it.
+    """
     allowed = CARRIER_DESTINATIONS.get(carrier)
     return allowed is None or country_code in allowed
 
@@ -95,13 +101,21 @@ def carriers_for(order_type: str, dest_country: str | None) -> list[str]:
 
 
 def label_cost(weight_grams: int) -> str:
-    """The sandbox carrier's price of a label, in USD as decimal text: 2.50 plus 0.35 per started 100 g
-    (our assumption: Wish sells no labels, so no Wish rule applies; see STATUS.md)."""
+    """The sandbox carrier's price of a label, in USD as decimal text.
+
+    2.50 plus 0.35 per started 100 g (our assumption: Wish sells no labels, so no Wish rule applies;
+    see STATUS.md).
+    """
     cents = 250 + 35 * max(1, -(-int(weight_grams) // 100))
     return f"{cents // 100}.{cents % 100:02d}"
 
 
 def make_tracking_number(carrier: str, rng: random.Random) -> str:
+    """A tracking number in ``carrier``'s format, drawn from ``rng``.
+
+    The pattern comes from ``TRACKING_FORMATS``: ``9`` is a digit, ``A`` an upper-case letter, ``*``
+    either, anything else is literal; so generated numbers look like the carrier's real ones.
+    """
     pattern = TRACKING_FORMATS[carrier]
     out = []
     for ch in pattern:
@@ -123,6 +137,8 @@ def make_tracking_number(carrier: str, rng: random.Random) -> str:
 
 @dataclass(frozen=True)
 class Country:
+    """A destination country: its share of orders and how its addresses and phone numbers look."""
+
     code: str
     name: str
     weight: float  # share of orders
@@ -397,6 +413,8 @@ MANUFACTURED_COUNTRIES = ("CN", "CN", "CN", "VN", "IN", "TR", "BD", "US")
 
 @dataclass(frozen=True)
 class Variation:
+    """One product variation of the sandbox catalogue (a colour and size of a product), as orders cite it."""
+
     product_id: str
     variation_id: str
     sku: str
@@ -417,6 +435,10 @@ def object_id(rng: random.Random, ts_ms: int) -> str:
 
 
 def build_catalog(rng: random.Random, epoch_ms: int) -> list[Variation]:
+    """The seeded catalogue: every colour and size of every product in ``PRODUCT_BASES``.
+
+    Ids are object ids stamped from ``epoch_ms``, so the same seed and epoch give the same catalogue.
+    """
     variations: list[Variation] = []
     for index, (name, category, price, weight, colors, sizes) in enumerate(PRODUCT_BASES):
         product_id = object_id(rng, epoch_ms + index * 1000)
@@ -447,6 +469,7 @@ def build_catalog(rng: random.Random, epoch_ms: int) -> list[Variation]:
 
 
 def fill_pattern(pattern: str, rng: random.Random) -> str:
+    """Fill a format pattern (``9`` a digit, ``A`` an upper-case letter, anything else literal), e.g. a zip code."""
     out = []
     for ch in pattern:
         if ch == "9":
@@ -498,7 +521,12 @@ BAD_DATA_KINDS = (
 )
 
 
-def apply_defect(order: dict, kind: str) -> None:
+def apply_defect(order: dict[str, Any], kind: str) -> None:
+    """Put the defect ``kind`` (one of ``BAD_DATA_KINDS``) into ``order``, in place.
+
+    Each defect keeps the spec's shapes (an empty string, a wrong code, a zero), so a client sees
+    data it must validate rather than a document it cannot parse.
+    """
     detail = order["full_address"]["shipping_detail"]
     if kind == "missing_street":
         detail["street_address1"] = ""

@@ -1,5 +1,8 @@
-"""Order generation: seeded orders drawn from the catalogue, the initial history, the release stream, and
-how a new order is stored with the events of its life scheduled."""
+"""Order generation: seeded orders drawn from the catalogue.
+
+Also the initial history, the release stream, and how a new order is stored with the events of its
+life scheduled.
+"""
 
 from __future__ import annotations
 

@@ -25,20 +25,27 @@ class ListingPart(CreationPart):
     """``GET /orders``, ``GET /orders/{id}`` and the batch download jobs."""
 
     def get_order_raw(self, order_id: str) -> bytes:
+        """``GET /orders/{id}``: the order's stored JSON document, as bytes (no parse, no copy)."""
         with self.lock:
             self.tick()
             return self._rec(order_id).raw
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        return orjson.loads(self.get_order_raw(order_id))
+        """The order's document, parsed (a fresh object the caller may change)."""
+        doc: dict[str, Any] = orjson.loads(self.get_order_raw(order_id))
+        return doc
 
     def order_ids(self) -> list[str]:
+        """Every order id held, in insertion order (a snapshot taken under the lock)."""
         with self.lock:
             return list(self._orders)
 
     def list_orders_raw(self, params: dict[str, list[str]] | None = None, **kwargs: Any) -> list[bytes]:
-        """``GET /orders`` with Wish's keyset semantics. ``params`` is the parsed query string (each
-        value a list of strings); keyword arguments are a convenience for direct calls."""
+        """``GET /orders`` with Wish's keyset semantics, each order as its stored JSON bytes.
+
+        ``params`` is the parsed query string (each value a list of strings); keyword arguments are a
+        convenience for direct calls (datetimes become timestamps, lists stay lists).
+        """
         query: dict[str, list[str]] = {k: list(v) for k, v in (params or {}).items()}
         for key, value in kwargs.items():
             if value is None:
@@ -51,6 +58,7 @@ class ListingPart(CreationPart):
             return self._list(query)
 
     def list_orders(self, params: dict[str, list[str]] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """``list_orders_raw`` with each order parsed."""
         return [orjson.loads(raw) for raw in self.list_orders_raw(params, **kwargs)]
 
     def _list(self, query: dict[str, list[str]], limit_override: int | None = None) -> list[bytes]:
@@ -128,6 +136,10 @@ class ListingPart(CreationPart):
             return self._public_job(self._jobs[jid], None)
 
     def get_download_job(self, job_id: str, base_url: str | None) -> dict[str, Any]:
+        """``GET /orders/bulk_get/{id}``: a download job's status; a pending job is ready when asked.
+
+        A ready job lists its file's URL under ``base_url`` and expires three days after completion.
+        """
         with self.lock:
             now = self.tick()
             job = self._jobs.get(job_id) if is_object_id(job_id) else None
@@ -147,8 +159,10 @@ class ListingPart(CreationPart):
         return out
 
     def download_file(self, job_id: str) -> bytes:
+        """The file of a ready download job (``GET /sandbox/files/orders/{id}.json``)."""
         with self.lock:
             job = self._jobs.get(job_id)
             if job is None or job["status"] != "READY":
                 raise SandboxError(E.NO_SUCH_JOB, "There is no such download job for the merchant.")
-            return job["_body"]
+            body: bytes = job["_body"]
+            return body

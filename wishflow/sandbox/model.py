@@ -98,14 +98,16 @@ def _digest(*parts: object, length: int = 32) -> str:
 
 
 def is_object_id(value: object) -> bool:
+    """Whether ``value`` is a 24-hex object id, the shape of Wish's order and product ids."""
     return isinstance(value, str) and bool(_OBJECT_ID.match(value))
 
 
-def deep_merge(base: dict, override: dict) -> dict:
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """A new dict: ``override`` merged over ``base`` (dicts merge recursively, anything else replaces).
 
     Nested dicts of ``base`` are copied on the way down, never changed in place (generated orders
-    share some sub-objects)."""
+    share some sub-objects).
+    """
     out = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -121,6 +123,14 @@ def _money(amount: float, currency: str = "USD") -> dict[str, Any]:
 
 @dataclass(slots=True)
 class OrderRec:
+    """The sandbox's record of one order: its index keys beside the serialised document.
+
+    ``raw`` holds the document as JSON bytes (compact for large order counts); the other fields are
+    what the indexes, the event handlers and write idempotency need without parsing it. ``ship_gen``
+    counts shipments (events of an older one are stale), ``write_seq`` orders writes, and
+    ``penalized`` names the penalties already applied so none is applied twice.
+    """
+
     id: str
     state: str
     updated_ms: int
@@ -141,11 +151,13 @@ class SandboxClock:
         self.running = running
 
     def now_ms(self) -> int:
+        """The sandbox's current time in epoch milliseconds (the base time while frozen)."""
         if not self.running:
             return self._base_ms
         return self._base_ms + int((time.monotonic() - self._mono) * 1000)
 
     def set_ms(self, ms: int) -> None:
+        """Set the current time to ``ms``; a running clock goes on from there."""
         self._base_ms = ms
         self._mono = time.monotonic()
 
@@ -172,4 +184,5 @@ def _recipient_key(doc: dict[str, Any]) -> tuple[str, ...]:
 
 
 def now_utc() -> datetime:
+    """The real current time, timezone-aware in UTC."""
     return datetime.now(UTC)

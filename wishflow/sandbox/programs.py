@@ -112,6 +112,7 @@ DATA_PROFILES: dict[str, DataProfile] = {
 
 
 def data_profile(name: str) -> DataProfile:
+    """The data profile called ``name``; an unknown name raises ``ValueError`` listing the known ones."""
     try:
         return DATA_PROFILES[name]
     except KeyError:
@@ -130,8 +131,9 @@ def active(sandbox: ClockAndEvents) -> DataProfile:
 
 
 def draw_types(sandbox: ClockAndEvents, rng: random.Random, types: list[str]) -> list[str]:
-    """Programs added to a drawn order (``Sandbox._draw_types``). Draws nothing under ``plain``, so
-    the default data stay the same for a seed.
+    """Programs added to a drawn order (``Sandbox._draw_types``).
+
+    Draws nothing under ``plain``, so the default data stay the same for a seed.
     """
     profile = active(sandbox)
     if profile.fbw_share <= 0 and profile.ltl_share <= 0 and profile.wish_express_share <= 0:
@@ -150,7 +152,7 @@ def draw_types(sandbox: ClockAndEvents, rng: random.Random, types: list[str]) ->
     return out
 
 
-def order_currency(sandbox: ClockAndEvents, order_id: str | None, rng: random.Random | None = None) -> str:
+def order_currency(sandbox: ClockAndEvents, order_id: str | None) -> str:
     """The currency of a new order's money: the profile's, or its second one for a seeded share."""
     profile = active(sandbox)
     if profile.second_currency and profile.second_currency_share > 0 and order_id is not None:
@@ -178,8 +180,9 @@ def _in_currency(node: Any, currency: str) -> Any:
 
 
 def decorate(sandbox: ClockAndEvents, order: dict[str, Any]) -> dict[str, Any]:
-    """A generated order in the profile's currency (``Sandbox._build_order``; shared sub-objects are
-    copied, never changed in place).
+    """A generated order in the profile's currency (``Sandbox._build_order``).
+
+    Shared sub-objects are copied, never changed in place.
     """
     profile = active(sandbox)
     if profile.currency == "USD" and not profile.second_currency:
@@ -193,9 +196,11 @@ def decorate(sandbox: ClockAndEvents, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-def finish(sandbox: ClockAndEvents, doc: dict[str, Any]) -> None:
-    """Make an order's program-dependent parts agree with its final ``fulfillment_order_types`` (an
-    admin template may replace the drawn programs): FBW orders carry ``fbw_information``.
+def finish(_sandbox: ClockAndEvents, doc: dict[str, Any]) -> None:
+    """Make an order's program-dependent parts agree with its final ``fulfillment_order_types``.
+
+    An admin template may replace the drawn programs; FBW orders must then carry ``fbw_information``
+    and others must not. Takes the sandbox, unused, like the other generation hooks.
     """
     types = doc.get("fulfillment_order_types")
     if not isinstance(types, list):
@@ -223,6 +228,7 @@ def finish(sandbox: ClockAndEvents, doc: dict[str, Any]) -> None:
 
 
 def doc_currency(doc: dict[str, Any]) -> str:
+    """The currency of an order's money (its payment total's), USD when absent or not one we convert."""
     try:
         code = doc["order_payment"]["general_payment_details"]["payment_total"]["currency_code"]
     except (KeyError, TypeError):
@@ -231,8 +237,10 @@ def doc_currency(doc: dict[str, Any]) -> str:
 
 
 def schedule_program_events(sandbox: ClockAndEvents, rec: OrderRec, now: int) -> None:
-    """Events an order's programs bring: Wish fulfils an APPROVED FBW order a day after its release, or
-    after the sandbox received it if later (an order created as released in the past).
+    """Schedule the events an order's programs bring.
+
+    Wish fulfils an APPROVED FBW order a day after its release, or after the sandbox received it if
+    later (an order created as released in the past).
     """
     if rec.state == "APPROVED" and FBW in rec.types:
         sandbox._schedule(max(rec.released_ms, now) + FBW_FULFIL_MS, "fbw_fulfilled", rec.id)
@@ -250,8 +258,10 @@ def check_merchant_may_ship(rec: OrderRec) -> None:
 
 
 def fbw_fulfil(sandbox: CarrierPart, at: int, order_id: str) -> bool:
-    """Wish ships an APPROVED FBW order from its warehouse (tracking by WishPost, MARK_SHIPPED), with
-    no refund and no penalty to the merchant. Returns whether it did.
+    """Wish ships an APPROVED FBW order from its warehouse; returns whether it did.
+
+    The tracking is WishPost's and the order is MARK_SHIPPED, with no refund and no penalty to the
+    merchant.
     """
     rec = sandbox._orders.get(order_id)
     if rec is None or rec.state != "APPROVED" or FBW not in rec.types:
@@ -276,7 +286,7 @@ def fbw_fulfil(sandbox: CarrierPart, at: int, order_id: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _validate_ltl(sandbox: Sandbox, rec: OrderRec, body: Any, now: int) -> int | None:
+def _validate_ltl(rec: OrderRec, body: Any, now: int) -> int | None:
     """The spec's rules for ``UpdateOrder``; returns ``delivered_at`` in ms (None when not sent)."""
     if not isinstance(body, dict):
         raise SandboxError(E.INVALID_PARAMETER, "request body must be a JSON object")
@@ -327,7 +337,7 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
     """
     with sandbox.lock:
         now, rec, delivered_ms = sandbox._accept_write(
-            order_id, "ltl_update", body, lambda rec, now: _validate_ltl(sandbox, rec, body, now)
+            order_id, "ltl_update", body, lambda rec, now: _validate_ltl(rec, body, now)
         )
         if delivered_ms is not None:
             doc = orjson.loads(rec.raw)
@@ -354,8 +364,10 @@ def ltl_update(sandbox: Sandbox, order_id: str, body: Any) -> bytes:
 
 
 def on_penalty(sandbox: ClockAndEvents, penalty_id: str, at: int) -> None:
-    """A new penalty: in its order's currency (its amount was computed from the order's value), and
-    reversed later by Wish for the profile's share (drawn from the seed and the penalty's id).
+    """Apply the data profile to a new penalty.
+
+    Its amount is put in its order's currency (it was computed from the order's value), and Wish
+    reverses it later for the profile's share (drawn from the seed and the penalty's id).
     """
     penalty = sandbox._penalties[penalty_id]
     rec = sandbox._orders.get(str(penalty.get("related_entity_id")))
@@ -372,8 +384,10 @@ def on_penalty(sandbox: ClockAndEvents, penalty_id: str, at: int) -> None:
 
 
 def reverse_penalty(sandbox: ClockAndEvents, at: int, penalty_id: str) -> dict[str, Any]:
-    """Wish reverses a penalty: ``reversed`` true and ``reversed_at`` set (once; the amount stays, as
-    the spec shows no other field change). Returns the penalty as the API shows it.
+    """Wish reverses a penalty; returns the penalty as the API shows it.
+
+    ``reversed`` becomes true and ``reversed_at`` is set, once; the amount stays, as the spec shows no
+    other field change.
     """
     penalty = sandbox._penalties.get(penalty_id)
     if penalty is None:

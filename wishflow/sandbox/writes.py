@@ -1,5 +1,6 @@
-"""Writes to Wish orders: tracking (mark shipped / modify), address changes and refunds, the writes
-log, plus the sandbox-only labels and the carrier list.
+"""Writes to Wish orders: tracking (mark shipped / modify), address changes and refunds.
+
+Also the writes log, the sandbox-only labels and the carrier list.
 
 Every write kind (these three and the LTL update in ``programs.py``) starts in
 :meth:`WritesPart._accept_write` (fire what is due, find the order, validate, log and raise a
@@ -74,10 +75,13 @@ class WritesPart(ListingPart):
     def _accept_write(
         self, order_id: str, endpoint: str, body: Any, validate: Callable[[OrderRec, int], _Checked]
     ) -> tuple[int, OrderRec, _Checked]:
-        """Where every write starts, so that every kind is checked and logged the same way: fire what
-        is due, find the order (an unknown id raises not-found, unlogged), run ``validate(rec, now)``;
-        its :class:`SandboxError` is logged as ``rejected`` in the order's writes log and raised.
-        Returns the write's time, the order and what ``validate`` returned. Call it holding the lock."""
+        """Where every write starts, so that every kind is checked and logged the same way.
+
+        Fires what is due, finds the order (an unknown id raises not-found, unlogged), runs
+        ``validate(rec, now)``; its :class:`SandboxError` is logged as ``rejected`` in the order's
+        writes log and raised. Returns the write's time, the order and what ``validate`` returned.
+        Call it holding the lock.
+        """
         now = self.tick()
         rec = self._rec(order_id)
         try:
@@ -97,8 +101,11 @@ class WritesPart(ListingPart):
     def _queue_write(
         self, rec: OrderRec, doc: dict[str, Any], at_ms: int, endpoint: str, body: Any, source: str, **data: Any
     ) -> bytes:
-        """Save ``doc`` as the order with the write in progress (``processing_source`` is ``source``)
-        and schedule its completion after ``ship_processing_seconds``; ``data`` goes to the event."""
+        """Save ``doc`` as the order with the write in progress, and schedule its completion.
+
+        ``processing_source`` is ``source``; the write completes after ``ship_processing_seconds``,
+        and ``data`` goes to that event.
+        """
         doc["processing_source"] = source
         doc["processing_status"] = "IN_PROGRESS"
         rec.write_seq += 1
@@ -115,9 +122,11 @@ class WritesPart(ListingPart):
         return rec.raw
 
     def ship(self, order_id: str, body: Any) -> bytes:
-        """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously. What the
-        response and later reads show, how long processing takes, what a busy order does and what the
-        same number twice does follow the write profile (``write_profiles.py``)."""
+        """``PUT /orders/{id}/tracking``: validates synchronously, completes asynchronously.
+
+        What the response and later reads show, how long processing takes, what a busy order does and
+        what the same number twice does follow the write profile (``write_profiles.py``).
+        """
         with self.lock:
             now, rec, (number, carrier, origin, note) = self._accept_write(
                 order_id, "tracking", body, lambda rec, _now: self._validate_tracking(rec, body)
@@ -141,7 +150,7 @@ class WritesPart(ListingPart):
                 and str(previous[0].get("tracking_number", "")).upper() == number.upper()
             ):
                 self._log_outcome(order_id, "tracking", body, now, "no-op")
-                return self._tracking_response(profile, before, before, tracking)
+                return self._tracking_response(profile, before, before)
             shown = copy.deepcopy(doc)
             shown["tracking_information"] = [tracking, *previous][:2]
             shown["processing_source"] = "UPDATE_TRACKING"
@@ -180,11 +189,11 @@ class WritesPart(ListingPart):
             )
             if delay <= 0:
                 self.tick()
-            return self._tracking_response(profile, before, orjson.dumps(shown), tracking, current=rec.raw)
+            return self._tracking_response(profile, before, orjson.dumps(shown), current=rec.raw)
 
     @staticmethod
     def _tracking_response(
-        profile: WriteProfile, before: bytes, shown: bytes, tracking: dict[str, Any], *, current: bytes | None = None
+        profile: WriteProfile, before: bytes, shown: bytes, *, current: bytes | None = None
     ) -> bytes:
         """The accepted write's response body, as the profile says (``default``: the order as it is now)."""
         if profile.response == "empty":
@@ -210,7 +219,9 @@ class WritesPart(ListingPart):
         for name, value in (("tracking_number", number), ("shipping_provider", provider), ("origin_country", origin)):
             if not isinstance(value, str) or not value.strip():
                 raise SandboxError(E.INVALID_PARAMETER, f"{name} is required")
-        assert isinstance(number, str) and isinstance(provider, str) and isinstance(origin, str)
+        assert isinstance(number, str)
+        assert isinstance(provider, str)
+        assert isinstance(origin, str)
         if not _ISO2.match(origin):
             raise SandboxError(E.INVALID_PARAMETER, "origin_country must be an ISO 3166 alpha-2 code")
         if note is not None and (not isinstance(note, str) or not note or len(note) > 500):
@@ -354,6 +365,7 @@ class WritesPart(ListingPart):
         return {k: copy.deepcopy(body[k]) for k in allowed if k in body}
 
     def refund_reasons(self, order_id: str) -> list[str]:
+        """``GET /orders/{id}/refund_reasons``: the refund reasons the order's state allows now."""
         with self.lock:
             self.tick()
             return self._refund_reasons(self._rec(order_id))
@@ -421,6 +433,11 @@ class WritesPart(ListingPart):
         self._save(rec, doc, at)
 
     def shipping_carriers(self, order_type: str | None, dest_country: str | None) -> list[dict[str, str]]:
+        """``GET /orders/shipping_carriers``: the carriers accepted for an order type and destination.
+
+        ``CONFIRMED_DELIVERY`` needs ``dest_country`` (an ISO alpha-2 code), since only some carriers
+        confirm delivery to a given country; ``GENERAL`` accepts every carrier.
+        """
         if order_type not in ("GENERAL", "CONFIRMED_DELIVERY"):
             raise SandboxError(E.INVALID_PARAMETER, "order_type must be GENERAL or CONFIRMED_DELIVERY")
         if order_type == "CONFIRMED_DELIVERY":
@@ -431,6 +448,7 @@ class WritesPart(ListingPart):
         return [{"name": name} for name in carriers_for(order_type, dest_country)]
 
     def writes(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's writes log (every write accepted, rejected or no-op, in order), as a copy."""
         with self.lock:
             self.tick()
             return copy.deepcopy(self._writes.get(order_id, []))
