@@ -43,14 +43,16 @@ def engine_for(url: str) -> Engine:
 
 
 def warehouse_engine(warehouse_block: str | None) -> Engine:
-    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here,
-    inside the task: its URL may hold a password, so only the block's name crosses the task boundary."""
+    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here, inside the task.
+
+    Its URL may hold a password, so only the block's name crosses the task boundary.
+    """
     from blocks.warehouse import resolve_warehouse_url
 
     return engine_for(resolve_warehouse_url(warehouse_block))
 
 
-def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:  # noqa: ARG001 (Prefect retry_condition_fn signature)
     """``retry_condition_fn``: retry transient Wish errors and lost database connections only.
 
     Configuration errors, rejected requests and bugs fail at once: retrying cannot fix them.
@@ -78,9 +80,11 @@ BUGS: tuple[type[BaseException], ...] = (
 )
 
 
-def retry_unless_config_error_or_bug(task: Any, task_run: Any, state: Any) -> bool:
-    """``retry_condition_fn`` for tasks whose transient failures have no type of their own (a
-    notification's transport): anything but a configuration error or a bug."""
+def retry_unless_config_error_or_bug(task: Any, task_run: Any, state: Any) -> bool:  # noqa: ARG001 (Prefect retry_condition_fn signature)
+    """``retry_condition_fn`` for tasks whose transient failures have no type of their own (a notification's transport).
+
+    Anything but a configuration error or a bug.
+    """
     try:
         exc = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a state we cannot read is not worth retrying
