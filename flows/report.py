@@ -1,7 +1,7 @@
 """Flow ``report``: the operations report, for analysts and the merchant.
 
-It is written as a self-contained HTML file (inline SVG charts) and a Prefect
-markdown artifact with the summary and the file's path.
+It is written as a self-contained HTML file (inline SVG charts) and a Prefect markdown artifact with the summary and
+the file's path.
 """
 
 from __future__ import annotations

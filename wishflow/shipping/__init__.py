@@ -1,4 +1,4 @@
-"""Shipping.
+"""Shipping: from ready orders to tracking numbers at Wish, each submitted exactly once.
 
 Policy (which carrier), packages, batching and combined shipments, labels, and the exactly-once outbox that submits
 tracking numbers to Wish (no Prefect imports here).
