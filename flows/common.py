@@ -38,8 +38,11 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class RunRecord:
-    """The ``pipeline_runs`` row of the current flow run: the flow fills ``counts`` and ``details`` as
-    it goes; :func:`run_record` writes them when the run ends, whichever way it ends."""
+    """The ``pipeline_runs`` row of the current flow run.
+
+    The flow fills ``counts`` and ``details`` as it goes; :func:`run_record` writes them when the run ends, whichever
+    way it ends.
+    """
 
     warehouse_block: str | None
     run_id: str
@@ -51,12 +54,15 @@ class RunRecord:
 
 @contextmanager
 def run_record(warehouse_block: str | None, store: str, stage: str) -> Iterator[RunRecord]:
-    """Record the flow run in ``pipeline_runs``: its start (with the run's parameters, read from
-    Prefect rather than copied by hand), then ``succeeded`` or ``failed`` (with the error) when the
-    block ends. A failure, a cancellation or an interrupt is recorded and raised again.
+    """Record the flow run in ``pipeline_runs``.
+
+    Its start (with the run's parameters, read from Prefect rather than copied by hand), then ``succeeded`` or
+    ``failed`` (with the error) when the block ends. A failure, a cancellation or an interrupt is recorded and raised
+    again.
 
     ``warehouse_block`` is the ``Warehouse`` block's name (None: the environment's warehouse); the
-    recording tasks resolve it themselves, so no URL (which may hold a password) is passed to them."""
+    recording tasks resolve it themselves, so no URL (which may hold a password) is passed to them.
+    """
     from prefect.runtime import flow_run
 
     record = RunRecord(warehouse_block, current_run_id(), store, stage)
@@ -76,19 +82,23 @@ AUTO_SCHEDULED_TAG = "auto-scheduled"
 
 
 def overlapped_schedule() -> str | None:
-    """Why this run should end at once, or None: a run from a schedule that had to wait for its
-    deployment's one-at-a-time slot (another run held it) is an overlap; the next scheduled run
-    does the same work, so it is cancelled instead of running late. A merchant's manual run (from
-    the UI or the CLI) is never cancelled this way: it waits for the slot, then runs."""
+    """Why this run should end at once, or None.
+
+    A run from a schedule that had to wait for its deployment's one-at-a-time slot (another run held it) is an overlap;
+    the next scheduled run does the same work, so it is cancelled instead of running late. A merchant's manual run (from
+    the UI or the CLI) is never cancelled this way: it waits for the slot, then runs.
+    """
     from prefect.runtime import flow_run
 
     run_id = flow_run.get_id()
     if not run_id or AUTO_SCHEDULED_TAG not in (flow_run.get_tags() or []):
         return None
+    from uuid import UUID
+
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        states = client.read_flow_run_states(run_id)
+        states = client.read_flow_run_states(UUID(run_id))
     if any(state.name == "AwaitingConcurrencySlot" for state in states):
         return "a scheduled run that overlapped another run of its deployment: skipped (the next one is due)"
     return None

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -71,7 +71,8 @@ def follow_up(
     """
     overlap = overlapped_schedule()
     if overlap:
-        return Cancelled(message=overlap)
+        # A State returned by a flow becomes its final state (Prefect); the annotation names the usual result.
+        return cast("dict[str, Any]", Cancelled(message=overlap))
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     out: dict[str, Any] = {"store": store}

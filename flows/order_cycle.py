@@ -24,8 +24,10 @@ from wishflow.config import DEFAULT_STORE
 
 
 class StagesFailed(RuntimeError):  # noqa: N818 - reads as what happened
-    """Stages of an order cycle failed; ``outcome`` maps every stage to how it ended (the same table
-    as the run's ``order-cycle`` artifact)."""
+    """Stages of an order cycle failed.
+
+    ``outcome`` maps every stage to how it ended (the same table as the run's ``order-cycle`` artifact).
+    """
 
     def __init__(self, store: str, outcome: dict[str, str]) -> None:
         self.store = store

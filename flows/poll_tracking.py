@@ -13,16 +13,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Cancelled
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.warehouse import resolve_warehouse_url
 from flows.common import overlapped_schedule, run_record
+from tasks.common import quoted
 from tasks.tracking import (
     derive_tracking,
     notify_tracking,
@@ -81,7 +81,8 @@ def poll_tracking(
     """
     overlap = overlapped_schedule()
     if overlap:
-        return Cancelled(message=overlap)
+        # A State returned by a flow becomes its final state (Prefect); the annotation names the usual result.
+        return cast("dict[str, Any]", Cancelled(message=overlap))
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     policy = TrackingPolicy(
@@ -117,15 +118,15 @@ def poll_tracking(
             if position is None:
                 break
         totals["changed"] = len(changed)
-        due = select_due_parcels(store, warehouse_url, now, policy, quote(sorted(set(changed))), max_polls)
+        due = select_due_parcels(store, warehouse_url, now, policy, quoted(sorted(set(changed))), max_polls)
         polled: list[str] = []
         for start in range(0, len(due), ids_per_task):
             batch = due[start : start + ids_per_task]
-            result = refresh_parcels(store, warehouse_url, wish_block, quote(batch), max_workers, run_id)
+            result = refresh_parcels(store, warehouse_url, wish_block, quoted(batch), max_workers, run_id)
             totals["not_found"] += result.not_found
             polled.extend(batch)
         totals["polled_by_id"] = len(polled)
-        update = derive_tracking(store, warehouse_url, now, policy, quote(sorted(set(changed) | set(polled))))
+        update = derive_tracking(store, warehouse_url, now, policy, quoted(sorted(set(changed) | set(polled))))
         update_json = update.to_json()
         details = {**totals, **{k: v for k, v in update_json.items() if k != "changes"}}
         record.counts = {"fetched": totals["fetched"] + totals["polled_by_id"], "changed": totals["changed"]}

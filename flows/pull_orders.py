@@ -13,7 +13,7 @@ refreshes the planner's statistics on the tables it filled (PostgreSQL).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -58,7 +58,8 @@ def pull_orders(
     """
     overlap = overlapped_schedule()
     if overlap:
-        return Cancelled(message=overlap)
+        # A State returned by a flow becomes its final state (Prefect); the annotation names the usual result.
+        return cast("dict[str, Any]", Cancelled(message=overlap))
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     totals: dict[str, Any] = {

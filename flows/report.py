@@ -1,5 +1,8 @@
-"""Flow ``report``: the operations report for analysts and the merchant, as a self-contained HTML
-file (inline SVG charts) and a Prefect markdown artifact with the summary and the file's path."""
+"""Flow ``report``: the operations report, for analysts and the merchant.
+
+It is written as a self-contained HTML file (inline SVG charts) and a Prefect markdown artifact with the summary and
+the file's path.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from wishflow.report.html import ReportResult
 
 
 def summary_markdown(result: ReportResult) -> str:
+    """The report's headline figures as a markdown table, for the run's artifact next to the file's path."""
     s = result.summary
     rate = "n/a" if s["on_time_rate"] is None else f"{s['on_time_rate'] * 100:.1f}%"
     rows = [

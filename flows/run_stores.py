@@ -21,10 +21,10 @@ from typing import Annotated, Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.order_cycle import order_cycle
+from tasks.common import quoted
 from tasks.stores import STORE_LIMIT_PREFIX, StoreOutcome, ensure_store_limit, run_store, store_limit_name
 
 __all__ = ["STORE_LIMIT_PREFIX", "StoresFailed", "ensure_store_limit", "run_stores", "store_limit_name"]
@@ -83,7 +83,7 @@ def run_stores(
             wait_minutes,
             timeout_minutes,
             # in this process: the cycle is handed over (tasks/ never import flows/)
-            None if deployment else quote(order_cycle),
+            None if deployment else quoted(order_cycle),
         )
         for store in stores
     }

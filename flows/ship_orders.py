@@ -1,5 +1,7 @@
-"""Flows of shipping: ``ship_orders`` (stage 3: submit tracking for ready orders, exactly once),
-``modify_tracking`` (replace the tracking of a shipped order) and ``change_address`` (before shipment).
+"""Flows of shipping.
+
+``ship_orders`` (stage 3: submit tracking for ready orders, exactly once), ``modify_tracking`` (replace the tracking of
+a shipped order) and ``change_address`` (before shipment).
 
 ``ship_orders`` first settles what earlier runs left uncertain (read back, never resend blindly),
 then plans the ready orders (policy, combined shipments, batches, labels, saved to the outbox before
@@ -10,7 +12,7 @@ processing. A dry run publishes the plan as a table artifact and sends nothing.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -71,7 +73,8 @@ def ship_orders(
     """
     overlap = overlapped_schedule()
     if overlap:
-        return Cancelled(message=overlap)
+        # A State returned by a flow becomes its final state (Prefect); the annotation names the usual result.
+        return cast("dict[str, Any]", Cancelled(message=overlap))
     logger = get_run_logger()
     warehouse_url = resolve_warehouse_url(warehouse_block)
     # the form's choices first (one clear error listing the accepted values); the run settings

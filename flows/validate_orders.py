@@ -11,15 +11,15 @@ of the orders close to their ship-by deadline (quarantined ones included).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from prefect import flow, get_run_logger
 from prefect.states import Cancelled
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from blocks.shipping import resolve_shipping_policy
 from flows.common import overlapped_schedule, run_record
+from tasks.common import quoted
 from tasks.notify import send_notification
 from tasks.statistics import refresh_planner_statistics
 from tasks.validation import (
@@ -32,6 +32,9 @@ from tasks.validation import (
 from wishflow.config import DEFAULT_STORE
 from wishflow.notify.digest import deadline_risk_digest
 from wishflow.warehouse.statistics import MIN_ROWS, VALIDATION_TABLES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @flow(name="validate_orders", log_prints=False, validate_parameters=True)
@@ -55,7 +58,8 @@ def validate_orders(
     """
     overlap = overlapped_schedule()
     if overlap:
-        return Cancelled(message=overlap)
+        # A State returned by a flow becomes its final state (Prefect); the annotation names the usual result.
+        return cast("dict[str, Any]", Cancelled(message=overlap))
     logger = get_run_logger()
     # the merchant's blocking upper bounds (issue 18) live in the shipping policy
     bounds = resolve_shipping_policy(shipping_block).policy().bounds
@@ -67,15 +71,16 @@ def validate_orders(
         record.details = {**totals, "by_rule": by_rule}
         after: str | None = None
         while True:
-            frame = read_pending_orders(warehouse_block, store, after, batch_size)
+            # pandas is untyped here, so mypy cannot tell the task's sync overload from its async one: the frame.
+            frame = cast("pd.DataFrame", read_pending_orders(warehouse_block, store, after, batch_size))
             if frame.empty:
                 break
             after = str(frame["order_id"].iloc[-1])
-            # quote(): Prefect would otherwise walk every value of the frame and the outcome (both for the
+            # quoted(): Prefect would otherwise walk every value of the frame and the outcome (both for the
             # task's inputs and to resolve futures in them), seconds per 50k-order batch.
-            outcome = validate_orders_frame(quote(frame), now, bounds)
+            outcome = validate_orders_frame(quoted(frame), now, bounds)
             totals["batches"] += 1
-            counts = record_validation(warehouse_block, store, run_id, quote(outcome), totals["batches"], now)
+            counts = record_validation(warehouse_block, store, run_id, quoted(outcome), totals["batches"], now)
             for key, value in counts.items():
                 totals[key] += value
             for rule, count in outcome.counts_by_expectation().items():

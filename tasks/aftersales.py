@@ -1,5 +1,8 @@
-"""Tasks of the follow-up stage: refunds, tickets (and templated replies), penalties, completion,
-follow-ups and the daily summary. One task run per step, whatever the number of orders."""
+"""Tasks of the follow-up stage.
+
+Refunds, tickets (and templated replies), penalties, completion, follow-ups and the daily summary. One task run per
+step, whatever the number of orders.
+"""
 
 from __future__ import annotations
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar, cast
 
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -43,14 +44,16 @@ def engine_for(url: str) -> Engine:
 
 
 def warehouse_engine(warehouse_block: str | None) -> Engine:
-    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here,
-    inside the task: its URL may hold a password, so only the block's name crosses the task boundary."""
+    """The engine of the named ``Warehouse`` block (else the environment's warehouse), resolved here, inside the task.
+
+    Its URL may hold a password, so only the block's name crosses the task boundary.
+    """
     from blocks.warehouse import resolve_warehouse_url
 
     return engine_for(resolve_warehouse_url(warehouse_block))
 
 
-def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:  # noqa: ARG001 (Prefect retry_condition_fn signature)
     """``retry_condition_fn``: retry transient Wish errors and lost database connections only.
 
     Configuration errors, rejected requests and bugs fail at once: retrying cannot fix them.
@@ -78,9 +81,11 @@ BUGS: tuple[type[BaseException], ...] = (
 )
 
 
-def retry_unless_config_error_or_bug(task: Any, task_run: Any, state: Any) -> bool:
-    """``retry_condition_fn`` for tasks whose transient failures have no type of their own (a
-    notification's transport): anything but a configuration error or a bug."""
+def retry_unless_config_error_or_bug(task: Any, task_run: Any, state: Any) -> bool:  # noqa: ARG001 (Prefect retry_condition_fn signature)
+    """``retry_condition_fn`` for tasks whose transient failures have no type of their own (a notification's transport).
+
+    Anything but a configuration error or a bug.
+    """
     try:
         exc = state.result(raise_on_failure=False)
     except Exception:  # noqa: BLE001 - a state we cannot read is not worth retrying
@@ -120,3 +125,16 @@ NOTIFY_TASK: TaskOptions = {
     "cache_policy": NO_CACHE,
 }
 LOCAL_TASK: TaskOptions = {"retries": 0, "cache_policy": NO_CACHE}
+
+
+_T = TypeVar("_T")
+
+
+def quoted(value: _T) -> _T:
+    """``quote(value)`` for a task argument, typed as the value the task receives.
+
+    Prefect unwraps a quote before the task runs, so the task gets ``value`` itself; quoting only stops Prefect from
+    walking the value's contents (for futures and task inputs), which costs seconds on a large frame. ``quote`` is typed
+    as its wrapper, hence the cast.
+    """
+    return cast("_T", quote(value))

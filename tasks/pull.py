@@ -29,8 +29,10 @@ def plan_pull(
     lookback: timedelta,
     safety_lag: timedelta,
 ) -> PullWindow:
-    """Decide the window (checking the token and reading Wish's clock on the way); an incremental
-    window's :meth:`~wishflow.pull.PullWindow.future_sweep` is the sweep read after it."""
+    """Decide the window (checking the token and reading Wish's clock on the way).
+
+    An incremental window's :meth:`~wishflow.pull.PullWindow.future_sweep` is the sweep read after it.
+    """
     with build_wish_client(wish_block) as client:
         now = client.server_now()
     return plan_window(
@@ -87,6 +89,9 @@ def pull_pages(
 
 @task(name="count-pull-changes", **DB_TASK)
 def count_pull_changes(store: str, warehouse_url: str, run_id: str) -> RunChanges:
-    """How many orders the run added and changed, read from the warehouse (exact across task
-    retries), with the ids of the new ones due soonest (at most ``NEW_IDS_KEPT``)."""
+    """How many orders the run added and changed, read from the warehouse.
+
+    Reading the warehouse keeps the counts exact across task retries. The ids of the new orders due soonest come with
+    them (at most ``NEW_IDS_KEPT``).
+    """
     return run_changes(engine_for(warehouse_url), store, run_id)

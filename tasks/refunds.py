@@ -17,8 +17,11 @@ from wishflow.shipping.refunds import RefundError, RefundResult, request_refund,
 
 @dataclass
 class RefundsSettled:
-    """What one refund task run did: each order's refund (earlier runs' unfinished ones included) and
-    the orders whose refund could not be asked for, with why."""
+    """What one refund task run did.
+
+    Each order's refund (earlier runs' unfinished ones included) and the orders whose refund could not be asked for,
+    with why.
+    """
 
     results: dict[str, RefundResult] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -35,8 +38,10 @@ def refund_orders_task(
     follow_seconds: float,
     run_id: str,
 ) -> RefundsSettled:
-    """Settle refunds earlier runs left unfinished, then ask for each order's refund. An order whose
-    refund cannot be asked for (reason not offered, order busy) is reported, the others go on."""
+    """Settle refunds earlier runs left unfinished, then ask for each order's refund.
+
+    An order whose refund cannot be asked for (reason not offered, order busy) is reported, the others go on.
+    """
     engine = warehouse_engine(warehouse_block)
     settled = RefundsSettled()
     with build_wish_client(wish_block) as client:

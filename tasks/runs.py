@@ -1,7 +1,8 @@
 """Tasks that record a flow run in ``pipeline_runs`` (its start, then its outcome).
 
 They take the ``Warehouse`` block's name (None: the environment's warehouse) and resolve it inside
-the task: the URL may hold a password, so it never crosses the task boundary."""
+the task: the URL may hold a password, so it never crosses the task boundary.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Task: check the ship form's carrier and package and read the policy's run settings, before a ship
-run touches the outbox (one task run per ship run)."""
+"""The task that checks the ship form's carrier and package and reads the policy's run settings.
+
+It runs before a ship run touches the outbox (one task run per ship run), so a wrong choice fails before anything is
+planned.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ from wishflow.shipping.choices import ShipChoices, check_carrier, check_package
 def check_ship_choices(
     wish_block: str | None, policy_block: str | None, carrier: str | None, package: str | None
 ) -> ShipChoices:
-    """The carrier in Wish's spelling (asking Wish which it accepts only when one is chosen), the
-    package, and the policy block's ``workers``, ``max_rate`` and ``lease_seconds``. A wrong choice
-    raises a configuration error listing the accepted values."""
+    """Check the ship form's choices and read the policy's run settings.
+
+    Returns the carrier in Wish's spelling (asking Wish which it accepts only when one is chosen), the package, and the
+    policy block's ``workers``, ``max_rate`` and ``lease_seconds``. A wrong choice raises a configuration error listing
+    the accepted values.
+    """
     block = resolve_shipping_policy(policy_block)
     package = check_package(package, block.policy())
     if carrier and carrier.strip():

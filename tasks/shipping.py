@@ -1,5 +1,7 @@
-"""Tasks of shipping, one action each: plan (one task run per ship run), submit one batch, reconcile
-uncertain rows, follow processing status, modify tracking, change an address.
+"""Tasks of shipping, one action each.
+
+Plan (one task run per ship run), submit one batch, reconcile uncertain rows, follow processing status, modify tracking,
+change an address.
 
 Task runs grow with batches, never with orders. Retrying a task is safe: the outbox's claims and
 read-backs make a second attempt continue where the first stopped instead of sending again. Each task
@@ -25,15 +27,21 @@ from wishflow.shipping.submit import SubmitReport, Submitter, record_orders
 
 
 def _submitter(client: WishApi, warehouse_url: str, workers: int, max_rate: float | None) -> Submitter:
-    """The run's submitter. Its workers' requests wait at the client's one pacer, tightened to the
-    policy's ``max_rate`` and to pace ``workers`` calls ahead of Wish's limit (no second limiter)."""
+    """The run's submitter.
+
+    Its workers' requests wait at the client's one pacer, tightened to the policy's ``max_rate`` and to pace ``workers``
+    calls ahead of Wish's limit (no second limiter).
+    """
     engine = engine_for(warehouse_url)
     return Submitter(client, engine, workers=workers, max_rate=max_rate, on_payloads=record_orders(engine))
 
 
 def _settled(report: SubmitReport, *, raise_fatal: bool = True) -> SubmitReport:
-    """The report a task returns: the exception that stopped the pass raised as the client raised it
-    (its class decides retries), the sent payloads (already recorded) left out of the task result."""
+    """The report a task returns.
+
+    The exception that stopped the pass raised as the client raised it (its class decides retries), the sent payloads
+    (already recorded) left out of the task result.
+    """
     if raise_fatal and report.fatal:
         raise report.fatal[0]
     report.payloads = []
@@ -100,9 +108,11 @@ def follow_shipments(
     workers: int,
     shipment_ids: list[str] | None = None,
 ) -> SubmitReport:
-    """Follow submitted rows (all of the store's, or ``shipment_ids``) until Wish's processing_status is
-    SUCCEEDED or FAILED (or time is up). Following only reads: what it could not read is left for the
-    next run, never a failed run."""
+    """Follow submitted rows (all of the store's, or ``shipment_ids``) until Wish has processed them.
+
+    Rows are followed until Wish's processing_status is SUCCEEDED or FAILED (or time is up). Following only reads: what
+    it could not read is left for the next run, never a failed run.
+    """
     with build_wish_client(wish_block) as client, _submitter(client, warehouse_url, workers, None) as submitter:
         report = submitter.follow(
             store,

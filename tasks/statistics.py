@@ -12,5 +12,6 @@ from wishflow.warehouse.statistics import refresh_statistics
 def refresh_planner_statistics(warehouse_block: str | None, tables: list[str], rows_written: int) -> list[str]:
     """``ANALYZE`` the tables ``rows_written`` rows made stale (PostgreSQL); the tables analyzed.
 
-    Takes the ``Warehouse`` block's name (None: the environment's), resolved here, inside the task."""
+    Takes the ``Warehouse`` block's name (None: the environment's), resolved here, inside the task.
+    """
     return refresh_statistics(warehouse_engine(warehouse_block), tables, rows_written)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from prefect import get_run_logger, task
-from prefect.client.schemas.objects import State
+from prefect.client.schemas.objects import FlowRun, State
 
 from tasks.common import LOCAL_TASK
 
@@ -27,6 +27,7 @@ class StoreOutcome:
 
 
 def store_limit_name(store: str) -> str:
+    """The name of the store's global concurrency limit: one run per store at a time."""
     return f"{STORE_LIMIT_PREFIX}{store}"
 
 
@@ -58,8 +59,10 @@ def run_store(
     timeout_minutes: float,
     cycle: Callable[..., State[Any]] | None = None,
 ) -> StoreOutcome:
-    """Run one store's cycle while holding the store's limit: a run of ``deployment``, else ``cycle``
-    (the ``order_cycle`` flow) as a subflow in this process."""
+    """Run one store's cycle while holding the store's limit.
+
+    A run of ``deployment``, else ``cycle`` (the ``order_cycle`` flow) as a subflow in this process.
+    """
     from prefect.concurrency.sync import concurrency
 
     logger = get_run_logger()
@@ -69,21 +72,26 @@ def run_store(
         if deployment:
             from prefect.deployments import run_deployment
 
-            run = run_deployment(
-                deployment,
-                parameters=child,
-                timeout=timeout_minutes * 60,
-                poll_interval=2,
-                tags=["wishflow", f"store:{store}"],
-                flow_run_name=f"{store}",
-                as_subflow=True,
+            # run_deployment is typed for both sync and async callers; called from sync code it returns the FlowRun.
+            run = cast(
+                "FlowRun",
+                run_deployment(
+                    deployment,
+                    parameters=child,
+                    timeout=timeout_minutes * 60,
+                    poll_interval=2,
+                    tags=["wishflow", f"store:{store}"],
+                    flow_run_name=f"{store}",
+                    as_subflow=True,
+                ),
             )
             state = run.state
             logger.info("store %s: %s run %s ended %s", store, deployment, run.name, state.name if state else None)
             return StoreOutcome(
                 store,
                 str(run.id),
-                state.name if state else "UNKNOWN",
+                # A State's name is Optional in its schema but always set (Prefect fills it from the state's type).
+                cast("str", state.name) if state else "UNKNOWN",
                 bool(state and state.is_completed()),
                 (state.message or "") if state else "",
             )
@@ -91,5 +99,9 @@ def run_store(
             raise ValueError("run_store needs a deployment or the cycle flow to run")
         state = cycle(**child, return_state=True)
         return StoreOutcome(
-            store, str(state.state_details.flow_run_id), state.name, state.is_completed(), state.message or ""
+            store,
+            str(state.state_details.flow_run_id),
+            cast("str", state.name),  # always set: Prefect fills a State's name from its type
+            state.is_completed(),
+            state.message or "",
         )

@@ -1,5 +1,7 @@
-"""Tasks of the tracking poll: plan, refresh changed orders (a chunk of pages per task run), read
-quiet parcels by id (a batch per task run), derive statuses and exceptions, and send one digest.
+"""Tasks of the tracking poll.
+
+Plan, refresh changed orders (a chunk of pages per task run), read quiet parcels by id (a batch per task run), derive
+statuses and exceptions, and send one digest.
 
 Task runs grow with pages and batches, never with orders (DESIGN.md §4.7). Reads are idempotent and
 every write is an idempotent merge, so a retried task simply runs again.

@@ -1,5 +1,8 @@
-"""Shipping: policy (which carrier), packages, batching and combined shipments, labels, and the
-exactly-once outbox that submits tracking numbers to Wish (no Prefect imports here)."""
+"""Shipping: from ready orders to tracking numbers at Wish, each submitted exactly once.
+
+Policy (which carrier), packages, batching and combined shipments, labels, and the exactly-once outbox that submits
+tracking numbers to Wish (no Prefect imports here).
+"""
 
 from wishflow.shipping.batching import (
     COMBINE_WINDOW,

@@ -1,6 +1,7 @@
-"""From ready orders to a shipment plan: decide each order's carrier (policy), combine orders to the
-same recipient into one parcel where Wish allows it, choose the package, and group parcels into
-batches by origin, carrier and service, in deadline order, with a size limit.
+"""From ready orders to a shipment plan.
+
+Decide each order's carrier (policy), combine orders to the same recipient into one parcel where Wish allows it, choose
+the package, and group parcels into batches by origin, carrier and service, in deadline order, with a size limit.
 
 Wish lets several orders share one tracking number only when the recipient name and address match and
 they were released at most 5 days apart. The rule is pairwise, so a combined parcel never spans more
@@ -41,8 +42,11 @@ def can_share_tracking(a: ShipOrder, b: ShipOrder, window: timedelta = COMBINE_W
 
 
 def combine_orders(orders: Sequence[ShipOrder], window: timedelta = COMBINE_WINDOW) -> list[list[ShipOrder]]:
-    """Split orders (already known to ship the same way) into parcels: same recipient, and releases
-    spanning at most ``window`` so that every pair satisfies the rule. Oldest release first."""
+    """Split orders (already known to ship the same way) into parcels.
+
+    Same recipient, and releases spanning at most ``window`` so that every pair satisfies the rule. Oldest release
+    first.
+    """
     by_recipient: dict[tuple[str, ...], list[ShipOrder]] = defaultdict(list)
     alone: list[list[ShipOrder]] = []
     for order in orders:
@@ -87,16 +91,20 @@ class PlannedParcel:
 
     @property
     def deadline(self) -> datetime | None:
+        """Earliest ship-by time among the parcel's orders: the parcel is late when its first order is."""
         known = [o.expected_ship_time for o in self.orders if o.expected_ship_time is not None]
         return min(known) if known else None
 
     @property
     def order_ids(self) -> list[str]:
+        """The parcel's order ids, in the parcel's order (oldest release first)."""
         return [o.order_id for o in self.orders]
 
 
 @dataclass
 class PlannedBatch:
+    """Parcels that leave together: one origin, carrier and service, at most the policy's batch size."""
+
     batch_id: str
     origin_country: str
     carrier: str
@@ -105,25 +113,31 @@ class PlannedBatch:
 
     @property
     def order_count(self) -> int:
+        """Orders in the batch; a combined parcel counts each of its orders."""
         return sum(len(p.orders) for p in self.parcels)
 
     @property
     def earliest_deadline(self) -> datetime | None:
+        """Earliest parcel deadline, by which batches are ordered so the most urgent ships first."""
         known = [p.deadline for p in self.parcels if p.deadline is not None]
         return min(known) if known else None
 
 
 @dataclass
 class ShipmentPlan:
+    """A run's plan: the batches to ship and, per order id, why an order was left out."""
+
     batches: list[PlannedBatch]
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def parcels(self) -> list[PlannedParcel]:
+        """Every planned parcel, batch by batch."""
         return [p for b in self.batches for p in b.parcels]
 
     @property
     def order_count(self) -> int:
+        """Orders in the plan across all batches."""
         return sum(b.order_count for b in self.batches)
 
     def table(self) -> list[dict[str, Any]]:

@@ -42,9 +42,11 @@ def check_package(package: str | None, policy: ShippingPolicy) -> str | None:
 
 
 def check_carrier(carrier: str | None, accepted: Iterable[str]) -> str | None:
-    """Wish's spelling of ``carrier`` (matched case-insensitively) among ``accepted``, None when no
-    carrier is chosen, else :class:`UnknownShipChoice` listing the accepted ones. Whether the carrier
-    suits each order's destination and program is checked later, per order, by the plan."""
+    """Wish's spelling of ``carrier``, matched case-insensitively among ``accepted``.
+
+    None when no carrier is chosen, else :class:`UnknownShipChoice` listing the accepted ones. Whether the carrier
+    suits each order's destination and program is checked later, per order, by the plan.
+    """
     if not carrier or not carrier.strip():
         return None
     names = list(accepted)
@@ -67,9 +69,11 @@ CHOICE_PARAMETERS = ("carrier", "package")
 
 
 def carrier_choices(accepted: Iterable[str], policy: ShippingPolicy) -> list[str]:
-    """Every carrier Wish accepts, the ones the policy ships with first (in Wish's spelling, in the
-    policy's order: default, then rules), the rest alphabetically; the policy's carriers Wish does not
-    accept are left out (a run naming them would fail)."""
+    """Every carrier Wish accepts, the policy's own first, so the run form offers them at the top.
+
+    In Wish's spelling and in the policy's order (default, then rules); the rest alphabetically; the policy's carriers
+    Wish does not accept are left out (a run naming them would fail).
+    """
     names = list(dict.fromkeys(accepted))
     by_lower = {name.lower(): name for name in names}
     policy_carriers = [policy.default.carrier, *(rule.then.carrier for rule in policy.rules)]
@@ -83,12 +87,14 @@ def package_choices(policy: ShippingPolicy) -> list[str]:
 
 
 def schema_with_choices(schema: Mapping[str, Any], choices: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """A copy of a deployment's parameter schema (JSON Schema, as Prefect generates it from the flow's
-    signature) whose named properties are a list of ``choices`` (``enum``), which the Prefect UI's run
-    form shows as a dropdown. An optional property (``str | None``: ``anyOf`` with ``null``, default
-    null) becomes a plain string list without the default: the form then shows the list at once
-    (not a str/None switch), and a form left empty sends nothing, so the flow's default (None) applies.
-    An empty list leaves the property free text."""
+    """A copy of a deployment's parameter schema whose named properties become dropdowns.
+
+    The schema is JSON Schema, as Prefect generates it from the flow's signature; the copy's named properties are a list
+    of ``choices`` (``enum``), which the Prefect UI's run form shows as a dropdown. An optional property (``str |
+    None``: ``anyOf`` with ``null``, default null) becomes a plain string list without the default: the form then shows
+    the list at once (not a str/None switch), and a form left empty sends nothing, so the flow's default (None) applies.
+    An empty list leaves the property free text.
+    """
     out = copy.deepcopy(dict(schema))
     properties = out.get("properties") or {}
     for name, values in choices.items():

@@ -29,6 +29,7 @@ class OrdersNotShipped(RuntimeError):  # noqa: N818 - reads as what happened, li
     """A ship run was given orders it did not ship; ``reasons`` maps each such order to why."""
 
     def __init__(self, store: str, reasons: Mapping[str, str]) -> None:
+        """Keep the reasons per order, and list the first 20 of them in the message."""
         self.store = store
         self.reasons = dict(reasons)
         listed = "; ".join(f"{oid}: {why}" for oid, why in list(self.reasons.items())[:20])
@@ -36,6 +37,7 @@ class OrdersNotShipped(RuntimeError):  # noqa: N818 - reads as what happened, li
         super().__init__(f"{len(self.reasons)} requested order(s) of store {store} not shipped: {listed}{more}")
 
     def __reduce__(self) -> tuple[type[OrdersNotShipped], tuple[str, dict[str, str]]]:
+        """Pickle by the constructor's arguments, so the error survives crossing a process (Prefect results)."""
         return (OrdersNotShipped, (self.store, self.reasons))
 
 
@@ -72,10 +74,12 @@ def run_shipment_ids(engine: Engine, store: str, batch_ids: Sequence[str]) -> li
 
 
 def why_not_shipped(engine: Engine, store: str, order_ids: Sequence[str]) -> dict[str, str]:
-    """For each of ``order_ids``, the reason the order is not (or not newly) shipped, most decisive
-    first: unknown order (or another store's), already shipped, in flight, not approved, waiting for
-    validation, quarantined (with the failed rules), an address change pending. An order with none
-    of these is ready; its reason says to look at the run's failures."""
+    """For each of ``order_ids``, the reason the order is not (or not newly) shipped, most decisive first.
+
+    Unknown order (or another store's), already shipped, in flight, not approved, waiting for validation, quarantined
+    (with the failed rules), an address change pending. An order with none of these is ready; its reason says to look at
+    the run's failures.
+    """
     ids = list(dict.fromkeys(order_ids))
     if not ids:
         return {}

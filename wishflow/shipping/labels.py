@@ -144,8 +144,10 @@ class LabelProvider(Protocol):
     name: str
 
     def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
-        """``parcel_id -> tracking number`` (or :class:`Label`) for each parcel it can serve (missing
-        ones stay unlabelled)."""
+        """``parcel_id -> tracking number`` (or :class:`Label`) for each parcel it can serve.
+
+        Missing parcels stay unlabelled: the caller skips them rather than failing the batch.
+        """
         ...
 
 
@@ -154,8 +156,11 @@ def _label(value: str | Label) -> Label:
 
 
 def _by_order(parcels: Sequence[PlannedParcel], numbers: Mapping[str, str | Label]) -> dict[str, str | Label]:
-    """Pick each parcel's label from an order-id keyed mapping; a combined parcel's orders must agree
-    on the number (and on the cost, when more than one gives it: one label, one cost)."""
+    """Pick each parcel's label from an order-id keyed mapping.
+
+    A combined parcel's orders must agree on the number (and on the cost, when more than one gives it: one label, one
+    cost).
+    """
     out: dict[str, str | Label] = {}
     for parcel in parcels:
         labels = [_label(numbers[o]) for o in parcel.order_ids if o in numbers]
@@ -178,22 +183,27 @@ class ManualLabels:
     name = "manual"
 
     def __init__(self, numbers: Mapping[str, str | Label]) -> None:
+        """Normalise numbers to stripped strings (a :class:`Label` is kept as given)."""
         self._numbers: dict[str, str | Label] = {
             str(k): v if isinstance(v, Label) else str(v).strip() for k, v in numbers.items()
         }
 
     def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
+        """Each parcel's number, looked up by its orders (combined orders must agree on one)."""
         return _by_order(parcels, self._numbers)
 
 
 class TableLabels:
-    """Numbers imported from a CSV (``order_id,tracking_number[,carrier][,cost,currency]``) or any row
-    iterable. ``cost`` is what the label cost (optional; with ``currency``); orders combined in one
-    parcel share their label, so they give the same number and, if any gives one, the same cost."""
+    """Numbers imported from a CSV (``order_id,tracking_number[,carrier][,cost,currency]``) or any row iterable.
+
+    ``cost`` is what the label cost (optional; with ``currency``); orders combined in one parcel share their label, so
+    they give the same number and, if any gives one, the same cost.
+    """
 
     name = "table"
 
     def __init__(self, rows: Sequence[Mapping[str, str]]) -> None:
+        """Check each row (order id and number present, one number per order) and index them by order id."""
         self._numbers: dict[str, str | Label] = {}
         self.carriers: dict[str, str] = {}
         for i, row in enumerate(rows, start=1):
@@ -208,6 +218,7 @@ class TableLabels:
 
     @classmethod
     def from_csv(cls, source: str | Path | io.TextIOBase) -> TableLabels:
+        """Read the rows of a CSV file (a path or an open text stream); a missing file is a configuration error."""
         if isinstance(source, (str, Path)):
             try:
                 with open(source, newline="", encoding="utf-8") as fh:
@@ -220,6 +231,7 @@ class TableLabels:
         return cls(list(csv.DictReader(source)))
 
     def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
+        """Each parcel's number; a row naming another carrier than the parcel's decision is refused."""
         for parcel in parcels:
             for order_id in parcel.order_ids:
                 named = self.carriers.get(order_id)
@@ -232,12 +244,16 @@ class TableLabels:
 
 
 class SandboxLabels:
-    """The sandbox's carrier: ``POST /sandbox/labels`` buys carrier-format numbers (one per parcel),
-    each with its cost (``cost: {amount, currency_code}``)."""
+    """The sandbox's carrier.
+
+    ``POST /sandbox/labels`` buys carrier-format numbers (one per parcel), each with its cost (``cost: {amount,
+    currency_code}``).
+    """
 
     name = "sandbox"
 
     def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        """Talk to the sandbox at ``base_url``; ``transport`` lets tests route to an in-process app."""
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._transport = transport
@@ -251,6 +267,7 @@ class SandboxLabels:
         return cls(root)
 
     def numbers(self, parcels: Sequence[PlannedParcel]) -> Mapping[str, str | Label]:
+        """Buy one label per parcel from the sandbox, carrier by carrier, with its cost."""
         out: dict[str, str | Label] = {}
         by_carrier: dict[str, list[PlannedParcel]] = {}
         for parcel in parcels:
@@ -317,9 +334,11 @@ def assign_numbers(
 
 
 def record_label_costs(engine: Engine, store: str, parcels: Sequence[PlannedParcel]) -> int:
-    """Record each labelled parcel's reported cost on its saved shipment: once per parcel, on the row
-    of its first order (by order_id) that was saved, so summing ``label_cost`` by carrier counts each
-    label once. A row that already has a cost keeps it. Returns the rows updated."""
+    """Record each labelled parcel's reported cost on its saved shipment.
+
+    Once per parcel, on the row of its first order (by order_id) that was saved, so summing ``label_cost`` by carrier
+    counts each label once. A row that already has a cost keeps it. Returns the rows updated.
+    """
     from wishflow.warehouse.shipping_schema import shipments
 
     s = shipments.c

@@ -58,10 +58,12 @@ class ShipOrder:
 
     @property
     def wish_order_type(self) -> str:
+        """Wish's order type, which decides the carriers Wish accepts for the order."""
         return "CONFIRMED_DELIVERY" if self.is_confirmed_delivery else "GENERAL"
 
     @classmethod
     def from_row(cls, row: Any) -> ShipOrder:
+        """Build from a warehouse row (or mapping); the value falls back to price times quantity."""
         m = row._mapping if hasattr(row, "_mapping") else row
         value = m.get("payment_total")
         if value is None and m.get("product_price") is not None:

@@ -1,5 +1,7 @@
-"""The one write path: every write to Wish (mark shipped, modify tracking, change address, refund) goes
-through this state machine, whatever its kind.
+"""The one write path.
+
+Every write to Wish (mark shipped, modify tracking, change address, refund) goes through this state machine, whatever
+its kind.
 
 Wish's writes are asynchronous, have no idempotency key, and their answer may be lost. So each write is
 a row of an outbox table (:class:`~wishflow.shipping.outbox.Ledger`) that goes through the same states:
@@ -64,10 +66,14 @@ class WriteKind(Protocol):
     """What one kind of order write needs from the state machine."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The kind's name, as shown in reports and logs."""
+        ...
 
     @property
-    def ledger(self) -> Ledger: ...
+    def ledger(self) -> Ledger:
+        """The outbox table the kind's rows live in."""
+        ...
 
     def send(self, client: WishApi, row: Any) -> Any:
         """Send the write (the row holds everything it needs). Raises the client's errors."""
@@ -87,27 +93,34 @@ class WriteKind(Protocol):
 
 
 class OrderWriteKind:
-    """A single-order write (address, refund) judged by :func:`judge_order_write`: a subclass says
-    which ``source`` Wish reports for it, whether ours ``landed``, what ``conflict``s, and whether the
-    write is ``still_possible``."""
+    """A single-order write (address, refund) judged by :func:`judge_order_write`.
+
+    A subclass says which ``source`` Wish reports for it, whether ours ``landed``, what ``conflict``s, and whether the
+    write is ``still_possible``.
+    """
 
     name: str = "write"
     source: str = "WRITE"
     ledger: Ledger
 
     def send(self, client: WishApi, row: Any) -> Any:  # pragma: no cover - every kind sends its own
+        """Send the write; every kind sends its own."""
         raise NotImplementedError
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:  # pragma: no cover
+        """Whether the order, as read back, carries this row's write."""
         raise NotImplementedError
 
-    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:
+    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:  # noqa: ARG002 (WriteKind protocol signature)
+        """Why the order, as read back, contradicts this row's write; None (the default) when nothing does."""
         return None
 
     def still_possible(self, row: Any, order: dict[str, Any]) -> bool:  # pragma: no cover
+        """Whether Wish would still accept this write on the order as read back."""
         raise NotImplementedError
 
     def judge(self, row: Any, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool) -> Judgement:
+        """Judge the order as read back with the rules every single-order write shares."""
         return judge_order_write(
             row,
             order,
@@ -120,18 +133,23 @@ class OrderWriteKind:
             following=following,
         )
 
-    def accepted(self, row: Any, response: Any) -> Judgement:
+    def accepted(self, row: Any, response: Any) -> Judgement:  # noqa: ARG002 (WriteKind protocol signature)
+        """Wish accepted the send: SUBMITTED, since the immediate response proves nothing."""
         return Judgement(Verdict.SUBMITTED, "accepted by Wish; outcome judged by read-back")
 
-    def read_first(self, row: Any) -> bool:
+    def read_first(self, row: Any) -> bool:  # noqa: ARG002 (WriteKind protocol signature)
+        """Single-order writes send first; only a read-back after sending proves anything."""
         return False
 
 
 @dataclass
 class Outcome:
-    """What one step did to one row: the transition to apply (None: the claim was lost, or nothing
-    changes), how many sends and reads it took, the orders read, and the exception that stopped it.
-    ``fatal``: the run must stop (not processed for a reason every other call shares, or a bug)."""
+    """What one step did to one row.
+
+    The transition to apply (None: the claim was lost, or nothing changes), how many sends and reads it took, the orders
+    read, and the exception that stopped it. ``fatal``: the run must stop (not processed for a reason every other call
+    shares, or a bug).
+    """
 
     row: Any
     transition: Transition | None = None
@@ -183,9 +201,11 @@ class _RowView:
 
 @dataclass
 class WriteMachine:
-    """Runs writes of one kind. ``clock`` is the one ``sent_at`` and the settle horizon are measured on
-    (tests pass the sandbox's); ``policy`` gives the horizon; ``workers`` threads settle claimed rows
-    at once (their requests all wait at the client's one pacer)."""
+    """Runs writes of one kind.
+
+    ``clock`` is the one ``sent_at`` and the settle horizon are measured on (tests pass the sandbox's); ``policy`` gives
+    the horizon; ``workers`` threads settle claimed rows at once (their requests all wait at the client's one pacer).
+    """
 
     engine: Engine
     client: WishApi
@@ -198,16 +218,19 @@ class WriteMachine:
 
     @property
     def ledger(self) -> Ledger:
+        """The outbox table of the machine's kind."""
         return self.kind.ledger
 
     @property
     def horizon(self) -> timedelta:
+        """How long a send may still land at Wish: the policy's settle time unless overridden."""
         return self.policy.settle if self.settle_horizon is None else self.settle_horizon
 
     def _id(self, row: Any) -> str:
         return self.ledger.row_id(row)
 
     def row(self, row_id: str) -> Any:
+        """The row ``row_id`` as stored now (rows are re-read, never trusted from memory)."""
         return outbox.get_row(self.engine, row_id, ledger=self.ledger)
 
     # -- reading ---------------------------------------------------------------------------------
@@ -252,8 +275,11 @@ class WriteMachine:
     # -- one claimed row -------------------------------------------------------------------------
 
     def step(self, row: Any, token: str) -> Outcome:
-        """Settle one row claimed by ``token``: read back if it was sent, send if nothing of ours can
-        still land, judge. Returns the transition to apply (not applied yet)."""
+        """Settle one row claimed by ``token``.
+
+        Read back if it was sent, send if nothing of ours can still land, judge. Returns the transition to apply (not
+        applied yet).
+        """
         out = Outcome(row)
         must_read = row.sent_at is not None or self.kind.read_first(row)
         for _ in range(MAX_SENDS_PER_RUN):
@@ -300,8 +326,10 @@ class WriteMachine:
         return out
 
     def _not_processed(self, out: Outcome, token: str, exc: WishError, earlier_send: datetime | None) -> Outcome:
-        """Wish did not process this send: back to planned, unless an earlier uncertain send of ours
-        may still land (then parked with that send's time)."""
+        """Wish did not process this send.
+
+        Back to planned, unless an earlier uncertain send of ours may still land (then parked with that send's time).
+        """
         out.error = exc
         out.fatal = not isinstance(exc, WishRateLimited)  # a rate limit is waited out; auth/config are not
         detail = f"not processed: {exc}"
@@ -314,8 +342,10 @@ class WriteMachine:
     def _refused(
         self, out: Outcome, token: str, exc: WishRequestError, earlier_send: datetime | None, now: datetime
     ) -> Outcome:
-        """This send was refused, so only an earlier send of ours could still land: judge the order
-        against that one (none: nothing of ours can be in flight)."""
+        """This send was refused, so only an earlier send of ours could still land.
+
+        Judge the order against that one (none: nothing of ours can be in flight).
+        """
         out.error = exc
         order, n, _error = self.read(out.row.order_id)
         out.reads += n
@@ -331,9 +361,11 @@ class WriteMachine:
         return self._judged(out, token, j)
 
     def follow_step(self, row: Any) -> Outcome:
-        """Read a ``submitted`` row back: landed (confirmed / failed / conflict), proven not landed
-        (back to submitting, released, ``sent_at`` kept: the next step reads back once more and sends
-        the same request again), or not proven yet (no transition)."""
+        """Read a ``submitted`` row back.
+
+        Landed (confirmed / failed / conflict), proven not landed (back to submitting, released, ``sent_at`` kept: the
+        next step reads back once more and sends the same request again), or not proven yet (no transition).
+        """
         out = Outcome(row)
         order, n, error = self.read(row.order_id)
         out.reads += n
@@ -395,8 +427,10 @@ class WriteMachine:
         return result
 
     def submit(self, row_id: str) -> WriteResult:
-        """Claim the row (planned, or abandoned in submitting) and step it. Leaves it submitted,
-        terminal, or parked."""
+        """Claim the row (planned, or abandoned in submitting) and step it.
+
+        Leaves it submitted, terminal, or parked.
+        """
         row = self.row(row_id)
         token = outbox.new_claim_token()
         outbox.LIVE_TOKENS.add(token)
@@ -422,9 +456,11 @@ class WriteMachine:
     def settle(
         self, row_id: str, *, follow_seconds: float = 0.0, poll_interval: float = 1.0, raise_not_processed: bool = True
     ) -> WriteResult:
-        """Submit (or resume) and follow one write: the whole path for one order. A call Wish did not
-        process for a reason every call shares (rate limit, auth, configuration) is raised (unless
-        ``raise_not_processed`` is False), the row kept."""
+        """Submit (or resume) and follow one write.
+
+        The whole path for one order. A call Wish did not process for a reason every call shares (rate limit, auth,
+        configuration) is raised (unless ``raise_not_processed`` is False), the row kept.
+        """
         first = self.submit(row_id)
         then = self.follow(row_id, wait_seconds=follow_seconds, poll_interval=poll_interval)
         then.sent += first.sent
@@ -467,9 +503,11 @@ def judge_order_write(
     now: datetime,
     following: bool,
 ) -> Judgement:
-    """The verdict rules every single-order write shares, given what is kind-specific: whether ours
-    ``landed`` on the order, whether something else ``conflict``s with it (a reason, or None), and
-    whether the write is ``still_possible`` on the order as it is now."""
+    """The verdict rules every single-order write shares, given what is kind-specific.
+
+    Whether ours ``landed`` on the order, whether something else ``conflict``s with it (a reason, or None), and whether
+    the write is ``still_possible`` on the order as it is now.
+    """
     if not order or "state" not in order:
         verdict = Verdict.PENDING if following else Verdict.WAIT
         return Judgement(verdict, "the read-back carries no order state; proves nothing")

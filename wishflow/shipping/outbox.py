@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, insert, select, update
 
@@ -50,6 +50,8 @@ from wishflow.warehouse.shipping_schema import (
 
 
 class State(StrEnum):
+    """The states of an outbox row (see :mod:`wishflow.shipping.order_writes` for the transitions)."""
+
     PLANNED = "planned"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
@@ -114,6 +116,8 @@ def _is_zombie(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class OutboxRow:
+    """One tracking write as stored in ``shipments``: what to send, and where it stands."""
+
     shipment_id: str
     store: str
     order_id: str
@@ -132,6 +136,7 @@ class OutboxRow:
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
+        """Build from a database row, taking exactly the dataclass's fields."""
         m = row._mapping
         return cls(**{k: m[k] for k in cls.__dataclass_fields__})
 
@@ -141,14 +146,18 @@ class OutboxRow:
 
 @dataclass
 class SavedPlan:
+    """What saving a plan did: the batches written, the rows planned, the orders another row already holds."""
+
     batch_ids: list[str]
     planned: int
     already_in_flight: list[str]
 
 
 def save_plan(engine: Engine, store: str, plan: ShipmentPlan, *, run_id: str | None = None) -> SavedPlan:
-    """Write the plan's batches and one ``planned`` row per order, tracking numbers included, in one
-    transaction. An order another run already holds is skipped (the unique ``active_order_id``)."""
+    """Write the plan's batches and one ``planned`` row per order, tracking numbers included, in one transaction.
+
+    An order another run already holds is skipped (the unique ``active_order_id``).
+    """
     now = utcnow()
     batch_rows = []
     rows = []
@@ -280,7 +289,9 @@ def plan_single(
     run_id: str | None = None,
 ) -> OutboxRow | None:
     """One outbox row outside a batch (``modify`` of a shipped order, or a hand-given shipment).
-    Returns None when the order is already held by another row."""
+
+    Returns None when the order is already held by another row.
+    """
     now = utcnow()
     row = _new_row(
         store=store,
@@ -299,7 +310,8 @@ def plan_single(
         inserted = _insert_rows(conn, [row], now)
     if not inserted:
         return None
-    return get_row(engine, row["shipment_id"])
+    # get_row serves every ledger (typed Any); the tracking ledger's rows load as OutboxRow.
+    return cast("OutboxRow | None", get_row(engine, row["shipment_id"]))
 
 
 # -- ledgers ------------------------------------------------------------------------------------
@@ -307,12 +319,14 @@ def plan_single(
 
 @dataclass(frozen=True)
 class Ledger:
-    """One outbox table: every write kind keeps its rows in one (``shipments`` for tracking,
-    ``address_changes``, ``refund_requests``), all with the same state columns (``state``,
-    ``claimed_by``, ``claimed_at``, ``attempts``, ``sent_at``, ``last_error``, ``active_order_id``, ...).
-    The claim, the ``sent_at`` stamp and the guarded transitions below work on any of them; columns a
-    table lacks (``found_tracking_number``, ``submitted_at``, ...) are skipped. ``events``, when set, gets
-    one row per state change; ``load`` turns a selected row into what the kind's judge reads."""
+    """One outbox table.
+
+    Every write kind keeps its rows in one (``shipments`` for tracking, ``address_changes``, ``refund_requests``), all
+    with the same state columns (``state``, ``claimed_by``, ``claimed_at``, ``attempts``, ``sent_at``, ``last_error``,
+    ``active_order_id``, ...). The claim, the ``sent_at`` stamp and the guarded transitions below work on any of them;
+    columns a table lacks (``found_tracking_number``, ``submitted_at``, ...) are skipped. ``events``, when set, gets one
+    row per state change; ``load`` turns a selected row into what the kind's judge reads.
+    """
 
     table: Table
     id_column: str
@@ -321,9 +335,11 @@ class Ledger:
 
     @property
     def id(self) -> Any:
+        """The table's id column, for queries."""
         return self.table.c[self.id_column]
 
     def row_id(self, row: Any) -> str:
+        """The id of a row read from this table."""
         return str(getattr(row, self.id_column))
 
 
@@ -340,9 +356,11 @@ def holder(engine: Engine, ledger: Ledger, store: str, order_id: str) -> Any:
 
 
 def insert_planned(engine: Engine, ledger: Ledger, values: dict[str, Any]) -> str | None:
-    """Write one ``planned`` row (``values`` holds the kind's own columns and ``store``/``order_id``)
-    before anything is sent. None when another row holds the order already (``active_order_id`` is
-    unique per store: two runs never plan the same order twice)."""
+    """Write one ``planned`` row before anything is sent, so every send has a row to be judged by.
+
+    ``values`` holds the kind's own columns and ``store``/``order_id``. None when another row holds the order already
+    (``active_order_id`` is unique per store: two runs never plan the same order twice).
+    """
     now = utcnow()
     row_id = uuid.uuid4().hex
     row = {
@@ -440,9 +458,11 @@ def claim_stale(
     shipment_ids: Sequence[str] | None = None,
     ledger: Ledger = SHIPMENTS,
 ) -> list[Any]:
-    """Take over ``submitting`` rows nobody is working on: released (no claimer), claimed by a dead
-    process on this host, or claimed longer ago than ``lease``. They keep their ``sent_at``: a row
-    that was sent must be read back before it is sent again."""
+    """Take over ``submitting`` rows nobody is working on.
+
+    Released (no claimer), claimed by a dead process on this host, or claimed longer ago than ``lease``. They keep their
+    ``sent_at``: a row that was sent must be read back before it is sent again.
+    """
     now = utcnow()
     t = ledger.table
     cond = and_(t.c.store == store, t.c.state == State.SUBMITTING.value)
@@ -478,8 +498,11 @@ def claim_stale(
 
 
 def claim_where(engine: Engine, ledger: Ledger, cond: Any, token: str, limit: int) -> list[Any]:
-    """Claim up to ``limit`` planned rows matching ``cond`` (oldest first): ``submitting`` under
-    ``token``, ``sent_at`` cleared (a planned row was never sent; a requeued one was not processed)."""
+    """Claim up to ``limit`` planned rows matching ``cond`` (oldest first).
+
+    ``submitting`` under ``token``, ``sent_at`` cleared (a planned row was never sent; a requeued one was not
+    processed).
+    """
     now = utcnow()
     t = ledger.table
     with write_transaction(engine) as conn:
@@ -511,8 +534,10 @@ def claim_where(engine: Engine, ledger: Ledger, cond: Any, token: str, limit: in
 def mark_sending(
     engine: Engine, shipment_id: str, token: str, *, now: datetime | None = None, ledger: Ledger = SHIPMENTS
 ) -> bool:
-    """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row. False: don't send.
-    ``now`` is the machine's clock (the one its settle horizon is measured on)."""
+    """Stamp ``sent_at`` just before the PUT, only if ``token`` still holds the row.
+
+    False: don't send. ``now`` is the machine's clock (the one its settle horizon is measured on).
+    """
     now = now or utcnow()
     t = ledger.table
     with engine.begin() as conn:
@@ -529,10 +554,12 @@ def mark_sending(
 
 @dataclass(frozen=True)
 class Transition:
-    """Move one row to ``to`` (guarded: it must still be in ``from_state`` and, when given, claimed by
-    ``token``). ``release`` clears the claim (a row left in submitting then awaits a read-back);
-    ``clear_sent`` forgets ``sent_at`` (the send was not processed); ``sent_at`` puts an earlier send's
-    time back (a refused resend leaves the earlier, uncertain one to settle)."""
+    """Move one row to ``to``, guarded so that a stale worker cannot overwrite a newer state.
+
+    It must still be in ``from_state`` and, when given, claimed by ``token``. ``release`` clears the claim (a row left
+    in submitting then awaits a read-back); ``clear_sent`` forgets ``sent_at`` (the send was not processed); ``sent_at``
+    puts an earlier send's time back (a refused resend leaves the earlier, uncertain one to settle).
+    """
 
     row_id: str
     to: State
@@ -547,6 +574,7 @@ class Transition:
 
     @property
     def shipment_id(self) -> str:
+        """The row's id under the tracking ledger's name (kept for callers written before other kinds existed)."""
         return self.row_id
 
 
@@ -591,6 +619,8 @@ def apply(engine: Engine, transitions: Sequence[Transition], *, ledger: Ledger =
 
 
 class Verdict(StrEnum):
+    """What a judge decided for a row; each value says what the row does next."""
+
     SEND = "send"  # nothing of ours on the order, and nothing of ours can still land: safe to send
     SUBMITTED = "submitted"  # our number is on the order, processing not finished
     CONFIRMED = "confirmed"  # our number is on the order and Wish says SUCCEEDED
@@ -611,6 +641,8 @@ DEFAULT_SETTLE = timedelta(hours=3)
 
 @dataclass(frozen=True)
 class Judgement:
+    """A judge's verdict with its reason and what the read-back showed."""
+
     verdict: Verdict
     detail: str
     found_tracking_number: str | None = None
@@ -638,8 +670,10 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _failure_reason(order: dict[str, Any]) -> str:
-    """The reason of an asynchronous failure, where the read-back carries one (an assumption: Wish's
-    spec documents only ``processing_status``)."""
+    """The reason of an asynchronous failure, where the read-back carries one.
+
+    This is an assumption: Wish's spec documents only ``processing_status``.
+    """
     for key in ("processing_failed_reason", "processing_failure_reason", "failed_reason"):
         if order.get(key):
             return f": {order[key]}"
@@ -774,8 +808,9 @@ def _not_on_order(row: OutboxRow, s: _Seen, order: dict[str, Any], *, following:
 def judge_readback(
     row: OutboxRow, order: dict[str, Any], *, settle: timedelta = DEFAULT_SETTLE, now: datetime | None = None
 ) -> Judgement:
-    """What to do with a ``submitting`` row whose write may or may not have reached Wish, given the
-    order as read now.
+    """What to do with a ``submitting`` row whose write may or may not have reached Wish.
+
+    The decision is made on the order as read now.
 
     "Not on the order" proves nothing while our last send may still be on its way: a request the
     client gave up on (a timeout, a killed process) can be processed by Wish after the read-back. So a
@@ -807,9 +842,11 @@ def judge_follow(
 
 
 def judge_response(row: OutboxRow, response: Any) -> Judgement:
-    """The immediate response of an accepted write proves only that Wish accepted it: whatever it shows
-    (the new state, the old state, a queued state, an empty body) the row becomes ``submitted`` and its
-    outcome is judged by read-back (:func:`judge_follow`), never by this response."""
+    """The immediate response of an accepted write proves only that Wish accepted it.
+
+    Whatever it shows (the new state, the old state, a queued state, an empty body) the row becomes ``submitted`` and
+    its outcome is judged by read-back (:func:`judge_follow`), never by this response.
+    """
     if not isinstance(response, dict) or not response:
         return Judgement(Verdict.SUBMITTED, "accepted by Wish (empty response); outcome judged by read-back")
     numbers = tracking_numbers(response)
@@ -838,6 +875,7 @@ def rows_in_state(
     limit: int | None = None,
     ledger: Ledger = SHIPMENTS,
 ) -> list[Any]:
+    """The rows of ``store`` in ``state``, oldest first; reconcile and follow work through these."""
     t = ledger.table
     stmt = select(t).where(t.c.store == store, t.c.state == state.value)
     params: dict[str, Any] = {}
@@ -852,8 +890,10 @@ def rows_in_state(
 
 
 def pending_batches(engine: Engine, store: str) -> list[str]:
-    """Batches of ``store`` that still have planned rows (left by a run that died or was rate
-    limited before sending them), earliest deadline first: a later run resumes them."""
+    """Batches of ``store`` that still have planned rows, earliest deadline first.
+
+    Such rows were left by a run that died or was rate limited before sending them; a later run resumes them.
+    """
     from sqlalchemy import func
 
     stmt = (
@@ -868,6 +908,7 @@ def pending_batches(engine: Engine, store: str) -> list[str]:
 
 
 def counts_by_state(engine: Engine, store: str, batch_ids: Sequence[str] | None = None) -> dict[str, int]:
+    """How many rows of ``store`` (optionally of ``batch_ids``) are in each state, for run reports."""
     from sqlalchemy import func
 
     stmt = select(shipments.c.state, func.count()).where(shipments.c.store == store).group_by(shipments.c.state)

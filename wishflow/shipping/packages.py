@@ -1,6 +1,7 @@
-"""Packages: presets (box or envelope with dimensions and tare weight), the SKU table (unit weight,
-dimensions, tags; loaded from CSV) and the parcel derived from them for one order, a multi-quantity
-order or a combined shipment of several orders.
+"""Packages.
+
+Presets (box or envelope with dimensions and tare weight), the SKU table (unit weight, dimensions, tags; loaded from
+CSV) and the parcel derived from them for one order, a multi-quantity order or a combined shipment of several orders.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ class PackageError(ValueError):
 
 
 class NoPackageFits(PackageError):
-    """No package preset holds these items: the order must not be planned (validation should have
-    held it; see the ``parcel_fits_largest_package`` rule)."""
+    """No package preset holds these items.
+
+    The order must not be planned (validation should have held it; see the ``parcel_fits_largest_package`` rule).
+    """
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class PackagePreset:
 
     @property
     def volume_mm3(self) -> int:
+        """Inner volume in cubic millimetres, for the fill check."""
         return self.length_mm * self.width_mm * self.height_mm
 
     def fits(self, items: Sequence[tuple[SkuInfo, int]]) -> bool:
@@ -64,6 +68,7 @@ class PackagePreset:
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> PackagePreset:
+        """Build a preset from a policy's ``presets`` section; a missing or bad field is a policy error."""
         try:
             preset = cls(
                 name=name,
@@ -80,6 +85,7 @@ class PackagePreset:
         return preset
 
     def to_mapping(self) -> dict[str, Any]:
+        """The preset as written in a policy file."""
         return {
             "length_mm": self.length_mm,
             "width_mm": self.width_mm,
@@ -114,6 +120,7 @@ class SkuInfo:
     estimated: bool = False
 
     def dims(self) -> tuple[int, int, int] | None:
+        """The SKU's dimensions, or None unless all three are known (a partial size cannot be packed)."""
         if self.length_mm and self.width_mm and self.height_mm:
             return (self.length_mm, self.width_mm, self.height_mm)
         return None
@@ -142,15 +149,19 @@ class SkuTable:
     """SKU -> :class:`SkuInfo`; unknown SKUs get :data:`DEFAULT_UNIT_WEIGHT_GRAMS`, marked estimated."""
 
     def __init__(self, rows: Iterable[SkuInfo] = ()) -> None:
+        """Index the rows by SKU."""
         self._rows = {r.sku: r for r in rows}
 
     def __len__(self) -> int:
+        """Number of SKUs known."""
         return len(self._rows)
 
     def __iter__(self) -> Any:
+        """The known SKUs."""
         return iter(self._rows.values())
 
     def get(self, sku: str | None) -> SkuInfo:
+        """The SKU's row, or an estimated default weight for an unknown SKU so planning still proceeds."""
         if sku is not None and sku in self._rows:
             return self._rows[sku]
         return SkuInfo(sku or "", DEFAULT_UNIT_WEIGHT_GRAMS, estimated=True)
@@ -220,6 +231,7 @@ class SkuTable:
 
     @classmethod
     def load(cls, engine: Engine, store: str) -> SkuTable:
+        """The SKU table of ``store`` from the warehouse."""
         from wishflow.warehouse.shipping_schema import shipping_skus as t
 
         with engine.connect() as conn:
@@ -247,6 +259,7 @@ class Parcel:
 
 
 def items_weight(items: Sequence[tuple[SkuInfo, int]]) -> int:
+    """Total weight in grams of the items; a quantity below one counts as one."""
     return sum(sku.weight_grams * max(qty, 1) for sku, qty in items)
 
 
@@ -257,11 +270,13 @@ def choose_parcel(
     *,
     preferred_must_fit: bool = True,
 ) -> Parcel:
-    """The parcel for these items: ``preferred`` if named (it must exist), else the smallest preset by
-    volume that fits. When no preset fits, :class:`NoPackageFits` is raised: planning a parcel into a
-    box it does not fit (a million units in a large box) would ship nonsense. A ``preferred`` package
-    (a policy rule's) must fit too, unless ``preferred_must_fit`` is False: an operator's explicit
-    ``--package`` is obeyed as given."""
+    """The parcel for these items.
+
+    ``preferred`` if named (it must exist), else the smallest preset by volume that fits. When no preset fits,
+    :class:`NoPackageFits` is raised: planning a parcel into a box it does not fit (a million units in a large box)
+    would ship nonsense. A ``preferred`` package (a policy rule's) must fit too, unless ``preferred_must_fit`` is False:
+    an operator's explicit ``--package`` is obeyed as given.
+    """
     estimated = any(sku.estimated for sku, _ in items)
     weight = items_weight(items)
     if preferred:
@@ -281,8 +296,10 @@ def choose_parcel(
 
 
 def needs(items: Sequence[tuple[SkuInfo, int]]) -> str:
-    """What the items need, as the quarantine shows it: units, weight, the largest item's sides and
-    the items' volume (a SKU without dimensions counts by weight only)."""
+    """What the items need, as the quarantine shows it.
+
+    Units, weight, the largest item's sides and the items' volume (a SKU without dimensions counts by weight only).
+    """
     units = sum(max(q, 1) for _, q in items)
     sized = [(sorted(d, reverse=True), max(q, 1)) for sku, q in items if (d := sku.dims()) is not None]
     text = f"{units} unit(s) weighing {items_weight(items)} g"

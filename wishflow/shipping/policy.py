@@ -80,8 +80,10 @@ REGIONS: dict[str, frozenset[str]] = {
 
 
 class PolicyError(ConfigError, ValueError):
-    """A policy that cannot be loaded, or that would submit something Wish will not accept (a
-    configuration mistake: shown as one line, never retried)."""
+    """A policy that cannot be loaded, or that would submit something Wish will not accept.
+
+    A configuration mistake: shown as one line, never retried.
+    """
 
     hint = "fix the shipping policy (check it with `wishflow ship check-policy FILE.yaml` and `wishflow doctor`)"
 
@@ -124,6 +126,7 @@ class Criteria:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str) -> Criteria:
+        """Build criteria from a rule's ``when`` section; unknown keys are refused, so a typo never matches all."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -156,6 +159,7 @@ class Criteria:
         return criteria
 
     def to_mapping(self) -> dict[str, Any]:
+        """The criteria as written in a policy file (unset ones left out)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -171,6 +175,7 @@ class Criteria:
     def matches(
         self, order: ShipOrder, weight_grams: int, tags: frozenset[str], regions: Mapping[str, frozenset[str]]
     ) -> bool:
+        """Whether the order, with its parcel weight and tags, meets every criterion set."""
         country = order.country_code
         if self.countries and country not in self.countries:
             return False
@@ -207,6 +212,7 @@ class Outcome:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str) -> Outcome:
+        """Build an outcome from a rule's ``then`` section; unknown keys are refused."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -223,11 +229,14 @@ class Outcome:
         )
 
     def to_mapping(self) -> dict[str, Any]:
+        """The outcome as written in a policy file (unset fields left out)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A named rule: when the criteria match, ship as the outcome says."""
+
     name: str
     when: Criteria
     then: Outcome
@@ -267,6 +276,7 @@ class ShippingPolicy:
             raise PolicyError(str(exc)) from None
 
     def __post_init__(self) -> None:
+        """Check the policy at load time: valid bounds, a complete default, unique rule names, known presets."""
         self.bounds  # noqa: B018 - fail at load time on a bad bounds section
         if not self.default.carrier or not self.default.origin_country:
             raise PolicyError("the default must name a carrier and an origin_country")
@@ -286,6 +296,7 @@ class ShippingPolicy:
             raise PolicyError("max_batch_size must be at least 1")
 
     def resolve(self, order: ShipOrder, weight_grams: int, tags: frozenset[str] = frozenset()) -> Decision:
+        """The first matching rule's decision for the order, else the default's."""
         for rule in self.rules:
             if rule.when.matches(order, weight_grams, tags, self.regions):
                 return self._decide(rule.then, rule.name)
@@ -302,12 +313,14 @@ class ShippingPolicy:
         )
 
     def carriers(self) -> set[str]:
+        """Every carrier the policy may choose."""
         return {c for c in [self.default.carrier, *(r.then.carrier for r in self.rules)] if c}
 
     # -- (de)serialisation ----------------------------------------------------------------------
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ShippingPolicy:
+        """Build and check a policy from its YAML mapping; every mistake is a :class:`PolicyError`."""
         if not isinstance(data, Mapping):
             raise PolicyError("a shipping policy must be a mapping")
         known = {"default", "rules", "presets", "regions", "combine", "max_batch_size", "bounds"}
@@ -361,6 +374,7 @@ class ShippingPolicy:
         return cls.from_mapping(data or {})
 
     def to_mapping(self) -> dict[str, Any]:
+        """The policy as written in a policy file (built-in presets left out)."""
         return {
             "default": self.default.to_mapping(),
             "rules": [{"name": r.name, "when": r.when.to_mapping(), "then": r.then.to_mapping()} for r in self.rules],
@@ -372,7 +386,9 @@ class ShippingPolicy:
         }
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_mapping(), sort_keys=False)
+        """The policy as YAML, in the file's key order."""
+        # safe_dump is typed Any (it writes to a stream when given one); with no stream it returns the str.
+        return str(yaml.safe_dump(self.to_mapping(), sort_keys=False))
 
 
 def _bounds_mapping(value: Any) -> dict[str, Any]:
@@ -395,6 +411,7 @@ class CarrierCheck:
     """
 
     def __init__(self, fetch: Callable[[str, str | None], Sequence[str]]) -> None:
+        """``fetch(order_type, dest_country)`` asks Wish for the accepted carriers; answers are cached."""
         self._fetch = fetch
         self._cache: dict[tuple[str, str | None], dict[str, str]] = {}
 
@@ -417,11 +434,14 @@ class CarrierCheck:
 
     @property
     def lookups(self) -> int:
+        """How many distinct questions were asked of Wish (the cache's size)."""
         return len(self._cache)
 
 
 @dataclass(frozen=True)
 class CarrierProblem:
+    """A rule whose carrier Wish does not accept for some orders' destination and program."""
+
     rule: str
     carrier: str
     country_code: str
@@ -429,6 +449,7 @@ class CarrierProblem:
     order_ids: tuple[str, ...]
 
     def describe(self) -> str:
+        """One line for the error message, with up to five of the order ids."""
         shown = ", ".join(self.order_ids[:5]) + (" ..." if len(self.order_ids) > 5 else "")
         return (
             f"rule {self.rule!r} names carrier {self.carrier!r}, which Wish does not accept for "
@@ -440,6 +461,7 @@ class CarrierNotAccepted(PolicyError):
     """Raised before anything is submitted when a decision names a carrier Wish will not accept."""
 
     def __init__(self, problems: Iterable[CarrierProblem]) -> None:
+        """Keep the problems and describe them all in the message."""
         self.problems = list(problems)
         super().__init__(
             "shipping policy names carriers Wish does not accept; nothing was submitted: "

@@ -1,5 +1,7 @@
-"""Which orders shipping may take: approved, valid (never quarantined or pending validation), not shipped,
-and not already in the shipping outbox or in the middle of an address change.
+"""Which orders shipping may take.
+
+Approved, valid (never quarantined or pending validation), not shipped, and not already in the shipping outbox or in the
+middle of an address change.
 
 Validation owns the first part (``v_unprocessed_orders``, migration 0002, the same predicate as
 :func:`wishflow.validation.ready_to_ship_order_ids`); this module adds the outbox's own guard, so an

@@ -27,6 +27,8 @@ class RefundError(RuntimeError):
 
 @dataclass(frozen=True)
 class RefundResult:
+    """How one refund ended: the row's state and why."""
+
     order_id: str
     state: str
     detail: str
@@ -43,28 +45,33 @@ class RefundKind(OrderWriteKind):
 
     Ours landed when the order is REFUNDED by the merchant with our reason; REFUNDED any other way
     (Wish's auto-refund, another reason) is a conflict a person looks at; a refund is possible while
-    the order is APPROVED or SHIPPED."""
+    the order is APPROVED or SHIPPED.
+    """
 
     name = "refund"
     source = "REFUND"
     ledger = outbox.REFUND_REQUESTS
 
     def send(self, client: WishApi, row: Any) -> Any:
+        """Ask Wish to refund the order with the row's reason and note."""
         return client.refund_order(row.order_id, row.reason, row.note)
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:
+        """Refunded, with our reason, by the merchant (or with no source given)."""
         return order.get("state") == "REFUNDED" and any(
             r.get("refund_reason") == row.reason and r.get("refund_source") in (None, "MERCHANT")
             for r in _refunds(order)
         )
 
-    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:
+    def conflict(self, row: Any, order: dict[str, Any]) -> str | None:  # noqa: ARG002 (WriteKind protocol signature)
+        """A refund other than ours already on the order: we do not refund again."""
         if order.get("state") != "REFUNDED":
             return None
         how = ", ".join(f"{r.get('refund_reason')} by {r.get('refund_source')}" for r in _refunds(order)) or "unknown"
         return f"the order was refunded otherwise ({how}); not refunded again"
 
-    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:
+    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:  # noqa: ARG002 (WriteKind protocol signature)
+        """Wish refunds approved and shipped orders only."""
         return order.get("state") in ("APPROVED", "SHIPPED")
 
 
@@ -81,8 +88,10 @@ def plan_refund(
     note: str | None = None,
     run_id: str | None = None,
 ) -> str:
-    """Write the refund down (``planned``) before anything is sent, or find the one in flight with the
-    same reason. The reason must be among the order's ``refund_reasons`` now."""
+    """Write the refund down (``planned``) before anything is sent, or find the one in flight with the same reason.
+
+    The reason must be among the order's ``refund_reasons`` now.
+    """
     current = outbox.holder(engine, outbox.REFUND_REQUESTS, store, order_id)
     held = outbox.holder(engine, outbox.SHIPMENTS, store, order_id)
     with engine.connect() as conn:
@@ -127,9 +136,11 @@ def request_refund(
     run_id: str | None = None,
     machine: WriteMachine | None = None,
 ) -> RefundResult:
-    """Refund one order with ``reason``, exactly once: plan it, then the one write path. Rerunning
-    with the same reason resumes the earlier request (it is never sent again unless a read-back after
-    the settle horizon proves it did not land). A rate limit or configuration error is raised."""
+    """Refund one order with ``reason``, exactly once.
+
+    Plan it, then the one write path. Rerunning with the same reason resumes the earlier request (it is never sent again
+    unless a read-back after the settle horizon proves it did not land). A rate limit or configuration error is raised.
+    """
     request_id = plan_refund(engine, client, store, order_id, reason, note=note, run_id=run_id)
     machine = machine or WriteMachine(engine, client, REFUND)
     result = machine.settle(request_id, follow_seconds=follow_seconds, poll_interval=poll_interval)

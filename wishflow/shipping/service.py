@@ -41,6 +41,8 @@ class ShippingError(RuntimeError):
 
 @dataclass
 class PlanResult:
+    """What planning did: the plan, the batches saved, the rows planned, the orders not ready and why."""
+
     plan: ShipmentPlan
     batch_ids: list[str] = field(default_factory=list)
     planned: int = 0
@@ -52,6 +54,7 @@ class PlanResult:
     held: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON for the CLI and run artifacts."""
         return {
             "batch_ids": self.batch_ids,
             "planned": self.planned,
@@ -72,7 +75,8 @@ class ShipRequest:
     """What a ship run asks for (the ship form): which orders, overrides, and whether to send.
 
     Empty ``order_ids``: every ready order. ``tracking_numbers`` (order id -> number) ships those
-    orders singly with numbers the merchant already has."""
+    orders singly with numbers the merchant already has.
+    """
 
     order_ids: tuple[str, ...] = ()
     carrier: str | None = None
@@ -99,8 +103,9 @@ def plan_and_save(
     max_batch_size: int | None = None,
     run_id: str | None = None,
 ) -> PlanResult:
-    """Plan the ready orders (all, or ``order_ids``) and, unless ``dry_run``, label them and save the
-    plan to the outbox. A full run (no ``order_ids``) also returns the batches earlier runs left
+    """Plan the ready orders (all, or ``order_ids``) and, unless ``dry_run``, label and save them.
+
+    The plan goes to the outbox. A full run (no ``order_ids``) also returns the batches earlier runs left
     planned, so they are resumed. With ``tracking_numbers`` (order id -> number) the orders ship singly with
     those numbers. Raises :class:`~wishflow.shipping.policy.CarrierNotAccepted` before anything is
     saved when a decision names a carrier Wish does not accept (the orders stay ready).
@@ -160,6 +165,8 @@ def plan_and_save(
 
 @dataclass
 class SingleResult:
+    """How one single-order shipment ended."""
+
     order_id: str
     state: str
     detail: str
@@ -284,25 +291,30 @@ class AddressKind(OrderWriteKind):
 
     Ours landed when the order's shipping detail matches the address we sent; an address that is
     neither ours nor the one read before the change is a conflict; the change is possible only while
-    the order is APPROVED without tracking."""
+    the order is APPROVED without tracking.
+    """
 
     name = "address"
     source = "MODIFY_SHIPPING"
     ledger = outbox.ADDRESS_CHANGES
 
     def send(self, client: WishApi, row: Any) -> Any:
+        """Ask Wish to change the order's shipping address to the row's."""
         return client.modify_address(row.order_id, dict(row.address))
 
     def landed(self, row: Any, order: dict[str, Any]) -> bool:
+        """The order's address is ours, field by field, ignoring case and spacing."""
         return _address_matches(dict(row.address), _shipping_detail(order))
 
     def conflict(self, row: Any, order: dict[str, Any]) -> str | None:
+        """The order has an address that is neither the one we replace nor ours: someone else changed it."""
         previous = row.previous_address
         if previous and not _address_matches(previous, _shipping_detail(order)):
             return "the order has an address that is neither the old one nor ours"
         return None
 
-    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:
+    def still_possible(self, row: Any, order: dict[str, Any]) -> bool:  # noqa: ARG002 (WriteKind protocol signature)
+        """Wish changes the address of an approved order not yet shipped only."""
         return order.get("state") == "APPROVED" and not outbox.tracking_numbers(order)
 
 
@@ -313,7 +325,9 @@ def plan_address_change(
     engine: Engine, client: WishApi, store: str, order_id: str, address: Mapping[str, Any], *, run_id: str | None = None
 ) -> tuple[str | None, SingleResult | None]:
     """Write the change down (``planned``) before anything is sent, or find the one already in flight.
-    Returns (change id, None), or (None, result) when there is nothing to send."""
+
+    Returns (change id, None), or (None, result) when there is nothing to send.
+    """
     unknown = set(address) - set(ADDRESS_FIELDS)
     if unknown:
         raise ShippingError(f"unknown address fields {sorted(unknown)} (known: {list(ADDRESS_FIELDS)})")

@@ -72,6 +72,7 @@ def other_writes(engine: Engine, store: str) -> dict[str, dict[str, int]]:
 
 
 def pending_count(engine: Engine, store: str) -> int:
+    """Rows of ``store`` sent to Wish but not yet settled (a pending state with ``sent_at`` stamped)."""
     with engine.connect() as conn:
         return int(
             conn.execute(

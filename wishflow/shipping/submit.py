@@ -1,5 +1,6 @@
-"""Tracking writes (mark shipped, modify tracking) as a kind of the one write path, and the batched
-entry points a ship run uses: claim a batch's rows, settle them with the machine's workers, reconcile
+"""Tracking writes (mark shipped, modify tracking) as a kind of the one write path.
+
+Also the batched entry points a ship run uses: claim a batch's rows, settle them with the machine's workers, reconcile
 abandoned rows, follow submitted ones.
 
 The state machine, its send/settle/read-back/judge loop and its transitions are
@@ -38,12 +39,14 @@ class TrackingKind:
 
     Judged by :func:`~wishflow.shipping.outbox.judge_readback` (a claimed row) and
     :func:`~wishflow.shipping.outbox.judge_follow` (a submitted one); a modify reads the order back
-    before its first send (what it replaces must still be there)."""
+    before its first send (what it replaces must still be there).
+    """
 
     name: str = "tracking"
     ledger: Ledger = outbox.SHIPMENTS
 
     def send(self, client: WishApi, row: OutboxRow) -> Any:
+        """Mark the order shipped (or modify its tracking) with the row's number and carrier."""
         return client.ship_order(
             row.order_id,
             tracking_number=row.tracking_number,
@@ -55,13 +58,16 @@ class TrackingKind:
     def judge(
         self, row: OutboxRow, order: dict[str, Any], *, settle: timedelta, now: datetime, following: bool
     ) -> Judgement:
+        """Judge the read-back with the tracking judges: following a submitted row, or settling a sent one."""
         judge = outbox.judge_follow if following else outbox.judge_readback
         return judge(row, order, settle=settle, now=now)
 
     def accepted(self, row: OutboxRow, response: Any) -> Judgement:
+        """Judge Wish's immediate answer (which proves acceptance only)."""
         return outbox.judge_response(row, response)
 
     def read_first(self, row: OutboxRow) -> bool:
+        """A modify reads the order first: it must see the number it replaces."""
         return row.kind == "modify"
 
 
@@ -90,6 +96,7 @@ class SubmitReport:
     _COUNTS = ("sent", "submitted", "confirmed", "failed", "conflict", "pending", "requeued", "lost_claims", "reads")
 
     def add(self, other: SubmitReport) -> None:
+        """Add another report's counts, failures and conflicts to this one."""
         for name in (*self._COUNTS, "rate_limited"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures.update(other.failures)
@@ -98,9 +105,11 @@ class SubmitReport:
         self.fatal.extend(other.fatal)
 
     def counts(self) -> dict[str, int]:
+        """The report's counters by name."""
         return {name: getattr(self, name) for name in self._COUNTS}
 
     def tally(self, outcomes: Iterable[Outcome]) -> None:
+        """Count what each worker's outcome did."""
         for o in outcomes:
             self.sent += o.sent
             self.reads += o.reads
@@ -131,8 +140,11 @@ class SubmitReport:
 
 
 class Submitter:
-    """Batched tracking writes on the one write path. One instance per run (it holds the claim token).
-    ``max_rate`` (requests per second, None: no fixed ceiling) tightens the client's pacer."""
+    """Batched tracking writes on the one write path.
+
+    One instance per run (it holds the claim token). ``max_rate`` (requests per second, None: no fixed ceiling) tightens
+    the client's pacer.
+    """
 
     def __init__(
         self,
@@ -149,6 +161,7 @@ class Submitter:
         clock: Callable[[], datetime] | None = None,
         max_rate: float | None = None,
     ) -> None:
+        """Bind the client and engine; ``max_rate`` tightens the client's pacer for this run."""
         self.client = client
         self.engine = engine
         self.workers = max(1, workers)
@@ -189,9 +202,11 @@ class Submitter:
         outbox.LIVE_TOKENS.discard(self.token)
 
     def __enter__(self) -> Submitter:
+        """Use the submitter in a ``with`` block so its workers are always shut down."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Shut the workers down."""
         self.close()
 
     # -- entry points ---------------------------------------------------------------------------
@@ -265,10 +280,12 @@ class Submitter:
         return report
 
     def _read_back_settled(self) -> SubmitReport:
-        """Settle the rows parked because a send of theirs may still land at Wish: wait until the
-        latest of them has settled (at most ``in_run_wait``), then step them again: ours on the order
-        -> submitted, still absent -> sent again (which may park them once more, up to
-        ``MAX_SENDS_PER_RUN`` rounds). What is left stays parked for the next run's reconcile."""
+        """Settle the rows parked because a send of theirs may still land at Wish.
+
+        Wait until the latest of them has settled (at most ``in_run_wait``), then step them again: ours on the order ->
+        submitted, still absent -> sent again (which may park them once more, up to ``MAX_SENDS_PER_RUN`` rounds). What
+        is left stays parked for the next run's reconcile.
+        """
         report = SubmitReport()
         for _ in range(MAX_SENDS_PER_RUN):
             if not self._settling:
@@ -301,8 +318,10 @@ class Submitter:
         return self._published(report, rows[0].store)
 
     def _published(self, report: SubmitReport, store: str) -> SubmitReport:
-        """Hand the orders read back to ``on_payloads`` (the warehouse re-records them); the report
-        keeps the counts."""
+        """Hand the orders read back to ``on_payloads`` (the warehouse re-records them).
+
+        The report keeps the counts.
+        """
         if self.on_payloads is not None and report.payloads:
             try:
                 self.on_payloads(store, report.payloads)

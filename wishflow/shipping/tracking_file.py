@@ -1,5 +1,6 @@
-"""Tracking numbers bought elsewhere, for a batch of orders: a CSV file with the header
-``order_id,carrier,tracking_number`` (``wishflow ship run --tracking-file FILE.csv``).
+"""Tracking numbers bought elsewhere, for a batch of orders.
+
+A CSV file with the header ``order_id,carrier,tracking_number`` (``wishflow ship run --tracking-file FILE.csv``).
 
 This is how a merchant with a live account ships a batch when labels are bought outside Wishflow
 (a carrier's website, a label service, a warehouse's system). Every row is checked on its own: a bad
@@ -23,6 +24,8 @@ COLUMNS = ("order_id", "carrier", "tracking_number")
 
 @dataclass(frozen=True)
 class TrackingRow:
+    """One row of a tracking file, checked."""
+
     line: int  # the line in the file (the header is line 1)
     order_id: str
     carrier: str
@@ -31,11 +34,14 @@ class TrackingRow:
 
 @dataclass(frozen=True)
 class RowProblem:
+    """A row that will not ship, with its line so the merchant can fix the file."""
+
     line: int
     order_id: str
     reason: str
 
     def describe(self) -> str:
+        """The problem as one line for the report."""
         return f"line {self.line} (order {self.order_id or '?'}): {self.reason}"
 
 
@@ -54,6 +60,7 @@ class TrackingFile:
         return out
 
     def line_of(self, order_id: str) -> int:
+        """The file line of ``order_id``'s row (0 when absent)."""
         return next((r.line for r in self.rows if r.order_id == order_id), 0)
 
 
@@ -101,8 +108,11 @@ def parse_tracking_rows(lines: list[dict[str, str | None]], *, first_line: int =
 
 
 def read_tracking_file(path: str | Path) -> TrackingFile:
-    """Read and check a tracking file. A missing file or header is a :class:`ConfigError` (nothing
-    in the file can be trusted); bad rows are returned in :attr:`TrackingFile.problems`."""
+    """Read and check a tracking file.
+
+    A missing file or header is a :class:`ConfigError` (nothing in the file can be trusted); bad rows are returned in
+    :attr:`TrackingFile.problems`.
+    """
     hint = "give a CSV file with the header order_id,carrier,tracking_number (see docs/going-live.md)"
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:

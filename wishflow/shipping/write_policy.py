@@ -30,17 +30,22 @@ DEFAULT_OVERDUE = timedelta(hours=12)
 
 
 class WritePolicyError(WishConfigError, ValueError):
-    """A write-policy setting that is not a non-negative number of seconds: a configuration mistake
-    (no retry; one ``error:`` line at the command line)."""
+    """A write-policy setting that is not a non-negative number of seconds.
+
+    A configuration mistake (no retry; one ``error:`` line at the command line).
+    """
 
 
 @dataclass(frozen=True)
 class WritePolicy:
+    """How long a send may still land at Wish (settle) and when a submitted write is overdue."""
+
     settle: timedelta = DEFAULT_SETTLE
     overdue: timedelta = DEFAULT_OVERDUE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WritePolicy:
+        """The policy from the environment (or ``environ``), defaults for unset variables."""
         env = os.environ if environ is None else environ
         return cls(
             settle=_seconds(env, SETTLE_ENV, DEFAULT_SETTLE),
