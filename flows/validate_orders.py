@@ -95,8 +95,8 @@ def validate_orders(
         views = read_order_views(warehouse_block, store, risk_hours)
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False
-        if notify_block and views.at_risk:
-            digest = deadline_risk_digest(store, views.at_risk, risk_hours)
+        if notify_block and views.due_soon:
+            digest = deadline_risk_digest(store, views.due_soon, risk_hours)
             notified = send_notification(notify_block, digest.title, digest.body)
         details = {
             **totals,

@@ -14,6 +14,7 @@ from wishflow.validation.pipeline import validate_pending
 from wishflow.validation.queries import (
     is_ready_to_ship,
     orders_at_risk,
+    orders_due_within,
     quarantined_orders,
     ready_to_ship_order_ids,
     unprocessed_orders,
@@ -29,6 +30,7 @@ __all__ = [
     "is_ready_to_ship",
     "iter_pending_batches",
     "orders_at_risk",
+    "orders_due_within",
     "prepare_frame",
     "quarantined_orders",
     "read_pending_batch",

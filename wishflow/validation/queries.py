@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Engine, Float, Integer, String, bindparam, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from wishflow.warehouse.types import UTCDateTime
-from wishflow.warehouse.validation_views import AT_RISK_CONDITION, AT_RISK_HOURS_DEFAULT
+from wishflow.warehouse.validation_views import AT_RISK_CONDITION, AT_RISK_HOURS_DEFAULT, DUE_WITHIN_CONDITION
 
 _TYPES: dict[str, Any] = {
     "released_at": UTCDateTime(),
@@ -86,6 +86,20 @@ def orders_at_risk(
     with their hours left), so no order is counted in both. ``v_orders_at_risk`` is this with 24 hours
     (the one definition: ``AT_RISK_CONDITION``).
     """
+    return _due_within(engine, store, hours, AT_RISK_CONDITION, limit)
+
+
+def orders_due_within(engine: Engine, store: str, hours: float, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every open order of ``store`` under ``hours`` left before its ship-by deadline, quarantined ones too.
+
+    The deadline warning sent to the merchant lists these: a quarantined order about to miss its deadline
+    is what most needs a person (its ``validation_status`` says it is held). The queue counts stay
+    :func:`orders_at_risk` and :func:`quarantined_orders`, which never count an order twice.
+    """
+    return _due_within(engine, store, hours, DUE_WITHIN_CONDITION, limit)
+
+
+def _due_within(engine: Engine, store: str, hours: float, condition: str, limit: int | None) -> list[dict[str, Any]]:
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
     # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
     # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
@@ -93,7 +107,7 @@ def orders_at_risk(
     sql = (
         f"SELECT {_ORDER_COLUMNS}, validation_status FROM v_open_orders "
         "WHERE store = :store AND expected_ship_time < :deadline_bound AND "
-        + AT_RISK_CONDITION.format(hours=":hours")
+        + condition.format(hours=":hours")
         + f" ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
     bound = datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
@@ -195,6 +209,8 @@ class OrderViews:
     quarantined: list[dict[str, Any]]
     unprocessed: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
+    #: every open order due within the horizon, quarantined ones too: the deadline warning's list
+    due_soon: list[dict[str, Any]]
 
 
 def order_views(engine: Engine, store: str, risk_hours: float, *, limit: int) -> OrderViews:
@@ -203,4 +219,5 @@ def order_views(engine: Engine, store: str, risk_hours: float, *, limit: int) ->
         quarantined=quarantined_orders(engine, store, limit=limit),
         unprocessed=unprocessed_orders(engine, store, limit=limit),
         at_risk=orders_at_risk(engine, store, risk_hours),
+        due_soon=orders_due_within(engine, store, risk_hours),
     )

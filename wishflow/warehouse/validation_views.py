@@ -269,6 +269,8 @@ def open_orders_statements_0007(dialect: str) -> list[str]:
 
 #: SQL over ``v_open_orders``: the order is at risk within ``{hours}`` hours (the one definition).
 AT_RISK_CONDITION = "validation_status <> 'quarantined' AND expected_ship_time IS NOT NULL AND hours_left < {hours}"
+#: SQL over ``v_open_orders``: due within ``{hours}`` hours whatever the verdict (the deadline warning's list).
+DUE_WITHIN_CONDITION = "expected_ship_time IS NOT NULL AND hours_left < {hours}"
 
 
 _AT_RISK_VIEW = """
