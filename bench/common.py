@@ -62,28 +62,8 @@ def sandbox_process(orders: int = 0, seed: int = 11, rate_limit: int | None = No
     cmd += ["--orders", str(orders)]
     if rate_limit:
         cmd += ["--rate-limit", str(rate_limit)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    token = api = None
-    assert proc.stdout is not None
-    deadline = time.time() + 600
-    while time.time() < deadline and (token is None or api is None):
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the sandbox exited before it was ready")
-        if m := re.match(r"api: (\S+)", line):
-            api = m.group(1)
-        if m := re.match(r"access token: (\S+)", line):
-            token = m.group(1)
-    assert api
-    assert token
-    try:
-        yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with _served(cmd, "the sandbox") as running:
+        yield running
 
 
 @contextmanager
@@ -94,18 +74,31 @@ def prerendered_process(orders: int, seed: int = 11) -> Iterator[RunningSandboxP
     :mod:`bench.prerendered`); it has no admin API.
     """
     cmd = [sys.executable, "-m", "bench.prerendered", "--orders", str(orders), "--seed", str(seed)]
+    with _served(cmd, "the pre-rendered server") as running:
+        yield running
+
+
+@contextmanager
+def _served(cmd: list[str], what: str) -> Iterator[RunningSandboxProcess]:
+    """Start a server that prints ``api: URL`` and ``access token: T`` when ready; stop it afterwards.
+
+    Both the sandbox and the pre-rendered server announce themselves that way, so one loop reads both.
+    """
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     token = api = None
     assert proc.stdout is not None
-    while token is None or api is None:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the pre-rendered server exited before it was ready")
-        if m := re.match(r"api: (\S+)", line):
-            api = m.group(1)
-        if m := re.match(r"access token: (\S+)", line):
-            token = m.group(1)
+    deadline = time.time() + 600
     try:
+        while time.time() < deadline and (token is None or api is None):
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{what} exited before it was ready")
+            if m := re.match(r"api: (\S+)", line):
+                api = m.group(1)
+            if m := re.match(r"access token: (\S+)", line):
+                token = m.group(1)
+        if api is None or token is None:
+            raise RuntimeError(f"{what} was not ready within 600 s")
         yield RunningSandboxProcess(api.removesuffix("/api/v3"), api, token, proc)
     finally:
         proc.terminate()
