@@ -48,11 +48,14 @@ def test_a_manual_run_waits_for_the_scheduled_run_holding_the_slot_and_completes
     def waiting() -> bool:
         with prefect_server.client() as c:
             state = c.read_flow_run(manual.id).state
+            # the overlapping run must have met the held slot too (else it simply runs after the manual
+            # one, which is no overlap): the worker may offer it the slot later than the manual run
+            overlap_waited = any(s.name == "AwaitingConcurrencySlot" for s in c.read_flow_run_states(overlapping.id))
         assert state is not None, f"the manual run was cancelled: {state}"
         assert not state.is_cancelled(), f"the manual run was cancelled: {state}"
-        return state.name == "AwaitingConcurrencySlot"
+        return state.name == "AwaitingConcurrencySlot" and overlap_waited
 
-    wait_until(waiting, 120, interval=0.5, what="the manual run to wait for the deployment's slot")
+    wait_until(waiting, 120, interval=0.5, what="both runs to wait for the deployment's slot")
 
     with prefect_server.client() as client:
         client.set_flow_run_state(held.id, Completed())  # the scheduled run ends: its slot is free
