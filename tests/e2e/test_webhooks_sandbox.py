@@ -79,6 +79,19 @@ def test_subscription_crud_follows_the_spec(sandbox: Any) -> None:
     assert http.get("/webhook/subscriptions", headers={"Authorization": ""}).status_code == 401
 
 
+def test_a_reset_starts_without_subscriptions(sandbox: Any) -> None:
+    """``POST /sandbox/reset`` is a new account: the subscriptions made before it are gone, not delivered to."""
+    http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
+    tid = {t["topic_name"]: t["id"] for t in http.get("/webhook/topics").json()["data"]}["ORDER_RELEASE"]
+    made = http.post("/webhook/subscriptions", params={"topic_id": tid, "endpoint": "http://127.0.0.1:9/x"})
+    assert made.json()["data"]["status"] == "ACTIVE"
+    assert len(http.get("/webhook/subscriptions").json()["data"]) == 1
+    token = httpx.post(f"{sandbox.base_url}/sandbox/reset", json={"seed": 7}, timeout=30).json()["access_token"]
+    after = http.get("/webhook/subscriptions", headers={"Authorization": f"Bearer {token}"})
+    assert after.status_code == 200
+    assert after.json()["data"] == []
+
+
 def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox: Any, receiver: Any) -> None:
     sandbox.sandbox.config.ship_processing_seconds = 0
     admin = httpx.Client(base_url=sandbox.base_url, timeout=30)

@@ -638,12 +638,13 @@ class SandboxApp:
         return self.sandbox.stats()
 
     def a_reset(self, req: Request) -> Any:
-        """Admin ``POST /sandbox/reset``: regenerate the data (optionally from a new seed); returns the credentials."""
+        """Admin ``POST /sandbox/reset``: new data (optionally a new seed), no webhook subscriptions; credentials."""
         body = req.json()
         seed = body.get("seed") if isinstance(body, dict) else None
         if seed is not None and not isinstance(seed, int):
             raise SandboxError(E.INVALID_PARAMETER, "seed must be an integer")
         self.sandbox.reset(seed)
+        _webhooks.drop_hub(self.sandbox)
         self._buckets.clear()
         self._burst_left = 0
         return self.a_credentials(req)

@@ -310,6 +310,15 @@ def hub_of(sandbox: Any) -> WebhookHub:
         return hub
 
 
+def drop_hub(sandbox: Any) -> None:
+    """Stop the sandbox's deliveries and forget its subscriptions (a reset starts with none, as a new account does)."""
+    with sandbox.lock:
+        hub = getattr(sandbox, "_webhook_hub", None)
+        sandbox._webhook_hub = None
+    if hub is not None:
+        hub.stop()
+
+
 def _param(req: Any, name: str) -> str | None:
     value: str | None = req.single(name)
     if value is None and req.body.strip():
