@@ -11,7 +11,8 @@ Finds what in an incremental run grows with the history rather than with the new
 sandboxes' order books and clocks live in their processes, so the same warehouses can be measured
 again after a code change). ``run`` is one warm process: one untimed incremental run, then
 ``--runs`` timed ones, each with its SQL statements timed by SQLAlchemy's cursor events; it prints
-the median seconds and the statements' total time per statement text, slowest first.
+the median seconds (wall, and this process's CPU) and the statements' total time per statement text,
+slowest first. The figures of issue 20's item 6 in bench/PROFILE.md come from it.
 """
 
 from __future__ import annotations
@@ -108,7 +109,12 @@ def run(api_url: str, token: str, url: str, runs: int, cprofile: str | None) -> 
     point_at(api_url, token, url)
     incremental(api_url, token, url, admin)  # first run pays imports
     timer.on = True
-    seconds = [incremental(api_url, token, url, admin) for _ in range(runs)]
+    seconds: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        started = time.process_time()
+        seconds.append(incremental(api_url, token, url, admin))
+        cpu.append(time.process_time() - started)
     timer.on = False
     if cprofile:
         profiler = cProfile.Profile()
@@ -122,6 +128,7 @@ def run(api_url: str, token: str, url: str, runs: int, cprofile: str | None) -> 
         "min": min(seconds),
         "max": max(seconds),
         "runs": runs,
+        "cpu_median": statistics.median(cpu),
         "sql_seconds_per_run": sum(timer.seconds.values()) / runs,
         "statements": [
             {"ms_per_run": round(s / runs * 1000, 1), "calls_per_run": timer.calls[k] / runs, "sql": k} for k, s in top
