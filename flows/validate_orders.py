@@ -96,13 +96,16 @@ def validate_orders(
         publish_validation_artifacts(store, totals, by_rule, views)
         notified = False
         if notify_block and views.due_soon:
-            digest = deadline_risk_digest(store, views.due_soon, risk_hours)
+            due = views.deadlines
+            digest = deadline_risk_digest(
+                store, views.due_soon, risk_hours, total=due.due, overdue=due.overdue, quarantined=due.quarantined
+            )
             notified = send_notification(notify_block, digest.title, digest.body)
         details = {
             **totals,
             "by_rule": by_rule,
-            "quarantined_open": len(views.quarantined),
-            "at_risk": len(views.at_risk),
+            "quarantined_open": views.quarantined_count,
+            "at_risk": views.deadlines.at_risk,
             "notified": notified,
         }
         record.counts, record.details = _counts(totals), details
@@ -112,7 +115,7 @@ def validate_orders(
         totals["validated"],
         totals["valid"],
         totals["invalid"],
-        len(views.at_risk),
+        views.deadlines.at_risk,
         risk_hours,
     )
     return {"store": store, "run_id": run_id, **details}

@@ -115,10 +115,12 @@ def notify_new_orders(
 ) -> bool:
     """One digest of the orders first seen by a pull (read back from the warehouse).
 
-    ``total`` is how many there were when ``order_ids`` holds only the soonest due.
+    ``total`` is how many there were when ``order_ids`` holds only the soonest due. Only the orders
+    the digest lists are read back (``order_ids`` come soonest due first): it counts the rest.
     """
     if not block_name or not order_ids:
         return False
-    summaries = order_summaries(engine_for(warehouse_url), store, list(order_ids))
-    digest = new_orders_digest(store, summaries, max_lines=max_lines, total=total)
+    shown = list(order_ids)[:max_lines]
+    summaries = order_summaries(engine_for(warehouse_url), store, shown)
+    digest = new_orders_digest(store, summaries, max_lines=max_lines, total=max(total or 0, len(order_ids)))
     return send_notification.fn(block_name, digest.title, digest.body)

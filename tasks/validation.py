@@ -14,6 +14,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from tasks.common import DB_TASK, LOCAL_TASK, warehouse_engine
+from wishflow.notify.digest import DEFAULT_MAX_LINES
 from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.queries import OrderViews, order_views
@@ -50,8 +51,10 @@ def record_validation(
 
 @task(name="read-order-views", **DB_TASK)
 def read_order_views(warehouse_block: str | None, store: str, risk_hours: float) -> OrderViews:
-    """The quarantined, unprocessed (by deadline) and at-risk orders of ``store``."""
-    return order_views(warehouse_engine(warehouse_block), store, risk_hours, limit=ARTIFACT_ROWS)
+    """The quarantined, unprocessed and due-soon orders of ``store`` (the rows shown) and the queues' counts."""
+    return order_views(
+        warehouse_engine(warehouse_block), store, risk_hours, limit=ARTIFACT_ROWS, due_rows=DEFAULT_MAX_LINES
+    )
 
 
 def _cell(value: Any) -> Any:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 DEMO_QUERIES = (
     (
         "Orders waiting to ship, most urgent first",
-        "SELECT order_id, country_code, expected_ship_time, hours_left FROM v_unprocessed_orders LIMIT 10;",
+        "SELECT order_id, country_code, expected_ship_time, hours_left FROM v_unprocessed_orders "
+        "ORDER BY expected_ship_time, order_id LIMIT 10;",
     ),
     (
         # the docs' quarantine_reasons example: blocking rules of open orders only (no warnings, no closed orders)

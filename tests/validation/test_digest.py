@@ -44,3 +44,16 @@ def test_new_orders_digest_counts_the_orders_it_does_not_list() -> None:
     assert digest.title == "Wishflow [shop]: 250000 new orders"
     assert digest.body.splitlines()[-1] == "… and 249998 more"
     assert len([line for line in digest.body.splitlines() if line.startswith("- ")]) == 2
+
+
+def test_deadline_digest_states_the_counted_totals_of_what_it_does_not_list() -> None:
+    """The validation stage reads only the lines shown; the totals come from the database's counts."""
+    orders = [
+        {"order_id": f"o{i}", "hours_left": -1.0 + i, "validation_status": "valid", "expected_ship_time": WHEN}
+        for i in range(2)
+    ]
+    digest = deadline_risk_digest("shop", orders, 24, max_lines=2, total=3_000, overdue=1_200, quarantined=40)
+    assert digest.title == "Wishflow [shop]: 3000 orders due within 24 h"
+    assert "1200 overdue, 40 quarantined" in digest.body
+    assert digest.body.splitlines()[-1] == "… and 2998 more"
+    assert len([line for line in digest.body.splitlines() if line.startswith("- ")]) == 2

@@ -19,6 +19,7 @@ from wishflow.validation import (
     unprocessed_orders,
     validate_pending,
 )
+from wishflow.validation.queries import count_quarantined, deadline_counts, order_views, orders_due_within
 from wishflow.warehouse.validation_schema import order_validation_failures, order_validations, validation_runs
 
 STORE = "default"
@@ -142,9 +143,10 @@ def test_views_order_by_deadline_and_compute_hours_left(engine: sa.Engine, seed)
     assert {r["order_id"] for r in orders_at_risk(engine, STORE, hours=5)} == {"overdue"}
     with engine.connect() as conn:
         view = [r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_orders_at_risk ORDER BY expected_ship_time")]
-        unprocessed_view = [r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_unprocessed_orders")]
+        by_deadline = "SELECT order_id FROM v_unprocessed_orders ORDER BY expected_ship_time, order_id"
+        unprocessed_view = [r[0] for r in conn.exec_driver_sql(by_deadline)]
     assert view == ["overdue", "soon"]
-    # what flows read is what the analysts' view shows, in its order
+    # what flows read is what the analysts' view shows, in the order the analysts' examples ask for
     assert unprocessed_view == [r["order_id"] for r in unprocessed]
 
 
@@ -182,3 +184,57 @@ def test_stores_are_kept_apart(engine: sa.Engine, seed) -> None:
     validate_pending(engine, "b", "run-b", now=NOW)
     assert ready_to_ship_order_ids(engine, "a") == ["o-1"]
     assert ready_to_ship_order_ids(engine, "b") == []
+
+
+def test_waiting_to_ship_is_every_open_order_whose_current_version_passed(engine: sa.Engine, seed) -> None:
+    """``v_unprocessed_orders`` tests the verdict itself (migration 0012) and keeps ``v_open_orders``' valid rows."""
+    seed(
+        [
+            good_order("valid"),
+            good_order("held", zipcode=None),
+            good_order("changed-since"),
+            good_order("shipped", tracking_number="LX1", processing_status="SUCCEEDED"),
+            good_order("write-failed", tracking_number="LX3", processing_status="FAILED"),
+            good_order("refunded", state="REFUNDED"),
+        ]
+    )
+    seed([good_order("fbw", order_types="FULFILLED_BY_WISH")])  # its own insert: the rows' keys differ
+    validate_pending(engine, STORE, "run-1", now=NOW)
+    # a newer version of a judged order, and an order never judged: both pending, neither waiting to ship
+    seed([good_order("changed-since", updated_at=NOW - timedelta(minutes=5))], replace=True)
+    seed([good_order("never-judged")])
+    with engine.connect() as conn:
+        view = {r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_unprocessed_orders")}
+        valid = {
+            r[0] for r in conn.exec_driver_sql("SELECT order_id FROM v_open_orders WHERE validation_status = 'valid'")
+        }
+    assert view == valid == {"valid", "write-failed"}
+
+
+def test_deadline_counts_match_the_lists_they_count(engine: sa.Engine, seed) -> None:
+    """The validation stage reads only the rows it shows and takes the totals from these counts."""
+    seed(
+        [
+            good_order("soon", expected_ship_time=NOW + timedelta(hours=10)),
+            good_order("overdue", expected_ship_time=NOW - timedelta(hours=3), released_at=NOW - timedelta(days=6)),
+            good_order("held", expected_ship_time=NOW + timedelta(hours=2), zipcode=None),
+            good_order("held-late", expected_ship_time=NOW - timedelta(hours=1), zipcode=None),
+            good_order("later", expected_ship_time=NOW + timedelta(hours=30)),
+        ]
+    )
+    validate_pending(engine, STORE, "run-1", now=NOW)
+    seed([good_order("pending", expected_ship_time=NOW + timedelta(hours=5))])
+    counts = deadline_counts(engine, STORE, 24)
+    due = orders_due_within(engine, STORE, 24)
+    assert [r["order_id"] for r in due] == ["overdue", "held-late", "held", "pending", "soon"]
+    assert counts.due == len(due)
+    assert counts.at_risk == len(orders_at_risk(engine, STORE, 24)) == 3
+    assert counts.overdue == 2
+    assert counts.quarantined == 2
+    assert [r["order_id"] for r in orders_due_within(engine, STORE, 24, limit=2)] == ["overdue", "held-late"]
+    assert count_quarantined(engine, STORE) == len(quarantined_orders(engine, STORE)) == 2
+    views = order_views(engine, STORE, 24, limit=1, due_rows=2)
+    assert [r["order_id"] for r in views.quarantined] == ["held-late"]
+    assert [r["order_id"] for r in views.unprocessed] == ["overdue"]
+    assert [r["order_id"] for r in views.due_soon] == ["overdue", "held-late"]
+    assert (views.quarantined_count, views.deadlines) == (2, counts)

@@ -64,7 +64,9 @@ VIEWS: tuple[ViewDoc, ...] = (
     ),
     ViewDoc(
         "v_unprocessed_orders",
-        "Open orders that passed validation: the shipping queue, most urgent deadline first.",
+        "Open orders that passed validation: the shipping queue. Most urgent deadline first is "
+        "`ORDER BY expected_ship_time, order_id` (the deadline views have no order of their own: a query "
+        "says its order, and the database reads only the rows it shows).",
         _OPEN_COLUMNS,
     ),
     ViewDoc(
@@ -153,7 +155,7 @@ EXAMPLES: tuple[ExampleQuery, ...] = (
         {
             "any": """SELECT store, order_id, country_code, expected_ship_time, ROUND(hours_left, 1) AS hours_left
 FROM v_unprocessed_orders
-ORDER BY expected_ship_time
+ORDER BY expected_ship_time, order_id
 LIMIT 20;""",
         },
     ),

@@ -77,21 +77,26 @@ def deadline_risk_digest(
     hours: float,
     *,
     max_lines: int = DEFAULT_MAX_LINES,
+    total: int | None = None,
+    overdue: int | None = None,
+    quarantined: int | None = None,
 ) -> Digest:
     """Orders with less than ``hours`` left to be marked shipped, overdue first.
 
     The quarantined ones are flagged: they need a person to fix the order before they can ship at all.
+    When ``orders`` holds only the soonest due (the lines shown), ``total``, ``overdue`` and
+    ``quarantined`` are the database's counts of them all; otherwise they are counted from ``orders``.
     """
     ordered = sorted(orders, key=lambda o: float(o.get("hours_left") or 0.0))
     lines = []
-    quarantined = 0
-    overdue = 0
+    n_quarantined = 0
+    n_overdue = 0
     for o in ordered:
         left = o.get("hours_left")
         status = o.get("validation_status") or "valid"
-        quarantined += status == "quarantined"
+        n_quarantined += status == "quarantined"
         if left is not None and left < 0:
-            overdue += 1
+            n_overdue += 1
             when = f"OVERDUE by {abs(left):.1f} h"
         else:
             when = f"{left:.1f} h left" if left is not None else "no deadline"
@@ -104,11 +109,13 @@ def deadline_risk_digest(
             f"- `{o.get('order_id')}` {when} (ship by {_time(o.get('expected_ship_time'))}), "
             f"{o.get('sku') or '?'} → {o.get('country_code') or '?'}{_flags(o)}{note}"
         )
-    count = len(lines)
+    count = max(total or 0, len(lines))
+    n_overdue = max(overdue or 0, n_overdue)
+    n_quarantined = max(quarantined or 0, n_quarantined)
     title = f"Wishflow [{store}]: {count} order{'s' if count != 1 else ''} due within {hours:g} h"
     summary = f"**{count}** unshipped order{'s' if count != 1 else ''} within {hours:g} h of the ship-by deadline"
-    details = f"{overdue} overdue, {quarantined} quarantined."
-    body = "\n".join([f"{summary} for store `{store}` ({details})", "", *_capped(lines, max_lines)])
+    details = f"{n_overdue} overdue, {n_quarantined} quarantined."
+    body = "\n".join([f"{summary} for store `{store}` ({details})", "", *_capped(lines, max_lines, total)])
     return Digest(title, body)
 
 

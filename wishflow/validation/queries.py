@@ -63,15 +63,12 @@ def _limit(limit: int | None) -> str:
 def unprocessed_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Valid, open APPROVED orders of ``store``, soonest ship-by deadline first (``v_unprocessed_orders``).
 
-    Read as ``v_unprocessed_orders`` is defined, ``v_open_orders`` filtered on ``validation_status``:
-    the named view ends with an ``ORDER BY`` (so analysts see it sorted), and PostgreSQL plans a view
-    with its own ``ORDER BY`` for all its rows before an outer ``LIMIT`` applies: a hash join and a
-    sort of every open order (2.1 s at a 1M-order history) instead of the first rows off the
-    deadline index (0.1 s).
+    The view has no order of its own (migration 0012): this query's ``ORDER BY`` is the deadline
+    index's, so the first ``limit`` rows come off the index whatever the history's size.
     """
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")]
     sql = (
-        f"SELECT {_ORDER_COLUMNS} FROM v_open_orders WHERE store = :store AND validation_status = 'valid' "
+        f"SELECT {_ORDER_COLUMNS} FROM v_unprocessed_orders WHERE store = :store "
         f"ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
     return _rows(engine, sql, columns, store=store)
@@ -99,18 +96,23 @@ def orders_due_within(engine: Engine, store: str, hours: float, *, limit: int | 
     return _due_within(engine, store, hours, DUE_WITHIN_CONDITION, limit)
 
 
+def _deadline_bound(hours: float) -> datetime:
+    """An upper bound of the ship-by deadline of every order under ``hours`` left (a few minutes generous).
+
+    ``hours_left`` is computed, so it cannot use an index; with this bound the database range-scans the
+    deadline index instead of reading every open order, and ``hours_left`` stays the exact test.
+    """
+    return datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
+
+
 def _due_within(engine: Engine, store: str, hours: float, condition: str, limit: int | None) -> list[dict[str, Any]]:
     columns = [c.strip() for c in _ORDER_COLUMNS.split(",")] + ["validation_status"]
-    # ``hours_left`` is computed, so it cannot use an index; the deadline bound (a few minutes generous,
-    # ``hours_left`` stays the exact test) lets the database range-scan the deadline index instead of
-    # reading every open order.
     sql = (
         f"SELECT {_ORDER_COLUMNS}, validation_status FROM v_open_orders "
         "WHERE store = :store AND expected_ship_time < :deadline_bound AND "
         + condition.format(hours=":hours")
         + f" ORDER BY expected_ship_time, order_id{_limit(limit)}"
     )
-    bound = datetime.now(UTC) + timedelta(hours=float(hours), minutes=_CLOCK_MARGIN_MINUTES)
     return _rows(
         engine,
         sql,
@@ -118,8 +120,54 @@ def _due_within(engine: Engine, store: str, hours: float, condition: str, limit:
         {"deadline_bound": UTCDateTime()},
         store=store,
         hours=float(hours),
-        deadline_bound=bound,
+        deadline_bound=_deadline_bound(hours),
     )
+
+
+@dataclass(frozen=True)
+class DeadlineCounts:
+    """How many open orders of a store are under a horizon's hours left, counted by the database."""
+
+    #: at risk: valid or pending, never quarantined (:func:`orders_at_risk`'s rows)
+    at_risk: int
+    #: every open order under the horizon, quarantined ones too (:func:`orders_due_within`'s rows)
+    due: int
+    #: of ``due``, those already past their deadline
+    overdue: int
+    #: of ``due``, those held in quarantine
+    quarantined: int
+
+
+def deadline_counts(engine: Engine, store: str, hours: float) -> DeadlineCounts:
+    """The sizes of :func:`orders_at_risk` and :func:`orders_due_within` at ``hours``, in one query.
+
+    Counted in SQL over the same conditions, so a deadline warning states its true totals while it
+    reads only the rows it lists.
+    """
+    due = DUE_WITHIN_CONDITION.format(hours=":hours")
+    at_risk = AT_RISK_CONDITION.format(hours=":hours")
+    sql = (
+        f"SELECT count(*), COALESCE(SUM(CASE WHEN {at_risk} THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN hours_left < 0 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN validation_status = 'quarantined' THEN 1 ELSE 0 END), 0) "
+        f"FROM v_open_orders WHERE store = :store AND expected_ship_time < :deadline_bound AND {due}"
+    )
+    stmt = text(sql).bindparams(bindparam("deadline_bound", type_=UTCDateTime()))
+    with engine.connect() as conn:
+        n_due, n_at_risk, overdue, quarantined = conn.execute(
+            stmt, {"store": store, "hours": float(hours), "deadline_bound": _deadline_bound(hours)}
+        ).one()
+    return DeadlineCounts(int(n_at_risk), int(n_due), int(overdue), int(quarantined))
+
+
+def count_quarantined(engine: Engine, store: str) -> int:
+    """How many open orders of ``store`` are held in quarantine (the rows of :func:`quarantined_orders`)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM v_quarantined_orders WHERE store = :store"), {"store": store}
+            ).scalar_one()
+        )
 
 
 def quarantined_orders(engine: Engine, store: str, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -200,24 +248,31 @@ def order_summaries(engine: Engine, store: str, order_ids: list[str]) -> list[di
 
 @dataclass(frozen=True)
 class OrderViews:
-    """What the validation stage shows the merchant: quarantined, valid unshipped and at-risk orders.
+    """What the validation stage shows the merchant: quarantined, valid unshipped and due-soon orders.
 
-    Valid unshipped orders come by deadline; both lists are capped at ``limit`` rows, the orders at risk
-    of missing their deadline are all shown.
+    Each list holds only the rows shown, soonest deadline first; the queues' sizes are counted by the
+    database, so reading them costs the same whatever the history's size.
     """
 
+    #: open orders held in quarantine (the first ``limit``)
     quarantined: list[dict[str, Any]]
+    #: valid open orders waiting to ship (the first ``limit``)
     unprocessed: list[dict[str, Any]]
-    at_risk: list[dict[str, Any]]
-    #: every open order due within the horizon, quarantined ones too: the deadline warning's list
+    #: open orders due within the horizon, quarantined ones too: the deadline warning's lines (the first
+    #: ``due_rows``)
     due_soon: list[dict[str, Any]]
+    #: every open order in quarantine
+    quarantined_count: int
+    #: the counts under the horizon (at risk; due, overdue and quarantined among the due)
+    deadlines: DeadlineCounts
 
 
-def order_views(engine: Engine, store: str, risk_hours: float, *, limit: int) -> OrderViews:
-    """The three views of ``store`` (see :class:`OrderViews`)."""
+def order_views(engine: Engine, store: str, risk_hours: float, *, limit: int, due_rows: int) -> OrderViews:
+    """The views of ``store`` the validation stage shows (see :class:`OrderViews`)."""
     return OrderViews(
         quarantined=quarantined_orders(engine, store, limit=limit),
         unprocessed=unprocessed_orders(engine, store, limit=limit),
-        at_risk=orders_at_risk(engine, store, risk_hours),
-        due_soon=orders_due_within(engine, store, risk_hours),
+        due_soon=orders_due_within(engine, store, risk_hours, limit=due_rows),
+        quarantined_count=count_quarantined(engine, store),
+        deadlines=deadline_counts(engine, store, risk_hours),
     )

@@ -305,3 +305,86 @@ def at_risk_statements_0010(dialect: str) -> list[str]:
     return _replace_at_risk(
         dialect, _at_risk_view(f"expected_ship_time IS NOT NULL AND hours_left < {AT_RISK_HOURS_DEFAULT}")
     )
+
+
+# -- Revision 0012: the views leave their order to whoever reads them -------------------------------
+#
+# ``v_unprocessed_orders``, ``v_orders_at_risk`` and ``v_quarantined_orders`` ended with ``ORDER BY
+# expected_ship_time`` so that an analyst's ``SELECT *`` came sorted. PostgreSQL cannot merge a view
+# with its own ``ORDER BY`` into the query that reads it: it computes every column of every row of the
+# view and sorts them all before the reader's ``WHERE``, ``LIMIT`` or ``count(*)`` apply (the
+# quarantine view's ``reasons`` subquery once per quarantined order; ``v_action_items`` and
+# ``v_quarantine_reasons`` read that view too). The cost grew with the history, not with what was
+# shown. Every reader orders what it shows (``ORDER BY expected_ship_time, order_id``, the deadline
+# index's order), and the analysts' examples show it (issue 20).
+#
+# ``v_unprocessed_orders`` also tests its verdict directly (:data:`CURRENT_VERSION_VALID`) instead of
+# filtering ``v_open_orders``' computed ``validation_status``: the planner cannot estimate how many
+# rows a ``CASE`` keeps (it guessed 295 of 156,000 at a 200k-order history), so it sorted every open
+# order to find the first 500 (0.5 s) instead of walking the deadline index (3 ms). Same rows: an
+# order is ``valid`` in ``v_open_orders`` exactly when it has a verdict, that verdict is not
+# ``invalid`` and it judged the current version (both columns are NOT NULL). The views keep their
+# columns, so PostgreSQL replaces them in place under their dependants.
+
+#: The views revision 0012 replaces (same columns, same rows, no ``ORDER BY``).
+VIEW_NAMES_0012 = ("v_unprocessed_orders", "v_orders_at_risk", "v_quarantined_orders")
+
+#: SQL: the verdict ``v`` (``order_validations``, inner-joined) passed the order ``o``'s current version.
+CURRENT_VERSION_VALID = "v.status <> 'invalid' AND v.validated_updated_at >= o.updated_at"
+
+_UNPROCESSED_VIEW_0012 = """
+CREATE VIEW v_unprocessed_orders AS
+SELECT
+    o.store, o.order_id, o.released_at, o.expected_ship_time, {hours} AS hours_left, o.is_wish_express,
+    o.is_confirmed_delivery, o.country_code, o.province, o.city, o.sku, o.quantity
+FROM orders o
+JOIN order_validations v ON v.store = o.store AND v.order_id = o.order_id
+WHERE {open_order}
+    AND {not_fbw}
+    AND {valid}
+"""
+
+_TRAILING_ORDER_BY = re.compile(r"\nORDER BY [^\n]*\n\s*$")
+
+
+def _without_order_by(create_view: str) -> str:
+    """``create_view`` without its final ``ORDER BY`` line (an error if it has none)."""
+    out, n = _TRAILING_ORDER_BY.subn("\n", create_view)
+    if n != 1:
+        raise ValueError("no final ORDER BY line in the view's definition")
+    return out
+
+
+def _replace(dialect: str, create_view: str) -> list[str]:
+    """Statements replacing the view ``create_view`` creates (its columns unchanged)."""
+    name = create_view.split("CREATE VIEW ", 1)[1].split()[0]
+    if dialect == "postgresql":
+        return [create_view.replace(f"CREATE VIEW {name}", f"CREATE OR REPLACE VIEW {name}", 1)]
+    return [f"DROP VIEW IF EXISTS {name}", create_view]
+
+
+def _views_0011(dialect: str) -> list[str]:
+    """The three views as revision 0011 left them (each ending with ``ORDER BY expected_ship_time``)."""
+    unprocessed = next(s for s in view_statements(dialect) if "CREATE VIEW v_unprocessed_orders" in s)
+    at_risk = _at_risk_view(AT_RISK_CONDITION.format(hours=AT_RISK_HOURS_DEFAULT))
+    quarantined = next(s for s in view_statements_0006(dialect) if "CREATE VIEW v_quarantined_orders" in s)
+    return [unprocessed, at_risk, quarantined]
+
+
+def unordered_view_statements_0012(dialect: str) -> list[str]:
+    """Revision 0012: :data:`VIEW_NAMES_0012` without their ``ORDER BY`` (see above)."""
+    unprocessed = constant_sql(
+        _UNPROCESSED_VIEW_0012,
+        hours=hours_left_sql(dialect),
+        open_order=OPEN_ORDER_PREDICATE.strip(),
+        not_fbw=NOT_FULFILLED_BY_WISH,
+        valid=CURRENT_VERSION_VALID,
+    )
+    _, at_risk, quarantined = _views_0011(dialect)
+    views = [unprocessed, _without_order_by(at_risk), _without_order_by(quarantined)]
+    return [s for view in views for s in _replace(dialect, view)]
+
+
+def ordered_view_statements_0011(dialect: str) -> list[str]:
+    """The same views as revision 0011 left them, sorted (0012's downgrade)."""
+    return [s for view in _views_0011(dialect) for s in _replace(dialect, view)]
