@@ -52,7 +52,8 @@ def measure(kind: str, server: RunningSandboxProcess) -> dict[str, Any]:
         if not base:
             raise RuntimeError(f"{kind}@{variant} needs WISHFLOW_BENCH_BASE_SRC")
         cwd = Path(base)
-    db = f"wishflow_bench_{kind}{'_' + variant if variant else ''}"
+    # a suffix keeps a second benchmark on the same server off the first one's databases
+    db = f"wishflow_bench_{kind}{'_' + variant if variant else ''}{os.environ.get('WISHFLOW_BENCH_DB_SUFFIX', '')}"
     url = fresh_database(db)
     server_pids = descendants(server.process.pid)
     prefect_pids = descendants(common.PREFECT_SERVER_PID) if common.PREFECT_SERVER_PID else []
