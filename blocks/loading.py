@@ -1,7 +1,9 @@
 """Load a named block, or say in one line that it does not exist and how to create it.
 
-Prefect's ``Block.load`` raises a bare ``ValueError("Unable to find block document named ...")`` when
-a deployment, a worker or the CLI names a block the Prefect server does not hold. That is a
+Prefect's ``Block.load`` raises a ``ValueError`` when a deployment, a worker or the CLI names a block
+the Prefect server does not hold; it is raised from the client's typed
+:class:`prefect.exceptions.ObjectNotFound` (the API's 404), which is how it is recognised here (never by
+its message; ``Block.load`` and ``Block.aload`` both chain it, ``prefect/blocks/core.py``). That is a
 configuration mistake, not a bug and not transient: it is raised as
 :class:`wishflow.errors.ConfigError` (the CLI prints one ``error:`` line and exits 2; the tasks never
 retry it), naming the block, its type and how to create it.
@@ -12,12 +14,11 @@ from __future__ import annotations
 from typing import TypeVar
 
 from prefect.blocks.core import Block
+from prefect.exceptions import ObjectNotFound
 
 from wishflow.errors import ConfigError
 
 B = TypeVar("B", bound=Block)
-
-_MISSING = "Unable to find block document named"
 
 #: how to create each block type, after ``prefect block register -m blocks``
 HOW_TO_CREATE: dict[str, str] = {
@@ -37,8 +38,11 @@ HOW_TO_CREATE: dict[str, str] = {
 
 
 def is_missing_block(exc: BaseException) -> bool:
-    """Prefect's "no block document of that name" error (a ``ValueError``)."""
-    return isinstance(exc, ValueError) and str(exc).startswith(_MISSING)
+    """Prefect's "no block document of that name" error: a ``ValueError`` raised from ``ObjectNotFound``.
+
+    A ``ValueError`` of another cause (a block document that fails validation) is not a missing block.
+    """
+    return isinstance(exc, ValueError) and isinstance(exc.__cause__, ObjectNotFound)
 
 
 def missing_block_error(block_type: type[Block], name: str) -> ConfigError:

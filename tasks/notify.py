@@ -18,6 +18,7 @@ from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
 from prefect.exceptions import MissingContextError
 
+from blocks.loading import is_missing_block
 from blocks.notifications import DEFAULT_BLOCK_NAME
 from tasks.common import NOTIFY_TASK, engine_for
 from wishflow.notify.digest import DEFAULT_MAX_LINES, new_orders_digest
@@ -60,9 +61,11 @@ def load_notification_block(block_name: str) -> NotificationBlock:
         try:
             block = Block.load(slug)
             break
-        except (ValueError, KeyError):
-            # Block.load: "Unable to find block document ..." (ValueError), or a type slug this
-            # Prefect does not know
+        except ValueError as exc:
+            if not is_missing_block(exc):  # a block that exists but does not load is not "missing"
+                raise
+            continue
+        except KeyError:  # a block type this process's Prefect does not know
             continue
     if block is None:
         raise NotificationBlockMissing(block_name)

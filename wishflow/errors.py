@@ -6,14 +6,16 @@ option) is not a bug and not transient: retrying cannot fix it and a traceback d
 raised as :class:`ConfigError` with a ``hint`` that says what to do; the ``wishflow`` command prints
 it as one ``error:`` line (exit status 2) and the Prefect tasks never retry it.
 
-:func:`config_error_from` is the one table that recognises configuration mistakes that arrive as
-other exceptions (a driver's "no such table", "database does not exist", an unparsable URL), also
-when they arrive wrapped (``__cause__`` / ``__context__``, e.g. by a failed Prefect flow run).
+:func:`config_error_from` finds the :class:`ConfigError` behind an exception, also when it arrives
+wrapped (``__cause__`` / ``__context__``, e.g. by a failed Prefect flow run). Nothing is recognised by
+its message: a mistake is a ConfigError where it can be told apart, by its type or by asking. The
+warehouse engine asks the database when a statement or a connection fails
+(:mod:`wishflow.warehouse.diagnosis`: not migrated, no such PostgreSQL database), the URL is checked
+where it is parsed (:func:`wishflow.config.check_warehouse_url`), a missing Prefect block is recognised
+by Prefect's ``ObjectNotFound`` (``blocks/loading.py``), a rejected token by its Wish error class.
 """
 
 from __future__ import annotations
-
-import re
 
 
 class ConfigError(Exception):
@@ -46,9 +48,6 @@ class ConfigError(Exception):
 
 UPGRADE_HINT = "run `wishflow db upgrade` (with the same WISHFLOW_WAREHOUSE_URL)"
 
-_NO_TABLE = re.compile(r"no such table: (\w+)|relation \"?([\w.]+)\"? does not exist", re.IGNORECASE)
-_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist', re.IGNORECASE)
-
 
 def _chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it was raised from or during (each once)."""
@@ -65,38 +64,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _classify(exc: BaseException) -> ConfigError | None:
-    if isinstance(exc, ConfigError):
-        return exc
-    try:
-        from sqlalchemy import exc as sa_exc
-    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
-        return None
-    # A malformed URL or an unknown dialect never reaches here as SQLAlchemy's ArgumentError: the
-    # URL is checked where it is parsed (wishflow.config.check_warehouse_url, called by make_engine
-    # and upgrade), which raises ConfigError by exception type, not by message.
-    if isinstance(exc, sa_exc.DBAPIError):
-        text = str(getattr(exc, "orig", None) or exc)
-        table = _NO_TABLE.search(text)
-        if table:
-            name = table.group(1) or table.group(2)
-            return ConfigError(f"the warehouse is not migrated (table {name} is missing)", hint=UPGRADE_HINT)
-        database = _NO_DATABASE.search(text)
-        if database:
-            name = database.group(1)
-            return ConfigError(
-                f'PostgreSQL database "{name}" does not exist',
-                hint=f"create it (`createdb {name}`) and run `wishflow db upgrade`, or fix WISHFLOW_WAREHOUSE_URL",
-            )
-    return None
-
-
 def config_error_from(exc: BaseException) -> ConfigError | None:
     """The configuration mistake behind ``exc`` (itself, or anywhere in its chain), else None."""
     for item in _chain(exc):
-        found = _classify(item)
-        if found is not None:
-            return found
+        if isinstance(item, ConfigError):
+            return item
     return None
 
 

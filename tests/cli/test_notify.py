@@ -38,7 +38,8 @@ def test_setup_creates_block_and_automations_and_a_digest_arrives(
     with get_client(sync_client=True) as client:
         assert all(len(client.read_automations_by_name(name)) == 1 for name in AUTOMATIONS)
 
-    SandboxAdmin(sandbox.base_url).generate(3)
+    with SandboxAdmin(sandbox.base_url) as admin:
+        admin.generate(3)
     args = ["run", "pull", "--safety-lag", "0", "--notify-block", "custom-webhook/wf-test"]
     assert main(args) == 0
     assert any("new order" in (body.get("title", "") + body.get("text", "")).lower() for body in received), received
@@ -73,6 +74,7 @@ def test_the_deployments_default_block_delivers_the_digest_once_setup_saved_it(
     sandbox,
     webhook,
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
     capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     import logging
@@ -90,6 +92,7 @@ def test_the_deployments_default_block_delivers_the_digest_once_setup_saved_it(
     with contextlib.suppress(ValueError):
         Block.delete(f"custom-webhook/{DEFAULT_BLOCK_NAME}")
     admin = SandboxAdmin(sandbox.base_url)
+    request.addfinalizer(admin.http.close)
 
     # not set up yet: the run completes, says once how to set notifications up, sends nothing
     caplog.set_level(logging.WARNING)

@@ -21,9 +21,12 @@ def _count(engine: sa.Engine, sql: str) -> int:
         return int(conn.execute(sa.text(sql)).scalar_one())
 
 
-def test_each_stage_from_the_cli(flow_env: str, sandbox, engine: sa.Engine, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_each_stage_from_the_cli(  # type: ignore[no-untyped-def]
+    flow_env: str, sandbox, engine: sa.Engine, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
     # the session sandbox's clock runs in real time (validation judges release times against it)
     admin = SandboxAdmin(sandbox.base_url)
+    request.addfinalizer(admin.http.close)
     ids = admin.generate(12)
 
     # nothing pulled yet: a stage that only reads the store refuses an unknown one, and sends nothing
@@ -111,7 +114,8 @@ def test_every_parameter_of_the_cycle_is_an_option_and_reaches_its_stage(
         assert "--" + p.name.replace("_", "-") in usage, p.name
     assert "--follow-seconds" in usage
 
-    SandboxAdmin(sandbox.base_url).generate(2)
+    with SandboxAdmin(sandbox.base_url) as admin:
+        admin.generate(2)
     assert main(["run", "cycle", "--ship-dry-run", "--follow-seconds", "0"]) == 0
     with get_client(sync_client=True) as client:
         (ship_run,) = client.read_flow_runs(

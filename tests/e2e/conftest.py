@@ -103,27 +103,28 @@ class PrefectServer:
     def start_worker(self, name: str, extra_env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
         """A process worker on the project's work pool; flow runs inherit ``extra_env``."""
         env = {**self.env, **extra_env, "WISHFLOW_PROJECT_DIR": str(REPO)}
-        log = open(log_dir / f"worker-{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "worker",
-                "start",
-                "--pool",
-                WORK_POOL,
-                "--name",
-                name,
-                "--type",
-                "process",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log = open(log_dir / f"worker-{name}.log", "wb")  # noqa: SIM115 - closed below, once the worker has it
+        with log:  # the worker writes to its own copy of the descriptor; ours is closed once it has started
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "worker",
+                    "start",
+                    "--pool",
+                    WORK_POOL,
+                    "--name",
+                    name,
+                    "--type",
+                    "process",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(proc)
         return proc
 
@@ -220,6 +221,13 @@ def e2e_sandbox() -> Iterator[Any]:
     running = serve_in_thread(SandboxConfig(seed=71, orders=0, ship_processing_seconds=0))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def e2e_admin(e2e_sandbox: Any) -> Iterator[httpx.Client]:
+    """A client on the e2e sandbox's admin endpoints (closed after the test: no socket left to the GC)."""
+    with httpx.Client(base_url=e2e_sandbox.base_url, timeout=60) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

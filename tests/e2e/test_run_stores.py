@@ -50,8 +50,8 @@ def test_two_stores_run_concurrently_on_two_workers_without_mixing_data(
                 client_id=sb.client_id,
                 client_secret=SecretStr(sb.client_secret),
             ).save(f"wish-{store}", overwrite=True)
-            admin = httpx.Client(base_url=sb.base_url, timeout=60)
-            ids[store] = set(admin.post("/sandbox/orders", json={"count": 15, "spread_seconds": 900}).json()["ids"])
+            with httpx.Client(base_url=sb.base_url, timeout=60) as admin:
+                ids[store] = set(admin.post("/sandbox/orders", json={"count": 15, "spread_seconds": 900}).json()["ids"])
     assert not ids["store-a"] & ids["store-b"]
 
     second = prefect_server.start_worker("worker-2", worker_env, e2e_dir)

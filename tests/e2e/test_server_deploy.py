@@ -72,12 +72,9 @@ def test_deploy_all_registers_every_deployment_with_its_schedule_limit_and_pool(
 
 
 def test_manual_run_of_the_pull_deployment_lands_orders_in_the_warehouse(
-    prefect_server: PrefectServer, worker: Any, e2e_sandbox: Any, e2e_warehouse: str
+    prefect_server: PrefectServer, worker: Any, e2e_admin: Any, e2e_warehouse: str
 ) -> None:
-    import httpx
-
-    admin = httpx.Client(base_url=e2e_sandbox.base_url, timeout=60)
-    ids = set(admin.post("/sandbox/orders", json={"count": 12, "spread_seconds": 600}).json()["ids"])
+    ids = set(e2e_admin.post("/sandbox/orders", json={"count": 12, "spread_seconds": 600}).json()["ids"])
 
     with prefect_server.client() as client:
         deployment = client.read_deployment_by_name("pull_orders/pull-orders")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -31,13 +30,12 @@ def _type_into(browser: Any, element: Any, text: str) -> None:
 
 
 def test_a_custom_run_from_the_ui_form_completes(
-    prefect_server: PrefectServer, worker: Any, e2e_sandbox: Any, e2e_warehouse: str, e2e_dir: Any
+    prefect_server: PrefectServer, worker: Any, e2e_admin: Any, e2e_warehouse: str, e2e_dir: Any
 ) -> None:
     browser_or_skip()
     from selenium.webdriver.common.by import By
 
-    admin = httpx.Client(base_url=e2e_sandbox.base_url, timeout=60)
-    ids = set(admin.post("/sandbox/orders", json={"count": 6, "spread_seconds": 300}).json()["ids"])
+    ids = set(e2e_admin.post("/sandbox/orders", json={"count": 6, "spread_seconds": 300}).json()["ids"])
     with prefect_server.client() as client:
         deployment = client.read_deployment_by_name("pull_orders/pull-orders")
 

@@ -21,7 +21,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
-    prefect_server: PrefectServer, worker: Any, e2e_sandbox: Any, e2e_warehouse: str, e2e_dir: Any
+    prefect_server: PrefectServer,
+    worker: Any,
+    e2e_sandbox: Any,
+    e2e_admin: Any,
+    e2e_warehouse: str,
+    e2e_dir: Any,
 ) -> None:
     with prefect_server.client() as client:
         automations = client.read_automations()
@@ -33,25 +38,26 @@ def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
     secret = generate_secret()
     secrets_file = e2e_dir / "webhook-secrets.json"
     save_secret_to_file(secrets_file, "e2e-hook", secret)
-    log = open(e2e_dir / "webhooks.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wishflow_cli.main",
-            "webhooks",
-            "serve",
-            "--port",
-            str(port),
-            "--secrets-file",
-            str(secrets_file),
-        ],
-        cwd=REPO,
-        env=prefect_server.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # the receiver writes to its own copy of the descriptor; ours is closed once it has started
+    with open(e2e_dir / "webhooks.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wishflow_cli.main",
+                "webhooks",
+                "serve",
+                "--port",
+                str(port),
+                "--secrets-file",
+                str(secrets_file),
+            ],
+            cwd=REPO,
+            env=prefect_server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     prefect_server.processes.append(proc)
     wait_until(
         lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200,
@@ -62,7 +68,7 @@ def test_an_order_release_webhook_starts_a_pull_that_lands_the_order(
     ensure_subscriptions(e2e_sandbox.api_url, e2e_sandbox.access_token, endpoint, ["ORDER_RELEASE"])
 
     started = time.monotonic()
-    admin = httpx.Client(base_url=e2e_sandbox.base_url, timeout=60)
+    admin = e2e_admin
     [order_id] = admin.post("/sandbox/orders", json={"orders": [{}]}).json()["ids"]
 
     engine = sa.create_engine(e2e_warehouse)

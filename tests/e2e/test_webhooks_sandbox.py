@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -54,8 +55,23 @@ def _wait_for(receiver: Any, predicate, timeout: float = 30) -> list[Delivery]: 
         return list(receiver.got)
 
 
-def test_subscription_crud_follows_the_spec(sandbox: Any) -> None:
-    http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
+@pytest.fixture
+def http(sandbox: Any) -> Iterator[httpx.Client]:
+    """A client on the sandbox's API root with its token (closed after the test: no socket left to the GC)."""
+    with httpx.Client(
+        base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(sandbox: Any) -> Iterator[httpx.Client]:
+    """A client on the sandbox's admin endpoints."""
+    with httpx.Client(base_url=sandbox.base_url, timeout=30) as client:
+        yield client
+
+
+def test_subscription_crud_follows_the_spec(http: httpx.Client) -> None:
     topics = http.get("/webhook/topics").json()["data"]
     by_name = {t["topic_name"]: t for t in topics}
     assert {"ORDER_RELEASE", "ORDER_TRACKING_UPDATE", "TICKET_AWAITING_MERCHANT"} <= set(by_name)
@@ -79,22 +95,22 @@ def test_subscription_crud_follows_the_spec(sandbox: Any) -> None:
     assert http.get("/webhook/subscriptions", headers={"Authorization": ""}).status_code == 401
 
 
-def test_a_reset_starts_without_subscriptions(sandbox: Any) -> None:
+def test_a_reset_starts_without_subscriptions(sandbox: Any, http: httpx.Client, admin: httpx.Client) -> None:
     """``POST /sandbox/reset`` is a new account: the subscriptions made before it are gone, not delivered to."""
-    http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
     tid = {t["topic_name"]: t["id"] for t in http.get("/webhook/topics").json()["data"]}["ORDER_RELEASE"]
     made = http.post("/webhook/subscriptions", params={"topic_id": tid, "endpoint": "http://127.0.0.1:9/x"})
     assert made.json()["data"]["status"] == "ACTIVE"
     assert len(http.get("/webhook/subscriptions").json()["data"]) == 1
-    token = httpx.post(f"{sandbox.base_url}/sandbox/reset", json={"seed": 7}, timeout=30).json()["access_token"]
+    token = admin.post("/sandbox/reset", json={"seed": 7}).json()["access_token"]
     after = http.get("/webhook/subscriptions", headers={"Authorization": f"Bearer {token}"})
     assert after.status_code == 200
     assert after.json()["data"] == []
 
 
-def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox: Any, receiver: Any) -> None:
+def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(
+    sandbox: Any, receiver: Any, http: httpx.Client, admin: httpx.Client
+) -> None:
     sandbox.sandbox.config.ship_processing_seconds = 0
-    admin = httpx.Client(base_url=sandbox.base_url, timeout=30)
     before = admin.post("/sandbox/orders", json={"count": 2}).json()["ids"]
     subs = ensure_subscriptions(sandbox.api_url, sandbox.access_token, _url(receiver, "shop-1"))
     assert len(subs) == 3
@@ -111,7 +127,6 @@ def test_deliveries_for_release_tracking_and_tickets_carry_wish_headers(sandbox:
     assert release[0].event == "wish.webhook.order-release"
 
     label = admin.post("/sandbox/labels", json={"order_ids": [new_id], "carrier": "Yanwen"}).json()["labels"][0]
-    http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
     order = http.get(f"/orders/{new_id}").json()["data"]
     shipped = http.put(
         f"/orders/{new_id}/tracking",

@@ -19,6 +19,12 @@ class SandboxAdmin:
         self.base_url = base_url
         self.http = httpx.Client(base_url=base_url, timeout=60)
 
+    def __enter__(self) -> SandboxAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()  # not left to the GC: an open client's socket is a ResourceWarning
+
     def create(self, orders: list[dict]) -> list[str]:
         r = self.http.post("/sandbox/orders", json={"orders": orders})
         r.raise_for_status()

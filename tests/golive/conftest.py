@@ -35,8 +35,7 @@ class WishOnlyProxy:
     url: str = ""
 
 
-def _handler(proxy: WishOnlyProxy) -> type[BaseHTTPRequestHandler]:
-    client = httpx.Client(base_url=proxy.target, timeout=60)
+def _handler(proxy: WishOnlyProxy, client: httpx.Client) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -74,13 +73,15 @@ def _handler(proxy: WishOnlyProxy) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def proxy(sandbox: Any) -> Iterator[WishOnlyProxy]:
     state = WishOnlyProxy(target=sandbox.base_url)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    client = httpx.Client(base_url=state.target, timeout=60)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, client))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}"
     yield state
     server.shutdown()
     server.server_close()
+    client.close()  # not left to the GC: an open client's socket is a ResourceWarning
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

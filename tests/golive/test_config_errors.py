@@ -214,17 +214,27 @@ class _State:
         return self.exc
 
 
-def test_tasks_never_retry_a_configuration_error() -> None:
+def test_tasks_never_retry_a_configuration_error(tmp_path: Path) -> None:
     """The retry conditions on the Prefect tasks (tasks/common.py) refuse configuration errors."""
     import sqlite3
 
+    import sqlalchemy as sa
     from sqlalchemy.exc import OperationalError
 
     from tasks.common import retry_transient, retry_unless_config_error_or_bug
     from wishflow.api.errors import WishAuthError, WishRetryableError, WishUnreachable
     from wishflow.errors import ConfigError
+    from wishflow.warehouse.engine import make_engine
+    from wishflow.warehouse.schema import pipeline_runs
 
-    unmigrated = OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: pipeline_runs"))
+    engine = make_engine(_unmigrated(tmp_path))  # what a task's engine raises on an unmigrated warehouse
+    try:
+        with pytest.raises(ConfigError) as raised, engine.connect() as conn:
+            conn.execute(sa.select(pipeline_runs))
+    finally:
+        engine.dispose()
+    unmigrated = raised.value
+    assert "not migrated" in unmigrated.line()
     lost = OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
     for exc in (unmigrated, ConfigError("x"), WishAuthError("rejected"), WishUnreachable("down")):
         assert retry_transient(None, None, _State(exc)) is False

@@ -308,6 +308,10 @@ def run_cycle(
         proc.wait(timeout=30)
     for t in readers:
         t.join(timeout=10)
+    # each pipe read to its end is closed here, not by the GC (a ResourceWarning); never under a reader still on it
+    for reader, stream in zip(readers, (proc.stdout, proc.stderr), strict=True):
+        if stream is not None and not reader.is_alive():
+            stream.close()
     return RunRecord(
         mode=mode,
         trigger=trigger.describe() if trigger else None,

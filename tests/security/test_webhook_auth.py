@@ -77,8 +77,8 @@ def test_only_deliveries_with_the_stores_secret_become_prefect_events(
     running = serve_in_thread(on_delivery, secrets, limiter=limiter, max_body=10_000)
     good = secrets[shop].get_secret_value()
     wrong = good[:-1] + ("B" if good.endswith("A") else "A")  # differs from the secret in its last character
+    http = httpx.Client(timeout=30)
     try:
-        http = httpx.Client(timeout=30)
         base = f"{running.url}/wish/webhooks"
         answers = {
             "no secret": http.post(f"{base}/{shop}", content=_body("no-secret"), headers=HEADERS),
@@ -109,6 +109,7 @@ def test_only_deliveries_with_the_stores_secret_become_prefect_events(
         ]
         accepted = http.post(f"{base}/{shop}/{good}", content=_body("good-1"), headers=HEADERS)
     finally:
+        http.close()  # not left to the GC: an open client's socket is a ResourceWarning
         running.stop()
 
     statuses = {name: r.status_code for name, r in answers.items()}

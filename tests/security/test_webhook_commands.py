@@ -16,7 +16,7 @@ from wishflow_cli.main import main
 
 
 def test_subscribe_keeps_the_secret_owner_only_and_never_prints_it(
-    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     secrets_file = tmp_path / "hooks" / "secrets.json"
     args = [
@@ -41,6 +41,7 @@ def test_subscribe_keeps_the_secret_owner_only_and_never_prints_it(
     assert secret not in out
     assert "<secret>" in out
     http = httpx.Client(base_url=sandbox.api_url, headers={"Authorization": f"Bearer {sandbox.access_token}"})
+    request.addfinalizer(http.close)  # not left to the GC: an open client's socket is a ResourceWarning
 
     def shop_9_subscriptions() -> list[dict[str, Any]]:
         # the session's sandbox keeps other tests' subscriptions (a reset does not clear them): count ours

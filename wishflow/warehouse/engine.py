@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from wishflow.warehouse.diagnosis import diagnose_errors
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_PATH = Path(".wishflow") / "warehouse.db"
 
@@ -25,6 +27,10 @@ def default_url() -> str:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys, PostgreSQL UTC.
+
+    An unmigrated warehouse or a PostgreSQL database that does not exist raises
+    :class:`~wishflow.errors.ConfigError` (asked of the database when a statement or connection fails:
+    :mod:`wishflow.warehouse.diagnosis`).
 
     An unparsable URL or an unknown dialect raises :class:`~wishflow.errors.ConfigError` here, where
     the URL is parsed, so no caller has to recognise SQLAlchemy's parse errors by their message.
@@ -45,13 +51,14 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
-
-        return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC"},
-    )
+    else:
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"options": "-c timezone=UTC"},
+        )
+    diagnose_errors(engine)
+    return engine
 
 
 def alembic_config(url: str) -> Config:

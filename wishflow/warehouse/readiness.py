@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from wishflow.config import check_warehouse_url
-from wishflow.errors import UPGRADE_HINT, ConfigError, config_error_from
+from wishflow.errors import UPGRADE_HINT, ConfigError
 
 
 def describe_url(url: str) -> str:
@@ -56,10 +56,7 @@ def warehouse_revisions(url: str) -> set[str]:
         raise missing
     try:
         return current_revisions(url)
-    except DBAPIError as exc:
-        known = config_error_from(exc)
-        if known is not None:
-            raise known from None
+    except DBAPIError as exc:  # a missing database is a ConfigError already (wishflow.warehouse.diagnosis)
         if parsed.get_backend_name() == "postgresql":
             where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:160]
@@ -70,15 +67,22 @@ def warehouse_revisions(url: str) -> set[str]:
         raise
 
 
-def check_warehouse_ready(url: str) -> None:
-    """Raise :class:`ConfigError` unless the warehouse at ``url`` is reachable and at the head revision."""
-    current = warehouse_revisions(url)
+def revision_problem(url: str, current: set[str]) -> ConfigError | None:
+    """The error for a warehouse at ``url`` whose revisions are ``current``, unless they are the head revisions."""
     heads = head_revisions()
     if not current:
-        raise ConfigError(f"the warehouse at {describe_url(url)} is not migrated", hint=UPGRADE_HINT)
+        return ConfigError(f"the warehouse at {describe_url(url)} is not migrated", hint=UPGRADE_HINT)
     if current != heads:
-        raise ConfigError(
+        return ConfigError(
             f"the warehouse at {describe_url(url)} is at revision {', '.join(sorted(current))}, "
             f"not {', '.join(sorted(heads))}",
             hint=UPGRADE_HINT,
         )
+    return None
+
+
+def check_warehouse_ready(url: str) -> None:
+    """Raise :class:`ConfigError` unless the warehouse at ``url`` is reachable and at the head revision."""
+    problem = revision_problem(url, warehouse_revisions(url))
+    if problem is not None:
+        raise problem

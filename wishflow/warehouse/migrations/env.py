@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from wishflow.warehouse.diagnosis import schema_changing
 from wishflow.warehouse.engine import make_engine
 from wishflow.warehouse.schema import metadata
 
@@ -31,14 +32,14 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
         context.configure(connection=connectable, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
+        with context.begin_transaction(), schema_changing():
             context.run_migrations()
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
             context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-            with context.begin_transaction():
+            with context.begin_transaction(), schema_changing():
                 context.run_migrations()
     finally:
         engine.dispose()
