@@ -40,7 +40,7 @@ def _run(env: dict[str, str], kill_after: float | None, follow: float = 0.0) -> 
         return proc.returncode
     time.sleep(kill_after)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaps it and closes the stderr pipe (no file left to the GC)
     return proc.returncode
 
 

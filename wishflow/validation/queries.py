@@ -144,13 +144,15 @@ def deadline_counts(engine: Engine, store: str, hours: float) -> DeadlineCounts:
     Counted in SQL over the same conditions, so a deadline warning states its true totals while it
     reads only the rows it lists.
     """
-    due = DUE_WITHIN_CONDITION.format(hours=":hours")
-    at_risk = AT_RISK_CONDITION.format(hours=":hours")
+    # the two conditions are module constants, their ``{hours}`` slot a bound parameter (as in _due_within)
     sql = (
-        f"SELECT count(*), COALESCE(SUM(CASE WHEN {at_risk} THEN 1 ELSE 0 END), 0), "
+        "SELECT count(*), COALESCE(SUM(CASE WHEN "
+        + AT_RISK_CONDITION.format(hours=":hours")
+        + " THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN hours_left < 0 THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN validation_status = 'quarantined' THEN 1 ELSE 0 END), 0) "
-        f"FROM v_open_orders WHERE store = :store AND expected_ship_time < :deadline_bound AND {due}"
+        "FROM v_open_orders WHERE store = :store AND expected_ship_time < :deadline_bound AND "
+        + DUE_WITHIN_CONDITION.format(hours=":hours")
     )
     stmt = text(sql).bindparams(bindparam("deadline_bound", type_=UTCDateTime()))
     with engine.connect() as conn:

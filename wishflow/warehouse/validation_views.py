@@ -332,18 +332,6 @@ VIEW_NAMES_0012 = ("v_unprocessed_orders", "v_orders_at_risk", "v_quarantined_or
 #: SQL: the verdict ``v`` (``order_validations``, inner-joined) passed the order ``o``'s current version.
 CURRENT_VERSION_VALID = "v.status <> 'invalid' AND v.validated_updated_at >= o.updated_at"
 
-_UNPROCESSED_VIEW_0012 = """
-CREATE VIEW v_unprocessed_orders AS
-SELECT
-    o.store, o.order_id, o.released_at, o.expected_ship_time, {hours} AS hours_left, o.is_wish_express,
-    o.is_confirmed_delivery, o.country_code, o.province, o.city, o.sku, o.quantity
-FROM orders o
-JOIN order_validations v ON v.store = o.store AND v.order_id = o.order_id
-WHERE {open_order}
-    AND {not_fbw}
-    AND {valid}
-"""
-
 _TRAILING_ORDER_BY = re.compile(r"\nORDER BY [^\n]*\n\s*$")
 
 
@@ -374,9 +362,19 @@ def _views_0011(dialect: str) -> list[str]:
 def unordered_view_statements_0012(dialect: str) -> list[str]:
     """Revision 0012: :data:`VIEW_NAMES_0012` without their ``ORDER BY`` (see above)."""
     unprocessed = constant_sql(
-        _UNPROCESSED_VIEW_0012,
+        """
+CREATE VIEW v_unprocessed_orders AS
+SELECT
+    o.store, o.order_id, o.released_at, o.expected_ship_time, {hours} AS hours_left, o.is_wish_express,
+    o.is_confirmed_delivery, o.country_code, o.province, o.city, o.sku, o.quantity
+FROM orders o
+JOIN order_validations v ON v.store = o.store AND v.order_id = o.order_id
+WHERE {open_order}
+    AND {not_fbw}
+    AND {valid}
+""",
         hours=hours_left_sql(dialect),
-        open_order=OPEN_ORDER_PREDICATE.strip(),
+        open_order=OPEN_ORDER_PREDICATE,
         not_fbw=NOT_FULFILLED_BY_WISH,
         valid=CURRENT_VERSION_VALID,
     )
