@@ -79,6 +79,11 @@ CASES = {
         ("does not exist", "wishflow db upgrade"),
         lambda sb, tmp: {**_live(sb, tmp), "WISHFLOW_WAREHOUSE_URL": f"sqlite:///{tmp / 'nowhere.db'}"},
     ),
+    "unreachable warehouse server": Case(
+        ("run", "pull"),
+        (f"cannot reach the PostgreSQL server at 127.0.0.1:{CLOSED}", "WISHFLOW_WAREHOUSE_URL"),
+        lambda sb, tmp: {**_live(sb, tmp), "WISHFLOW_WAREHOUSE_URL": f"postgresql+psycopg2://u@127.0.0.1:{CLOSED}/wf"},
+    ),
     "malformed warehouse URL": Case(
         ("run", "pull"),
         ("malformed", "WISHFLOW_WAREHOUSE_URL"),

@@ -104,10 +104,25 @@ def test_a_missing_postgres_database_is_a_config_error() -> None:
     )
 
 
-def test_an_unreachable_postgres_server_stays_the_drivers_error() -> None:
-    """When the server cannot be asked, nothing is claimed: the connection error is raised as it is."""
+def test_an_unreachable_postgres_server_is_a_config_error_naming_the_address() -> None:
+    """Nothing listens at the URL's host and port: one error naming them (the driver's error chained)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])  # closed once the block ends: nothing listens there
     error = _fails(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/wishflow", sa.text("SELECT 1"))
+    assert isinstance(error, ConfigError)
+    assert error.message.startswith(f"cannot reach the PostgreSQL server at 127.0.0.1:{port}")
+    assert "WISHFLOW_WAREHOUSE_URL" in (error.hint or "")
+
+
+def test_a_server_that_listens_but_refuses_keeps_the_drivers_error() -> None:
+    """Something listens but is no PostgreSQL that accepts us: nothing is claimed, the driver's error stands."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = int(listener.getsockname()[1])
+        error = _fails(
+            f"postgresql+psycopg2://postgres@127.0.0.1:{port}/wishflow?connect_timeout=2", sa.text("SELECT 1")
+        )
     assert isinstance(error, sa.exc.OperationalError)
+    assert not isinstance(error, ConfigError)

@@ -13,8 +13,13 @@ Two mistakes reach the warehouse code as plain driver errors:
   ``OperationalError`` without a SQLSTATE (``pgcode`` is None: libpq's connection failures carry none,
   so ``psycopg2.errors.InvalidCatalogName`` never arrives here). So on a failed connection the server
   is asked, through its maintenance database with the same credentials, whether the database exists.
-  When the server answers that it does not, the error is a :class:`ConfigError` naming it; when the
-  server cannot be reached either, it stays the driver's error.
+  When the server answers that it does not, the error is a :class:`ConfigError` naming it.
+* **a PostgreSQL server that cannot be reached at all** (wrong host or port, server not started): when
+  the maintenance database cannot be asked either, a plain TCP connection to the URL's host and port
+  tells (refused, unknown host, timed out: the socket's own exception types). Nothing listening there is
+  a :class:`ConfigError` naming the address, as an unreachable Wish API root is: a person must start the
+  server or fix the URL, so it is not retried (the next scheduled run tries again). When something does
+  listen there (a wrong password, say), the driver's error stands.
 
 :func:`diagnose_errors` installs this on an engine as SQLAlchemy's ``handle_error`` hook
 (:func:`wishflow.warehouse.engine.make_engine` does it for every warehouse engine), so the
@@ -26,6 +31,7 @@ migration's own error and is left alone.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +44,8 @@ from wishflow.errors import ConfigError
 
 #: PostgreSQL SQLSTATEs of a statement naming what the schema lacks (undefined_table, undefined_column)
 MISSING_IN_SCHEMA = frozenset({"42P01", "42703"})
+#: libpq's port when the URL names none
+DEFAULT_POSTGRES_PORT = 5432
 #: The databases a PostgreSQL server always has, to ask it about the others
 MAINTENANCE_DATABASES = ("postgres", "template1")
 
@@ -74,7 +82,7 @@ def diagnose(context: ExceptionContext) -> ConfigError | None:
     backend = context.engine.url.get_backend_name()
     if context.connection is None:  # the connection itself failed
         if backend == "postgresql" and _is_psycopg2_operational(error):
-            return missing_postgres_database(context.engine.url)
+            return missing_postgres_database(context.engine.url) or unreachable_postgres_server(context.engine.url)
         return None
     if backend == "sqlite":
         missing_in_schema = isinstance(error, sqlite3.OperationalError) and (
@@ -106,6 +114,25 @@ def unmigrated(engine: Engine) -> ConfigError | None:
     return revision_problem(engine.url.render_as_string(hide_password=False), current)
 
 
+def unreachable_postgres_server(url: URL) -> ConfigError | None:
+    """The error for ``url``'s server when nothing listens at its host and port, else None.
+
+    A Unix-socket URL (no host, or a directory as the host) is not probed: it cannot be told apart here.
+    """
+    host = url.host
+    if not host or host.startswith("/"):
+        return None
+    port = url.port or DEFAULT_POSTGRES_PORT
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return None  # something listens: the driver's error says what it refused
+    except OSError:  # ConnectionRefusedError, socket.gaierror (unknown host), TimeoutError
+        return ConfigError(
+            f"cannot reach the PostgreSQL server at {host}:{port} (nothing listens there, or the host is unknown)",
+            hint="start the server, or fix the host and port in WISHFLOW_WAREHOUSE_URL (or the Warehouse block)",
+        )
+
+
 def missing_postgres_database(url: URL) -> ConfigError | None:
     """The error for ``url``'s PostgreSQL database when the server says it does not exist, else None."""
     import psycopg2
@@ -119,7 +146,7 @@ def missing_postgres_database(url: URL) -> ConfigError | None:
         params = url.set(database=maintenance).translate_connect_args(username="user", database="dbname")
         params.update({k: v for k, v in url.query.items() if isinstance(v, str)})  # sslmode and the like
         try:
-            conn = psycopg2.connect(**params, connect_timeout=5)
+            conn = psycopg2.connect(**{"connect_timeout": 5, **params})  # the URL's own timeout wins
         except psycopg2.Error:
             continue  # not allowed there, or the server is down: try the next, else cannot tell
         try:
