@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,17 +91,7 @@ def fresh_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         sa.create_engine(f"sqlite:///{path}").connect().close()
         yield f"sqlite:///{path}"
         return
-    admin_url = os.environ.get("WISHFLOW_TEST_POSTGRES_URL")
-    if not admin_url:
-        pytest.skip("PostgreSQL tests skipped: set WISHFLOW_TEST_POSTGRES_URL to run them")
-    name = f"wishflow_golive_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield request.getfixturevalue("empty_postgres_database")  # the root conftest's, dropped after the test
 
 
 @pytest.fixture

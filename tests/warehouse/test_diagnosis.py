@@ -11,7 +11,6 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,23 +62,6 @@ def test_a_failing_migration_is_left_alone(tmp_path: Path) -> None:
     with schema_changing():
         error = _fails(f"sqlite:///{tmp_path / 'empty.db'}", sa.select(pipeline_runs))
     assert isinstance(error, sa.exc.OperationalError)
-
-
-@pytest.fixture
-def empty_postgres_database() -> Iterator[str]:
-    admin_url = os.environ.get("WISHFLOW_TEST_POSTGRES_URL")
-    if not admin_url:
-        pytest.skip("PostgreSQL tests skipped: set WISHFLOW_TEST_POSTGRES_URL to run them")
-    name = f"wishflow_empty_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.mark.postgres
