@@ -36,6 +36,7 @@ ALLOWED_SQL_INTERPOLATIONS = {
     "ACTION_SELECT_LIST",  # actions.queues: the action list's own column names
     "ACTION_WHAT_TO_DO_SQL",  # analytics: a CASE over module constants (a ticket's text left out)
     "', '.join(columns)",  # column names of our own tables
+    '", ".join(columns)',  # statistics: PLANNER_COLUMNS, a constant checked against the table
     "_ORDER_COLUMNS",
     "_limit(limit)",  # " LIMIT {int(limit)}"
     "int(limit)",

@@ -20,6 +20,29 @@ from wishflow.warehouse.schema import metadata
 #: What a pull writes in bulk, and what validation writes.
 PULL_TABLES = ("orders", "order_events", "order_validation_queue")
 VALIDATION_TABLES = ("order_validations", "order_validation_failures", "order_validation_queue")
+#: The ``orders`` columns the warehouse's own queries and views filter, join, group or sort on: the
+#: planner needs their statistics right after a backfill. The rest (the raw payload, names, addresses,
+#: ...) wait for autovacuum's next full ``ANALYZE``; computing their statistics was more than half of
+#: the ``ANALYZE`` (0.88 s -> 0.36-0.40 s at 100,000 orders, bench/PROFILE.md).
+PLANNER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": (
+        "store",
+        "order_id",
+        "state",
+        "updated_at",
+        "expected_ship_time",
+        "order_types",
+        "first_seen_run_id",
+        "last_run_id",
+        "tracking_number",
+        "processing_status",
+        "shipped_at",
+        "delivered_at",
+        "refunded_at",
+        "sku",
+        "country_code",
+    ),
+}
 #: Fewer rows written than this never trigger an ``ANALYZE`` (incremental runs stay cheap).
 MIN_ROWS = 1000
 #: A write of at least this share of a table's last known size triggers one (autovacuum's default).
@@ -45,6 +68,10 @@ def refresh_statistics(engine: Engine, tables: Sequence[str], rows_written: int)
             ).scalar_one_or_none()
             if known is not None and known >= 0 and rows_written < SHARE * known:
                 continue
-            conn.exec_driver_sql(f'ANALYZE "{checked_table}"')  # a table of our schema (checked above)
+            columns = PLANNER_COLUMNS.get(checked_table)
+            if columns:  # the table's own column names, a constant (a test checks them)
+                conn.exec_driver_sql(f'ANALYZE "{checked_table}" ({", ".join(columns)})')
+            else:  # a table of our schema (checked above)
+                conn.exec_driver_sql(f'ANALYZE "{checked_table}"')
             analyzed.append(checked_table)
     return analyzed
