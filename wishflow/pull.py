@@ -19,10 +19,12 @@ parsed and flattened, and that while the database merges the one before (:func:`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -212,6 +214,40 @@ class _Loader:
         self._thread.join()
 
 
+#: How often (seconds) the interpreter hands the GIL between threads while a pull runs, instead of
+#: Python's 5 ms. The pull's parsing thread is busy with Python; the loader and prefetch threads
+#: wait on PostgreSQL and HTTP, and each of a page's dozen round trips returned to a loader thread
+#: that then waited up to the whole interval for the GIL, so the database sat idle between
+#: statements (library pull, 50,000 orders: 11-13 s at 5 ms, 10-11 s at 0.2-1 ms; bench/PROFILE.md).
+PULL_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextlib.contextmanager
+def short_gil_turns(interval: float = PULL_SWITCH_INTERVAL) -> Iterator[None]:
+    """Shorten the interpreter's thread switch interval while the block runs, then restore it.
+
+    Process-wide (the interval is the interpreter's); pulls running at once in one process share one
+    shortening, and the first one's saved value comes back when the last one ends.
+    """
+    global _switch_users, _switch_saved  # noqa: PLW0603 - one interpreter setting, counted
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, _switch_saved))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
+@short_gil_turns()  # the whole chunk, the loader thread's last writes included
 def pull_chunk(
     client: WishApi,
     engine: Engine,
