@@ -223,6 +223,11 @@ def test_new_and_newer_versions_await_validation_and_a_reload_does_not_requeue(e
     judged = ValidationOutcome(rows=1, validated=[(ids[1], later)], failures=[], gx_result={})
     record_outcome(engine, "s1", "v3", judged)
     assert count_pending(engine, "s1") == 0
+    # a page mixing stored, older and newer versions queues the newer one only
+    even_later = later + timedelta(hours=1)
+    mixed, _ = parse_orders([order(0), order(1, updated=T0, state="SHIPPED"), order(2, updated=even_later)])
+    assert load_orders(engine, "s1", mixed, run_id="r4").changed == 1
+    assert _queued(engine, "s1") == {ids[2]: even_later}
 
 
 def test_a_write_transaction_that_has_read_waits_for_a_concurrent_writer_instead_of_failing(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, or_, select, update
+from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, select, update
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
@@ -260,9 +260,10 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
                 events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
             for event_type, event_time in order_milestones:
                 events.append((store, order_id, event_type, event_time, None, None, loaded_at))
-        # Every new or newer payload awaits validation until a verdict on that exact version; queued
-        # before the upsert, while ``orders`` still holds the previous versions to compare with.
-        _queue_for_validation(conn, stage_orders)
+        # Every new or newer payload awaits validation until a verdict on that exact version.
+        touched = result.new_order_ids + result.changed_order_ids
+        if touched:
+            _queue_for_validation(conn, stage_orders, None if len(touched) == len(rows) else touched)
         upsert_from_stage(
             conn,
             orders,
@@ -282,7 +283,6 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
             )
         if rejected:
             _quarantine(conn, store, rejected, run_id, loaded_at)
-        touched = result.new_order_ids + result.changed_order_ids
         if touched and _has_open_rejections(conn, store):
             conn.execute(
                 update(rejected_records)
@@ -317,22 +317,20 @@ def _has_open_rejections(conn: Any, store: str) -> bool:
     return conn.execute(probe).first() is not None
 
 
-def _queue_for_validation(conn: Any, stage: Any) -> None:
-    """Queue the staged orders that are new or newer than the stored version.
+def _queue_for_validation(conn: Any, stage: Any, order_ids: Sequence[str] | None) -> None:
+    """Queue the staged orders that are new or newer than the stored version: ``order_ids``, or all.
 
-    A reload of the same payload queues nothing; a queued version is replaced only by a newer one.
+    The caller knows which they are (it read the stored versions in this transaction), so the queue is
+    filled from the stage alone: no second join with ``orders`` (a key lookup per staged order). A
+    reload of the same payload queues nothing; a queued version is replaced only by a newer one, so a
+    writer that committed a newer version meanwhile keeps its entry.
     """
     q = order_validation_queue
-    newer = (
-        select(stage.c.store, stage.c.order_id, stage.c.updated_at, stage.c._loaded_at)
-        .select_from(
-            stage.outerjoin(orders, and_(orders.c.store == stage.c.store, orders.c.order_id == stage.c.order_id))
-        )
-        .where(or_(orders.c.order_id.is_(None), orders.c.updated_at < stage.c.updated_at))
-        # one lock order for every writer: two pulls queueing the same orders through a join (which
-        # may reorder rows) could otherwise deadlock
-        .order_by(stage.c.order_id)
-    )
+    newer = select(stage.c.store, stage.c.order_id, stage.c.updated_at, stage.c._loaded_at)
+    if order_ids is not None:
+        newer = newer.where(stage.c.order_id.in_(order_ids))
+    # one lock order for every writer: two pulls queueing the same orders could otherwise deadlock
+    newer = newer.order_by(stage.c.order_id)
     stmt = dialect_insert(conn, q).from_select(["store", "order_id", "updated_at", "queued_at"], newer)
     stmt = stmt.on_conflict_do_update(
         index_elements=["store", "order_id"],
