@@ -5,7 +5,9 @@ Real warehouses (both backends), an in-memory lister with Wish's list semantics 
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.test_pagination import InclusiveLister, make_order
-from wishflow.pull import PULL_SWITCH_INTERVAL, ChunkResult, PullWindow, pull_chunk, short_gil_turns
+from wishflow.pull import PULL_SWITCH_INTERVAL, ChunkResult, PullWindow, pull_chunk, pull_interpreter
 from wishflow.sync.flags import FUTURE_SOURCE, flag_future_orders
 from wishflow.warehouse.schema import orders, rejected_records
 
@@ -75,10 +77,20 @@ def test_a_retried_chunk_resumes_after_its_last_committed_page(engine: sa.Engine
         assert conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 1000
 
 
-def test_a_chunk_runs_with_short_gil_turns_and_gives_the_interval_back(engine: sa.Engine) -> None:
-    # the loader thread's round trips get the GIL back within 0.5 ms instead of 5 (bench/PROFILE.md)
-    before = sys.getswitchinterval()
-    seen: list[float] = []
+def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_both(engine: sa.Engine) -> None:
+    # the loader thread's round trips get the GIL back within 0.5 ms instead of 5, and full
+    # collections skip the objects alive before the pull (bench/PROFILE.md)
+    interval = sys.getswitchinterval()
+    frozen = gc.get_freeze_count()
+    seen: list[tuple[float, int, bool]] = []
+
+    class Cycle:
+        me: object = None
+
+    garbage = Cycle()
+    garbage.me = garbage  # unreachable once deleted, freed only by a collection
+    dead = weakref.ref(garbage)
+    del garbage
     data = [make_order(i, T0 + timedelta(seconds=i)) for i in range(300)]
     window = PullWindow(None, T0 + timedelta(days=1), incremental=True)
     result = pull_chunk(
@@ -88,21 +100,28 @@ def test_a_chunk_runs_with_short_gil_turns_and_gives_the_interval_back(engine: s
         window,
         None,
         page_size=100,
-        on_page=lambda _: seen.append(sys.getswitchinterval()),
+        on_page=lambda _: seen.append((sys.getswitchinterval(), gc.get_freeze_count(), dead() is None)),
     )
     assert result.load.new == 300
     assert len(seen) >= 3  # every committed page
-    assert set(seen) == {min(PULL_SWITCH_INTERVAL, before)}
-    assert sys.getswitchinterval() == before
-    # nested or concurrent pulls share one shortening; the first one's value comes back at the end
-    with short_gil_turns():
-        with short_gil_turns(0.001):
-            assert sys.getswitchinterval() == min(PULL_SWITCH_INTERVAL, before)
-        assert sys.getswitchinterval() == min(PULL_SWITCH_INTERVAL, before)
-    assert sys.getswitchinterval() == before
-    with pytest.raises(RuntimeError), short_gil_turns():
-        raise RuntimeError("a failed pull gives the interval back too")
-    assert sys.getswitchinterval() == before
+    assert {s for s, _, _ in seen} == {min(PULL_SWITCH_INTERVAL, interval)}
+    assert min(f for _, f, _ in seen) > frozen
+    # garbage is collected before the freeze, never frozen with the live objects
+    assert all(collected for _, _, collected in seen)
+    assert sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == frozen
+    # nested or concurrent pulls share one tuning; the first one's interval comes back at the end
+    with pull_interpreter():
+        with pull_interpreter(0.001):
+            assert sys.getswitchinterval() == min(PULL_SWITCH_INTERVAL, interval)
+        assert sys.getswitchinterval() == min(PULL_SWITCH_INTERVAL, interval)
+        assert gc.get_freeze_count() > frozen
+    assert sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == frozen
+    with pytest.raises(RuntimeError), pull_interpreter():
+        raise RuntimeError("a failed pull undoes both too")
+    assert sys.getswitchinterval() == interval
+    assert gc.get_freeze_count() == frozen
 
 
 def test_future_dated_orders_are_flagged_once(engine: sa.Engine) -> None:
