@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+import wishflow.pull as pull_module
 from tests.api.test_pagination import InclusiveLister, make_order
 from wishflow.pull import PULL_SWITCH_INTERVAL, ChunkResult, PullWindow, pull_chunk, pull_interpreter
 from wishflow.sync.flags import FUTURE_SOURCE, flag_future_orders
@@ -77,7 +78,9 @@ def test_a_retried_chunk_resumes_after_its_last_committed_page(engine: sa.Engine
         assert conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar_one() == 1000
 
 
-def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_both(engine: sa.Engine) -> None:
+def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_both(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the loader thread's round trips get the GIL back within 0.5 ms instead of 5, and full
     # collections skip the objects alive before the pull (bench/PROFILE.md)
     interval = sys.getswitchinterval()
@@ -87,21 +90,53 @@ def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_bot
     class Cycle:
         me: object = None
 
-    garbage = Cycle()
-    garbage.me = garbage  # unreachable once deleted, freed only by a collection
-    dead = weakref.ref(garbage)
+    def cycle() -> tuple[Cycle, weakref.ref[Cycle]]:
+        made = Cycle()
+        made.me = made  # unreachable once dropped, freed only by a collection
+        return made, weakref.ref(made)
+
+    garbage, dead = cycle()
     del garbage
+    held: list[Cycle] = []
+    dead_in_pull: list[weakref.ref[Cycle]] = []
+
+    def page_done(_: object) -> None:
+        seen.append((sys.getswitchinterval(), gc.get_freeze_count(), dead() is None))
+        if not dead_in_pull:  # an object the pull keeps a while, old by the time it dies
+            made, ref = cycle()
+            held.append(made)
+            dead_in_pull.append(ref)
+            del made
+            gc.collect()
+            held.clear()
+
     data = [make_order(i, T0 + timedelta(seconds=i)) for i in range(300)]
     window = PullWindow(None, T0 + timedelta(days=1), incremental=True)
-    result = pull_chunk(
-        InclusiveLister(data),
-        engine,
-        "s",
-        window,
-        None,
-        page_size=100,
-        on_page=lambda _: seen.append((sys.getswitchinterval(), gc.get_freeze_count(), dead() is None)),
-    )
+    gc.disable()  # only the pull's own collections run: what they free is what they must free
+    try:
+        result = pull_chunk(InclusiveLister(data), engine, "s", window, None, page_size=100, on_page=page_done)
+        # the pull's old garbage is freed at its end, before the heap is unfrozen
+        assert dead_in_pull
+        assert dead_in_pull[0]() is None
+        # garbage made between two pulls is collected when the next one starts, never frozen with it
+        garbage, dead_between = cycle()
+        del garbage
+        with pull_interpreter():
+            assert dead_between() is None
+        # an object that died old is frozen with the heap, until a pull sweeps the heap (one in SWEEP_EVERY)
+        for since_sweep, swept in ((1, False), (pull_module.SWEEP_EVERY, True)):
+            monkeypatch.setattr(pull_module, "_pulls_since_sweep", since_sweep)
+            garbage, dead_old = cycle()
+            held.append(garbage)
+            del garbage
+            gc.collect()  # survives: old now
+            held.clear()
+            with pull_interpreter():
+                assert (dead_old() is None) is swept
+            assert (dead_old() is None) is swept  # the pull's own end sweep skips the frozen heap
+            gc.collect()
+    finally:
+        gc.enable()
     assert result.load.new == 300
     assert len(seen) >= 3  # every committed page
     assert {s for s, _, _ in seen} == {min(PULL_SWITCH_INTERVAL, interval)}
