@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 from prefect.states import Cancelled
 from pydantic import Field
 
@@ -70,25 +71,45 @@ def validate_orders(
         run_id = record.run_id
         record.details = {**totals, "by_rule": by_rule}
         after: str | None = None
-        while True:
-            # pandas is untyped here, so mypy cannot tell the task's sync overload from its async one: the frame.
-            frame = cast("pd.DataFrame", read_pending_orders(warehouse_block, store, after, batch_size))
-            if frame.empty:
-                break
-            after = str(frame["order_id"].iloc[-1])
-            # quoted(): Prefect would otherwise walk every value of the frame and the outcome (both for the
-            # task's inputs and to resolve futures in them), seconds per 50k-order batch.
-            outcome = validate_orders_frame(quoted(frame), now, bounds)
-            totals["batches"] += 1
-            counts = record_validation(warehouse_block, store, run_id, quoted(outcome), totals["batches"], now)
+        # Batch N's verdicts are written (a task in Prefect's task runner) while batch N+1 is read
+        # and validated, so PostgreSQL's merge and GX's pandas work overlap. Each batch is its own
+        # transaction over its own orders (read by keyset after the last one), so which commits
+        # first does not matter; one batch is written at a time, and the flow fails on the first
+        # batch that cannot be written, after the batch being written, if any, has ended.
+        writing: PrefectFuture[dict[str, int]] | None = None
+        writing_batch = 0
+
+        def written(future: PrefectFuture[dict[str, int]], batch: int) -> None:
+            counts = future.result()
             for key, value in counts.items():
                 totals[key] += value
-            for rule, count in outcome.counts_by_expectation().items():
-                by_rule[rule] = by_rule.get(rule, 0) + count
             record.counts, record.details = _counts(totals), {**totals, "by_rule": by_rule}
-            logger.info(
-                "batch %d: %d validated, %d quarantined", totals["batches"], counts["validated"], counts["invalid"]
-            )
+            logger.info("batch %d: %d validated, %d quarantined", batch, counts["validated"], counts["invalid"])
+
+        try:
+            while True:
+                # pandas is untyped here, so mypy cannot tell the task's sync overload from its async one: the frame.
+                frame = cast("pd.DataFrame", read_pending_orders(warehouse_block, store, after, batch_size))
+                if frame.empty:
+                    break
+                after = str(frame["order_id"].iloc[-1])
+                # quoted(): Prefect would otherwise walk every value of the frame and the outcome (both for the
+                # task's inputs and to resolve futures in them), seconds per 50k-order batch.
+                outcome = validate_orders_frame(quoted(frame), now, bounds)
+                del frame  # before the next batch is read: both would otherwise be alive at once
+                if writing is not None:
+                    written(writing, writing_batch)
+                totals["batches"] += 1
+                writing_batch = totals["batches"]
+                writing = record_validation.submit(warehouse_block, store, run_id, quoted(outcome), writing_batch, now)
+                for rule, count in outcome.counts_by_expectation().items():
+                    by_rule[rule] = by_rule.get(rule, 0) + count
+                del outcome
+            if writing is not None:
+                written(writing, writing_batch)
+        finally:
+            if writing is not None:
+                writing.wait()  # a failed run still ends with no write in flight
         if totals["validated"] >= MIN_ROWS:
             # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
             refresh_planner_statistics(warehouse_block, list(VALIDATION_TABLES), totals["validated"])

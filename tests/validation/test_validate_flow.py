@@ -135,3 +135,38 @@ def test_flow_applies_the_merchants_bounds_from_the_shipping_policy(
     assert [(r["order_id"], r["reasons"]) for r in quarantined_orders(engine, "default")] == [
         ("three", "quantity_within_bound")
     ]
+
+
+def test_a_batch_whose_verdicts_cannot_be_written_fails_the_run_after_the_batches_before_it_landed(
+    prefect_harness: None, sqlite_url: str
+) -> None:
+    # batch N's verdicts are written while batch N+1 is validated: a write that fails must still
+    # fail the run, keep what earlier batches wrote, and leave no later batch half-recorded
+    from flows.validate_orders import validate_orders
+    from wishflow.warehouse.validation_schema import order_validation_queue, order_validations
+
+    engine = make_engine(sqlite_url)
+    insert_orders(engine, "default", [good_order(f"o-{i}") for i in range(1, 8)])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_o3 BEFORE INSERT ON order_validations WHEN NEW.order_id = 'o-3' "
+            "BEGIN SELECT RAISE(ABORT, 'verdict store refuses o-3'); END"
+        )
+    with pytest.raises(Exception, match="refuses o-3"):
+        validate_orders(batch_size=2)
+    with engine.connect() as conn:
+        judged = conn.execute(sa.select(order_validations.c.order_id).order_by("order_id")).scalars().all()
+        waiting = conn.execute(sa.select(order_validation_queue.c.order_id).order_by("order_id")).scalars().all()
+        run = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.stage == "validate")).one()
+    assert judged == ["o-1", "o-2"]
+    assert waiting == ["o-3", "o-4", "o-5", "o-6", "o-7"]
+    assert run.outcome == "failed"
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse_o3")
+    result = validate_orders(batch_size=2)  # the rerun judges the rest, in overlapping batches
+    assert (result["batches"], result["validated"], result["valid"]) == (3, 5, 5)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(order_validations)).scalar_one() == 7
+        assert conn.execute(sa.select(sa.func.count()).select_from(order_validation_queue)).scalar_one() == 0
+    engine.dispose()

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from wishflow.validation.deferred_imports import defer as defer_gx_unused_imports
+
 _lock = threading.Lock()
 _validate_lock = threading.Lock()
 _runtime: GXRuntime | None = None
@@ -41,6 +43,8 @@ def gx_runtime() -> GXRuntime:
 
 def _build() -> GXRuntime:
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    # altair and scipy.stats: 82 MB of GX's import, for an expectation our suites never use
+    defer_gx_unused_imports()
     import great_expectations as gx
     import great_expectations.execution_engine.pandas_execution_engine as pandas_engine
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -44,4 +44,5 @@ def validate_pending(
             totals[key] += value
         for rule, count in outcome.counts_by_expectation().items():
             by_rule[rule] = by_rule.get(rule, 0) + count
+        del frame, outcome  # before the next batch is read: both would otherwise be alive at once
     return {**totals, "failures_by_expectation": dict(sorted(by_rule.items()))}
