@@ -176,6 +176,23 @@ def test_empty_strings_nul_characters_and_nulls_survive_the_bulk_path(engine: sa
     assert "id" in rejected
 
 
+def test_text_beyond_ascii_goes_through_copy_in_and_out_unchanged(engine: sa.Engine) -> None:
+    # PostgreSQL's COPY carries UTF-8 bytes both ways (the stage's load, validation's read)
+    from wishflow.validation.store import read_pending_batch
+
+    name = "Jos\u00e9 M\u00fcller-\u0141ukasz \u674e\u96f7 \U0001f600"
+    payload = order(11)
+    payload["full_address"]["shipping_detail"].update({"name": name, "city": "Z\u00fcrich"})
+    load_orders(engine, "s1", *parse_orders([payload]))
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(orders.c.recipient_name, orders.c.city, orders.c.raw)).one()
+    assert (row.recipient_name, row.city) == (name, "Z\u00fcrich")
+    assert row.raw["full_address"]["shipping_detail"]["name"] == name
+    frame = read_pending_batch(engine, "s1")
+    assert list(frame["recipient_name"]) == [name]
+    assert list(frame["city"]) == ["Z\u00fcrich"]
+
+
 def test_text_that_looks_like_the_null_marker_or_an_escape_is_stored_as_it_is(engine: sa.Engine) -> None:
     payload = order(10)
     payload["full_address"]["shipping_detail"].update(

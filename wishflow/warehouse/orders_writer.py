@@ -173,7 +173,7 @@ class PreparedBatch:
     rows: list[tuple[Any, ...]]
     rejected: list[OrderRecordError]
     milestones: list[list[tuple[str, datetime]]]
-    encoded: str | None = None
+    encoded: bytes | None = None
 
 
 def prepare_orders(
