@@ -225,7 +225,7 @@ PULL_SWITCH_INTERVAL = 0.0005
 _tuning_lock = threading.Lock()
 _tuning_users = 0
 _saved_switch_interval = 0.0
-_pulls_since_sweep = 0  # pulls (of this process) since the last that swept the whole heap first
+_pulls_since_sweep = 0  # pulls this process has started; one in SWEEP_EVERY sweeps the whole heap first
 #: One pull in this many sweeps the whole heap before freezing it (the first one always).
 SWEEP_EVERY = 4
 
