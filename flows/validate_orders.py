@@ -100,6 +100,7 @@ def validate_orders(
                 del frame  # before the next batch is read: both would otherwise be alive at once
                 if writing is not None:
                     written(writing, writing_batch)
+                    writing = None
                 totals["batches"] += 1
                 writing_batch = totals["batches"]
                 writing = record_validation.submit(warehouse_block, store, run_id, quoted(outcome), writing_batch, now)
@@ -108,9 +109,13 @@ def validate_orders(
                 del outcome
             if writing is not None:
                 written(writing, writing_batch)
+                writing = None
         finally:
             if writing is not None:
-                writing.wait()  # a failed run still ends with no write in flight
+                # the run failed while a batch was being written: wait for it, and count it if it landed
+                writing.wait()
+                if writing.state.is_completed():
+                    written(writing, writing_batch)
         if totals["validated"] >= MIN_ROWS:
             # before the views are read: their joins need counted tables (wishflow.warehouse.statistics)
             refresh_planner_statistics(warehouse_block, list(VALIDATION_TABLES), totals["validated"])

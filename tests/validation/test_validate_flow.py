@@ -170,3 +170,33 @@ def test_a_batch_whose_verdicts_cannot_be_written_fails_the_run_after_the_batche
         assert conn.execute(sa.select(sa.func.count()).select_from(order_validations)).scalar_one() == 7
         assert conn.execute(sa.select(sa.func.count()).select_from(order_validation_queue)).scalar_one() == 0
     engine.dispose()
+
+
+def test_a_run_that_fails_while_a_batch_is_being_written_waits_for_it_and_counts_it(
+    prefect_harness: None, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # batch 2's validation breaks while batch 1's verdicts are still being written: the run fails,
+    # batch 1 lands, and the run row counts it (it would read 0 if the write in flight were dropped)
+    import flows.validate_orders as flow_module
+    from wishflow.warehouse.validation_schema import order_validations
+
+    real_validate = flow_module.validate_orders_frame
+    calls: list[int] = []
+
+    def breaks_on_the_second_batch(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the validation engine broke")
+        return real_validate(*args)
+
+    monkeypatch.setattr(flow_module, "validate_orders_frame", breaks_on_the_second_batch)
+    engine = make_engine(sqlite_url)
+    insert_orders(engine, "default", [good_order(f"o-{i}") for i in range(1, 6)])
+    with pytest.raises(RuntimeError, match="validation engine broke"):
+        flow_module.validate_orders(batch_size=2)
+    with engine.connect() as conn:
+        judged = conn.execute(sa.select(order_validations.c.order_id).order_by("order_id")).scalars().all()
+        run = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.stage == "validate")).one()
+    assert judged == ["o-1", "o-2"]
+    assert (run.outcome, run.records_fetched) == ("failed", 2)
+    engine.dispose()
