@@ -106,3 +106,23 @@ def test_gx_analytics_are_off_and_gx_loads_once() -> None:
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
     assert "great_expectations" in sys.modules
     assert gx_runtime() is gx_runtime()
+
+
+def test_gx_keeps_nothing_of_a_validated_batch() -> None:
+    # GX's execution engine keeps the last batch's frame and every metric computed on it (masks and
+    # series of the batch's length); validation drops both, or the next batch is read beside them
+    import gc
+
+    from wishflow.validation.gx_runtime import gx_runtime
+
+    rows = 1_237  # a length nothing else in the process has
+    frame = pd.DataFrame([good_order(f"keep-{i}") for i in range(rows)])
+    outcome = validate_frame(frame, NOW)
+    assert len(outcome.validated) == rows
+    del frame, outcome
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, pd.DataFrame | pd.Series) and len(o) == rows]
+    assert alive == []
+    engine = gx_runtime().batch_definition.data_asset.datasource.get_execution_engine()
+    assert engine.batch_manager.batch_data_cache == {}
+    assert len(engine._metric_cache) == 0

@@ -351,3 +351,34 @@ def test_run_changes_counts_in_the_database_and_keeps_the_soonest_new_ids(engine
     assert first.new_order_ids == [f"{4:024x}", f"{3:024x}"]
     second = run_changes(engine, "s1", "r2")
     assert (second.new, second.changed, second.new_order_ids) == (1, 1, [f"{9:024x}"])
+
+
+def test_a_stage_filled_in_several_copy_chunks_stores_every_row_as_one_copy_does(
+    engine: sa.Engine, monkeypatch: Any
+) -> None:
+    # rows are encoded a chunk at a time while COPY reads them: chunk edges must not split or drop a row
+    import wishflow.warehouse.bulk as bulk
+
+    payloads = [order(i, street_address1=f"Road {i}\twith tab") for i in range(7)]
+    for p in payloads:
+        p["full_address"]["shipping_detail"]["street_address1"] = f"Road {p['id'][-1]} \\ \t end"
+    load_orders(engine, "one", *parse_orders(copy.deepcopy(payloads)))
+    monkeypatch.setattr(bulk, "COPY_CHUNK_ROWS", 2)
+    load_orders(engine, "chunked", *parse_orders(copy.deepcopy(payloads)))
+
+    def stored(store: str) -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            o = conn.execute(
+                sa.select(orders.c.order_id, orders.c.street_address1, orders.c.raw)
+                .where(orders.c.store == store)
+                .order_by(orders.c.order_id)
+            ).all()
+            e = conn.execute(
+                sa.select(order_events.c.order_id, order_events.c.event_type, order_events.c.event_time)
+                .where(order_events.c.store == store)
+                .order_by(order_events.c.order_id, order_events.c.event_type)
+            ).all()
+        return [tuple(r) for r in o] + [tuple(r) for r in e]
+
+    assert len(stored("chunked")) == 7 + 7 * 2  # each order: a state change and its release milestone
+    assert stored("chunked") == stored("one")

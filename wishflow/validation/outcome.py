@@ -10,9 +10,12 @@ from typing import Any, Literal
 Severity = Literal["blocking", "warning"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
-    """One order failing one rule: the order, the rule, the column, what was seen, how serious."""
+    """One order failing one rule: the order, the rule, the column, what was seen, how serious.
+
+    Slotted: a batch of 50,000 orders can carry tens of thousands (half the size without a ``__dict__``).
+    """
 
     order_id: str | None
     expectation: str

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, and_, case, delete, exists, literal, null, select, true, update
+from sqlalchemy import Engine, Integer, Numeric, and_, case, delete, exists, literal, null, select, true, update
 
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.validate import SKU_COLUMNS, VALIDATED_COLUMNS
@@ -31,6 +31,10 @@ from wishflow.warehouse.validation_schema import (
 DEFAULT_BATCH_SIZE = 50_000
 _READ_COLUMNS = [c for c in VALIDATED_COLUMNS if c in orders.c]
 _READ_TIME_COLUMNS = [c for c in _READ_COLUMNS if isinstance(orders.c[c].type, UTCDateTime)]
+#: Read as floats (the validation compares them as floats): the numbers of the order and of its SKU.
+_READ_FLOAT_COLUMNS = [c for c in _READ_COLUMNS if isinstance(orders.c[c].type, Integer | Numeric)] + [
+    c for c in SKU_COLUMNS if isinstance(shipping_skus.c[c.removeprefix("sku_")].type, Integer | Numeric)
+]
 
 #: What a batch stages per order and per finding; the run's constants (run id, clock) are added by
 #: the merges' ``SELECT``, so COPY encodes half the values it would for whole rows.
@@ -65,7 +69,7 @@ def read_pending_batch(
         stmt = stmt.where(q.c.order_id > after_order_id)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            return copy_out_frame(conn, stmt, datetime_columns=_READ_TIME_COLUMNS)
+            return copy_out_frame(conn, stmt, datetime_columns=_READ_TIME_COLUMNS, float_columns=_READ_FLOAT_COLUMNS)
         # plain tuples: pandas probes each SQLAlchemy Row for attributes it lacks (~8 µs a row)
         rows = [tuple(row) for row in conn.execute(stmt).all()]
     return pd.DataFrame.from_records(rows, columns=[*_READ_COLUMNS, *SKU_COLUMNS])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
-from wishflow.validation.gx_runtime import gx_runtime, validation_lock
+from wishflow.validation.gx_runtime import gx_runtime, release_batch, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
 from wishflow.validation.reference import countries_where, zipcode_patterns
 from wishflow.validation.suites import (
@@ -91,7 +91,7 @@ def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
         if column in _TIME_COLUMNS:
             frame[column] = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
         elif column in _NUMBER_COLUMNS:
-            frame[column] = pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
+            frame[column] = _floats(values)
         else:
             text = values.astype(object)
             text = text.where(text.notna(), None)
@@ -105,13 +105,20 @@ def prepare_frame(df: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _floats(values: pd.Series) -> pd.Series:
+    """``values`` as floats, unparseable ones null (numbers read as numbers are not boxed again)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        return values.astype("float64")  # no copy under copy-on-write
+    return pd.to_numeric(values.astype(object), errors="coerce").astype("float64")
+
+
 def _add_parcel_columns(frame: pd.DataFrame, source: pd.DataFrame) -> None:
     """The parcel an order needs: quantity x the SKU's unit weight, longest side and volume."""
 
     def number(column: str) -> pd.Series:
         if column not in source.columns:
             return pd.Series(np.nan, index=frame.index, dtype="float64")
-        return pd.to_numeric(source[column].astype(object), errors="coerce").astype("float64")
+        return _floats(source[column])
 
     quantity = frame["quantity"].clip(lower=0)
     weight = number("sku_weight_grams").fillna(UNKNOWN_UNIT_WEIGHT_GRAMS)
@@ -257,13 +264,16 @@ def validate_frame(
     }
     with validation_lock():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        for name in (BLOCKING_SUITE, WARNING_SUITE):
-            suite_result = batch.validate(
-                runtime.suites[name],
-                result_format=result_format,
-                expectation_parameters=parameters,
-            )
-            results[name] = _collect(suite_result, frame, failures, errors)
+        try:
+            for name in (BLOCKING_SUITE, WARNING_SUITE):
+                suite_result = batch.validate(
+                    runtime.suites[name],
+                    result_format=result_format,
+                    expectation_parameters=parameters,
+                )
+                results[name] = _collect(suite_result, frame, failures, errors)
+        finally:
+            release_batch(batch)
     if errors:
         raise ValidationError("expectations could not be evaluated: " + "; ".join(errors))
     keyed = frame.loc[frame["order_id"].notna(), ["order_id", "updated_at"]]

@@ -1,0 +1,50 @@
+"""Validation's process hands a dropped batch's large arrays back to the system (glibc)."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from wishflow.allocator import hold_mmap_threshold
+
+# Frees one large block (glibc then raises its mmap threshold above the arrays that follow), fills
+# 80 MB with 400 KB arrays (a batch's columns), frees all but the newest, and prints how much of
+# the 80 MB the process still holds.
+_SCRIPT = """
+import sys
+import numpy as np
+from wishflow.allocator import hold_mmap_threshold
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+if sys.argv[1] == "hold":
+    assert hold_mmap_threshold()
+big = np.ones(4_000_000)
+del big
+before = rss_mb()
+columns = [np.ones(50_000) for _ in range(200)]
+newest = columns.pop()
+del columns
+print(rss_mb() - before)
+"""
+
+
+def _kept_mb(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", _SCRIPT, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_dropped_column_arrays_go_back_to_the_system_once_the_threshold_is_held() -> None:
+    assert _kept_mb("default") >= 60  # the heap keeps what lies below its newest block
+    assert _kept_mb("hold") <= 10
+
+
+def test_holding_twice_is_harmless() -> None:
+    first = hold_mmap_threshold()
+    assert hold_mmap_threshold() is first
