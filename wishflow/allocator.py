@@ -5,7 +5,8 @@ it raises that threshold to the size of each such block freed (up to 32 MiB), so
 frees a few large arrays then takes every later one from its heap. Heap memory goes back to the
 system only from the top of the heap, so validation, which builds and drops a batch's column
 arrays (50,000 values each, ~400 KB) every few seconds, kept its high-water mark and more: its peak
-at 1M orders fell by 25-40 MB with the threshold held, for about 5% more time (bench/PROFILE.md).
+fell by about 20 MB with the threshold held (at 100,000 and at 1M orders), for about 5% more of
+its CPU (bench/PROFILE.md).
 """
 
 from __future__ import annotations

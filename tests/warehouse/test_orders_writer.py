@@ -359,7 +359,7 @@ def test_a_stage_filled_in_several_copy_chunks_stores_every_row_as_one_copy_does
     # rows are encoded a chunk at a time while COPY reads them: chunk edges must not split or drop a row
     import wishflow.warehouse.bulk as bulk
 
-    payloads = [order(i, street_address1=f"Road {i}\twith tab") for i in range(7)]
+    payloads = [order(i) for i in range(7)]
     for p in payloads:
         p["full_address"]["shipping_detail"]["street_address1"] = f"Road {p['id'][-1]} \\ \t end"
     load_orders(engine, "one", *parse_orders(copy.deepcopy(payloads)))
