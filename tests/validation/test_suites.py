@@ -126,3 +126,44 @@ def test_gx_keeps_nothing_of_a_validated_batch() -> None:
     engine = gx_runtime().batch_definition.data_asset.datasource.get_execution_engine()
     assert engine.batch_manager.batch_data_cache == {}
     assert len(engine._metric_cache) == 0
+
+
+def _bad_batch() -> pd.DataFrame:
+    rows = [good_order(f"bad-{kind}", **changes) for kind, (changes, _) in BAD_KINDS.items()]
+    rows += [good_order("dup-1"), good_order("dup-1", sku="OTHER"), good_order("warn-quantity", quantity=50)]
+    return pd.DataFrame(rows)
+
+
+def test_configurations_built_once_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each suite's every result (configuration, success, failing rows, observed values) is the same
+    # whether GX rebuilds an expectation's configuration on every read or once per validation
+    import contextlib
+
+    import wishflow.validation.validate as validate_module
+
+    kept = validate_frame(_bad_batch(), NOW)
+    monkeypatch.setattr(validate_module, "configurations_built_once", contextlib.nullcontext)
+    rebuilt = validate_frame(_bad_batch(), NOW)
+    assert kept.failures == rebuilt.failures
+    assert len(kept.failures) > len(BAD_KINDS)
+    for name, suite in kept.gx_result["suites"].items():
+        assert suite["results"] == rebuilt.gx_result["suites"][name]["results"]
+        assert suite["statistics"] == rebuilt.gx_result["suites"][name]["statistics"]
+
+
+def test_configuration_is_kept_only_inside_a_validation() -> None:
+    from wishflow.validation.configuration_cache import configurations_built_once, kept_count
+    from wishflow.validation.gx_runtime import gx_runtime
+
+    gx = gx_runtime().gx
+    expectation = gx.expectations.ExpectColumnValuesToBeBetween(column="quantity", min_value=1)
+    assert expectation.configuration is not expectation.configuration  # GX's own behaviour outside
+    with configurations_built_once():
+        first = expectation.configuration
+        assert expectation.configuration is first
+        assert kept_count() == 1
+        expectation.min_value = 2  # an assigned field is never served from the cache
+        assert expectation.configuration.kwargs["min_value"] == 2
+        assert expectation.configuration is not first
+    assert kept_count() == 0
+    assert expectation.configuration.kwargs["min_value"] == 2

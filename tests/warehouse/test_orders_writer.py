@@ -193,6 +193,36 @@ def test_text_beyond_ascii_goes_through_copy_in_and_out_unchanged(engine: sa.Eng
     assert list(frame["city"]) == ["Z\u00fcrich"]
 
 
+def test_validation_reads_every_timestamp_to_the_microsecond(engine: sa.Engine) -> None:
+    # PostgreSQL's read carries timestamps as integer microseconds (bulk._epoch_microseconds): each
+    # must come back as stored, a null as NaT, on both databases
+    from wishflow.validation.store import read_pending_batch
+
+    times = [
+        T0 + timedelta(microseconds=1),
+        T0 + timedelta(seconds=59, microseconds=999_999),
+        datetime(1999, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(2099, 6, 30, 12, 0, 0, 123_457, tzinfo=UTC),
+    ]
+    good, _ = parse_orders([order(i) for i in range(len(times))])
+    load_orders(engine, "s1", good)
+    with engine.begin() as conn:
+        # Wish's times have whole seconds: the microseconds are written here
+        for i, t in enumerate(times):
+            exact = {"updated_at": t, "released_at": t - timedelta(days=1, microseconds=7)}
+            conn.execute(sa.update(orders).where(orders.c.order_id == f"{i:024x}").values(**exact))
+        conn.execute(sa.update(orders).where(orders.c.order_id == f"{3:024x}").values(expected_ship_time=None))
+        stored = {r.order_id: r for r in conn.execute(sa.select(orders))}
+    frame = read_pending_batch(engine, "s1")
+    assert list(frame["order_id"]) == sorted(stored)
+    for row in frame.itertuples():
+        assert row.updated_at.to_pydatetime() == stored[row.order_id].updated_at
+        assert row.released_at.to_pydatetime() == stored[row.order_id].released_at
+    assert [t.to_pydatetime() for t in frame["updated_at"]] == times
+    assert frame["expected_ship_time"].isna().tolist() == [False, False, False, True]
+    assert str(frame["updated_at"].dt.tz) == "UTC"
+
+
 def test_text_that_looks_like_the_null_marker_or_an_escape_is_stored_as_it_is(engine: sa.Engine) -> None:
     payload = order(10)
     payload["full_address"]["shipping_detail"].update(

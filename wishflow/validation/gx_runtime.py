@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wishflow.allocator import hold_mmap_threshold
+from wishflow.validation.configuration_cache import install as install_configuration_cache
 from wishflow.validation.deferred_imports import defer as defer_gx_unused_imports
 
 _lock = threading.Lock()
@@ -58,7 +59,12 @@ def _build() -> GXRuntime:
     # so frames are never fingerprinted.
     pandas_engine.HASH_THRESHOLD = 0
 
+    from great_expectations.expectations.expectation import Expectation
+
     from wishflow.validation.suites import build_suites
+
+    # 8,000 rebuilds of the same configurations per batch otherwise (configuration_cache.py)
+    install_configuration_cache(Expectation)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

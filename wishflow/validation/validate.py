@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
+from wishflow.validation.configuration_cache import configurations_built_once
 from wishflow.validation.gx_runtime import gx_runtime, release_batch, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
 from wishflow.validation.reference import countries_where, zipcode_patterns
@@ -262,7 +263,7 @@ def validate_frame(
         "earliest_release": pd.Timestamp(EARLIEST_RELEASE),
         **(bounds or ValidationBounds()).parameters(),
     }
-    with validation_lock():
+    with validation_lock(), configurations_built_once():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         try:
             for name in (BLOCKING_SUITE, WARNING_SUITE):

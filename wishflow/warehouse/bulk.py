@@ -14,10 +14,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Connection, Engine, Index, MetaData, Select, Table, Text, delete, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -206,15 +208,26 @@ def copy_out_frame(
 ) -> pd.DataFrame:
     """The rows of ``stmt`` as a DataFrame of text, read with ``COPY ... TO STDOUT`` (PostgreSQL).
 
-    pandas' C CSV parser reads the text; ``datetime_columns`` are parsed as UTC timestamps, and
-    ``float_columns`` (numbers in the database, so always numbers in the text) as ``float64``: 8 bytes
-    a value where text was a Python string of 50 or more.
+    pandas' C CSV parser reads the text; ``datetime_columns`` are UTC timestamps, and
+    ``float_columns`` (numbers in the database, so always numbers in the text) ``float64``: 8 bytes
+    a value where text was a Python string of 50 or more. Timestamps travel as integer microseconds
+    since the epoch (:func:`_epoch_microseconds`), not as text: an ISO string is an 80-byte Python
+    object per value until it is parsed, three columns of them 13 MB of a 50,000-order read's peak.
 
     Fetching rows costs Python work per value (psycopg2's conversion, SQLAlchemy's result
     processors, then pandas probing each tuple): 1.4 s to read and type 50k orders, against 0.7 s
     this way. Only SQL NULL becomes a missing value: text such as ``NA`` or ``null`` stays text,
     while an empty string is read as missing too (CSV cannot tell them apart to pandas).
     """
+    if datetime_columns:
+        timestamps = set(datetime_columns)
+        stmt = stmt.with_only_columns(
+            *[
+                _epoch_microseconds(column).label(column.name) if column.name in timestamps else column
+                for column in stmt.selected_columns
+            ],
+            maintain_column_froms=True,
+        )
     compiled = stmt.compile(dialect=conn.dialect)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
@@ -225,23 +238,45 @@ def copy_out_frame(
     try:
         # mogrify: the driver quotes the bound values, nothing is formatted into SQL by hand
         bound_select = cur.mogrify(str(compiled), compiled.params).decode()
-        # timestamps as ISO 8601 whatever the server's or the session's DateStyle
+        # any other date or time as ISO 8601 whatever the server's or the session's DateStyle
         cur.execute("SET LOCAL datestyle TO ISO")
         cur.copy_expert(f"COPY ({bound_select}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')", buffer)
     finally:
         cur.close()
     buffer.seek(0)
+    # microseconds are below 2**53 until the year 2255, so float64 holds them exactly (and a null)
+    numbers = dict.fromkeys([*float_columns, *datetime_columns], "float64")
     frame = pd.read_csv(
         buffer,
         # every other column stays text (a ZIP code "01234" is not a number)
-        dtype=defaultdict(lambda: "str", dict.fromkeys(float_columns, "float64")),
+        dtype=defaultdict(lambda: "str", numbers),
         keep_default_na=False,
         na_values=[""],
         encoding="utf-8",
     )
+    del buffer
     for column in datetime_columns:
-        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        frame[column] = _utc_from_microseconds(frame[column].to_numpy())
     return frame
+
+
+def _epoch_microseconds(column: Any) -> Any:
+    """``column`` (a ``timestamptz``) as whole microseconds since 1970 UTC, exact on every PostgreSQL.
+
+    Whole seconds and the microseconds within them are extracted apart: ``EXTRACT(EPOCH ...)`` is
+    a ``double precision`` before PostgreSQL 14, which cannot hold 16 digits of microseconds.
+    """
+    seconds = sa.cast(sa.extract("epoch", sa.func.date_trunc("second", column)), sa.BigInteger)
+    within = sa.cast(sa.extract("microseconds", column), sa.BigInteger) % 1_000_000
+    return seconds * 1_000_000 + within
+
+
+def _utc_from_microseconds(values: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
+    """Float microseconds since the epoch (NaN for null) as UTC timestamps, to the microsecond."""
+    missing = np.isnan(values)
+    whole = np.where(missing, 0, values).astype(np.int64).view("M8[us]")
+    whole[missing] = np.datetime64("NaT")
+    return pd.DatetimeIndex(whole).tz_localize(UTC)
 
 
 @contextmanager
