@@ -8,9 +8,8 @@ package, so an installed Wishflow can migrate a warehouse without the source tre
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -18,6 +17,11 @@ from wishflow.warehouse.diagnosis import diagnose_errors
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_PATH = Path(".wishflow") / "warehouse.db"
+
+if TYPE_CHECKING:
+    # Alembic (and Mako under it) is imported by what migrates or reads revisions, not by every flow
+    # process that opens an engine: 9 MB of a validation or pull process that never migrates.
+    from alembic.config import Config
 
 
 def default_url() -> str:
@@ -67,6 +71,8 @@ def alembic_config(url: str) -> Config:
     Built in code rather than read from an ``alembic.ini`` beside the caller, so ``wishflow db upgrade``
     works from any directory and on an installed package.
     """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation: a literal % in a password must be doubled.
@@ -77,6 +83,8 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the warehouse at ``url`` to the latest schema (idempotent)."""
     from wishflow.config import check_warehouse_url  # config imports this module
+
+    from alembic import command
 
     check_warehouse_url(url)
     command.upgrade(alembic_config(url), revision)
