@@ -167,3 +167,13 @@ def test_configuration_is_kept_only_inside_a_validation() -> None:
         assert expectation.configuration is not first
     assert kept_count() == 0
     assert expectation.configuration.kwargs["min_value"] == 2
+
+
+def test_no_expectation_filters_the_batch_with_a_row_condition() -> None:
+    # a GX row condition filters the whole batch again for each metric of its expectation (0.55 s
+    # of 1.6 s per 50,000 orders for six of them): conditional rules read helper columns instead
+    from wishflow.validation.gx_runtime import gx_runtime
+
+    suites = gx_runtime().suites.values()
+    assert sum(len(suite.expectations) for suite in suites) > 40
+    assert [e for suite in suites for e in suite.expectations if getattr(e, "row_condition", None)] == []

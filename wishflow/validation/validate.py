@@ -24,15 +24,17 @@ from wishflow.validation.suites import (
     ADDRESS_TEXT,
     BLOCKING_SUITE,
     COUNTRY_ZIPCODE,
+    NOT_REQUIRED,
     PARCEL_SIDE,
     PARCEL_VOLUME,
     PARCEL_WEIGHT,
-    PHONE_REQUIRED,
-    PROVINCE_REQUIRED,
+    PHONE_TO_DIAL_WHERE_OPTIONAL,
+    PHONE_TO_DIAL_WHERE_REQUIRED,
+    PHONE_WHERE_REQUIRED,
+    PROVINCE_WHERE_REQUIRED,
     SHIP_WINDOW_HOURS,
     WARNING_SUITE,
-    ZIPCODE_CHECKED,
-    ZIPCODE_REQUIRED,
+    ZIPCODE_WHERE_REQUIRED,
 )
 
 #: Columns the suites read; a frame missing some gets them as all-null (then the rules fail loudly
@@ -131,16 +133,25 @@ def _add_parcel_columns(frame: pd.DataFrame, source: pd.DataFrame) -> None:
 
 
 def _add_helper_columns(frame: pd.DataFrame) -> None:
+    """The columns the country-dependent rules read (see the constants in :mod:`~wishflow.validation.suites`)."""
     country = frame["country_code"]
-    for flag, attribute in (
-        (ZIPCODE_REQUIRED, "zipcode_required"),
-        (PROVINCE_REQUIRED, "province_required"),
-        (PHONE_REQUIRED, "phone_required"),
-    ):
-        frame[flag] = country.isin(countries_where(attribute)).to_numpy(dtype=bool)
+
+    def required(attribute: str) -> np.ndarray[Any, Any]:
+        return np.asarray(country.isin(countries_where(attribute)), dtype=bool)
+
+    def where(applies: np.ndarray[Any, Any], column: str, otherwise: str | None) -> np.ndarray[Any, Any]:
+        values = np.asarray(frame[column], dtype=object).copy()
+        values[~applies] = otherwise
+        return values
+
+    phone_required = required("phone_required")
+    frame[ZIPCODE_WHERE_REQUIRED] = where(required("zipcode_required"), "zipcode", NOT_REQUIRED)
+    frame[PROVINCE_WHERE_REQUIRED] = where(required("province_required"), "province", NOT_REQUIRED)
+    frame[PHONE_WHERE_REQUIRED] = where(phone_required, "phone_number", NOT_REQUIRED)
+    frame[PHONE_TO_DIAL_WHERE_REQUIRED] = where(phone_required, "phone_number", None)
+    frame[PHONE_TO_DIAL_WHERE_OPTIONAL] = where(~phone_required, "phone_number", None)
     with_pattern = [c for group in zipcode_patterns().values() for c in group]
     checked = (country.isin(with_pattern) & frame["zipcode"].notna()).to_numpy(dtype=bool)
-    frame[ZIPCODE_CHECKED] = checked
     combined = country.astype(object) + ":" + frame["zipcode"].astype(object)
     frame[COUNTRY_ZIPCODE] = combined.where(checked, None).to_numpy(dtype=object)
     text = frame["recipient_name"].fillna("").astype(object)

@@ -82,9 +82,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the warehouse at ``url`` to the latest schema (idempotent)."""
-    from wishflow.config import check_warehouse_url  # config imports this module
-
     from alembic import command
+
+    from wishflow.config import check_warehouse_url  # config imports this module
 
     check_warehouse_url(url)
     command.upgrade(alembic_config(url), revision)
