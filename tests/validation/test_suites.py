@@ -177,3 +177,13 @@ def test_no_expectation_filters_the_batch_with_a_row_condition() -> None:
     suites = gx_runtime().suites.values()
     assert sum(len(suite.expectations) for suite in suites) > 40
     assert [e for suite in suites for e in suite.expectations if getattr(e, "row_condition", None)] == []
+
+
+def test_a_gx_without_a_configuration_property_is_left_as_it_is() -> None:
+    from wishflow.validation.configuration_cache import install
+
+    class Planned:
+        configuration = {"type": "expect_column_values_to_not_be_null"}  # not a property
+
+    assert install(Planned) is False
+    assert Planned.configuration == {"type": "expect_column_values_to_not_be_null"}

@@ -18,22 +18,28 @@ A test compares both suites' full results with and without the cache.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 _active = threading.local()
-_installed = False
+_installed: set[Any] = set()  # the classes wrapped (GX's Expectation)
 _install_lock = threading.Lock()
 
 
-def install(expectation_class: Any) -> None:
-    """Wrap ``expectation_class.configuration`` (GX's ``Expectation``) so the cache can serve it."""
-    global _installed
+def install(expectation_class: Any) -> bool:
+    """Wrap ``expectation_class.configuration`` (GX's ``Expectation``) so the cache can serve it.
+
+    Returns whether it is wrapped. A GX whose ``configuration`` is no longer a property is left as
+    it is: validation is then slower, never wrong.
+    """
     with _install_lock:
-        if _installed:
-            return
+        if expectation_class in _installed:
+            return True
+        if not isinstance(inspect.getattr_static(expectation_class, "configuration", None), property):
+            return False
         build = expectation_class.configuration.fget
         assign = expectation_class.__setattr__
 
@@ -55,7 +61,8 @@ def install(expectation_class: Any) -> None:
 
         expectation_class.configuration = property(configuration, doc=expectation_class.configuration.__doc__)
         expectation_class.__setattr__ = set_field
-        _installed = True
+        _installed.add(expectation_class)
+        return True
 
 
 @contextmanager
