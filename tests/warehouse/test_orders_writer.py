@@ -412,3 +412,48 @@ def test_a_stage_filled_in_several_copy_chunks_stores_every_row_as_one_copy_does
 
     assert len(stored("chunked")) == 7 + 7 * 2  # each order: a state change and its release milestone
     assert stored("chunked") == stored("one")
+
+
+def _plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *[n for child in node.get("Plans", []) for n in _plan_nodes(child)]]
+
+
+def test_pending_batches_read_each_order_of_the_batch_only(engine: sa.Engine) -> None:
+    # every queued order once, in order; and on PostgreSQL, a batch reads the orders of its own keys,
+    # not the store's orders before the keyset (a merge join did: each batch cost more than the last)
+    from wishflow.validation.store import pending_batch_statement, read_pending_batch
+
+    good, _ = parse_orders([order(i) for i in range(1_200)])
+    load_orders(engine, "s1", good, run_id="r1")
+    seen: list[str] = []
+    after: str | None = None
+    while not (batch := read_pending_batch(engine, "s1", after_order_id=after, limit=250)).empty:
+        seen += list(batch["order_id"])
+        after = seen[-1]
+    assert seen == [f"{i:024x}" for i in range(1_200)]
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:  # a history the planner takes seriously: 100,000 more orders, all queued
+        columns = ", ".join(c.name for c in orders.c if c.computed is None)
+        copies = "jsonb_populate_record(o, jsonb_build_object('order_id', lpad(to_hex(g), 24, '0')))"
+        conn.exec_driver_sql(
+            f"INSERT INTO orders ({columns}) SELECT {', '.join('r.' + c.strip() for c in columns.split(','))}"
+            f" FROM orders o, generate_series(10000, 109999) g, LATERAL {copies} r"
+            " WHERE o.store = 's1' AND o.order_id = %(t)s",
+            {"t": f"{0:024x}"},
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO order_validation_queue SELECT store, order_id, updated_at, now() FROM orders"
+            " WHERE store = 's1' AND order_id > %(t)s ON CONFLICT DO NOTHING",
+            {"t": f"{1199:024x}"},
+        )
+    stmt = pending_batch_statement("s1", after_order_id=f"{70_000:024x}", limit=100)
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE orders")
+        conn.exec_driver_sql("ANALYZE order_validation_queue")
+        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql).scalar_one()[0]["Plan"]
+    scans = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "orders"]
+    assert scans
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) == 100  # the batch's orders, no others
+    assert all(n["Node Type"] in ("Index Scan", "Index Only Scan") for n in scans)

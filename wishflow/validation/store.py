@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, Integer, Numeric, and_, case, delete, exists, literal, null, select, true, update
+from sqlalchemy import Engine, Integer, Numeric, Select, and_, case, delete, exists, literal, null, select, true, update
 
 from wishflow.validation.outcome import ValidationOutcome
 from wishflow.validation.validate import SKU_COLUMNS, VALIDATED_COLUMNS
@@ -42,6 +42,39 @@ _VERDICT_COLUMNS = ("store", "order_id", "validated_updated_at", "status", "bloc
 _FINDING_COLUMNS = ("store", "order_id", "expectation", "column_name", "severity", "observed_value")
 
 
+def pending_batch_statement(
+    store: str, *, after_order_id: str | None = None, limit: int = DEFAULT_BATCH_SIZE
+) -> Select[Any]:
+    """The query of :func:`read_pending_batch`: the next ``limit`` queued orders after ``after_order_id``.
+
+    The batch's keys are picked from the queue first (its primary key, read from the keyset on), then
+    each is joined to its order by the order's primary key. Joined the other way round, with the
+    keyset and the limit on the whole join, PostgreSQL's plan depended on where the batch lay: a
+    merge join walking every order of the store before the keyset (0.5 s for the batch after
+    300,000 of a 1M-order queue, each batch dearer than the last) or, given the keyset on both
+    sides, a hash join over all orders for some batches. Picked first, a batch's keys are a known
+    ``limit`` rows, so every batch costs the same wherever it lies (0.2 s for 50,000 at 1M).
+    """
+    # The loader queues every new or newer version, so finding pending orders costs what is
+    # pending, not the size of the history.
+    q = order_validation_queue
+    k = shipping_skus
+    keys = select(q.c.store, q.c.order_id).where(q.c.store == store)
+    if after_order_id is not None:
+        keys = keys.where(q.c.order_id > after_order_id)
+    batch = keys.order_by(q.c.order_id).limit(limit).subquery("batch")
+    sku_columns = [k.c[c.removeprefix("sku_")].label(c) for c in SKU_COLUMNS]
+    return (
+        select(*[orders.c[c] for c in _READ_COLUMNS], *sku_columns)
+        .select_from(
+            batch.join(orders, and_(orders.c.store == batch.c.store, orders.c.order_id == batch.c.order_id)).outerjoin(
+                k, and_(k.c.store == orders.c.store, k.c.sku == orders.c.sku)
+            )
+        )
+        .order_by(batch.c.order_id)
+    )
+
+
 def read_pending_batch(
     engine: Engine, store: str, *, after_order_id: str | None = None, limit: int = DEFAULT_BATCH_SIZE
 ) -> pd.DataFrame:
@@ -49,24 +82,7 @@ def read_pending_batch(
 
     By order id after ``after_order_id``, as a DataFrame of the validated columns.
     """
-    # The loader queues every new or newer version, so finding pending orders costs what is
-    # pending, not the size of the history.
-    q = order_validation_queue
-    k = shipping_skus
-    sku_columns = [k.c[c.removeprefix("sku_")].label(c) for c in SKU_COLUMNS]
-    stmt = (
-        select(*[orders.c[c] for c in _READ_COLUMNS], *sku_columns)
-        .select_from(
-            orders.join(q, and_(q.c.store == orders.c.store, q.c.order_id == orders.c.order_id)).outerjoin(
-                k, and_(k.c.store == orders.c.store, k.c.sku == orders.c.sku)
-            )
-        )
-        .where(q.c.store == store)
-        .order_by(q.c.order_id)
-        .limit(limit)
-    )
-    if after_order_id is not None:
-        stmt = stmt.where(q.c.order_id > after_order_id)
+    stmt = pending_batch_statement(store, after_order_id=after_order_id, limit=limit)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             return copy_out_frame(conn, stmt, datetime_columns=_READ_TIME_COLUMNS, float_columns=_READ_FLOAT_COLUMNS)
