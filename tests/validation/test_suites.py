@@ -131,6 +131,8 @@ def test_gx_keeps_nothing_of_a_validated_batch() -> None:
 def _bad_batch() -> pd.DataFrame:
     rows = [good_order(f"bad-{kind}", **changes) for kind, (changes, _) in BAD_KINDS.items()]
     rows += [good_order("dup-1"), good_order("dup-1", sku="OTHER"), good_order("warn-quantity", quantity=50)]
+    twin = {"street_address1": "1 Main St", "sku": "TWIN"}
+    rows += [good_order("twin-1", **twin), good_order("twin-2", **twin)]  # same recipient, address and SKU
     return pd.DataFrame(rows)
 
 
@@ -187,3 +189,62 @@ def test_a_gx_without_a_configuration_property_is_left_as_it_is() -> None:
 
     assert install(Planned) is False
     assert Planned.configuration == {"type": "expect_column_values_to_not_be_null"}
+
+
+def test_narrowed_domains_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # column rules given their columns only, not the whole batch: the same results, rule by rule
+    # (the bad batch has nulls the rules filter, a pair rule, and duplicates for the compound rule)
+    import contextlib
+
+    import wishflow.validation.validate as validate_module
+
+    narrowed = validate_frame(_bad_batch(), NOW)
+    monkeypatch.setattr(validate_module, "domains_narrowed", contextlib.nullcontext)
+    whole = validate_frame(_bad_batch(), NOW)
+    assert narrowed.failures == whole.failures
+    rules = {f.gx_expectation for f in narrowed.failures}
+    assert {"expect_column_pair_values_a_to_be_greater_than_b", "expect_compound_columns_to_be_unique"} <= rules
+    for name, suite in narrowed.gx_result["suites"].items():
+        assert suite["results"] == whole.gx_result["suites"][name]["results"]
+        assert suite["statistics"] == whole.gx_result["suites"][name]["statistics"]
+
+
+def test_a_column_domain_gets_its_columns_only_inside_a_validation() -> None:
+    from wishflow.validation.column_domains import domains_narrowed
+    from wishflow.validation.gx_runtime import gx_runtime, release_batch
+    from wishflow.validation.validate import prepare_frame
+
+    frame = prepare_frame(_bad_batch())
+    batch = gx_runtime().batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    engine = batch.data.execution_engine
+    try:
+        engine.batch_manager.load_batch_list([batch])  # as a validation does
+        assert list(engine.get_domain_records({"column": "quantity"}).columns) == list(frame.columns)
+        with domains_narrowed():
+            assert list(engine.get_domain_records({"column": "quantity"}).columns) == ["quantity"]
+            either = "either_value_is_missing"
+            pair = engine.get_domain_records(
+                {"column_A": "expected_ship_time", "column_B": "released_at", "ignore_row_if": either}
+            )
+            assert list(pair.columns) == ["expected_ship_time", "released_at"]
+            both = frame["expected_ship_time"].notna() & frame["released_at"].notna()
+            assert list(pair.index) == list(frame.index[both])  # GX's own row filter, then the columns
+            assert len(pair) < len(frame)
+            listed = engine.get_domain_records({"column_list": ["order_id", "sku"], "ignore_row_if": "never"})
+            assert list(listed.columns) == ["order_id", "sku"]
+            assert list(engine.get_domain_records({}).columns) == list(frame.columns)  # a table domain
+            # a column the batch lacks: GX gets the whole batch and reports it itself
+            assert list(engine.get_domain_records({"column": "no_such"}).columns) == list(frame.columns)
+        assert list(engine.get_domain_records({"column": "quantity"}).columns) == list(frame.columns)
+    finally:
+        release_batch(batch)
+
+
+def test_an_engine_without_domain_records_is_left_as_it_is() -> None:
+    from wishflow.validation.column_domains import install
+
+    class Engine:
+        get_domain_records = None
+
+    assert install(Engine) is False
+    assert Engine.get_domain_records is None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wishflow.allocator import hold_mmap_threshold
+from wishflow.validation.column_domains import install as install_column_domains
 from wishflow.validation.configuration_cache import install as install_configuration_cache
 from wishflow.validation.deferred_imports import defer as defer_gx_unused_imports
 
@@ -65,6 +66,8 @@ def _build() -> GXRuntime:
 
     # 8,000 rebuilds of the same configurations per batch otherwise (configuration_cache.py)
     install_configuration_cache(Expectation)
+    # ~160 copies of the whole batch per validation otherwise, for rules reading a column (column_domains.py)
+    install_column_domains(pandas_engine.PandasExecutionEngine)
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
+from wishflow.validation.column_domains import domains_narrowed
 from wishflow.validation.configuration_cache import configurations_built_once
 from wishflow.validation.gx_runtime import gx_runtime, release_batch, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
@@ -274,7 +275,7 @@ def validate_frame(
         "earliest_release": pd.Timestamp(EARLIEST_RELEASE),
         **(bounds or ValidationBounds()).parameters(),
     }
-    with validation_lock(), configurations_built_once():
+    with validation_lock(), configurations_built_once(), domains_narrowed():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         try:
             for name in (BLOCKING_SUITE, WARNING_SUITE):
