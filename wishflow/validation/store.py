@@ -53,7 +53,9 @@ def pending_batch_statement(
     merge join walking every order of the store before the keyset (0.5 s for the batch after
     300,000 of a 1M-order queue, each batch dearer than the last) or, given the keyset on both
     sides, a hash join over all orders for some batches. Picked first, a batch's keys are a known
-    ``limit`` rows, so every batch costs the same wherever it lies (0.2 s for 50,000 at 1M).
+    ``limit`` rows, so every batch costs the same wherever it lies (0.2 s for 50,000 at 1M). Every
+    queued key has its order (the loader queues versions of the orders it writes, and orders are
+    never deleted); one that had not would be skipped, as the join always did.
     """
     # The loader queues every new or newer version, so finding pending orders costs what is
     # pending, not the size of the history.
