@@ -20,20 +20,6 @@ def _reltuples(engine: sa.Engine, table: str) -> float:
 
 
 def test_a_large_write_is_analyzed_and_a_small_one_is_not(engine: sa.Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        # what is counted must be this ANALYZE's doing: autovacuum, woken by 1,200 new rows, counts
-        # every column (the suite's database is shared, so it is switched back on at the end)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ALTER TABLE orders SET (autovacuum_enabled = false)")
-    try:
-        _large_and_small_writes(engine)
-    finally:
-        if engine.dialect.name == "postgresql":
-            with engine.begin() as conn:
-                conn.exec_driver_sql("ALTER TABLE orders RESET (autovacuum_enabled)")
-
-
-def _large_and_small_writes(engine: sa.Engine) -> None:
     good, _ = parse_orders([order(i) for i in range(1200)])
     load_orders(engine, "s1", good, run_id="r1")
     analyzed = refresh_statistics(engine, list(PULL_TABLES), 1200)
