@@ -459,3 +459,147 @@ def test_pending_batches_read_each_order_of_the_batch_only(engine: sa.Engine) ->
     assert scans
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in scans) == 100  # the batch's orders, no others
     assert all(n["Node Type"] in ("Index Scan", "Index Only Scan") for n in scans)
+
+
+def _store_contents(engine: sa.Engine, store: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """A store's orders, events and validation queue, without the store's name or surrogate keys."""
+    from wishflow.warehouse.validation_schema import order_validation_queue as q
+
+    order_columns = [c for c in orders.c if c.name != "store"]
+    event_columns = [c for c in order_events.c if c.name not in ("store", "event_id")]
+    with engine.connect() as conn:
+        o = conn.execute(sa.select(*order_columns).where(orders.c.store == store).order_by(orders.c.order_id)).all()
+        e = conn.execute(
+            sa.select(*event_columns)
+            .where(order_events.c.store == store)
+            .order_by(order_events.c.order_id, order_events.c.event_type, order_events.c.event_time)
+        ).all()
+        queued = conn.execute(
+            sa.select(q.c.order_id, q.c.updated_at, q.c.queued_at).where(q.c.store == store).order_by(q.c.order_id)
+        ).all()
+    return o, e, queued
+
+
+def _pages() -> list[list[Any]]:
+    """Three pages: two of new orders (a milestone repeated, text COPY must escape), then a mix."""
+    released = {"event_type": "ORDER_RELEASED", "event_time": format_wish_time(T0 - timedelta(days=1))}
+    first = [order(i, fulfillment_records=[released, released]) for i in range(40)]
+    first.append(order(99, product_information={"id": "p", "sku": "\\N", "name": "tab\there \\. end"}))
+    second = [order(i) for i in range(40, 80)]
+    mixed = [order(i, updated=T0 + timedelta(hours=1), state="SHIPPED") for i in range(0, 80, 7)] + [order(200)]
+    return [first, second, mixed]
+
+
+def test_a_page_of_new_orders_appended_straight_is_stored_as_the_merge_stores_it(
+    engine: sa.Engine, monkeypatch: Any
+) -> None:
+    """PostgreSQL appends a page none of whose orders is stored with COPY (no stage, no ON CONFLICT):
+    orders, events (a page's repeated milestone once) and queue entries equal the merge's.
+    """
+    from wishflow.warehouse import orders_writer
+    from wishflow.warehouse.orders_writer import prepare_orders, write_orders
+
+    now = T0 + timedelta(days=1)
+    straight = []
+    for i, page in enumerate(_pages()):
+        good, bad = parse_orders(page)
+        straight.append(write_orders(engine, prepare_orders("fast", good, bad, run_id=f"r{i}", now=now, encode=True)))
+    monkeypatch.setattr(orders_writer, "_append_new", lambda _conn, _prepared: None)
+    merged = []
+    for i, page in enumerate(_pages()):
+        good, bad = parse_orders(page)
+        merged.append(write_orders(engine, prepare_orders("merged", good, bad, run_id=f"r{i}", now=now)))
+    assert [(r.new, r.changed, r.unchanged) for r in straight] == [(41, 0, 0), (40, 0, 0), (1, 12, 0)]
+    assert [(r.new, r.changed, r.unchanged, r.new_order_ids) for r in straight] == [
+        (r.new, r.changed, r.unchanged, r.new_order_ids) for r in merged
+    ]
+    fast, slow = _store_contents(engine, "fast"), _store_contents(engine, "merged")
+    assert len(fast[0]) == 82
+    assert len(fast[2]) == 82  # nothing judged yet: every stored version is queued
+    assert fast == slow
+
+
+def test_a_new_page_whose_events_are_stored_already_is_merged_and_nothing_is_lost(engine: sa.Engine) -> None:
+    """An event already stored for an order the warehouse does not hold makes the append's COPY hit
+    a unique key: the page is merged from its savepoint instead, every order stored and queued once.
+    """
+    if engine.dialect.name != "postgresql":
+        return  # SQLite always merges
+    from wishflow.warehouse.orders_writer import prepare_orders, write_orders
+
+    with engine.begin() as conn:
+        conn.execute(
+            order_events.insert().values(
+                store="s1",
+                order_id=f"{3:024x}",
+                event_type="ORDER_RELEASED",
+                event_time=T0 - timedelta(days=1),
+                _loaded_at=T0,
+            )
+        )
+    good, _ = parse_orders([order(i) for i in range(10)])
+    result = write_orders(engine, prepare_orders("s1", good, run_id="r1", encode=True))
+    assert (result.new, result.changed) == (10, 0)
+    rows, events, queued = _store_contents(engine, "s1")
+    assert len(rows) == 10
+    assert len(queued) == 10
+    assert sorted((e.order_id, e.event_type) for e in events) == sorted(
+        [(f"{i:024x}", "ORDER_RELEASED") for i in range(10)] + [(f"{i:024x}", "STATE_CHANGED") for i in range(10)]
+    )
+
+
+def test_a_writer_storing_one_of_the_new_orders_meanwhile_makes_the_page_merge(engine: sa.Engine) -> None:
+    """The append's probe does not lock. Another transaction inserts one of the page's orders (an
+    older version) and commits while the append waits on it: the append's COPY fails on the key, the
+    page is merged from its savepoint, and the newer payload wins, counted as a change.
+    """
+    if engine.dialect.name != "postgresql":
+        return  # SQLite serialises writers before they read (test above)
+    import threading
+    import time
+
+    from wishflow.warehouse.orders_writer import _merge, prepare_orders, write_orders
+
+    older, _ = parse_orders([order(5, updated=T0 - timedelta(hours=1), state="APPROVED")])
+    page, _ = parse_orders([order(i, updated=T0, state="SHIPPED") for i in range(10)])
+    prepared = prepare_orders("s1", page, run_id="page", encode=True)
+    outcome: list[Any] = []
+
+    def append() -> None:
+        try:
+            outcome.append(write_orders(engine, prepared))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome.append(exc)
+
+    other = engine.connect()
+    try:
+        with other.begin():
+            _merge(other, prepare_orders("s1", older, run_id="other"))  # the other writer's rows, not committed yet
+            thread = threading.Thread(target=append)
+            thread.start()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # the append waits on the uncommitted key
+                other.execute(sa.text("SELECT pg_stat_clear_snapshot()"))  # else kept for the transaction
+                waiting = other.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                ).scalar_one()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the append never waited on the other writer's row"
+        thread.join(timeout=30)
+    finally:
+        other.close()
+    assert len(outcome) == 1
+    assert not isinstance(outcome[0], BaseException), outcome
+    assert (outcome[0].new, outcome[0].changed) == (9, 1)
+    rows, events, queued = _store_contents(engine, "s1")
+    assert {r.order_id: r.state for r in rows} == {f"{i:024x}": "SHIPPED" for i in range(10)}
+    assert dict((q.order_id, q.updated_at) for q in queued) == {f"{i:024x}": T0 for i in range(10)}
+    changed = [
+        (e.from_state, e.to_state) for e in events if e.order_id == f"{5:024x}" and e.event_type == "STATE_CHANGED"
+    ]
+    assert sorted(changed, key=str) == sorted([(None, "APPROVED"), ("APPROVED", "SHIPPED")], key=str)

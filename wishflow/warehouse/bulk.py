@@ -159,6 +159,24 @@ def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
     return _copy_rows(rows).encode()
 
 
+def copy_into(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, encoded: bytes | None = None
+) -> None:
+    """``COPY`` ``rows`` (or their :func:`copy_text`, ``encoded``) into ``table``'s ``columns`` (PostgreSQL).
+
+    Bytes, not text: psycopg2 sends a bytes buffer as it is, where a StringIO holds 4 bytes per
+    character and is read back in chunks, each encoded again (bench/PROFILE.md).
+    """
+    buffer: Any = io.BytesIO(encoded) if encoded is not None else _CopyRowsReader(rows)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur: Any = dbapi.cursor()
+    try:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (ENCODING 'UTF8')", buffer)
+    finally:
+        cur.close()
+
+
 def fill_stage(
     conn: Connection,
     stage: Table,
@@ -183,16 +201,7 @@ def fill_stage(
         conn.exec_driver_sql(f"{_create_stage_sql(conn, stage)}; TRUNCATE {stage.name}")
         # COPY's text format: a 2 KB JSON payload needs only its backslashes doubled, where CSV
         # quoting doubled every quote (a third of the page's load time went there).
-        # Bytes, not text: psycopg2 sends a bytes buffer as it is, where a StringIO holds 4 bytes per
-        # character and is read back in chunks, each encoded again (bench/PROFILE.md).
-        buffer: Any = io.BytesIO(encoded) if encoded is not None else _CopyRowsReader(rows)
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        cur: Any = dbapi.cursor()
-        try:
-            cur.copy_expert(f"COPY {stage.name} ({', '.join(columns)}) FROM STDIN WITH (ENCODING 'UTF8')", buffer)
-        finally:
-            cur.close()
+        copy_into(conn, stage.name, columns, rows, encoded=encoded)
         if analyze:
             conn.exec_driver_sql(f"ANALYZE {stage.name}")
         return

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, selec
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
 from wishflow.warehouse.bulk import (
+    copy_into,
     copy_text,
     dialect_insert,
     fill_stage,
@@ -220,69 +221,13 @@ def load_orders(
 def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvance | None = None) -> LoadResult:
     """The database half of :func:`load_orders`: one transaction, and what changed."""
     store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
-    batch, rows, rejected = prepared.orders, prepared.rows, prepared.rejected
-    result = LoadResult(fetched=prepared.fetched, quarantined=len(rejected))
-    stage_orders = stage_table(orders, key_index=False)  # read whole by every statement (EXPLAIN)
-    stage_events = stage_table(order_events)
     with write_transaction(engine) as conn:
-        # No ANALYZE of the page's stages: each statement below that joins one reads the stage whole
-        # and looks every staged row up by ``orders``' primary key, the plan PostgreSQL picks from
-        # the stage's page count alone (EXPLAIN ANALYZE in bench/PROFILE.md); the two ANALYZEs were
-        # a sixth of the merge's statement time.
-        fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, rows, encoded=prepared.encoded, analyze=False)
-        known = {
-            order_id: (updated_at, state)
-            for order_id, updated_at, state in conn.execute(
-                select(stage_orders.c.order_id, orders.c.updated_at, orders.c.state).join(
-                    orders,
-                    and_(orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id),
-                )
-            )
-        }
-        events: list[tuple[Any, ...]] = []
-        for order, row, order_milestones in zip(batch, rows, prepared.milestones, strict=True):
-            order_id = order.core.id
-            new_updated_at = row[1 + _UPDATED_AT]
-            new_state = row[1 + _STATE]
-            previous = known.get(order_id)
-            if previous is None:
-                result.new += 1
-                result.new_order_ids.append(order_id)
-                old_state = None
-            elif previous[0] < new_updated_at:
-                result.changed += 1
-                result.changed_order_ids.append(order_id)
-                old_state = previous[1]
-            else:
-                result.unchanged += 1
-                continue
-            if old_state != new_state:
-                events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
-            for event_type, event_time in order_milestones:
-                events.append((store, order_id, event_type, event_time, None, None, loaded_at))
-        # Every new or newer payload awaits validation until a verdict on that exact version.
+        result = _append_new(conn, prepared)
+        if result is None:
+            result = _merge(conn, prepared)
+        if prepared.rejected:
+            _quarantine(conn, store, prepared.rejected, run_id, loaded_at)
         touched = result.new_order_ids + result.changed_order_ids
-        if touched:
-            _queue_for_validation(conn, stage_orders, None if len(touched) == len(rows) else touched)
-        upsert_from_stage(
-            conn,
-            orders,
-            stage_orders,
-            ("store", "order_id"),
-            newer_than="updated_at",
-            insert_only=("first_seen_run_id",),
-        )
-        if events:
-            fill_stage(conn, stage_events, _EVENT_COLUMNS, events, analyze=False)
-            upsert_from_stage(
-                conn,
-                order_events,
-                stage_events,
-                ("store", "order_id", "event_type", "event_time"),
-                update=False,
-            )
-        if rejected:
-            _quarantine(conn, store, rejected, run_id, loaded_at)
         if touched and _has_open_rejections(conn, store):
             conn.execute(
                 update(rejected_records)
@@ -296,6 +241,132 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
             )
         if cursor is not None:
             advance_cursor(conn, store, cursor, run_id, loaded_at)
+    return result
+
+
+#: SQLSTATEs after which a page of new orders is merged instead: another writer stored one of its
+#: orders (or their events, or queued them) since the probe (unique_violation), or two such writers
+#: each waited for the other's rows (deadlock_detected).
+_MERGE_INSTEAD = frozenset({"23505", "40P01"})
+
+
+def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
+    """Append a page none of whose orders is stored yet straight to its tables (PostgreSQL); else None.
+
+    Most pages of a backfill are wholly new. For them the merge's work is waste: the stage's heap
+    written and read back, a speculative insertion per order, its events and its queue entry (with
+    the probes ``ON CONFLICT`` makes), two stage tables truncated: about a fifth of PostgreSQL's CPU per
+    order (bench/PROFILE.md). One index probe shows that none of the page's orders is stored; then
+    the page is ``COPY``-ed into ``orders``, ``order_events`` and the validation queue. The probe
+    does not lock: a writer committing one of these orders meanwhile makes a ``COPY`` fail on a
+    unique key, and the page is merged instead, from a savepoint, so nothing is lost and no newer
+    payload is overwritten.
+    """
+    if not prepared.orders or conn.dialect.name != "postgresql":
+        return None
+    store, loaded_at = prepared.store, prepared.loaded_at
+    ids = [order.core.id for order in prepared.orders]
+    stored = conn.exec_driver_sql(
+        "SELECT 1 FROM orders WHERE store = %(store)s AND order_id = ANY(%(ids)s) LIMIT 1", {"store": store, "ids": ids}
+    ).first()
+    if stored is not None:
+        return None
+    result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected))
+    # one event per natural key, the first (as the merge's ON CONFLICT DO NOTHING keeps): COPY has no
+    # ON CONFLICT to drop a page's own repeats
+    events: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for event in _events(prepared, {}, result):
+        events.setdefault(event[:4], event)
+    queued = [(store, i, row[1 + _UPDATED_AT], loaded_at) for i, row in zip(ids, prepared.rows, strict=True)]
+    savepoint = conn.begin_nested()
+    try:
+        copy_into(conn, orders.name, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded)
+        copy_into(conn, order_events.name, _EVENT_COLUMNS, events.values())
+        copy_into(conn, order_validation_queue.name, ("store", "order_id", "updated_at", "queued_at"), queued)
+    except Exception as exc:
+        savepoint.rollback()
+        if _sqlstate(exc) in _MERGE_INSTEAD:
+            return None
+        raise
+    savepoint.commit()
+    return result
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code of a driver error, raised as it is or wrapped by SQLAlchemy."""
+    return getattr(exc, "pgcode", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
+
+
+def _events(
+    prepared: PreparedBatch, known: dict[str, tuple[datetime, str]], result: LoadResult
+) -> list[tuple[Any, ...]]:
+    """The page's events for its new and newer orders (``known``: stored versions); counts them in ``result``."""
+    store, loaded_at = prepared.store, prepared.loaded_at
+    events: list[tuple[Any, ...]] = []
+    for order, row, order_milestones in zip(prepared.orders, prepared.rows, prepared.milestones, strict=True):
+        order_id = order.core.id
+        new_updated_at = row[1 + _UPDATED_AT]
+        new_state = row[1 + _STATE]
+        previous = known.get(order_id)
+        if previous is None:
+            result.new += 1
+            result.new_order_ids.append(order_id)
+            old_state = None
+        elif previous[0] < new_updated_at:
+            result.changed += 1
+            result.changed_order_ids.append(order_id)
+            old_state = previous[1]
+        else:
+            result.unchanged += 1
+            continue
+        if old_state != new_state:
+            events.append((store, order_id, "STATE_CHANGED", new_updated_at, old_state, new_state, loaded_at))
+        for event_type, event_time in order_milestones:
+            events.append((store, order_id, event_type, event_time, None, None, loaded_at))
+    return events
+
+
+def _merge(conn: Any, prepared: PreparedBatch) -> LoadResult:
+    """Merge a page through stages: upsert the newer payloads, append their events, queue them."""
+    result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected))
+    stage_orders = stage_table(orders, key_index=False)  # read whole by every statement (EXPLAIN)
+    stage_events = stage_table(order_events)
+    # No ANALYZE of the page's stages: each statement below that joins one reads the stage whole
+    # and looks every staged row up by ``orders``' primary key, the plan PostgreSQL picks from
+    # the stage's page count alone (EXPLAIN ANALYZE in bench/PROFILE.md); the two ANALYZEs were
+    # a sixth of the merge's statement time.
+    fill_stage(conn, stage_orders, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded, analyze=False)
+    known = {
+        order_id: (updated_at, state)
+        for order_id, updated_at, state in conn.execute(
+            select(stage_orders.c.order_id, orders.c.updated_at, orders.c.state).join(
+                orders,
+                and_(orders.c.store == stage_orders.c.store, orders.c.order_id == stage_orders.c.order_id),
+            )
+        )
+    }
+    events = _events(prepared, known, result)
+    # Every new or newer payload awaits validation until a verdict on that exact version.
+    touched = result.new_order_ids + result.changed_order_ids
+    if touched:
+        _queue_for_validation(conn, stage_orders, None if len(touched) == len(prepared.rows) else touched)
+    upsert_from_stage(
+        conn,
+        orders,
+        stage_orders,
+        ("store", "order_id"),
+        newer_than="updated_at",
+        insert_only=("first_seen_run_id",),
+    )
+    if events:
+        fill_stage(conn, stage_events, _EVENT_COLUMNS, events, analyze=False)
+        upsert_from_stage(
+            conn,
+            order_events,
+            stage_events,
+            ("store", "order_id", "event_type", "event_time"),
+            update=False,
+        )
     return result
 
 
