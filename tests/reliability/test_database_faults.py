@@ -41,7 +41,8 @@ class BackendKiller(threading.Thread):
             "SELECT pid, query, xact_start FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
             "AND xact_start IS NOT NULL AND state = 'active' "
             "AND (query ILIKE 'INSERT INTO orders%%' OR query ILIKE 'COPY%%_stage_orders%%' "
-            "OR query ILIKE 'INSERT INTO order_events%%')"
+            "OR query ILIKE 'INSERT INTO order_events%%' OR query ILIKE 'COPY orders %%' "
+            "OR query ILIKE 'COPY order_events %%' OR query ILIKE 'COPY order_validation_queue %%')"
         )
         seen: set[tuple[int, Any]] = set()
         with self.admin.connect() as conn:

@@ -29,6 +29,7 @@ ALLOWED_SQL_INTERPOLATIONS = {
     '_agg(dialect, "f.expectation")',
     "name",  # validation_views: DROP VIEW of our own view names
     "stage.name",  # bulk: COPY into our staging table
+    "table.name",  # bulk: COPY into one of our own tables (a Table of our metadata)
     "_create_stage_sql(conn, stage)",  # bulk: our staging table's DDL, compiled by SQLAlchemy from our metadata
     "checked_table",  # statistics: ANALYZE of a table checked against the warehouse metadata
     "bound_select",  # bulk: COPY out of a SELECT whose values the driver itself quoted (mogrify)

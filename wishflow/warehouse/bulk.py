@@ -160,7 +160,12 @@ def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def copy_into(
-    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, encoded: bytes | None = None
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    encoded: bytes | None = None,
 ) -> None:
     """``COPY`` ``rows`` (or their :func:`copy_text`, ``encoded``) into ``table``'s ``columns`` (PostgreSQL).
 
@@ -172,7 +177,7 @@ def copy_into(
     assert dbapi is not None
     cur: Any = dbapi.cursor()
     try:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (ENCODING 'UTF8')", buffer)
+        cur.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (ENCODING 'UTF8')", buffer)
     finally:
         cur.close()
 
@@ -201,7 +206,7 @@ def fill_stage(
         conn.exec_driver_sql(f"{_create_stage_sql(conn, stage)}; TRUNCATE {stage.name}")
         # COPY's text format: a 2 KB JSON payload needs only its backslashes doubled, where CSV
         # quoting doubled every quote (a third of the page's load time went there).
-        copy_into(conn, stage.name, columns, rows, encoded=encoded)
+        copy_into(conn, stage, columns, rows, encoded=encoded)
         if analyze:
             conn.exec_driver_sql(f"ANALYZE {stage.name}")
         return

@@ -280,9 +280,9 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
     queued = [(store, i, row[1 + _UPDATED_AT], loaded_at) for i, row in zip(ids, prepared.rows, strict=True)]
     savepoint = conn.begin_nested()
     try:
-        copy_into(conn, orders.name, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded)
-        copy_into(conn, order_events.name, _EVENT_COLUMNS, events.values())
-        copy_into(conn, order_validation_queue.name, ("store", "order_id", "updated_at", "queued_at"), queued)
+        copy_into(conn, orders, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded)
+        copy_into(conn, order_events, _EVENT_COLUMNS, events.values())
+        copy_into(conn, order_validation_queue, ("store", "order_id", "updated_at", "queued_at"), queued)
     except Exception as exc:
         savepoint.rollback()
         if _sqlstate(exc) in _MERGE_INSTEAD:
