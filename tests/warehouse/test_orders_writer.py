@@ -603,3 +603,48 @@ def test_a_writer_storing_one_of_the_new_orders_meanwhile_makes_the_page_merge(e
         (e.from_state, e.to_state) for e in events if e.order_id == f"{5:024x}" and e.event_type == "STATE_CHANGED"
     ]
     assert sorted(changed, key=str) == sorted([(None, "APPROVED"), ("APPROVED", "SHIPPED")], key=str)
+
+
+def test_the_new_page_probe_looks_each_id_up_by_key_before_orders_has_statistics(engine: sa.Engine) -> None:
+    """A backfill's ``orders`` has no statistics yet: ``order_id = ANY(ids)`` was then planned as a scan
+    of the store's rows through another index (every page dearer than the last). The probe must
+    look each of the page's ids up in the primary key, in a database never analyzed.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    import uuid
+
+    from wishflow.warehouse.engine import make_engine, upgrade
+    from wishflow.warehouse.orders_writer import _STORED_PROBE
+
+    name = f"wishflow_probe_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    fresh = None
+    try:
+        url = engine.url.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        fresh = make_engine(url)
+        with fresh.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE orders SET (autovacuum_enabled = false)")
+        for start in range(0, 6_000, 500):
+            good, _ = parse_orders([order(i) for i in range(start, start + 500)])
+            load_orders(fresh, "s1", good, run_id="r1")
+        ids = [f"{i:024x}" for i in range(10_000, 10_500)]
+        with fresh.connect() as conn:
+            assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'orders'").scalar() < 0
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + _STORED_PROBE, {"store": "s1", "ids": ids}
+            ).scalar_one()[0]["Plan"]
+            assert conn.exec_driver_sql(_STORED_PROBE, {"store": "s1", "ids": [f"{7:024x}", *ids]}).all() == [
+                (f"{7:024x}",)
+            ]
+        scans = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "orders"]
+        assert [(n["Index Name"], n["Actual Loops"]) for n in scans] == [("pk_orders", 500)]
+    finally:
+        if fresh is not None:
+            fresh.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

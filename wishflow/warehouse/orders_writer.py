@@ -250,6 +250,16 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
 _MERGE_INSTEAD = frozenset({"23505", "40P01"})
 
 
+#: Which of a page's orders are stored: one primary-key lookup per id, whatever the statistics say.
+#: ``order_id = ANY(ids)``, with or without ``LIMIT 1``, was planned on an ``orders`` not yet
+#: analyzed (a backfill's) as a scan of the store's rows through another index, filtered: 135 ms a page
+#: at 100,000 orders, where the lateral subquery (``OFFSET 0`` keeps it one) costs 0.8 ms (EXPLAIN ANALYZE).
+_STORED_PROBE = (
+    "SELECT page.order_id FROM unnest(%(ids)s) AS page(order_id),"
+    " LATERAL (SELECT 1 FROM orders WHERE orders.store = %(store)s AND orders.order_id = page.order_id OFFSET 0) AS hit"
+)
+
+
 def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
     """Append a page none of whose orders is stored yet straight to its tables (PostgreSQL); else None.
 
@@ -266,10 +276,7 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
         return None
     store, loaded_at = prepared.store, prepared.loaded_at
     ids = [order.core.id for order in prepared.orders]
-    stored = conn.exec_driver_sql(
-        "SELECT 1 FROM orders WHERE store = %(store)s AND order_id = ANY(%(ids)s) LIMIT 1", {"store": store, "ids": ids}
-    ).first()
-    if stored is not None:
+    if conn.exec_driver_sql(_STORED_PROBE, {"store": store, "ids": ids}).first() is not None:
         return None
     result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected))
     # one event per natural key, the first (as the merge's ON CONFLICT DO NOTHING keeps): COPY has no
