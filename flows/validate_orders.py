@@ -52,9 +52,9 @@ def validate_orders(
     Args:
         store: Store name, as recorded in the warehouse.
         warehouse_block: Warehouse block name (else environment).
-        batch_size: Orders validated per task run; the process's peak memory follows it (about 310-330
-            MB at 50,000; smaller batches need less and take longer: about 300 MB and 1.15x the time at
-            35,000, bench/PROFILE.md).
+        batch_size: Orders validated per task run; the process's peak memory follows it (286-302 MB
+            at 50,000 over a 1M-order backfill, 197 MB of it imports; smaller batches need less and
+            take longer, bench/PROFILE.md).
         risk_hours: Notify about unshipped orders with fewer hours than this left.
         notify_block: Notification block for the deadline-risk digest ('type-slug/name').
         shipping_block: Shipping policy block whose `bounds` hold orders past them (else environment/default).

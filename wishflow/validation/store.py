@@ -35,6 +35,11 @@ _READ_TIME_COLUMNS = [c for c in _READ_COLUMNS if isinstance(orders.c[c].type, U
 _READ_FLOAT_COLUMNS = [c for c in _READ_COLUMNS if isinstance(orders.c[c].type, Integer | Numeric)] + [
     c for c in SKU_COLUMNS if isinstance(shipping_skus.c[c.removeprefix("sku_")].type, Integer | Numeric)
 ]
+#: Text with few distinct values in any store (a handful of states and currencies, the countries
+#: and cities it ships to, its catalogue's SKUs), read as categoricals: their strings are then held
+#: once per value, not once per order (bench/PROFILE.md). Names, addresses and phone numbers are
+#: mostly distinct and stay plain text.
+_READ_CATEGORY_COLUMNS = ["state", "currency_code", "country_code", "province", "city", "sku"]
 
 #: What a batch stages per order and per finding; the run's constants (run id, clock) are added by
 #: the merges' ``SELECT``, so COPY encodes half the values it would for whole rows.
@@ -87,7 +92,13 @@ def read_pending_batch(
     stmt = pending_batch_statement(store, after_order_id=after_order_id, limit=limit)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            return copy_out_frame(conn, stmt, datetime_columns=_READ_TIME_COLUMNS, float_columns=_READ_FLOAT_COLUMNS)
+            return copy_out_frame(
+                conn,
+                stmt,
+                datetime_columns=_READ_TIME_COLUMNS,
+                float_columns=_READ_FLOAT_COLUMNS,
+                category_columns=_READ_CATEGORY_COLUMNS,
+            )
         # plain tuples: pandas probes each SQLAlchemy Row for attributes it lacks (~8 µs a row)
         rows = [tuple(row) for row in conn.execute(stmt).all()]
     return pd.DataFrame.from_records(rows, columns=[*_READ_COLUMNS, *SKU_COLUMNS])

@@ -18,7 +18,7 @@ import pandas as pd
 from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
 from wishflow.validation.column_domains import domains_narrowed
 from wishflow.validation.configuration_cache import configurations_built_once
-from wishflow.validation.gx_runtime import gx_runtime, release_batch, validation_lock
+from wishflow.validation.gx_runtime import collect_cycles, drop_metrics, gx_runtime, release_batch, validation_lock
 from wishflow.validation.outcome import Failure, ValidationOutcome
 from wishflow.validation.reference import countries_where, zipcode_patterns
 from wishflow.validation.suites import (
@@ -285,8 +285,11 @@ def validate_frame(
                     expectation_parameters=parameters,
                 )
                 results[name] = _collect(suite_result, frame, failures, errors)
+                del suite_result
+                drop_metrics(batch)
         finally:
             release_batch(batch)
+            collect_cycles(len(frame))
     if errors:
         raise ValidationError("expectations could not be evaluated: " + "; ".join(errors))
     keyed = frame.loc[frame["order_id"].notna(), ["order_id", "updated_at"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -218,7 +219,11 @@ def fill_stage(
 
 
 def copy_out_frame(
-    conn: Connection, stmt: Select[Any], datetime_columns: Sequence[str] = (), float_columns: Sequence[str] = ()
+    conn: Connection,
+    stmt: Select[Any],
+    datetime_columns: Sequence[str] = (),
+    float_columns: Sequence[str] = (),
+    category_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The rows of ``stmt`` as a DataFrame of text, read with ``COPY ... TO STDOUT`` (PostgreSQL).
 
@@ -227,6 +232,10 @@ def copy_out_frame(
     a value where text was a Python string of 50 or more. Timestamps travel as integer microseconds
     since the epoch (:func:`_epoch_microseconds`), not as text: an ISO string is an 80-byte Python
     object per value until it is parsed, three columns of them 13 MB of a 50,000-order read's peak.
+    ``category_columns`` (text with few distinct values: a country, a currency) are categoricals:
+    one Python string per distinct value and a small integer per row, where plain text is a
+    50-byte string per row (a 50,000-order batch's state, currency, country, province, city and
+    SKU were 18 MB as text).
 
     Fetching rows costs Python work per value (psycopg2's conversion, SQLAlchemy's result
     processors, then pandas probing each tuple): 1.4 s to read and type 50k orders, against 0.7 s
@@ -246,32 +255,67 @@ def copy_out_frame(
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cur: Any = dbapi.cursor()
-    # bytes as the server sends them: a StringIO decoded every row and then held the whole text at 4
-    # bytes per character once read back (+94 MB for a 50,000-order batch, bench/PROFILE.md)
-    buffer = io.BytesIO()
     try:
         # mogrify: the driver quotes the bound values, nothing is formatted into SQL by hand
         bound_select = cur.mogrify(str(compiled), compiled.params).decode()
         # any other date or time as ISO 8601 whatever the server's or the session's DateStyle
         cur.execute("SET LOCAL datestyle TO ISO")
-        cur.copy_expert(f"COPY ({bound_select}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')", buffer)
+        # microseconds are below 2**53 until the year 2255, so float64 holds them exactly (and a null)
+        numbers: dict[str, str] = dict.fromkeys([*float_columns, *datetime_columns], "float64")
+        numbers.update(dict.fromkeys(category_columns, "category"))
+        copy_sql = f"COPY ({bound_select}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+        with _copied_out(cur, copy_sql) as text:
+            frame = pd.read_csv(
+                text,
+                # every other column stays text (a ZIP code "01234" is not a number)
+                dtype=defaultdict(lambda: "str", numbers),
+                keep_default_na=False,
+                na_values=[""],
+                encoding="utf-8",
+            )
     finally:
         cur.close()
-    buffer.seek(0)
-    # microseconds are below 2**53 until the year 2255, so float64 holds them exactly (and a null)
-    numbers = dict.fromkeys([*float_columns, *datetime_columns], "float64")
-    frame = pd.read_csv(
-        buffer,
-        # every other column stays text (a ZIP code "01234" is not a number)
-        dtype=defaultdict(lambda: "str", numbers),
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8",
-    )
-    del buffer
     for column in datetime_columns:
         frame[column] = _utc_from_microseconds(frame[column].to_numpy())
     return frame
+
+
+@contextmanager
+def _copied_out(cur: Any, copy_sql: str) -> Iterator[io.BufferedReader]:
+    """The output of ``copy_sql`` (a ``COPY ... TO STDOUT``) as a stream read while the server sends it.
+
+    The driver writes the rows into a pipe from a thread of its own while the caller parses them, so
+    the whole text is never held (a 50,000-order batch's 10 MB, on top of the frame parsed from it,
+    was part of the 1M validation's peak) and parsing overlaps the server's work. If the caller
+    stops reading (a parse error), the pipe is closed and the driver's ``COPY`` fails on it; if the
+    ``COPY`` fails (a server error mid-way), that error is raised, even when what arrived parsed.
+    """
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            with open(write_fd, "wb") as sink:
+                cur.copy_expert(copy_sql, sink)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+            failure.append(exc)
+
+    sender = threading.Thread(target=send, name="copy-out", daemon=True)
+    source = open(read_fd, "rb")  # noqa: SIM115 - closed below, before the sender is joined
+    sender.start()
+    try:
+        yield source
+    except BaseException as reading:
+        # unblocks a sender still writing (it fails on the closed pipe) when the reader stopped early
+        source.close()
+        sender.join()
+        if failure and not isinstance(failure[0], BrokenPipeError):
+            raise failure[0] from reading  # the server's error, which cut the text the reader choked on
+        raise
+    source.close()
+    sender.join()
+    if failure:
+        raise failure[0]
 
 
 def _epoch_microseconds(column: Any) -> Any:
