@@ -118,8 +118,8 @@ def collect_cycles(rows: int) -> None:
     GX parses suite parameters with pyparsing, which raises and catches exceptions as it tries
     its grammar's alternatives. Each caught exception's traceback holds the frames it passed
     through, and through them GX's batch, our prepared frame and the caller's: a reference cycle
-    that only a full collection frees. Python's own schedule ran one batches later, now and then,
-    so two batches' frames were alive at once: +40 MB at a 50,000-order batch's peak, the 1M
+    that only a full collection frees. Python's own schedule ran that collection batches later now
+    and then, so two batches' frames were alive at once: +40 MB at a 50,000-order batch's peak, the 1M
     validation's peak 322-329 MB (bench/PROFILE.md). A full collection costs about 0.1 s with GX
     loaded, 2% of a 50,000-order batch. The heap's pages freed then go back to the system
     (:func:`~wishflow.allocator.trim_heap`).
