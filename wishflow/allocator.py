@@ -9,13 +9,14 @@ fell by about 20 MB with the threshold held (at 100,000 and at 1M orders), for a
 its CPU (bench/PROFILE.md).
 
 :func:`trim_heap` hands back, besides, the free pages inside the heap, which glibc keeps until the
-heap's top is free: after each batch, validation's resident memory otherwise crept up batch after
-batch (fragmentation, 250 -> 305 MB over a 1M run's reads).
+heap's top is free: after each validation batch, it took the 1M validation's peak down by 3-6 MB
+(bench/PROFILE.md, stop 23).
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 #: ``M_MMAP_THRESHOLD`` in glibc's ``<malloc.h>``.
@@ -24,21 +25,17 @@ _M_MMAP_THRESHOLD = -3
 LARGE_BLOCK_BYTES = 128 * 1024
 
 _held = False
-_libc: ctypes.CDLL | None = None
-_libc_loaded = False
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
     """The C library, where it is glibc (loaded once); None elsewhere."""
-    global _libc, _libc_loaded  # noqa: PLW0603 - loaded once per process
-    if not _libc_loaded:
-        _libc_loaded = True
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            try:
-                _libc = ctypes.CDLL("libc.so.6")
-            except OSError:
-                _libc = None
-    return _libc
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
 
 
 def hold_mmap_threshold(threshold: int = LARGE_BLOCK_BYTES) -> bool:

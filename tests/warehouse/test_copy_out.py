@@ -86,7 +86,7 @@ def test_a_parse_error_stops_the_sender_without_hanging(pg: sa.Engine) -> None:
                 copy_out_frame(conn, _series(), float_columns=["colour"])
             failed.set()
 
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=read, daemon=True)  # a hang fails this test, not the session
     reader.start()
     reader.join(timeout=60)
     assert failed.is_set(), "the read hung or did not fail"

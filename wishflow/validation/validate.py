@@ -285,7 +285,6 @@ def validate_frame(
                     expectation_parameters=parameters,
                 )
                 results[name] = _collect(suite_result, frame, failures, errors)
-                del suite_result
                 drop_metrics(batch)
         finally:
             release_batch(batch)

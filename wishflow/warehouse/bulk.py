@@ -292,18 +292,23 @@ def _copied_out(cur: Any, copy_sql: str) -> Iterator[io.BufferedReader]:
     ``COPY`` fails (a server error mid-way), that error is raised, even when what arrived parsed.
     """
     read_fd, write_fd = os.pipe()
+    source, sink = open(read_fd, "rb"), open(write_fd, "wb")  # noqa: SIM115 - closed below / by the sender
     failure: list[BaseException] = []
 
     def send() -> None:
         try:
-            with open(write_fd, "wb") as sink:
+            with sink:
                 cur.copy_expert(copy_sql, sink)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
             failure.append(exc)
 
     sender = threading.Thread(target=send, name="copy-out", daemon=True)
-    source = open(read_fd, "rb")  # noqa: SIM115 - closed below, before the sender is joined
-    sender.start()
+    try:
+        sender.start()
+    except BaseException:
+        source.close()
+        sink.close()
+        raise
     try:
         yield source
     except BaseException as reading:
