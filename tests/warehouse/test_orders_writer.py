@@ -500,23 +500,39 @@ def test_a_page_of_new_orders_appended_straight_is_stored_as_the_merge_stores_it
     from wishflow.warehouse.orders_writer import prepare_orders, write_orders
 
     now = T0 + timedelta(days=1)
-    straight = []
+    appended: list[str] = []  # the stores whose pages were appended (the append said so)
+    append_new = orders_writer._append_new
+
+    def spied(conn: Any, prepared: Any) -> Any:
+        result = append_new(conn, prepared)
+        if result is not None:
+            appended.append(prepared.store)
+        return result
+
+    monkeypatch.setattr(orders_writer, "_append_new", spied)
+    straight, from_rows = [], []
     for i, page in enumerate(_pages()):
         good, bad = parse_orders(page)
+        # the pull's way: the page's COPY text (orders, events, queue) made before the transaction
         straight.append(write_orders(engine, prepare_orders("fast", good, bad, run_id=f"r{i}", now=now, encode=True)))
+        from_rows.append(write_orders(engine, prepare_orders("rows", good, bad, run_id=f"r{i}", now=now)))
+    if engine.dialect.name == "postgresql":
+        assert appended == ["fast", "rows", "fast", "rows"]  # the third page holds stored orders: merged
     monkeypatch.setattr(orders_writer, "_append_new", lambda _conn, _prepared: None)
     merged = []
     for i, page in enumerate(_pages()):
         good, bad = parse_orders(page)
         merged.append(write_orders(engine, prepare_orders("merged", good, bad, run_id=f"r{i}", now=now)))
     assert [(r.new, r.changed, r.unchanged) for r in straight] == [(41, 0, 0), (40, 0, 0), (1, 12, 0)]
-    assert [(r.new, r.changed, r.unchanged, r.new_order_ids) for r in straight] == [
-        (r.new, r.changed, r.unchanged, r.new_order_ids) for r in merged
-    ]
+    for results in (straight, from_rows):
+        assert [(r.new, r.changed, r.unchanged, r.new_order_ids) for r in results] == [
+            (r.new, r.changed, r.unchanged, r.new_order_ids) for r in merged
+        ]
     fast, slow = _store_contents(engine, "fast"), _store_contents(engine, "merged")
     assert len(fast[0]) == 82
     assert len(fast[2]) == 82  # nothing judged yet: every stored version is queued
     assert fast == slow
+    assert _store_contents(engine, "rows") == slow
 
 
 def test_a_new_page_whose_events_are_stored_already_is_merged_and_nothing_is_lost(engine: sa.Engine) -> None:

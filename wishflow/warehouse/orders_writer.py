@@ -43,6 +43,7 @@ _STAGE_ORDER_COLUMNS = (
     "_loaded_at",
 )
 _EVENT_COLUMNS = ("store", "order_id", "event_type", "event_time", "from_state", "to_state", "_loaded_at")
+_QUEUE_COLUMNS = ("store", "order_id", "updated_at", "queued_at")
 _UPDATED_AT = ORDER_COLUMNS.index("updated_at")
 _STATE = ORDER_COLUMNS.index("state")
 
@@ -175,6 +176,8 @@ class PreparedBatch:
     rejected: list[OrderRecordError]
     milestones: list[list[tuple[str, datetime]]]
     encoded: bytes | None = None
+    #: the append's ``order_events`` and queue text, made ahead with ``encoded`` (see :func:`_append_text`)
+    append_text: tuple[bytes, bytes] | None = None
 
 
 def prepare_orders(
@@ -190,7 +193,7 @@ def prepare_orders(
     loaded_at = now or datetime.now(UTC)
     batch, flat, errors = _split_too_long(_newest_per_order(parsed), rejected)
     rows = [(store, *values, run_id, run_id, loaded_at) for values in flat]
-    return PreparedBatch(
+    prepared = PreparedBatch(
         store=store,
         run_id=run_id,
         loaded_at=loaded_at,
@@ -199,8 +202,39 @@ def prepare_orders(
         rows=rows,
         rejected=errors,
         milestones=[milestones(order.payload) for order in batch],
-        encoded=copy_text(rows) if encode else None,
     )
+    if encode:
+        prepared.encoded = copy_text(rows)
+        prepared.append_text = _append_text(prepared)
+    return prepared
+
+
+def _append_rows(prepared: PreparedBatch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows :func:`_append_new` copies beside the orders: their events, and their queue entries.
+
+    Every order new: each one's first event per natural key (the merge's ``ON CONFLICT DO NOTHING``
+    keeps the first; ``COPY`` has no ``ON CONFLICT`` to drop a page's own repeats).
+    """
+    events: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for event in _events(prepared, {}, LoadResult()):
+        events.setdefault(event[:4], event)
+    store, loaded_at = prepared.store, prepared.loaded_at
+    queued = [
+        (store, order.core.id, row[1 + _UPDATED_AT], loaded_at)
+        for order, row in zip(prepared.orders, prepared.rows, strict=True)
+    ]
+    return list(events.values()), queued
+
+
+def _append_text(prepared: PreparedBatch) -> tuple[bytes, bytes]:
+    """:func:`_append_rows` as ``COPY`` text, made on the thread that prepares the page.
+
+    The loader thread that writes the page then only waits on PostgreSQL: encoding them there took
+    a fifth of its time, and it is the pull's slower thread (bench/PROFILE.md). A page that turns
+    out to hold stored orders is merged instead, and this text goes unused.
+    """
+    events, queued = _append_rows(prepared)
+    return copy_text(events), copy_text(queued)
 
 
 def load_orders(
@@ -274,22 +308,24 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
     """
     if not prepared.orders or conn.dialect.name != "postgresql":
         return None
-    store, loaded_at = prepared.store, prepared.loaded_at
+    store = prepared.store
     ids = [order.core.id for order in prepared.orders]
     if conn.exec_driver_sql(_STORED_PROBE, {"store": store, "ids": ids}).first() is not None:
         return None
-    result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected))
-    # one event per natural key, the first (as the merge's ON CONFLICT DO NOTHING keeps): COPY has no
-    # ON CONFLICT to drop a page's own repeats
-    events: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for event in _events(prepared, {}, result):
-        events.setdefault(event[:4], event)
-    queued = [(store, i, row[1 + _UPDATED_AT], loaded_at) for i, row in zip(ids, prepared.rows, strict=True)]
+    result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected), new=len(ids))
+    result.new_order_ids.extend(ids)
+    if prepared.append_text is not None:
+        events_text, queued_text = prepared.append_text
+        events: list[tuple[Any, ...]] = []
+        queued: list[tuple[Any, ...]] = []
+    else:
+        events_text = queued_text = None
+        events, queued = _append_rows(prepared)
     savepoint = conn.begin_nested()
     try:
         copy_into(conn, orders, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded)
-        copy_into(conn, order_events, _EVENT_COLUMNS, events.values())
-        copy_into(conn, order_validation_queue, ("store", "order_id", "updated_at", "queued_at"), queued)
+        copy_into(conn, order_events, _EVENT_COLUMNS, events, encoded=events_text)
+        copy_into(conn, order_validation_queue, _QUEUE_COLUMNS, queued, encoded=queued_text)
     except Exception as exc:
         savepoint.rollback()
         if _sqlstate(exc) in _MERGE_INSTEAD:
