@@ -664,3 +664,22 @@ def test_the_new_page_probe_looks_each_id_up_by_key_before_orders_has_statistics
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_control_characters_in_text_survive_the_pull_s_copy_text(engine: sa.Engine) -> None:
+    """The pull's COPY text joins a page with control characters standing for tab, NULL and newline;
+    an order whose text holds them is stored as it was sent.
+    """
+    from wishflow.warehouse.orders_writer import prepare_orders, write_orders
+
+    payload = order(12)
+    payload["full_address"]["shipping_detail"].update({"street_address1": "a\x01b\x02c", "city": "\x02"})
+    good, bad = parse_orders([payload, order(13)])
+    write_orders(engine, prepare_orders("s1", good, bad, run_id="r1", encode=True))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(orders.c.order_id, orders.c.street_address1, orders.c.city, orders.c.raw)).all()
+    stored = {r.order_id: r for r in rows}
+    assert len(stored) == 2
+    row = stored[payload["id"]]
+    assert (row.street_address1, row.city) == ("a\x01b\x02c", "\x02")
+    assert row.raw["full_address"]["shipping_detail"]["street_address1"] == "a\x01b\x02c"
