@@ -20,7 +20,7 @@ from pydantic import Field
 
 from blocks.shipping import resolve_shipping_policy
 from flows.common import overlapped_schedule, run_record
-from tasks.common import quoted
+from tasks.common import Handoff, quoted
 from tasks.notify import send_notification
 from tasks.statistics import refresh_planner_statistics
 from tasks.validation import (
@@ -97,14 +97,18 @@ def validate_orders(
                 after = str(frame["order_id"].iloc[-1])
                 # quoted(): Prefect would otherwise walk every value of the frame and the outcome (both for the
                 # task's inputs and to resolve futures in them), seconds per 50k-order batch.
-                outcome = validate_orders_frame(quoted(frame), now, bounds)
+                # Handoffs: the tasks let go of the batch and its outcome when done with them, since
+                # Prefect may keep a finished task run's parameters and result (tasks.common.Handoff)
+                outcome = validate_orders_frame(quoted(Handoff(frame)), now, bounds).take()
                 del frame  # before the next batch is read: both would otherwise be alive at once
                 if writing is not None:
                     written(writing, writing_batch)
                     writing = None
                 totals["batches"] += 1
                 writing_batch = totals["batches"]
-                writing = record_validation.submit(warehouse_block, store, run_id, quoted(outcome), writing_batch, now)
+                writing = record_validation.submit(
+                    warehouse_block, store, run_id, quoted(Handoff(outcome)), writing_batch, now
+                )
                 for rule, count in outcome.counts_by_expectation().items():
                     by_rule[rule] = by_rule.get(rule, 0) + count
                 del outcome

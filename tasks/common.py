@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.tasks import exponential_backoff
@@ -128,6 +128,40 @@ LOCAL_TASK: TaskOptions = {"retries": 0, "cache_policy": NO_CACHE}
 
 
 _T = TypeVar("_T")
+
+
+class Handoff(Generic[_T]):
+    """A large value handed to one task run, which lets go of it once it has succeeded.
+
+    Prefect can keep a finished task run's engine, and with it the run's parameters, alive after
+    the run: its transaction stays in a context captured while it ran (a task with a timeout), until
+    that context is dropped. In ``validate_orders`` at 1M orders this kept the previous batch's
+    50,000-order frame through the next batch's read and validation, now and then: the process's
+    peak grew by the frame's size, and by its outcome's (bench/PROFILE.md). A task given a Handoff
+    takes the value with :meth:`get` and calls :meth:`release` when it has succeeded (a failed run
+    keeps it for a retry); a task that returns one lets its caller :meth:`take` the result out.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: _T) -> None:
+        self._value: _T | None = value
+
+    def get(self) -> _T:
+        """The value; a run that already succeeded and released it is a bug, and raises."""
+        if self._value is None:
+            raise RuntimeError("this value was handed to a task run that has already succeeded and let go of it")
+        return self._value
+
+    def release(self) -> None:
+        """Drop the value (the task run has succeeded: nothing reads it again)."""
+        self._value = None
+
+    def take(self) -> _T:
+        """The value, let go of here: for a task run's result, which the caller takes out."""
+        value = self.get()
+        self._value = None
+        return value
 
 
 def quoted(value: _T) -> _T:

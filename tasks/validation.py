@@ -13,7 +13,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_table_artifact
 
-from tasks.common import DB_TASK, LOCAL_TASK, warehouse_engine
+from tasks.common import DB_TASK, LOCAL_TASK, Handoff, warehouse_engine
 from wishflow.notify.digest import DEFAULT_MAX_LINES
 from wishflow.validation.bounds import ValidationBounds
 from wishflow.validation.outcome import ValidationOutcome
@@ -35,18 +35,37 @@ def read_pending_orders(
 
 @task(name="validate-orders-frame", timeout_seconds=1800, **LOCAL_TASK)
 def validate_orders_frame(
-    frame: pd.DataFrame, now: datetime, bounds: ValidationBounds | None = None
-) -> ValidationOutcome:
-    """Run the blocking and warning suites over one batch, with the merchant's upper bounds."""
-    return validate_frame(frame, now, bounds)
+    frame: Handoff[pd.DataFrame], now: datetime, bounds: ValidationBounds | None = None
+) -> Handoff[ValidationOutcome]:
+    """Run the blocking and warning suites over one batch, with the merchant's upper bounds.
+
+    The batch comes and the outcome goes in a :class:`~tasks.common.Handoff` each: Prefect may keep
+    this run's parameters and result after it ends, and they are the largest things the flow holds.
+    The batch is let go of once validated; the caller takes the outcome out.
+    """
+    outcome = validate_frame(frame.get(), now, bounds)
+    frame.release()
+    return Handoff(outcome)
 
 
 @task(name="record-validation", **DB_TASK)
 def record_validation(
-    warehouse_block: str | None, store: str, run_id: str, outcome: ValidationOutcome, batch_number: int, now: datetime
+    warehouse_block: str | None,
+    store: str,
+    run_id: str,
+    outcome: Handoff[ValidationOutcome],
+    batch_number: int,
+    now: datetime,
 ) -> dict[str, int]:
-    """Write one batch's verdicts, findings and run row in one transaction (safe to retry)."""
-    return record_outcome(warehouse_engine(warehouse_block), store, run_id, outcome, batch_number=batch_number, now=now)
+    """Write one batch's verdicts, findings and run row in one transaction (safe to retry).
+
+    The outcome is let go of once written (see :class:`~tasks.common.Handoff`); a failed attempt
+    keeps it for the retry.
+    """
+    engine = warehouse_engine(warehouse_block)
+    counts = record_outcome(engine, store, run_id, outcome.get(), batch_number=batch_number, now=now)
+    outcome.release()
+    return counts
 
 
 @task(name="read-order-views", **DB_TASK)

@@ -200,3 +200,49 @@ def test_a_run_that_fails_while_a_batch_is_being_written_waits_for_it_and_counts
     assert judged == ["o-1", "o-2"]
     assert (run.outcome, run.records_fetched) == ("failed", 2)
     engine.dispose()
+
+
+def test_the_batch_and_its_outcome_are_let_go_of_by_the_tasks_that_used_them(
+    prefect_harness: None, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prefect can keep a finished task run's parameters and result alive after the run: the batch
+    # and the outcome travel in Handoffs, emptied by the task that is done with them. A record
+    # attempt that fails keeps its outcome, and its retry writes it.
+    from sqlalchemy.exc import OperationalError
+
+    import tasks.validation as validation_tasks
+    from tasks.common import Handoff
+    from wishflow.validation.store import read_pending_batch
+    from wishflow.warehouse.validation_schema import order_validations
+
+    engine = make_engine(sqlite_url)
+    insert_orders(engine, "default", [good_order(f"o-{i}") for i in range(1, 4)])
+    batch = Handoff(read_pending_batch(engine, "default", limit=10))
+    result = validation_tasks.validate_orders_frame(batch, NOW)
+    with pytest.raises(RuntimeError, match="already succeeded"):
+        batch.get()  # the task let go of the batch
+    outcome = result.take()
+    assert outcome.rows == 3
+    with pytest.raises(RuntimeError):
+        result.take()  # taken out once
+
+    real_record = validation_tasks.record_outcome
+    attempts: list[int] = []
+
+    def connection_lost_once(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(validation_tasks, "record_outcome", connection_lost_once)
+    handed = Handoff(outcome)
+    record = validation_tasks.record_validation.with_options(retry_delay_seconds=0)
+    counts = record(None, "default", "run-1", handed, 1, NOW)
+    assert len(attempts) == 2  # the retry found the outcome the failed attempt kept
+    assert counts["validated"] == 3
+    with pytest.raises(RuntimeError):
+        handed.get()  # written, then let go of
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(order_validations)).scalar_one() == 3
+    engine.dispose()

@@ -152,24 +152,25 @@ def record_outcome(
         counter = blocking if f.severity == "blocking" else warnings
         counter[f.order_id] = counter.get(f.order_id, 0) + 1
         failure_rows[key] = (store, f.order_id[:64], f.expectation[:100], f.column[:64], f.severity, f.observed_value)
-    verdicts: dict[str, tuple[Any, ...]] = {}
-    for order_id, updated_at in outcome.validated:
-        if updated_at is None or order_id in verdicts:
-            continue
-        status = "invalid" if order_id in outcome.invalid_order_ids else "valid"
-        verdicts[order_id] = (
-            store,
-            order_id[:64],
-            updated_at,
-            status,
-            blocking.get(order_id, 0),
-            warnings.get(order_id, 0),
-        )
-    judged = set(verdicts)
+    # The verdict rows are made while COPY reads them (a chunk at a time): this runs beside the
+    # next batch's read and validation, and a dict of 50,000 rows held ~9 MB through both (the 1M
+    # validation's peak, bench/PROFILE.md).
+    judged: set[str] = set()
+    tally = {"valid": 0, "invalid": 0}
+
+    def verdict_rows() -> Iterator[tuple[Any, ...]]:
+        for order_id, updated_at in outcome.validated:
+            if updated_at is None or order_id in judged:
+                continue
+            judged.add(order_id)
+            status = "invalid" if order_id in outcome.invalid_order_ids else "valid"
+            tally[status] += 1
+            yield (store, order_id[:64], updated_at, status, blocking.get(order_id, 0), warnings.get(order_id, 0))
+
     stage_v = stage_table(order_validations)
     stage_f = stage_table(order_validation_failures)
     with engine.begin() as conn:
-        fill_stage(conn, stage_v, _VERDICT_COLUMNS, verdicts.values())
+        fill_stage(conn, stage_v, _VERDICT_COLUMNS, verdict_rows())
         _merge_verdicts(conn, stage_v, run_id, now)
         q = order_validation_queue
         conn.execute(
@@ -210,9 +211,9 @@ def record_outcome(
                 batch_number=batch_number,
                 store=store,
                 validated_at=now,
-                orders_validated=len(verdicts),
-                orders_valid=sum(1 for r in verdicts.values() if r[3] == "valid"),
-                orders_invalid=sum(1 for r in verdicts.values() if r[3] == "invalid"),
+                orders_validated=len(judged),
+                orders_valid=tally["valid"],
+                orders_invalid=tally["invalid"],
                 failures_by_expectation=counts,
                 gx_result=outcome.gx_result,
                 seconds=round(outcome.seconds),
@@ -221,9 +222,9 @@ def record_outcome(
             .on_conflict_do_nothing(index_elements=["run_id", "batch_number"])
         )
     return {
-        "validated": len(verdicts),
-        "valid": sum(1 for r in verdicts.values() if r[3] == "valid"),
-        "invalid": sum(1 for r in verdicts.values() if r[3] == "invalid"),
+        "validated": len(judged),
+        "valid": tally["valid"],
+        "invalid": tally["invalid"],
         "unattributed_failures": len(outcome.unattributed),
     }
 

@@ -314,12 +314,13 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
         return None
     result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected), new=len(ids))
     result.new_order_ids.extend(ids)
+    events_text: bytes | None = None
+    queued_text: bytes | None = None
+    events: list[tuple[Any, ...]] = []
+    queued: list[tuple[Any, ...]] = []
     if prepared.append_text is not None:
         events_text, queued_text = prepared.append_text
-        events: list[tuple[Any, ...]] = []
-        queued: list[tuple[Any, ...]] = []
     else:
-        events_text = queued_text = None
         events, queued = _append_rows(prepared)
     savepoint = conn.begin_nested()
     try:
