@@ -89,13 +89,18 @@ def _copy_text(value: Any) -> str:
         if "\t" in text or "\n" in text or "\r" in text:
             text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
         return text
+    return _copy_text(_plain_text(value))
+
+
+def _plain_text(value: Any) -> str:
+    """A value that is neither text nor NULL, as COPY reads it (what ``str`` gives is still to be escaped)."""
     if value is True:
         return "t"
     if value is False:
         return "f"
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return _copy_text(str(value))
+    return str(value)
 
 
 #: Rows encoded at a time when a stage is filled from rows (not from text made ahead).
@@ -139,13 +144,7 @@ def _copy_rows(rows: Iterable[Sequence[Any]]) -> bytes:
             if text is None:
                 text = formatted[value] = value.isoformat()
             return text
-        if value is True:
-            return "t"
-        if value is False:
-            return "f"
-        if isinstance(value, datetime | date):
-            return value.isoformat()
-        return str(value)
+        return _plain_text(value)
 
     text = _ROW.join([_FIELD.join([v if type(v) is str else plain(v) for v in row]) for row in rows]).encode()
     put_in = (sum(map(len, rows)) - len(rows)) + nulls + (len(rows) - 1)  # between fields, NULLs, between rows
