@@ -1,4 +1,4 @@
-"""Benchmark: validate ``n`` synthetic orders with the GX suites (in memory, one batch per 50k rows).
+"""Benchmark: validate ``n`` synthetic orders with the GX suites (in memory, in the flow's batches).
 
     python -m bench.bench_validation [n]
 
@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-BATCH = 50_000
+from wishflow.validation.store import DEFAULT_BATCH_SIZE
+
+BATCH = DEFAULT_BATCH_SIZE  # as the flow validates
 
 
 def synthetic_orders(n: int, now: datetime, seed: int = 7) -> pd.DataFrame:

