@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.bench_pull import incremental, point_at, warm_up
+from bench.bench_pull import backfill, incremental, point_at, warm_up
 from bench.common import ROOT, fresh_database, machine, prefect_server_process, repeat, sandbox_process
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -61,17 +61,36 @@ def _load_history(api_url: str, token: str, url: str) -> dict[str, Any]:
     return stages
 
 
+def _warm_flows() -> None:
+    """Run a backfill and an incremental run against a small sandbox and a scratch warehouse.
+
+    This process then has imported the flows and run each once, so the first incremental run timed
+    afterwards, against the real history, pays what any scheduled run pays, not the process's
+    first-run costs: what is timed first is the first incremental run after the backfill (issue 20's
+    "the first incremental run after a complete backfill costs the same as any other").
+    """
+    with sandbox_process(orders=200) as sb:
+        url = fresh_database("wishflow_bench_warm")
+        backfill(sb.api_url, sb.access_token, url)
+        incremental(sb.api_url, sb.access_token, url, sb.admin)
+
+
 def bench_incremental(histories: list[int], runs: int) -> dict[str, Any]:
-    """100 new orders pulled and validated with ``history`` orders already in the warehouse."""
+    """100 new orders pulled and validated with ``history`` orders already in the warehouse.
+
+    The first run after the backfill (a process warmed elsewhere) is reported apart from the later ones.
+    """
     out: dict[str, Any] = {}
     for history in histories:
         with sandbox_process(orders=history) as sb:
             url = fresh_database(f"wishflow_bench_history_{history}")
             loaded = _load_history(sb.api_url, sb.access_token, url)
             warm_up()
+            _warm_flows()
             point_at(sb.api_url, sb.access_token, url)
-            incremental(sb.api_url, sb.access_token, url, sb.admin)  # first run pays imports
+            first = incremental(sb.api_url, sb.access_token, url, sb.admin)
             out[history] = {
+                "first": first,
                 "latency": repeat(runs, lambda _i, url=url: incremental(sb.api_url, sb.access_token, url, sb.admin)),
                 "history_load": loaded,
             }
@@ -107,6 +126,17 @@ def loader_section(results: dict[str, Any]) -> list[str]:
             goals.append(
                 f"- With validation: **{r:.2f}×** the plain loader (this round ≥ 0.4: {verdict(r >= 0.4)};"
                 f" the project's ≥ 0.7: {verdict(r >= 0.7)})."
+            )
+            x = ld["pull_validate"]
+            cpu = x["cpu_seconds"] + x["server_cpu"] + x["postgres_cpu"] + x["prefect_cpu"]
+            cores = os.cpu_count() or 1
+            best = x["orders"] / (cpu / cores)
+            goals.append(
+                f"- With validation, the CPU ceiling: its processes used {cpu:.1f} CPU s (loader, list server,"
+                f" PostgreSQL, prefect server) on {cores} cores, so even with every core busy all the run it could"
+                f" reach at most {best:,.0f} orders/s, **{best / plain['rate']:.2f}×** the plain loader"
+                f" (whose processes used {plain['cpu_seconds'] + plain['server_cpu'] + plain['postgres_cpu']:.1f}"
+                " CPU s): 0.7× needs less CPU per order, not only more overlap."
             )
             dlts = [ld[k]["rate"] for k in ("dlt_tuned", "dlt_default") if k in ld]
             if dlts:
@@ -188,19 +218,32 @@ def write_results(mode: str, command: str, results: dict[str, Any], started: dat
         lines += [
             "## Incremental latency (100 new orders pulled and validated, warm process)",
             "",
-            "| history | seconds |",
-            "|---|---|",
+            "The first run after the backfill is timed apart: the process ran the flows once beforehand against",
+            "a small sandbox and a scratch warehouse, so it pays what a scheduled run pays, not its imports.",
+            "",
+            "| history | seconds | the first run after the backfill |",
+            "|---|---|---|",
         ]
         for k in keys:
-            lines.append(f"| {int(k):,} orders | {fmt(inc[k]['latency'], ' s', 2)} |")
+            first = inc[k].get("first")
+            shown = f"{first:.2f} s" if first is not None else "-"
+            lines.append(f"| {int(k):,} orders | {fmt(inc[k]['latency'], ' s', 2)} | {shown} |")
         if len(keys) >= 2:
             ratio = inc[keys[-1]]["latency"]["median"] / inc[keys[0]]["latency"]["median"]
             lines.append("")
             lines.append(
                 f"- Goal: the larger history at most 1.2x the smaller: **{ratio:.2f}x** ({verdict(ratio <= 1.2)})."
             )
-            worst = max(inc[k]["latency"]["max"] for k in keys)
+            worst = max(max(inc[k]["latency"]["max"], inc[k].get("first") or 0.0) for k in keys)
             lines.append(f"- Goal: a single incremental run under 5 s: worst **{worst:.2f} s** ({verdict(worst < 5)}).")
+        firsts = [(k, inc[k]["first"] / inc[k]["latency"]["median"]) for k in keys if inc[k].get("first")]
+        if firsts:
+            k, first_ratio = max(firsts, key=lambda kr: kr[1])
+            lines.append(
+                f"- Goal: the first incremental run after a complete backfill costs the same as any other:"
+                f" **{first_ratio:.2f}x** the later runs' median at {int(k):,} orders (the larger of the"
+                f" histories' ratios; {verdict(first_ratio <= 1.2)} within the 1.2x the histories are allowed)."
+            )
         big = inc[keys[-1]]["history_load"]
         pull, validate = big["pull"], big["validate"]
         lines += [
