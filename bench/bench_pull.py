@@ -84,8 +84,13 @@ def backfill(api_url: str, token: str, warehouse_url: str) -> dict[str, Any]:
     }
 
 
-def incremental(api_url: str, token: str, warehouse_url: str, admin: Any, new_orders: int = 100) -> float:
-    """Seconds for one incremental pull + validation of ``new_orders`` fresh orders (warm process)."""
+def incremental(
+    api_url: str, token: str, warehouse_url: str, admin: Any, new_orders: int = 100, fetched: list[int] | None = None
+) -> float:
+    """Seconds for one incremental pull + validation of ``new_orders`` fresh orders (warm process).
+
+    How many orders the pull read (the new ones and its look-back's) is appended to ``fetched``.
+    """
     from flows.pull_orders import pull_orders
     from flows.validate_orders import validate_orders
 
@@ -98,6 +103,8 @@ def incremental(api_url: str, token: str, warehouse_url: str, admin: Any, new_or
     validate_orders()
     elapsed = time.perf_counter() - started
     assert result["new"] >= new_orders, result
+    if fetched is not None:
+        fetched.append(int(result["fetched"]))
     return elapsed
 
 

@@ -6,9 +6,15 @@ each test reads its order's verdict.
 
 from __future__ import annotations
 
+import enum
+import json
 import os
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from bad_orders import BAD_KINDS, GOOD_KINDS
@@ -248,3 +254,81 @@ def test_an_engine_without_domain_records_is_left_as_it_is() -> None:
 
     assert install(Engine) is False
     assert Engine.get_domain_records is None
+
+
+def test_every_metric_id_of_a_validation_is_the_one_gx_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # each id GX computes while it validates a batch (thousands) is computed again with GX's own
+    # converter and compared: the plain-value converter names every metric as GX would
+    from great_expectations.core import id_dict
+    from great_expectations.util import convert_to_json_serializable as general
+
+    validate_frame(_bad_batch(), NOW)  # GX loaded, the converter installed
+    fast = id_dict.convert_to_json_serializable
+    assert fast is not general
+    to_id = id_dict.IDDict.to_id
+    compared: list[tuple[Any, Any]] = []
+
+    def checked(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+        ours = to_id(self, id_keys, id_ignore_keys)
+        id_dict.convert_to_json_serializable = general
+        try:
+            compared.append((ours, to_id(self, id_keys, id_ignore_keys)))
+        finally:
+            id_dict.convert_to_json_serializable = fast
+        return ours
+
+    monkeypatch.setattr(id_dict.IDDict, "to_id", checked)
+    validate_frame(_bad_batch(), NOW)
+    assert len(compared) > 1000
+    assert [ours for ours, _ in compared] == [theirs for _, theirs in compared]
+    assert any(isinstance(ours, str) and len(ours) == 32 for ours, _ in compared)  # hashed ones among them
+
+
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "text",
+        "",
+        0,
+        -7,
+        True,
+        False,
+        1.5,
+        float("nan"),
+        float("inf"),
+        {"column": "zipcode", "row_condition": None, "condition_parser": None, 3: [1, 2.0, None, float("nan")]},
+        ("a", 1, None),
+        {3, 4},
+        [{"nested": {"deeper": [None, "x", 1.25]}}],
+        np.int64(3),
+        np.float64(2.5),
+        np.bool_(True),
+        np.array([1.0, np.nan]),
+        _Colour.RED,
+        datetime(2026, 12, 4, 8, 30, tzinfo=UTC),
+        Decimal("12.3450"),
+        pd.Timestamp("2026-12-04T08:30:00Z"),
+        {"regex": re.compile(r"^\d{5}$"), "value_set": ["US", "GB"], "mostly": np.float64(0.95)},
+    ],
+    ids=repr,
+)
+def test_the_plain_value_converter_converts_as_gx_does(value: Any) -> None:
+    from great_expectations.util import convert_to_json_serializable as general
+
+    from wishflow.validation.metric_ids import plain_converter
+
+    fast = plain_converter(general)
+    # JSON text tells 1 from 1.0 and True, and a key 3 from "3"
+    assert json.dumps(fast(data=value), sort_keys=True) == json.dumps(general(data=value), sort_keys=True)
+
+
+def test_a_gx_without_the_converter_is_left_as_it_is() -> None:
+    from wishflow.validation.metric_ids import install
+
+    assert install("json") is False  # no convert_to_json_serializable, no IDDict
+    assert not hasattr(json, "convert_to_json_serializable")

@@ -18,6 +18,7 @@ from wishflow.allocator import hold_mmap_threshold, trim_heap
 from wishflow.validation.column_domains import install as install_column_domains
 from wishflow.validation.configuration_cache import install as install_configuration_cache
 from wishflow.validation.deferred_imports import defer as defer_gx_unused_imports
+from wishflow.validation.metric_ids import install as install_metric_ids
 
 _lock = threading.Lock()
 _validate_lock = threading.Lock()
@@ -69,6 +70,8 @@ def _build() -> GXRuntime:
     install_configuration_cache(Expectation)
     # ~160 copies of the whole batch per validation otherwise, for rules reading a column (column_domains.py)
     install_column_domains(pandas_engine.PandasExecutionEngine)
+    # ~3,300 metric ids per batch, each through GX's all-purpose JSON conversion otherwise (metric_ids.py)
+    install_metric_ids()
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
