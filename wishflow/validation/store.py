@@ -30,8 +30,9 @@ from wishflow.warehouse.validation_schema import (
 
 #: Orders read, validated and recorded per batch. The validation process's peak memory follows it:
 #: over a 1M-order backfill 271 MB at 30,000, 283 MB at 40,000, 291 MB at 45,000 and 298 MB at
-#: 50,000 (197 MB of it imports); each batch also pays GX's fixed 0.33 s, so smaller batches take
-#: longer (63, 54, 51 and 51 s). 40,000 keeps issue 20's 300 MB goal with room (bench/PROFILE.md).
+#: 50,000 (197 MB of it imports); each batch also pays GX's fixed cost (0.33 s then, 0.27 s since
+#: ``metric_ids``), so smaller batches take longer (63, 54, 51 and 51 s). 40,000 keeps issue 20's
+#: 300 MB goal with room (bench/PROFILE.md).
 DEFAULT_BATCH_SIZE = 40_000
 _READ_COLUMNS = [c for c in VALIDATED_COLUMNS if c in orders.c]
 _READ_TIME_COLUMNS = [c for c in _READ_COLUMNS if isinstance(orders.c[c].type, UTCDateTime)]
