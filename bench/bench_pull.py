@@ -24,6 +24,8 @@ os.environ.setdefault("PREFECT_TASKS_RUNNER_THREAD_POOL_MAX_WORKERS", "8")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far before its cursor an incremental run of the benchmark reads again.
+INCREMENTAL_LOOKBACK = timedelta(minutes=1)
 
 
 def point_at(api_url: str, token: str, warehouse_url: str) -> None:
@@ -99,7 +101,7 @@ def incremental(
     admin("POST", "/sandbox/orders", json={"count": new_orders, "spread_seconds": 5})
     admin("POST", "/sandbox/clock", json={"advance_seconds": 60})
     started = time.perf_counter()
-    result = pull_orders(lookback=timedelta(minutes=1), safety_lag=timedelta(0))
+    result = pull_orders(lookback=INCREMENTAL_LOOKBACK, safety_lag=timedelta(0))
     validate_orders()
     elapsed = time.perf_counter() - started
     assert result["new"] >= new_orders, result
