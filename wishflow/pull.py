@@ -50,6 +50,7 @@ from wishflow.warehouse.orders_writer import (
     read_cursor,
     write_orders,
 )
+from wishflow.warehouse.stored_versions import record_ids, set_aside_recorded, stored_versions
 
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
@@ -309,29 +310,45 @@ def pull_chunk(
     encode = engine.dialect.name == "postgresql"
     taken = result.pages
     loader = _Loader()
+
+    def fetch(position: Position) -> tuple[Page, dict[str, datetime]]:
+        page = pages.fetch(position)
+        return page, stored_versions(engine, store, record_ids(page.records))
+
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch:
-            future = prefetch.submit(pages.fetch, start)
+            future = prefetch.submit(fetch, start)
             while True:
-                page: Page = future.result()
+                page, stored = future.result()
                 taken += 1
                 more = page.next_position is not None and taken < max_pages
                 if page.next_position is not None and more:
-                    future = prefetch.submit(pages.fetch, page.next_position)
+                    future = prefetch.submit(fetch, page.next_position)
                 page_max = _page_max_updated(page.records)
                 cursor = None
                 cap = window.moves_cursor_to()
                 if page_max is not None and cap is not None:
                     cursor = CursorAdvance(ORDERS_STREAM, min(page_max, cap))
+                # Records whose version is recorded already (a look-back's, mostly) are set aside
+                # unparsed and counted unchanged (:mod:`wishflow.warehouse.stored_versions`).
+                records, unchanged = set_aside_recorded(page.records, stored)
+                holds_stored = bool(stored) and not stored.keys().isdisjoint(record_ids(records))
                 # A page that read a saturated tie holds every order of that instant (thousands,
                 # maybe): it is recorded ``page_size`` records at a time, so parsing, flattening and
                 # COPY never hold more than one slice. The cursor moves with the last slice only: a
                 # crash between slices re-reads the page (loads are idempotent), never skips what
                 # was not saved.
-                records = page.records
                 for offset in range(0, max(len(records), 1), page_size):
                     parsed, rejected = parse_orders(records[offset : offset + page_size])
-                    prepared = prepare_orders(store, parsed, rejected, run_id=run_id, encode=encode)
+                    prepared = prepare_orders(
+                        store,
+                        parsed,
+                        rejected,
+                        run_id=run_id,
+                        encode=encode,
+                        stored=holds_stored,
+                        unchanged=unchanged if offset == 0 else 0,
+                    )
                     last = offset + page_size >= len(records)
                     loader.submit(functools.partial(_write, engine, prepared, cursor if last else None, result.load))
                 loader.submit(

@@ -631,7 +631,7 @@ def test_the_new_page_probe_looks_each_id_up_by_key_before_orders_has_statistics
     import uuid
 
     from wishflow.warehouse.engine import make_engine, upgrade
-    from wishflow.warehouse.orders_writer import _STORED_PROBE
+    from wishflow.warehouse.stored_versions import STORED_PROBE
 
     name = f"wishflow_probe_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT")
@@ -651,11 +651,10 @@ def test_the_new_page_probe_looks_each_id_up_by_key_before_orders_has_statistics
         with fresh.connect() as conn:
             assert conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'orders'").scalar() < 0
             plan = conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + _STORED_PROBE, {"store": "s1", "ids": ids}
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + STORED_PROBE, {"store": "s1", "ids": ids}
             ).scalar_one()[0]["Plan"]
-            assert conn.exec_driver_sql(_STORED_PROBE, {"store": "s1", "ids": [f"{7:024x}", *ids]}).all() == [
-                (f"{7:024x}",)
-            ]
+            hits = conn.exec_driver_sql(STORED_PROBE, {"store": "s1", "ids": [f"{7:024x}", *ids]}).all()
+            assert [order_id for order_id, _ in hits] == [f"{7:024x}"]
         scans = [n for n in _plan_nodes(plan) if n.get("Relation Name") == "orders"]
         assert [(n["Index Name"], n["Actual Loops"]) for n in scans] == [("pk_orders", 500)]
     finally:

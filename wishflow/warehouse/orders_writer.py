@@ -32,6 +32,7 @@ from wishflow.warehouse.bulk import (
     write_transaction,
 )
 from wishflow.warehouse.schema import order_events, orders, rejected_records, sync_state
+from wishflow.warehouse.stored_versions import STORED_PROBE
 from wishflow.warehouse.validation_schema import order_validation_queue
 
 ORDERS_STREAM = "orders"
@@ -178,6 +179,11 @@ class PreparedBatch:
     encoded: bytes | None = None
     #: the append's ``order_events`` and queue text, made ahead with ``encoded`` (see :func:`_append_text`)
     append_text: tuple[bytes, bytes] | None = None
+    #: whether the warehouse held any of these orders when the pull asked (``None``: not asked; the
+    #: writer then asks itself, :mod:`wishflow.warehouse.stored_versions`)
+    stored: bool | None = None
+    #: records the pull set aside, their version recorded already: counted read and unchanged
+    unchanged: int = 0
 
 
 def prepare_orders(
@@ -188,8 +194,13 @@ def prepare_orders(
     run_id: str | None = None,
     now: datetime | None = None,
     encode: bool = False,
+    stored: bool | None = None,
+    unchanged: int = 0,
 ) -> PreparedBatch:
-    """The Python half of :func:`load_orders`; ``encode`` also makes the stage's COPY text (PostgreSQL)."""
+    """The Python half of :func:`load_orders`; ``encode`` also makes the stage's COPY text (PostgreSQL).
+
+    ``stored`` and ``unchanged`` carry what the pull learnt before parsing (see :class:`PreparedBatch`).
+    """
     loaded_at = now or datetime.now(UTC)
     batch, flat, errors = _split_too_long(_newest_per_order(parsed), rejected)
     rows = [(store, *values, run_id, run_id, loaded_at) for values in flat]
@@ -197,11 +208,13 @@ def prepare_orders(
         store=store,
         run_id=run_id,
         loaded_at=loaded_at,
-        fetched=len(parsed) + len(rejected),
+        fetched=len(parsed) + len(rejected) + unchanged,
         orders=batch,
         rows=rows,
         rejected=errors,
         milestones=[milestones(order.payload) for order in batch],
+        stored=stored,
+        unchanged=unchanged,
     )
     if encode:
         prepared.encoded = copy_text(rows)
@@ -255,10 +268,16 @@ def load_orders(
 def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvance | None = None) -> LoadResult:
     """The database half of :func:`load_orders`: one transaction, and what changed."""
     store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
+    if not prepared.rows and not prepared.rejected:  # every record set aside (or none): the cursor only
+        if cursor is not None:
+            with write_transaction(engine) as conn:
+                advance_cursor(conn, store, cursor, run_id, loaded_at)
+        return LoadResult(fetched=prepared.fetched, unchanged=prepared.unchanged)
     with write_transaction(engine) as conn:
         result = _append_new(conn, prepared)
         if result is None:
             result = _merge(conn, prepared)
+        result.unchanged += prepared.unchanged
         if prepared.rejected:
             _quarantine(conn, store, prepared.rejected, run_id, loaded_at)
         touched = result.new_order_ids + result.changed_order_ids
@@ -284,33 +303,24 @@ def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvan
 _MERGE_INSTEAD = frozenset({"23505", "40P01"})
 
 
-#: Which of a page's orders are stored: one primary-key lookup per id, whatever the statistics say.
-#: ``order_id = ANY(ids)``, with or without ``LIMIT 1``, was planned on an ``orders`` not yet
-#: analyzed (a backfill's) as a scan of the store's rows through another index, filtered: 135 ms a page
-#: at 100,000 orders, where the lateral subquery (``OFFSET 0`` keeps it one) costs 0.8 ms (EXPLAIN ANALYZE).
-_STORED_PROBE = (
-    "SELECT page.order_id FROM unnest(%(ids)s) AS page(order_id),"
-    " LATERAL (SELECT 1 FROM orders WHERE orders.store = %(store)s AND orders.order_id = page.order_id OFFSET 0) AS hit"
-)
-
-
 def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
     """Append a page none of whose orders is stored yet straight to its tables (PostgreSQL); else None.
 
     Most pages of a backfill are wholly new. For them the merge's work is waste: the stage's heap
     written and read back, a speculative insertion per order, its events and its queue entry (with
     the probes ``ON CONFLICT`` makes), two stage tables truncated: about a fifth of PostgreSQL's CPU per
-    order (bench/PROFILE.md). One index probe shows that none of the page's orders is stored; then
-    the page is ``COPY``-ed into ``orders``, ``order_events`` and the validation queue. The probe
-    does not lock: a writer committing one of these orders meanwhile makes a ``COPY`` fail on a
-    unique key, and the page is merged instead, from a savepoint, so nothing is lost and no newer
-    payload is overwritten.
+    order (bench/PROFILE.md). One index probe shows that none of the page's orders is stored (the
+    pull's own, made before it parsed the page, when it says so: ``prepared.stored``); then the page
+    is ``COPY``-ed into ``orders``, ``order_events`` and the validation queue. The probe does not
+    lock: a writer committing one of these orders meanwhile (another pull, or this pull's previous
+    page) makes a ``COPY`` fail on a unique key, and the page is merged instead, from a savepoint, so
+    nothing is lost and no newer payload is overwritten.
     """
-    if not prepared.orders or conn.dialect.name != "postgresql":
+    if not prepared.orders or conn.dialect.name != "postgresql" or prepared.stored:
         return None
     store = prepared.store
     ids = [order.core.id for order in prepared.orders]
-    if conn.exec_driver_sql(_STORED_PROBE, {"store": store, "ids": ids}).first() is not None:
+    if prepared.stored is None and conn.exec_driver_sql(STORED_PROBE, {"store": store, "ids": ids}).first() is not None:
         return None
     result = LoadResult(fetched=prepared.fetched, quarantined=len(prepared.rejected), new=len(ids))
     result.new_order_ids.extend(ids)
