@@ -30,6 +30,19 @@ from .model import INITIAL_RELEASE_WINDOW_MS, SHIP_DEADLINE_MS, STATES, OrderRec
 from .timeutil import DAY_MS, HOUR_MS, fmt_ms, parse_ms
 
 
+def _happened_by(released_ms: int, delay_ms: int, now_ms: int) -> int:
+    """When a generated order's step (shipment, refund) drawn ``delay_ms`` after release happened.
+
+    An order drawn in that state but released too recently for the drawn delay took it sooner: at a
+    time spread over its time since release, derived from the delay drawn (no draw of its own).
+    Stamping every such step "now" put 4% of a generated history (40,000 orders of a
+    million) on one millisecond: a tie no merchant's account shows, which the first pull after a
+    backfill read again whole (bench/PROFILE.md, stop 26). Never before the release.
+    """
+    room = max(now_ms - released_ms, 0)
+    return released_ms + (delay_ms if delay_ms <= room else delay_ms % (room + 1))
+
+
 class GenerationPart(CarrierPart):
     """Draws orders and adds them (the seeded initial orders and the release stream)."""
 
@@ -105,8 +118,7 @@ class GenerationPart(CarrierPart):
         if state == "SHIPPED":
             self._generate_shipped_history(order, rng, released_ms, now_ms)
         elif state == "REFUNDED":
-            refund_ms = min(now_ms, released_ms + rng.randint(1, 48) * HOUR_MS)
-            refund_ms = max(refund_ms, released_ms)
+            refund_ms = _happened_by(released_ms, rng.randint(1, 48) * HOUR_MS, now_ms)
             total = self._order_value(order)
             order["refunds"].append(
                 {
@@ -185,9 +197,7 @@ class GenerationPart(CarrierPart):
             c for c in TRACKING_FORMATS if carrier_serves(c, country) and (not cdp or c in CONFIRMED_DELIVERY_CARRIERS)
         ] or ["DHL"]
         carrier = rng.choice(choices)
-        span = max(now_ms - released_ms, HOUR_MS)
-        ship_ms = released_ms + min(span, rng.randint(2, 72) * HOUR_MS)
-        ship_ms = min(ship_ms, max(now_ms, released_ms))
+        ship_ms = _happened_by(released_ms, rng.randint(2, 72) * HOUR_MS, now_ms)
         order["tracking_information"] = [
             {
                 "tracking_number": make_tracking_number(carrier, rng),
