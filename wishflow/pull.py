@@ -331,8 +331,8 @@ def pull_chunk(
                     cursor = CursorAdvance(ORDERS_STREAM, min(page_max, cap))
                 # Records whose version is recorded already (a look-back's, mostly) are set aside
                 # unparsed and counted unchanged (:mod:`wishflow.warehouse.stored_versions`).
-                records, unchanged = set_aside_recorded(page.records, stored)
-                holds_stored = bool(stored) and not stored.keys().isdisjoint(record_ids(records))
+                aside = set_aside_recorded(page.records, stored)
+                records = aside.kept
                 # A page that read a saturated tie holds every order of that instant (thousands,
                 # maybe): it is recorded ``page_size`` records at a time, so parsing, flattening and
                 # COPY never hold more than one slice. The cursor moves with the last slice only: a
@@ -346,8 +346,8 @@ def pull_chunk(
                         rejected,
                         run_id=run_id,
                         encode=encode,
-                        stored=holds_stored,
-                        unchanged=unchanged if offset == 0 else 0,
+                        stored=aside.holds_stored,
+                        unchanged=aside.unchanged if offset == 0 else 0,
                     )
                     last = offset + page_size >= len(records)
                     loader.submit(functools.partial(_write, engine, prepared, cursor if last else None, result.load))

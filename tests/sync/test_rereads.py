@@ -20,7 +20,7 @@ from wishflow.orders.flatten import format_wish_time
 from wishflow.pull import PullWindow, pull_chunk
 from wishflow.warehouse.orders_writer import ORDERS_STREAM, read_cursor
 from wishflow.warehouse.schema import order_events, orders, rejected_records
-from wishflow.warehouse.stored_versions import record_ids, set_aside_recorded, stored_versions
+from wishflow.warehouse.stored_versions import SetAside, record_ids, set_aside_recorded, stored_versions
 from wishflow.warehouse.validation_schema import order_validation_queue
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -137,10 +137,13 @@ def test_only_records_whose_stored_version_is_as_new_are_set_aside() -> None:
         "not an order",
         {"id": "a", "updated_at": "2026-11-01T00:01:00.000+00:00"},  # the same instant, another zone spelling
     ]
-    kept, aside = set_aside_recorded(records, stored)
-    assert aside == 3
-    assert kept == [records[i] for i in (2, 3, 4, 5, 6)]
-    assert set_aside_recorded(records, {}) == (records, 0)
+    aside = set_aside_recorded(records, stored)
+    assert aside.unchanged == 3
+    assert aside.kept == [records[i] for i in (2, 3, 4, 5, 6)]
+    assert aside.holds_stored  # "c" and "d" are stored: the page must be merged, not appended
+    fresh = set_aside_recorded([records[0], records[4]], {"a": at + timedelta(seconds=1)})
+    assert (fresh.kept, fresh.unchanged, fresh.holds_stored) == ([records[4]], 1, False)
+    assert set_aside_recorded(records, {}) == SetAside(records, 0, False)
     assert record_ids(records) == ["a", "b", "c", "d", "e", "a"]
 
 

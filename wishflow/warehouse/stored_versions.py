@@ -1,12 +1,12 @@
 """Which version of each of a page's orders the warehouse holds already (Prefect-free).
 
-A pull reads many orders it has recorded before: every incremental run re-reads its look-back, and
-the first run after a backfill re-reads whatever Wish stamped in the backfill's last minutes (at a
-million orders, 40,000 of them in the benchmark). The merge would count each one unchanged after
-parsing, flattening and staging it, the same cost as a new order. Asking first which versions are
-stored lets the pull set aside every record whose stored version is as new, before any of that
-(:func:`wishflow.pull.pull_chunk`), and tells the loader whether a page holds stored orders at all
-(:func:`wishflow.warehouse.orders_writer.write_orders`), so it need not ask again.
+A pull reads many orders it has recorded before: every incremental run re-reads its look-back (all
+of a busy merchant's last ten minutes), and a backfill re-run reads recorded months. The merge would
+count each one unchanged after parsing, flattening and staging it, the same cost as a new order.
+Asking first which versions are stored lets the pull set aside every record whose stored version
+is as new, before any of that (:func:`wishflow.pull.pull_chunk`), and tells the loader whether a
+page holds stored orders at all (:func:`wishflow.warehouse.orders_writer.write_orders`), so it
+need not ask again.
 
 The answer may be stale by the time the page is written, but only in the safe direction: a stored
 ``updated_at`` never moves backwards (an older or equal payload never overwrites a newer one), so a
@@ -16,6 +16,7 @@ record set aside was recorded at least as new; one not set aside is merged as be
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,8 +62,17 @@ def stored_versions(engine: Engine, store: str, ids: Sequence[str]) -> dict[str,
     return {order_id: updated_at for order_id, updated_at in rows}
 
 
-def set_aside_recorded(records: list[Any], stored: dict[str, datetime]) -> tuple[list[Any], int]:
-    """The records not recorded yet as new as they are, and how many were set aside.
+@dataclass(frozen=True)
+class SetAside:
+    """A page's records after the recorded ones were set aside."""
+
+    kept: list[Any]  # the records to parse and write
+    unchanged: int  # how many were set aside (read, and unchanged)
+    holds_stored: bool  # whether any kept record's order is stored (a newer version of it)
+
+
+def set_aside_recorded(records: list[Any], stored: dict[str, datetime]) -> SetAside:
+    """The records not recorded yet as new as they are, and what the writer needs to know of the rest.
 
     A record is set aside when the warehouse holds its order with an ``updated_at`` at or after the
     record's: exactly the records the merge would count unchanged. A record whose id or
@@ -70,8 +80,9 @@ def set_aside_recorded(records: list[Any], stored: dict[str, datetime]) -> tuple
     version already recorded is not checked again (the warehouse holds that version, checked).
     """
     if not stored:
-        return records, 0
+        return SetAside(records, 0, False)
     kept: list[Any] = []
+    holds_stored = False
     for record in records:
         if isinstance(record, dict):
             order_id = record.get("id")
@@ -80,5 +91,6 @@ def set_aside_recorded(records: list[Any], stored: dict[str, datetime]) -> tuple
                 updated_at = parse_wish_time(record.get("updated_at"))
                 if updated_at is not None and updated_at <= version:
                     continue
+                holds_stored = True
         kept.append(record)
-    return kept, len(records) - len(kept)
+    return SetAside(kept, len(records) - len(kept), holds_stored)
