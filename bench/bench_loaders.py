@@ -25,8 +25,19 @@ from bench.common import ROOT, RunningSandboxProcess, fresh_database, prerendere
 from bench.cpu import PostgresBackends, descendants, tree_cpu_seconds
 
 #: in the order of the report's table (``@base``: the same loader from an earlier commit, see measure)
-KINDS = ("plain", "dlt_tuned", "dlt_default", "library@base", "library", "pull@base", "pull", "pull_validate")
-DEFAULT_KINDS = tuple(k for k in KINDS if "@" not in k)
+KINDS = (
+    "plain",
+    "dlt_tuned",
+    "dlt_default",
+    "library@base",
+    "library",
+    "pull@base",
+    "pull",
+    "pull_validate",
+    "pull_follow",
+)
+#: ``make bench``'s: not the earlier commit's, nor ``pull_follow`` (an experiment, bench.follower)
+DEFAULT_KINDS = tuple(k for k in KINDS if "@" not in k and k != "pull_follow")
 LABELS = {
     "plain": "plain pipelined loader (httpx + orjson + COPY + upsert, loads in a 2nd thread)",
     "dlt_tuned": "dlt rest_api, tuned (csv, no compression)",
@@ -34,6 +45,7 @@ LABELS = {
     "library": "Wishflow library pull, no Prefect",
     "pull": "Wishflow `pull_orders` flow",
     "pull_validate": "Wishflow `pull_orders` + `validate_orders` (one process)",
+    "pull_follow": "Wishflow `pull_orders`, validation following it in a 2nd process, then `validate_orders`",
     "library@base": "Wishflow library pull, no Prefect, before this round",
     "pull@base": "Wishflow `pull_orders` flow, before this round",
 }

@@ -4,7 +4,8 @@
 
 KIND is ``plain`` (bench.plain_loader), ``dlt_default`` / ``dlt_tuned`` (bench.bench_dlt),
 ``library`` (Wishflow's pull through the library alone, no Prefect), ``pull`` (the ``pull_orders``
-flow) or ``pull_validate`` (``pull_orders`` then ``validate_orders`` in the same process).
+flow), ``pull_validate`` (``pull_orders`` then ``validate_orders`` in the same process) or
+``pull_follow`` (the same, with validation following the pull in a second process: bench.follower).
 
 Imports and warm-up happen first; then the process prints ``START`` and loads, and prints one JSON
 line: orders, seconds, the CPU seconds of this process (all threads) over the load, and its peak
@@ -21,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-KINDS = ("plain", "dlt_default", "dlt_tuned", "library", "pull", "pull_validate")
+KINDS = ("plain", "dlt_default", "dlt_tuned", "library", "pull", "pull_validate", "pull_follow")
 
 
 def _cpu() -> float:
@@ -77,15 +78,23 @@ def run(kind: str, api_url: str, token: str, url: str) -> dict[str, Any]:
     else:
         from bench.bench_pull import FAR_PAST, point_at, warm_up
 
-        warm_up(gx=kind == "pull_validate")
+        warm_up(gx=kind != "pull")
         point_at(api_url, token, url)
         from flows.pull_orders import pull_orders
+
+        follower = None
+        if kind == "pull_follow":
+            from bench.follower import start_follower
+
+            follower = start_follower(url)
 
         def go() -> int:
             pulled = pull_orders(since=FAR_PAST, until=datetime.now(UTC) + timedelta(days=400))
             out["pull_seconds"] = time.perf_counter() - started
             out["pages"] = pulled["pages"]
-            if kind == "pull_validate":
+            if follower is not None:
+                out["follower_cpu_seconds"], out["follower_peak_rss_mb"] = follower.finish()
+            if kind != "pull":
                 from flows.validate_orders import validate_orders
 
                 validate_orders()
@@ -97,7 +106,8 @@ def run(kind: str, api_url: str, token: str, url: str) -> dict[str, Any]:
     started = time.perf_counter()
     out["orders"] = go()
     out["seconds"] = time.perf_counter() - started
-    out["cpu_seconds"] = _cpu() - cpu0
+    # a follower's CPU is the loader's too (its own process, bench.follower)
+    out["cpu_seconds"] = _cpu() - cpu0 + out.get("follower_cpu_seconds", 0.0)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
