@@ -36,8 +36,10 @@ KINDS = (
     "pull_validate",
     "pull_follow",
 )
-#: ``make bench``'s: not the earlier commit's, nor ``pull_follow`` (an experiment, bench.follower)
-DEFAULT_KINDS = tuple(k for k in KINDS if "@" not in k and k != "pull_follow")
+#: run only when named (``--kinds``): experiments kept for their answer (bench.follower, PROFILE.md)
+EXPERIMENTS = ("pull_follow",)
+#: ``make bench``'s: neither the earlier commit's nor the experiments
+DEFAULT_KINDS = tuple(k for k in KINDS if "@" not in k and k not in EXPERIMENTS)
 LABELS = {
     "plain": "plain pipelined loader (httpx + orjson + COPY + upsert, loads in a 2nd thread)",
     "dlt_tuned": "dlt rest_api, tuned (csv, no compression)",
@@ -120,11 +122,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def bench_loaders(orders: int, runs: int, server_kind: str, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Each loader ``runs`` times, interleaved (so a noisy minute hits them all alike).
 
-    By default every loader, with the ``@base`` ones when ``WISHFLOW_BENCH_BASE_SRC`` names an earlier
-    tree.
+    By default every loader but the experiments, with the ``@base`` ones when
+    ``WISHFLOW_BENCH_BASE_SRC`` names an earlier tree.
     """
     if kinds is None:
-        kinds = KINDS if os.environ.get("WISHFLOW_BENCH_BASE_SRC") else DEFAULT_KINDS
+        with_base = tuple(k for k in KINDS if k not in EXPERIMENTS)
+        kinds = with_base if os.environ.get("WISHFLOW_BENCH_BASE_SRC") else DEFAULT_KINDS
     starter: AbstractContextManager[RunningSandboxProcess] = (
         prerendered_process(orders) if server_kind == "prerendered" else sandbox_process(orders=orders)
     )
