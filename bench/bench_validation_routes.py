@@ -56,8 +56,8 @@ def _today(engine: Any, now: datetime) -> int:
     return n
 
 
-def _sql_suite(gx: Any, url: str) -> tuple[Any, int, int]:
-    """A GX batch over the stored ``orders`` table and the blocking expectations it can answer."""
+def _sql_suite(gx: Any, url: str) -> tuple[Any, Any, int, int]:
+    """A GX batch over the stored ``orders`` table, the blocking expectations it can answer, how many of how many."""
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from wishflow.validation.suites import BLOCKING_SUITE, build_suites
@@ -79,7 +79,7 @@ def _sql_suite(gx: Any, url: str) -> tuple[Any, int, int]:
     copies = [type(e)(**{k: v for k, v in e.dict(exclude=excluded).items() if v is not None}) for e in answerable]
     suite = context.suites.add(gx.ExpectationSuite(name="stored-columns", expectations=copies))
     batch = asset.add_batch_definition_whole_table("all").get_batch()
-    return (batch, suite), len(answerable), len(blocking.expectations)
+    return batch, suite, len(answerable), len(blocking.expectations)
 
 
 def main() -> int:
@@ -90,11 +90,13 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=10_000, help="orders per pull_pages task (20 pages of 500)")
     args = parser.parse_args()
 
-    from bench.common import fresh_database, prerendered_process
+    import pandas as pd
+
+    from bench.common import drop_database, fresh_database, prerendered_process
     from bench.loader_run import _library
     from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
     from wishflow.validation.gx_runtime import gx_runtime
-    from wishflow.validation.store import iter_pending_batches
+    from wishflow.validation.store import DEFAULT_BATCH_SIZE, iter_pending_batches
     from wishflow.validation.validate import validate_frame
     from wishflow.warehouse.engine import make_engine
 
@@ -104,18 +106,13 @@ def main() -> int:
     engine = make_engine(url)
     now = datetime.now(UTC)
     runtime = gx_runtime()  # the import and context, paid before any route is timed
-    whole = [frame for frame in iter_pending_batches(engine, "default")]
-    import pandas as pd
-
-    everything = pd.concat(whole, ignore_index=True)
-    del whole
-    from wishflow.validation.store import DEFAULT_BATCH_SIZE
+    everything = pd.concat(list(iter_pending_batches(engine, "default")), ignore_index=True)
 
     def slices(size: int) -> list[pd.DataFrame]:
         return [everything.iloc[i : i + size].reset_index(drop=True) for i in range(0, len(everything), size)]
 
     chunks, gathered = slices(args.chunk), slices(DEFAULT_BATCH_SIZE)
-    (batch, suite), answerable, total = _sql_suite(runtime.gx, url)
+    batch, suite, answerable, total = _sql_suite(runtime.gx, url)
     parameters = {"now": now, "earliest_release": EARLIEST_RELEASE, **ValidationBounds().parameters()}
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ["order_id"]}
 
@@ -145,6 +142,7 @@ def main() -> int:
             row = _timed(name, DB, fn)
             print(f"| {name} | {row['seconds']:.2f} | {row['cpu']:.2f} | {row['postgres_cpu']:.2f} |", flush=True)
     engine.dispose()
+    drop_database(DB)
     return 0
 
 

@@ -108,13 +108,21 @@ def _served(cmd: list[str], what: str) -> Iterator[RunningSandboxProcess]:
             proc.kill()
 
 
+def drop_database(name: str) -> None:
+    """Drop a benchmark's database if it exists (its connections closed first)."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 def fresh_database(name: str) -> str:
     """A new, migrated PostgreSQL database; returns its URL."""
     from wishflow.warehouse.engine import upgrade
 
+    drop_database(name)
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
     url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
