@@ -1,6 +1,6 @@
 """What validating "without reading back what the pull just wrote" would cost (issue 20, item 4).
 
-Three routes over the same pulled orders (the library pull of ``--orders`` pre-rendered orders into
+Four routes over the same pulled orders (the library pull of ``--orders`` pre-rendered orders into
 a fresh database, once), each timed with this process's CPU and PostgreSQL's:
 
 - **today**: ``validate_orders``' loop without its writes: the pending batch read back from the
