@@ -38,6 +38,7 @@ from wishflow.api.pagination import ONE_MS, OrderPages, Page, Position
 from wishflow.errors import ConfigError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
+from wishflow.orders.records import OrderRecord
 from wishflow.sync.engine import plan as plan_stream
 from wishflow.sync.flags import flag_future_orders
 from wishflow.sync.orders_stream import ORDERS
@@ -174,7 +175,7 @@ class ChunkResult:
 
 
 def _page_max_updated(records: list[Any]) -> datetime | None:
-    times = [parse_wish_time(r.get("updated_at")) for r in records if isinstance(r, dict)]
+    times = [parse_wish_time(r.get("updated_at")) for r in records if isinstance(r, dict | OrderRecord)]
     known = [t for t in times if t is not None]
     return max(known) if known else None
 
@@ -298,7 +299,7 @@ def pull_chunk(
     recorded load again as no-ops. An error in any stage ends the chunk once the pages before it
     are committed.
     """
-    pages = OrderPages(client, start=window.start, end=window.end, limit=page_size)
+    pages = OrderPages(client, start=window.start, end=window.end, limit=page_size, typed=True)
     if resume is not None:
         if resume.next_position is None or resume.pages >= max_pages:
             return resume

@@ -6,11 +6,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from wishflow.api.errors import WishRetryableError
 from wishflow.api.pagination import OrderPages, Position
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
+from wishflow.orders.records import order_records
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -49,6 +51,10 @@ class InclusiveLister:
         self.rng.shuffle(rows)
         rows.sort(key=lambda o: o[key], reverse=direction == "desc")
         return rows[:limit]
+
+    def list_order_records(self, **p: Any) -> list[Any]:
+        """``list_orders``' page as the client's typed records (the pull's pages)."""
+        return order_records(orjson.dumps(self.list_orders(**p)))
 
     def download_orders(self, **p: Any) -> list[Any]:
         """The batch download job: every match, no limit."""

@@ -30,10 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
+import msgspec
 import orjson
 from pydantic import SecretStr
 
@@ -52,6 +53,44 @@ from wishflow.api.errors import (
 from wishflow.api.pacing import RequestPacer
 from wishflow.api.token_refresh import SingleFlightRefresher, TokenPersistence
 from wishflow.orders.flatten import format_wish_time
+from wishflow.orders.records import OrderRecord, order_records
+
+#: Reads a 200 answer's body: (method, path, body, request id, write) -> the answer's data.
+DataDecoder = Callable[[str, str, bytes, "str | None", bool], Any]
+
+
+class _Envelope(msgspec.Struct):
+    """Wish's answer envelope, its ``data`` left as bytes (an empty ``Raw`` when absent)."""
+
+    code: Any = 0
+    message: Any = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+def _order_records_data(method: str, path: str, body: bytes, request_id: str | None, write: bool) -> list[OrderRecord]:
+    """A list answer's ``data`` as :class:`OrderRecord` s, judged as ``_data`` and ``list_orders`` judge it."""
+    del write  # a read
+    try:
+        envelope = _ENVELOPE.decode(body)
+    except msgspec.ValidationError:  # JSON, not an object (a subclass of DecodeError: caught first)
+        raise WishRetryableError(f"{method} {path}: response is not a Wish envelope", request_id=request_id) from None
+    except msgspec.DecodeError:
+        raise WishRetryableError(f"{method} {path}: response body is not valid JSON", request_id=request_id) from None
+    if not len(envelope.data):
+        raise WishRetryableError(f"{method} {path}: response is not a Wish envelope", request_id=request_id)
+    if envelope.code not in (0, "0", None):
+        message = f"{method} {path}: Wish code {envelope.code}: {envelope.message}"
+        raise WishError(message, code=None, request_id=request_id)
+    try:
+        return order_records(envelope.data)
+    except msgspec.ValidationError:
+        raise WishRetryableError(f"{method} {path}: data is not a list", request_id=request_id) from None
+    except msgspec.DecodeError:
+        raise WishRetryableError(f"{method} {path}: response body is not valid JSON", request_id=request_id) from None
+
 
 logger = logging.getLogger("wishflow.api")
 
@@ -265,8 +304,11 @@ class WishClient:
         auth: bool = True,
         write: bool = False,
         idempotent: bool | None = None,
+        decode: DataDecoder | None = None,
     ) -> Any:
         """Send a request and return the envelope's ``data``; raise a :class:`WishError` otherwise.
+
+        ``decode`` reads a 200 answer's body instead of :meth:`_data` (the order list's typed records).
 
         ``write=True`` marks a non-idempotent call: a transport failure after sending becomes
         :class:`WishUncertainWriteError` (read back before retrying), never a silent retry.
@@ -282,7 +324,7 @@ class WishClient:
         while True:
             self.pacer.acquire()
             try:
-                return self._send(method, path, params=params, json=json, auth=auth, write=write)
+                return self._send(method, path, params=params, json=json, auth=auth, write=write, decode=decode)
             except WishRateLimited as exc:
                 delay = exc.retry_after
                 if delay is None:
@@ -317,6 +359,7 @@ class WishClient:
         json: Any = None,
         auth: bool = True,
         write: bool = False,
+        decode: DataDecoder | None = None,
     ) -> Any:
         """Send one request (refreshing an expired token once); no retries but the refresh."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
@@ -360,7 +403,7 @@ class WishClient:
                 request_id,
             )
             if response.status_code == 200:
-                return self._data(method, path, body, request_id, write)
+                return (decode or self._data)(method, path, body, request_id, write)
             code, message = self._error_body(body)
             action = classify(response.status_code, code)
             if action is ErrorAction.RATE_LIMITED:
@@ -536,6 +579,40 @@ class WishClient:
         if not isinstance(data, list):
             raise WishRetryableError("GET /orders: data is not a list")
         return data
+
+    def list_order_records(
+        self,
+        *,
+        limit: int = 500,
+        updated_at_min: datetime | str | None = None,
+        updated_at_max: datetime | str | None = None,
+        released_at_min: datetime | str | None = None,
+        released_at_max: datetime | str | None = None,
+        states: Sequence[str] | None = None,
+        sort_by: str = "updated_at.asc",
+    ) -> list[OrderRecord]:
+        """:meth:`list_orders`, each record kept as its bytes and typed (:mod:`wishflow.orders.records`).
+
+        The pull's page: no dict is made for a regular record. The answer is judged as
+        :meth:`list_orders` judges it (not JSON, not an envelope, a Wish code, ``data`` not a list).
+        """
+        return cast(
+            "list[OrderRecord]",
+            self.request(
+                "GET",
+                "/orders",
+                params={
+                    "limit": limit,
+                    "updated_at_min": _wish_time(updated_at_min),
+                    "updated_at_max": _wish_time(updated_at_max),
+                    "released_at_min": _wish_time(released_at_min),
+                    "released_at_max": _wish_time(released_at_max),
+                    "states": ",".join(states) if states else None,
+                    "sort_by": sort_by,
+                },
+                decode=_order_records_data,
+            ),
+        )
 
     def download_orders(
         self,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from wishflow.api.client import WishClient
+    from wishflow.orders.records import OrderRecord
 
 
 class WishApi(Protocol):
@@ -61,6 +62,20 @@ class WishApi(Protocol):
         sort_by: str = "updated_at.asc",
     ) -> list[Any]:
         """One page of ``GET /orders``."""
+        ...
+
+    def list_order_records(
+        self,
+        *,
+        limit: int = 500,
+        updated_at_min: datetime | str | None = None,
+        updated_at_max: datetime | str | None = None,
+        released_at_min: datetime | str | None = None,
+        released_at_max: datetime | str | None = None,
+        states: Sequence[str] | None = None,
+        sort_by: str = "updated_at.asc",
+    ) -> list[OrderRecord]:
+        """One page of ``GET /orders``, its records kept as bytes and typed (the pull's page)."""
         ...
 
     def download_orders(

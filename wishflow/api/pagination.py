@@ -42,6 +42,7 @@ from wishflow.api.contract import WishApi
 from wishflow.api.errors import PaginationError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import OrderState
+from wishflow.orders.records import OrderRecord
 
 ONE_MS = timedelta(milliseconds=1)
 MAX_LIMIT = 500  # Wish's bound on every list endpoint's ``limit``
@@ -131,12 +132,12 @@ class Page:
 
 
 def _record_id(record: Any) -> str | None:
-    value = record.get("id") if isinstance(record, dict) else None
+    value = record.get("id") if isinstance(record, dict | OrderRecord) else None
     return value if isinstance(value, str) else None
 
 
 def _record_time(record: Any, key: str) -> datetime | None:
-    return parse_wish_time(record.get(key)) if isinstance(record, dict) else None
+    return parse_wish_time(record.get(key)) if isinstance(record, dict | OrderRecord) else None
 
 
 def _last_time(records: list[Any], key: str) -> datetime | None:
@@ -339,11 +340,13 @@ class KeysetPages:
 # -- orders ---------------------------------------------------------------------------------------
 
 
-def orders_keyset(client: WishApi) -> Keyset:
+def orders_keyset(client: WishApi, *, typed: bool = False) -> Keyset:
     """The keyset of ``GET /orders``: updated_at, then released_at, then state, then a batch job.
 
     ``GET /orders``: by ``updated_at``; a saturated instant by ``released_at``, then by state, then
-    Wish's batch download job (``POST /orders/bulk_get``) for a group no filter splits.
+    Wish's batch download job (``POST /orders/bulk_get``) for a group no filter splits. ``typed``:
+    the list's records come as :class:`~wishflow.orders.records.OrderRecord` s (the download job's
+    stay dicts: a page may hold both).
     """
 
     def whole(filters: dict[str, Any], _partial: list[Any]) -> tuple[list[Any], bool]:
@@ -351,7 +354,7 @@ def orders_keyset(client: WishApi) -> Keyset:
 
     return Keyset(
         time_key="updated_at",
-        fetch=client.list_orders,
+        fetch=client.list_order_records if typed else client.list_orders,
         tie_key="released_at",
         splits=(("states", tuple(state.value for state in OrderState)),),
         whole=whole,
@@ -369,8 +372,9 @@ class OrderPages(KeysetPages):
         end: datetime | None,
         limit: int = MAX_LIMIT,
         on_request: Callable[[], None] | None = None,
+        typed: bool = False,
     ) -> None:
-        super().__init__(orders_keyset(client), start=start, end=end, limit=limit, on_request=on_request)
+        super().__init__(orders_keyset(client, typed=typed), start=start, end=end, limit=limit, on_request=on_request)
         self.client = client
 
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from wishflow.orders.parse import ParsedOrder
 from wishflow.warehouse.schema import ORDER_PAYLOAD_COLUMNS
+
+if TYPE_CHECKING:  # parse imports the typed route, which reads this module's helpers
+    from wishflow.orders.parse import ParsedOrder
 
 #: The ``orders`` columns filled from a payload, in table order (``store``, the run ids and
 #: ``_loaded_at`` are added by the loader): derived from the table, so :func:`flatten_order` must
@@ -175,7 +177,9 @@ def milestones(payload: dict[str, Any]) -> list[tuple[str, datetime]]:
 
 
 def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
-    """One order payload as a tuple in :data:`ORDER_COLUMNS` order."""
+    """One order payload as a tuple in :data:`ORDER_COLUMNS` order (made already on the typed route)."""
+    if order.row is not None:
+        return order.row
     p = order.payload
     r = _Reader()
     product = r.obj(p, "product_information")

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wishflow.orders.records import Irregular, OrderRecord, typed_row
+
 #: An order id fit to be a key: no control characters (Wish's ids are 24 hex digits).
 ORDER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
@@ -44,12 +46,39 @@ class OrderCore(BaseModel):
     released_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class ParsedOrder:
-    """An order that passed the edge check: its core fields and the untouched payload."""
+    """An order that passed the edge check: its core fields and the untouched payload.
 
-    core: OrderCore
-    payload: dict[str, Any]
+    An order decoded on the typed route (:mod:`wishflow.orders.records`) comes with its ``row`` and
+    ``milestones`` made already, and its payload is made from the record's bytes only if asked for.
+    """
+
+    __slots__ = ("_payload", "_record", "core", "milestones", "row")
+
+    def __init__(
+        self,
+        core: OrderCore,
+        payload: dict[str, Any] | None = None,
+        *,
+        record: OrderRecord | None = None,
+        row: tuple[Any, ...] | None = None,
+        milestones: list[tuple[str, datetime]] | None = None,
+    ) -> None:
+        self.core = core
+        self._payload = payload
+        self._record = record
+        self.row = row
+        self.milestones = milestones
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The order as Wish sent it, as Python values."""
+        if self._payload is None and self._record is not None:
+            self._payload = self._record.payload
+        return self._payload or {}
+
+    def __repr__(self) -> str:
+        return f"ParsedOrder({self.core!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +98,14 @@ class OrderRecordError:
 
 
 def parse_order(payload: Any) -> ParsedOrder | OrderRecordError:
-    """Check one order payload; never raises for bad data."""
+    """Check one order payload (a dict, or a typed :class:`~wishflow.orders.records.OrderRecord`); never raises."""
+    if isinstance(payload, OrderRecord):
+        try:
+            row, milestones = typed_row(payload)
+        except Irregular:
+            return parse_order(payload.payload)
+        core = OrderCore.model_construct(id=row[0], state=OrderState(row[2]), updated_at=row[4], released_at=row[3])
+        return ParsedOrder(core, record=payload, row=row, milestones=milestones)
     if not isinstance(payload, dict):
         return OrderRecordError(None, f"order record is a {type(payload).__name__}, not an object", payload)
     try:

@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Engine
 
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
+from wishflow.orders.records import OrderRecord, payload_of
 from wishflow.warehouse.bulk import dialect_insert, write_transaction
 from wishflow.warehouse.schema import rejected_records
 
@@ -27,14 +28,14 @@ FUTURE_SOURCE = "orders:future_updated_at"
 
 
 def future_dated(records: Sequence[Any], server_now: datetime) -> list[dict[str, Any]]:
-    """The records whose ``updated_at`` is after ``server_now``."""
+    """The records whose ``updated_at`` is after ``server_now``, as dicts (a page's typed records too)."""
     out = []
     for record in records:
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        if not isinstance(record, dict | OrderRecord) or not isinstance(record.get("id"), str):
             continue
         updated = parse_wish_time(record.get("updated_at"))
         if updated is not None and updated > server_now:
-            out.append(record)
+            out.append(payload_of(record))
     return out
 
 

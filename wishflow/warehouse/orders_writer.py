@@ -212,7 +212,7 @@ def prepare_orders(
         orders=batch,
         rows=rows,
         rejected=errors,
-        milestones=[milestones(order.payload) for order in batch],
+        milestones=[milestones(order.payload) if order.milestones is None else order.milestones for order in batch],
         stored=stored,
         unchanged=unchanged,
     )

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from wishflow.orders.flatten import parse_wish_time
+from wishflow.orders.records import OrderRecord
 from wishflow.warehouse.schema import orders
 
 #: The stored ``updated_at`` of each of a page's orders: one primary-key lookup per id, whatever the
@@ -41,7 +42,8 @@ _SQLITE_IDS = 500
 
 def record_ids(records: Sequence[Any]) -> list[str]:
     """The string ids of a page's records (anything else cannot be stored, so is never looked up)."""
-    return [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    ids = (r.get("id") for r in records if isinstance(r, dict | OrderRecord))
+    return [order_id for order_id in ids if isinstance(order_id, str)]
 
 
 def stored_versions(engine: Engine, store: str, ids: Sequence[str]) -> dict[str, datetime]:
@@ -84,7 +86,7 @@ def set_aside_recorded(records: list[Any], stored: dict[str, datetime]) -> SetAs
     kept: list[Any] = []
     holds_stored = False
     for record in records:
-        if isinstance(record, dict):
+        if isinstance(record, dict | OrderRecord):
             order_id = record.get("id")
             version = stored.get(order_id) if isinstance(order_id, str) else None
             if version is not None:
