@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -46,6 +46,23 @@ class OrderCore(BaseModel):
     released_at: datetime | None = None
 
 
+class CheckedCore(NamedTuple):
+    """:class:`OrderCore`'s fields as the typed route read them, checked by the same rules.
+
+    (``records.typed_row``: the id's pattern and length, a state Wish lists, times in Wish's format
+    with their zone.) A tuple, because building a pydantic model for each regular order cost more
+    than reading the order.
+    """
+
+    id: str
+    state: OrderState
+    updated_at: datetime
+    released_at: datetime | None
+
+
+_STATE = {state.value: state for state in OrderState}
+
+
 class ParsedOrder:
     """An order that passed the edge check: its core fields and the untouched payload.
 
@@ -57,7 +74,7 @@ class ParsedOrder:
 
     def __init__(
         self,
-        core: OrderCore,
+        core: OrderCore | CheckedCore,
         payload: dict[str, Any] | None = None,
         *,
         record: OrderRecord | None = None,
@@ -104,8 +121,8 @@ def parse_order(payload: Any) -> ParsedOrder | OrderRecordError:
             row, milestones = typed_row(payload)
         except Irregular:
             return parse_order(payload.payload)
-        core = OrderCore.model_construct(id=row[0], state=OrderState(row[2]), updated_at=row[4], released_at=row[3])
-        return ParsedOrder(core, record=payload, row=row, milestones=milestones)
+        checked = CheckedCore(row[0], _STATE[row[2]], row[4], row[3])
+        return ParsedOrder(checked, record=payload, row=row, milestones=milestones)
     if not isinstance(payload, dict):
         return OrderRecordError(None, f"order record is a {type(payload).__name__}, not an object", payload)
     try:
