@@ -33,6 +33,11 @@ class InclusiveLister:
 
     def list_orders(self, **p: Any) -> list[Any]:
         self.calls += 1
+        if p.pop("typed", False):  # the pull's pages: the client's typed records
+            return order_records(orjson.dumps(self._matching(p)))
+        return self._matching(p)
+
+    def _matching(self, p: dict[str, Any]) -> list[Any]:
         limit = p["limit"]
         key, _, direction = p.get("sort_by", "updated_at.asc").partition(".")
 
@@ -51,10 +56,6 @@ class InclusiveLister:
         self.rng.shuffle(rows)
         rows.sort(key=lambda o: o[key], reverse=direction == "desc")
         return rows[:limit]
-
-    def list_order_records(self, **p: Any) -> list[Any]:
-        """``list_orders``' page as the client's typed records (the pull's pages)."""
-        return order_records(orjson.dumps(self.list_orders(**p)))
 
     def download_orders(self, **p: Any) -> list[Any]:
         """The batch download job: every match, no limit."""

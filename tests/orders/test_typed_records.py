@@ -186,7 +186,7 @@ def _client(body: bytes) -> WishClient:
 def test_the_typed_listing_judges_an_answer_as_the_plain_one(body: bytes, error: type, match: str) -> None:
     with _client(body) as client:
         with pytest.raises(error, match=match):
-            client.list_order_records(limit=1)
+            client.list_orders(limit=1, typed=True)
         with pytest.raises(error, match=match):
             client.list_orders(limit=1)
 
@@ -194,7 +194,7 @@ def test_the_typed_listing_judges_an_answer_as_the_plain_one(body: bytes, error:
 def test_the_typed_listing_reads_a_wish_page() -> None:
     body = orjson.dumps({"code": 0, "message": "", "data": [{"id": "a", "state": "APPROVED"}, 5]})
     with _client(body) as client:
-        records = client.list_order_records(limit=2)
+        records = client.list_orders(limit=2, typed=True)
         assert client.list_orders(limit=2) == [record.payload for record in records]
     assert all(isinstance(record, OrderRecord) for record in records)
     assert records[0].order is None  # no updated_at: irregular, judged by the careful route

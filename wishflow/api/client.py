@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -87,7 +87,7 @@ def _order_records_data(method: str, path: str, body: bytes, request_id: str | N
     try:
         return order_records(envelope.data)
     except msgspec.ValidationError:
-        raise WishRetryableError(f"{method} {path}: data is not a list", request_id=request_id) from None
+        raise WishRetryableError(f"{method} {path}: data is not a list") from None
     except msgspec.DecodeError:
         raise WishRetryableError(f"{method} {path}: response body is not valid JSON", request_id=request_id) from None
 
@@ -561,8 +561,14 @@ class WishClient:
         released_at_max: datetime | str | None = None,
         states: Sequence[str] | None = None,
         sort_by: str = "updated_at.asc",
+        typed: bool = False,
     ) -> list[Any]:
-        """One page of ``GET /orders`` (raw payloads; see :mod:`wishflow.api.pagination`)."""
+        """One page of ``GET /orders`` (raw payloads; see :mod:`wishflow.api.pagination`).
+
+        ``typed``: the records come as :class:`~wishflow.orders.records.OrderRecord` s, each kept as
+        its bytes and decoded typed, no dict made for a regular order (the pull's pages). The answer
+        is judged alike either way (not JSON, not an envelope, a Wish code, ``data`` not a list).
+        """
         data = self.request(
             "GET",
             "/orders",
@@ -575,44 +581,11 @@ class WishClient:
                 "states": ",".join(states) if states else None,
                 "sort_by": sort_by,
             },
+            decode=_order_records_data if typed else None,
         )
         if not isinstance(data, list):
             raise WishRetryableError("GET /orders: data is not a list")
         return data
-
-    def list_order_records(
-        self,
-        *,
-        limit: int = 500,
-        updated_at_min: datetime | str | None = None,
-        updated_at_max: datetime | str | None = None,
-        released_at_min: datetime | str | None = None,
-        released_at_max: datetime | str | None = None,
-        states: Sequence[str] | None = None,
-        sort_by: str = "updated_at.asc",
-    ) -> list[OrderRecord]:
-        """:meth:`list_orders`, each record kept as its bytes and typed (:mod:`wishflow.orders.records`).
-
-        The pull's page: no dict is made for a regular record. The answer is judged as
-        :meth:`list_orders` judges it (not JSON, not an envelope, a Wish code, ``data`` not a list).
-        """
-        return cast(
-            "list[OrderRecord]",
-            self.request(
-                "GET",
-                "/orders",
-                params={
-                    "limit": limit,
-                    "updated_at_min": _wish_time(updated_at_min),
-                    "updated_at_max": _wish_time(updated_at_max),
-                    "released_at_min": _wish_time(released_at_min),
-                    "released_at_max": _wish_time(released_at_max),
-                    "states": ",".join(states) if states else None,
-                    "sort_by": sort_by,
-                },
-                decode=_order_records_data,
-            ),
-        )
 
     def download_orders(
         self,

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from wishflow.api.client import WishClient
-    from wishflow.orders.records import OrderRecord
 
 
 class WishApi(Protocol):
@@ -60,22 +59,9 @@ class WishApi(Protocol):
         released_at_max: datetime | str | None = None,
         states: Sequence[str] | None = None,
         sort_by: str = "updated_at.asc",
+        typed: bool = False,
     ) -> list[Any]:
-        """One page of ``GET /orders``."""
-        ...
-
-    def list_order_records(
-        self,
-        *,
-        limit: int = 500,
-        updated_at_min: datetime | str | None = None,
-        updated_at_max: datetime | str | None = None,
-        released_at_min: datetime | str | None = None,
-        released_at_max: datetime | str | None = None,
-        states: Sequence[str] | None = None,
-        sort_by: str = "updated_at.asc",
-    ) -> list[OrderRecord]:
-        """One page of ``GET /orders``, its records kept as bytes and typed (the pull's page)."""
+        """One page of ``GET /orders`` (``typed``: as :class:`~wishflow.orders.records.OrderRecord` s)."""
         ...
 
     def download_orders(

@@ -33,6 +33,7 @@ where the last committed page ended.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -354,7 +355,7 @@ def orders_keyset(client: WishApi, *, typed: bool = False) -> Keyset:
 
     return Keyset(
         time_key="updated_at",
-        fetch=client.list_order_records if typed else client.list_orders,
+        fetch=functools.partial(client.list_orders, typed=True) if typed else client.list_orders,
         tie_key="released_at",
         splits=(("states", tuple(state.value for state in OrderState)),),
         whole=whole,
