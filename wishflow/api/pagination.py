@@ -42,8 +42,8 @@ from typing import Any
 from wishflow.api.contract import WishApi
 from wishflow.api.errors import PaginationError
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
-from wishflow.orders.parse import OrderState
 from wishflow.orders.records import OrderRecord
+from wishflow.orders.rules import OrderState
 
 ONE_MS = timedelta(milliseconds=1)
 MAX_LIMIT = 500  # Wish's bound on every list endpoint's ``limit``

@@ -12,27 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wishflow.orders.records import Irregular, OrderRecord, typed_row
+from wishflow.orders.rules import ORDER_ID_PATTERN, OrderState
 
-#: An order id fit to be a key: no control characters (Wish's ids are 24 hex digits).
-ORDER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
-
-
-class OrderState(StrEnum):
-    """An order's state as Wish reports it (``Order.state`` in the OpenAPI spec)."""
-
-    APPROVED = "APPROVED"
-    SHIPPED = "SHIPPED"
-    REFUNDED = "REFUNDED"
-    REQUIRE_REVIEW = "REQUIRE_REVIEW"
-    DECLINED = "DECLINED"
 
 
 class OrderCore(BaseModel):
@@ -60,7 +48,7 @@ class CheckedCore(NamedTuple):
     released_at: datetime | None
 
 
-_STATE = {state.value: state for state in OrderState}
+_STATE = {state.value: state for state in OrderState}  # the enum's lookup by value, without its call
 
 
 class ParsedOrder:

@@ -29,14 +29,12 @@ import msgspec
 import orjson
 
 from wishflow.orders.flatten import MILESTONE_COLUMNS, parse_wish_time
+from wishflow.orders.rules import ORDER_ID_PATTERN, OrderState
 
 Row = tuple[Any, ...]
 Milestones = list[tuple[str, datetime]]
 
-#: The ids the warehouse keys orders by (the same rule as ``parse.ORDER_ID_PATTERN``; kept apart so
-#: this module does not import the pydantic model it replaces on the fast route).
-_ORDER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
-_STATES = ("APPROVED", "SHIPPED", "REFUNDED", "REQUIRE_REVIEW", "DECLINED")
+_STATES = frozenset(state.value for state in OrderState)
 
 
 class _Money(msgspec.Struct, gc=False):
@@ -116,7 +114,7 @@ class _Refund(msgspec.Struct, gc=False):
 class WishOrder(msgspec.Struct, gc=False):
     """The fields of Wish's ``Order`` (OpenAPI) that Wishflow reads, with the types the row takes."""
 
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ORDER_ID_PATTERN)]
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ORDER_ID_PATTERN)]
     state: str
     updated_at: str
     released_at: str | None = None
