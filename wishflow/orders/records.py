@@ -14,7 +14,8 @@ a required field missing, a NUL, money in several currencies) is not judged here
 on first use (:attr:`OrderRecord.payload`) and it takes the careful route (``parse_order``,
 ``flatten_order``), which names each problem or rejects the record. So only regular records are
 fast, and every irregular one is handled exactly as before. bench/PROFILE.md (stop 28) has the
-figures: 85 -> 27.5 us of CPU per order, page bytes to rows.
+figures: page bytes to a prepared batch 128.6 -> 83.7 us of CPU per order; the library pull 0.91x ->
+1.01x the plain loader in the same run.
 """
 
 from __future__ import annotations
