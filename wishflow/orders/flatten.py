@@ -176,6 +176,16 @@ def milestones(payload: dict[str, Any]) -> list[tuple[str, datetime]]:
     return out
 
 
+def milestone_times(pairs: list[tuple[str, datetime]]) -> tuple[datetime | None, ...]:
+    """The latest time of each milestone column, in :data:`MILESTONE_COLUMNS` order (``pairs`` oldest first)."""
+    latest: dict[str, datetime] = {}
+    for event_type, event_time in pairs:
+        column = MILESTONE_COLUMNS.get(event_type)
+        if column:
+            latest[column] = event_time
+    return tuple(latest.get(column) for column in MILESTONE_COLUMNS.values())
+
+
 def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
     """One order payload as a tuple in :data:`ORDER_COLUMNS` order (made already on the typed route)."""
     if order.row is not None:
@@ -202,11 +212,7 @@ def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
         tracking = {}
     provider = tracking.get("shipping_provider")
     provider_name = provider.get("name") if isinstance(provider, dict) else provider
-    latest: dict[str, datetime] = {}
-    for event_type, event_time in milestones(p):
-        column = MILESTONE_COLUMNS.get(event_type)
-        if column:
-            latest[column] = event_time
+    latest = milestone_times(milestones(p))
     refunds = p.get("refunds")
     refunded_at = None
     if isinstance(refunds, list):
@@ -252,10 +258,7 @@ def flatten_order(order: ParsedOrder) -> tuple[Any, ...]:
         r.text(tracking, "origin_country"),
         r.text(p, "processing_source"),
         r.text(p, "processing_status"),
-        latest.get("shipped_at"),
-        latest.get("first_scan_at"),
-        latest.get("delivered_at"),
-        latest.get("tracking_cancelled_at"),
+        *latest,
         refunded_at,
     )
     return (*row, r.joined(), _raw_json(p))

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
-from wishflow.orders.flatten import MILESTONE_COLUMNS, parse_wish_time
+from wishflow.orders.flatten import milestone_times, parse_wish_time
 from wishflow.orders.rules import ORDER_ID_PATTERN, OrderState
 
 Row = tuple[Any, ...]
@@ -277,11 +277,6 @@ def typed_row(record: OrderRecord) -> tuple[Row, Milestones]:
         if milestone.event_type is not None and event_time is not None:
             pairs.append((milestone.event_type, event_time))
     pairs.sort(key=lambda pair: pair[1])
-    latest: dict[str, datetime] = {}
-    for event_type, event_time in pairs:
-        column = MILESTONE_COLUMNS.get(event_type)
-        if column:
-            latest[column] = event_time
     refund_times = [t for t in (parse_wish_time(r.refund_time) for r in o.refunds or ()) if t is not None]
     row = (
         o.id,
@@ -321,10 +316,7 @@ def typed_row(record: OrderRecord) -> tuple[Row, Milestones]:
         tracking.origin_country if tracking else None,
         o.processing_source,
         o.processing_status,
-        latest.get("shipped_at"),
-        latest.get("first_scan_at"),
-        latest.get("delivered_at"),
-        latest.get("tracking_cancelled_at"),
+        *milestone_times(pairs),
         max(refund_times) if refund_times else None,
         None,
         record.raw.decode(),
