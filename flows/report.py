@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+import flows  # noqa: F401 - Prefect loads this file by path: the package installs flows.heartbeats
 from tasks.report import write_report_task
 from wishflow.report.html import ReportResult
 

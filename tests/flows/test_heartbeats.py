@@ -94,3 +94,16 @@ def test_a_flow_without_heartbeats_runs_without_a_thread() -> None:
 
     with send_heartbeats(NoHeartbeats()):
         assert not [t for t in threading.enumerate() if t.name == "flow-heartbeat"]
+
+
+def test_every_deployed_flow_file_installs_them() -> None:
+    """Prefect loads a deployment's entrypoint file by path: the file itself must import the ``flows`` package."""
+    import ast
+
+    entrypoints = re.findall(r"entrypoint:\s*(flows/\w+\.py):", (ROOT / "prefect.yaml").read_text())
+    assert len(entrypoints) >= 9
+    for path in entrypoints:
+        tree = ast.parse((ROOT / path).read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert any(name == "flows" or name.startswith("flows.") for name in imported), path
