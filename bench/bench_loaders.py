@@ -33,6 +33,7 @@ KINDS = (
     "library",
     "pull@base",
     "pull",
+    "pull_validate@base",
     "pull_validate",
     "pull_follow",
 )
@@ -50,6 +51,7 @@ LABELS = {
     "pull_follow": "Wishflow `pull_orders`, validation following it in a 2nd process, then `validate_orders`",
     "library@base": "Wishflow library pull, no Prefect, before this round",
     "pull@base": "Wishflow `pull_orders` flow, before this round",
+    "pull_validate@base": "Wishflow `pull_orders` + `validate_orders` (one process), before this round",
 }
 
 
