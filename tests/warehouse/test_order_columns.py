@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from wishflow.orders.flatten import MILESTONE_COLUMNS, ORDER_COLUMNS, flatten_order
 from wishflow.orders.parse import parse_orders
+from wishflow.orders.records import order_records
 from wishflow.warehouse.schema import ORDER_LOADER_COLUMNS, orders
 
 PAYLOAD = {
@@ -36,3 +42,24 @@ def test_a_flattened_order_puts_each_value_under_its_column() -> None:
     assert row["is_wish_express"] is True
     assert row["order_types"] == "WISH_EXPRESS"
     assert '"id"' in row["raw"]
+
+
+@pytest.mark.parametrize("route", ["careful", "typed"])
+def test_each_milestone_lands_under_its_own_column(route: str) -> None:
+    """The milestone columns are filled by position (``flatten.milestone_times``), on both routes."""
+    events = [
+        ("MARK_SHIPPED", "2026-01-03T00:00:00.000Z"),
+        ("CONFIRM_FULFILLED", "2026-01-04T00:00:00.000Z"),
+        ("CONFIRMED_DELIVERED", "2026-01-09T00:00:00.000Z"),
+        ("TRACKING_CANCELLED", "2026-01-05T00:00:00.000Z"),
+        ("TRACKING_CANCELLED", "2026-01-06T00:00:00.000Z"),  # the latest one is kept
+    ]
+    assert {event for event, _ in events} == set(MILESTONE_COLUMNS)
+    payload = {**PAYLOAD, "fulfillment_records": [{"event_type": e, "event_time": t} for e, t in events]}
+    records = [payload] if route == "careful" else order_records(orjson.dumps([payload]))
+    (parsed,), errors = parse_orders(records)
+    assert errors == []
+    assert (parsed.row is not None) is (route == "typed")
+    row = dict(zip(ORDER_COLUMNS, flatten_order(parsed), strict=True))
+    day = {"shipped_at": 3, "first_scan_at": 4, "delivered_at": 9, "tracking_cancelled_at": 6}
+    assert {column: row[column] for column in day} == {c: datetime(2026, 1, d, tzinfo=UTC) for c, d in day.items()}

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # parse imports the typed route, which reads this module's he
 ORDER_COLUMNS: tuple[str, ...] = ORDER_PAYLOAD_COLUMNS
 
 #: Milestones of ``fulfillment_records`` mapped to the timestamp column that keeps their latest time.
+#: In the table's column order: :func:`milestone_times` fills the row by position (tests/warehouse check it).
 MILESTONE_COLUMNS = {
     "MARK_SHIPPED": "shipped_at",
     "CONFIRM_FULFILLED": "first_scan_at",
