@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import queue
 import sys
 import threading
@@ -36,6 +35,7 @@ from sqlalchemy import Engine
 from wishflow.api.contract import WishApi
 from wishflow.api.pagination import ONE_MS, OrderPages, Page, Position
 from wishflow.errors import ConfigError
+from wishflow.frozen_heap import frozen_heap
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.parse import parse_orders
 from wishflow.orders.records import OrderRecord
@@ -227,9 +227,6 @@ PULL_SWITCH_INTERVAL = 0.0005
 _tuning_lock = threading.Lock()
 _tuning_users = 0
 _saved_switch_interval = 0.0
-_pulls_since_sweep = 0  # pulls this process has started; one in SWEEP_EVERY sweeps the whole heap first
-#: One pull in this many sweeps the whole heap before freezing it (the first one always).
-SWEEP_EVERY = 4
 
 
 @contextlib.contextmanager
@@ -238,41 +235,29 @@ def pull_interpreter(interval: float = PULL_SWITCH_INTERVAL) -> Iterator[None]:
 
     * The thread switch interval drops to ``interval`` (see :data:`PULL_SWITCH_INTERVAL`).
     * The objects alive when the block starts (the imports, Prefect's, GX's) are frozen
-      (:func:`gc.freeze`): parsing a page allocates thousands of containers, which triggered a full
-      collection every ~2,500 orders, and each walked the whole heap again, a quarter of the pull's
-      CPU (1.5-1.7 s per 50,000 orders; frozen: 0.2 s). What was frozen is unfrozen at the end, so
-      nothing is kept for good (peak RSS unchanged, bench/PROFILE.md).
-    * The freeze keeps garbage for a while at most. A pull starts with a young-generation
-      collection, freezes what is left, and ends with a full collection while the heap is still
-      frozen, which walks only what the pull made (without it, the second chunk froze the first
-      one's garbage: +20 MB peak at 50,000 orders). Objects that die old between two pulls (Prefect's
-      task-run bookkeeping, ~0.7 MB per chunk) are frozen with the heap, so one pull in
-      :data:`SWEEP_EVERY` sweeps the whole heap first. A sweep per chunk walked the whole heap again
-      each time (80 ms in a pull's process, 135 ms with GX imported); with none, the flow's peak
-      at 1M orders grew from 240 to 313 MB.
+      (:func:`~wishflow.frozen_heap.frozen_heap`): parsing a page allocates thousands of
+      containers, which triggered a full collection every ~2,500 orders, and each walked the whole
+      heap again, a quarter of the pull's CPU (1.5-1.7 s per 50,000 orders; frozen: 0.2 s). The
+      block's end collects what the pull made (without it, the second chunk froze the first one's
+      garbage: +20 MB peak at 50,000 orders) and hands the frozen heap back.
 
     Process-wide (both are the interpreter's): pulls running at once in one process share them, and
     the first one's saved interval comes back when the last one ends.
     """
-    global _tuning_users, _saved_switch_interval, _pulls_since_sweep  # noqa: PLW0603 - interpreter settings, counted
+    global _tuning_users, _saved_switch_interval  # noqa: PLW0603 - an interpreter setting, counted
     with _tuning_lock:
         if _tuning_users == 0:
             _saved_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(min(interval, _saved_switch_interval))
-            # one pull in SWEEP_EVERY first frees what died old between pulls (see above)
-            gc.collect(2 if _pulls_since_sweep % SWEEP_EVERY == 0 else 1)
-            _pulls_since_sweep += 1
-            gc.freeze()
         _tuning_users += 1
     try:
-        yield
+        with frozen_heap():
+            yield
     finally:
         with _tuning_lock:
             _tuning_users -= 1
             if _tuning_users == 0:
                 sys.setswitchinterval(_saved_switch_interval)
-                gc.collect()  # the frozen heap is skipped: only the pull's own objects are walked
-                gc.unfreeze()
 
 
 @pull_interpreter()  # the whole chunk, the loader thread's last writes included

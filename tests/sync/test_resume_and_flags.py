@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import wishflow.pull as pull_module
+import wishflow.frozen_heap as frozen_heap_module
 from tests.api.test_pagination import InclusiveLister, make_order
 from wishflow.pull import PULL_SWITCH_INTERVAL, ChunkResult, PullWindow, pull_chunk, pull_interpreter
 from wishflow.sync.flags import FUTURE_SOURCE, flag_future_orders
@@ -124,8 +124,8 @@ def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_bot
         with pull_interpreter():
             assert dead_between() is None
         # an object that died old is frozen with the heap, until a pull sweeps the heap (one in SWEEP_EVERY)
-        for since_sweep, swept in ((1, False), (pull_module.SWEEP_EVERY, True)):
-            monkeypatch.setattr(pull_module, "_pulls_since_sweep", since_sweep)
+        for since_sweep, swept in ((1, False), (frozen_heap_module.SWEEP_EVERY, True)):
+            monkeypatch.setattr(frozen_heap_module, "_blocks_since_sweep", since_sweep)
             garbage, dead_old = cycle()
             held.append(garbage)
             del garbage

@@ -58,3 +58,24 @@ def test_without_the_collection_the_parser_s_cycles_keep_the_batch(
     # the premise of the collection: were GX's parser to stop leaving cycles, it could go
     monkeypatch.setattr(gx_runtime, "COLLECT_AFTER_ROWS", 10**9)
     assert _alive_after_validation(1_000)
+
+
+def test_the_batch_s_collection_walks_only_what_the_batch_made(collector_off: None) -> None:
+    # the long-lived heap (GX's context, the imports) is frozen while a large batch runs, so the
+    # collection that frees the batch does not walk it again (wishflow.frozen_heap)
+    before = gc.get_freeze_count()
+    full_collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_collections.append(gc.get_freeze_count())
+
+    gc.callbacks.append(seen)
+    try:
+        assert not _alive_after_validation(gx_runtime.COLLECT_AFTER_ROWS)
+    finally:
+        gc.callbacks.remove(seen)
+    assert full_collections
+    assert all(frozen > before for frozen in full_collections[1:])  # the first may be the heap's sweep
+    assert full_collections[-1] > before  # the one that freed the batch
+    assert gc.get_freeze_count() == before  # handed back

@@ -18,7 +18,13 @@ import pandas as pd
 from wishflow.validation.bounds import EARLIEST_RELEASE, ValidationBounds
 from wishflow.validation.column_domains import domains_narrowed
 from wishflow.validation.configuration_cache import configurations_built_once
-from wishflow.validation.gx_runtime import collect_cycles, drop_metrics, gx_runtime, release_batch, validation_lock
+from wishflow.validation.gx_runtime import (
+    batch_collection,
+    drop_metrics,
+    gx_runtime,
+    release_batch,
+    validation_lock,
+)
 from wishflow.validation.outcome import Failure, ValidationOutcome
 from wishflow.validation.reference import countries_where, zipcode_patterns
 from wishflow.validation.suites import (
@@ -275,7 +281,7 @@ def validate_frame(
         "earliest_release": pd.Timestamp(EARLIEST_RELEASE),
         **(bounds or ValidationBounds()).parameters(),
     }
-    with validation_lock(), configurations_built_once(), domains_narrowed():
+    with batch_collection(len(frame)), validation_lock(), configurations_built_once(), domains_narrowed():
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         try:
             for name in (BLOCKING_SUITE, WARNING_SUITE):
@@ -288,7 +294,6 @@ def validate_frame(
                 drop_metrics(batch)
         finally:
             release_batch(batch)
-            collect_cycles(len(frame))
     if errors:
         raise ValidationError("expectations could not be evaluated: " + "; ".join(errors))
     keyed = frame.loc[frame["order_id"].notna(), ["order_id", "updated_at"]]
