@@ -7,6 +7,7 @@ insists); without it they are skipped and the session says so at the end.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -201,3 +202,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: igno
             "or set it to a server URL to include them.",
             yellow=True,
         )
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """Python's own collections off for the test: only what the code under test collects is freed."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()

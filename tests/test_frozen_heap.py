@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from collections.abc import Iterator
 
 import pytest
 
@@ -43,16 +42,10 @@ def old_dropped_cycle() -> weakref.ref[Cycle]:
     return ref
 
 
-@pytest.fixture
-def collector_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(frozen_heap_module, "_blocks_since_sweep", 1)  # no sweep unless a test asks
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
+@pytest.fixture(autouse=True)
+def no_sweep_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blocks of these tests sweep the whole heap only where a test sets the count to."""
+    monkeypatch.setattr(frozen_heap_module, "_blocks_since_sweep", 1)
 
 
 def test_the_block_freezes_what_is_alive_and_hands_it_back(collector_off: None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -22,17 +21,6 @@ from wishflow.validation import gx_runtime
 from wishflow.validation.validate import validate_frame
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 def _batch(rows: int) -> pd.DataFrame:
