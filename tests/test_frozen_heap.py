@@ -12,13 +12,17 @@ import weakref
 import pytest
 
 import wishflow.frozen_heap as frozen_heap_module
-from wishflow.frozen_heap import SWEEP_EVERY, frozen_heap
+from wishflow.frozen_heap import SWEEP_AFTER_YOUNG_COLLECTIONS, frozen_heap
 
 
 class Cycle:
     """An object in a reference cycle with itself: unreachable once dropped, freed only by a collection."""
 
     me: object = None
+
+
+def young_collections() -> int:
+    return int(gc.get_stats()[0]["collections"])
 
 
 def tracked(obj: object) -> bool:
@@ -44,8 +48,8 @@ def old_dropped_cycle() -> weakref.ref[Cycle]:
 
 @pytest.fixture(autouse=True)
 def no_sweep_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The blocks of these tests sweep the whole heap only where a test sets the count to."""
-    monkeypatch.setattr(frozen_heap_module, "_blocks_since_sweep", 1)
+    """The blocks of these tests sweep the whole heap only where a test makes them (a sweep just made)."""
+    monkeypatch.setattr(frozen_heap_module, "_young_at_sweep", young_collections())
 
 
 def test_the_block_freezes_what_is_alive_and_hands_it_back(collector_off: None) -> None:
@@ -73,15 +77,27 @@ def test_garbage_made_before_the_block_is_collected_when_it_starts_not_frozen(co
         assert dead() is None
 
 
-def test_garbage_that_died_old_waits_for_the_sweep_one_block_in_sweep_every(
-    collector_off: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_garbage_that_died_old_waits_for_the_sweep_made_after_enough_young_collections(collector_off: None) -> None:
     dead = old_dropped_cycle()
     with frozen_heap():
         assert dead() is not None  # frozen with the heap: no sweep this time
     assert dead() is not None  # the block's end skips the frozen heap
-    # counted: the blocks in between do not sweep, the SWEEP_EVERY-th does
-    monkeypatch.setattr(frozen_heap_module, "_blocks_since_sweep", SWEEP_EVERY)
+    # counted in young collections (the process's allocations), not in blocks
+    for _ in range(SWEEP_AFTER_YOUNG_COLLECTIONS - 1):
+        gc.collect(0)
+    with frozen_heap():
+        assert dead() is not None  # one short
+    gc.collect(0)
+    with frozen_heap():
+        assert dead() is None  # swept
+    again = old_dropped_cycle()
+    with frozen_heap():
+        assert again() is not None  # the count starts again from the sweep
+
+
+def test_the_first_block_of_a_process_sweeps(collector_off: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frozen_heap_module, "_young_at_sweep", None)
+    dead = old_dropped_cycle()
     with frozen_heap():
         assert dead() is None
 

@@ -14,8 +14,11 @@ The freeze keeps garbage for a while at most. The block starts with a young-gene
 so what just died is not frozen; and it ends with a collection while the heap is still frozen,
 which frees the block's own garbage. Objects that die old between two blocks (Prefect's task-run
 bookkeeping, ~0.7 MB per pull chunk) are frozen with the heap and would wait for a collection
-outside any block, so one block in :data:`SWEEP_EVERY` sweeps the whole heap before freezing it
-(without the sweeps, the pull flow's peak at 1M orders grew from 240 to 313 MB).
+outside any block, so a block sweeps the whole heap before freezing it once the process has made
+:data:`SWEEP_AFTER_YOUNG_COLLECTIONS` young collections since the last sweep (without the sweeps,
+the pull flow's peak at 1M orders grew from 240 to 313 MB). Counted in allocations, not in blocks:
+garbage accumulates with the work done, and a sweep costs 0.2 s in a process with GX loaded, which
+one incremental run in two paid when every fourth block swept (bench/PROFILE.md).
 """
 
 from __future__ import annotations
@@ -25,12 +28,21 @@ import gc
 import threading
 from collections.abc import Iterator
 
-#: One freezing block in this many sweeps the whole heap first (the first one always).
-SWEEP_EVERY = 4
+#: A freezing block sweeps the whole heap first when the process has made this many young
+#: collections since the last sweep (the first block always sweeps). A chunk of a backfill's pull
+#: (10,000 orders) makes about 280, so a backfill sweeps every fourth chunk or so, as it did when
+#: sweeps were counted in blocks; an incremental run (a few hundred orders pulled and validated)
+#: makes far fewer, and sweeps once in several runs.
+SWEEP_AFTER_YOUNG_COLLECTIONS = 1_000
 
 _lock = threading.Lock()
 _users = 0  # blocks running now, in any thread: the first one freezes, the last one unfreezes
-_blocks_since_sweep = 0  # blocks that froze the heap; one in SWEEP_EVERY swept it first
+_young_at_sweep: int | None = None  # the young collections counted at the last sweep; None: none yet
+
+
+def _young_collections() -> int:
+    """How many collections of the youngest generation this process has made."""
+    return int(gc.get_stats()[0]["collections"])
 
 
 @contextlib.contextmanager
@@ -41,12 +53,16 @@ def frozen_heap() -> Iterator[None]:
     threads, share one freeze, made by the first and undone by the last; each one's end collects
     what is not frozen (the garbage the blocks made), which walks no frozen object.
     """
-    global _users, _blocks_since_sweep  # noqa: PLW0603 - the interpreter's collector, counted
+    global _users, _young_at_sweep  # noqa: PLW0603 - the interpreter's collector, counted
     with _lock:
         if _users == 0:
-            # one block in SWEEP_EVERY first frees what died old since the last sweep (see above)
-            gc.collect(2 if _blocks_since_sweep % SWEEP_EVERY == 0 else 1)
-            _blocks_since_sweep += 1
+            young = _young_collections()
+            if _young_at_sweep is None or young - _young_at_sweep >= SWEEP_AFTER_YOUNG_COLLECTIONS:
+                # first frees what died old since the last sweep (see above)
+                gc.collect()
+                _young_at_sweep = _young_collections()
+            else:
+                gc.collect(1)
             gc.freeze()
         _users += 1
     try:
