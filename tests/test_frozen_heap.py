@@ -12,17 +12,13 @@ import weakref
 import pytest
 
 import wishflow.frozen_heap as frozen_heap_module
-from wishflow.frozen_heap import SWEEP_AFTER_YOUNG_COLLECTIONS, frozen_heap
+from wishflow.frozen_heap import SWEEP_AFTER_YOUNG_COLLECTIONS, frozen_heap, young_collections
 
 
 class Cycle:
     """An object in a reference cycle with itself: unreachable once dropped, freed only by a collection."""
 
     me: object = None
-
-
-def young_collections() -> int:
-    return int(gc.get_stats()[0]["collections"])
 
 
 def tracked(obj: object) -> bool:
@@ -104,7 +100,7 @@ def test_the_first_block_of_a_process_sweeps(collector_off: None, monkeypatch: p
 
 def test_blocks_at_once_share_one_freeze_made_by_the_first_and_undone_by_the_last(collector_off: None) -> None:
     before = gc.get_freeze_count()
-    inner_entered, outer_may_leave, inner_may_leave = threading.Event(), threading.Event(), threading.Event()
+    inner_entered, inner_may_leave = threading.Event(), threading.Event()
     seen: dict[str, object] = {}
 
     def other() -> None:
@@ -134,7 +130,6 @@ def test_blocks_at_once_share_one_freeze_made_by_the_first_and_undone_by_the_las
         assert isinstance(after, int)
         assert after > before  # still frozen for the block that runs on
         assert gc.get_freeze_count() > before
-        outer_may_leave.set()
     assert gc.get_freeze_count() == before
 
 

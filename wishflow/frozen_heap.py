@@ -40,7 +40,7 @@ _users = 0  # blocks running now, in any thread: the first one freezes, the last
 _young_at_sweep: int | None = None  # the young collections counted at the last sweep; None: none yet
 
 
-def _young_collections() -> int:
+def young_collections() -> int:
     """How many collections of the youngest generation this process has made."""
     return int(gc.get_stats()[0]["collections"])
 
@@ -56,11 +56,11 @@ def frozen_heap() -> Iterator[None]:
     global _users, _young_at_sweep  # noqa: PLW0603 - the interpreter's collector, counted
     with _lock:
         if _users == 0:
-            young = _young_collections()
+            young = young_collections()
             if _young_at_sweep is None or young - _young_at_sweep >= SWEEP_AFTER_YOUNG_COLLECTIONS:
                 # first frees what died old since the last sweep (see above)
                 gc.collect()
-                _young_at_sweep = _young_collections()
+                _young_at_sweep = young_collections()
             else:
                 gc.collect(1)
             gc.freeze()

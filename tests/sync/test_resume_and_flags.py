@@ -126,7 +126,7 @@ def test_a_chunk_runs_with_short_gil_turns_and_a_frozen_live_heap_and_undoes_bot
         # an object that died old is frozen with the heap, until a pull sweeps the heap (after enough
         # young collections since the last sweep)
         for since_sweep, swept in ((0, False), (frozen_heap_module.SWEEP_AFTER_YOUNG_COLLECTIONS, True)):
-            young = int(gc.get_stats()[0]["collections"])
+            young = frozen_heap_module.young_collections()
             monkeypatch.setattr(frozen_heap_module, "_young_at_sweep", young - since_sweep)
             garbage, dead_old = cycle()
             held.append(garbage)
