@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from wishflow.api.contract import WishApi
 from wishflow.api.pagination import ONE_MS, OrderPages, Page, Position
@@ -51,7 +51,7 @@ from wishflow.warehouse.orders_writer import (
     read_cursor,
     write_orders,
 )
-from wishflow.warehouse.stored_versions import record_ids, set_aside_recorded, stored_versions
+from wishflow.warehouse.stored_versions import reading_connection, record_ids, set_aside_recorded, stored_versions
 
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_SAFETY_LAG = timedelta(seconds=30)
@@ -187,23 +187,32 @@ class _Loader:
     database's work); the queue is bounded, so at most ``depth`` prepared batches wait in memory.
     After a failed job, later jobs are skipped: no page commits after an earlier one failed, so the
     cursor and the committed pages stay a prefix of the window, as when pages were written inline.
+
+    The thread holds one connection for all its jobs (opened at the first): a checkout from the
+    pool per page cost a round trip (the pre-ping), and every round trip of this thread ends in a
+    wait for the GIL, during which PostgreSQL sits idle (bench/PROFILE.md).
     """
 
-    def __init__(self, depth: int = 2) -> None:
-        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=depth)
+    def __init__(self, engine: Engine, depth: int = 2) -> None:
+        self._engine = engine
+        self._jobs: queue.Queue[Callable[[Connection], None] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="wishflow-loader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            if self._error is None:
-                try:
-                    job()
-                except BaseException as exc:  # noqa: BLE001 - handed to the pull's thread
-                    self._error = exc
+        with contextlib.ExitStack() as held:
+            conn: Connection | None = None
+            while (job := self._jobs.get()) is not None:
+                if self._error is None:
+                    try:
+                        if conn is None:
+                            conn = held.enter_context(self._engine.connect())
+                        job(conn)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the pull's thread
+                        self._error = exc
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[Connection], None]) -> None:
         self.raise_failure()
         self._jobs.put(job)
 
@@ -295,14 +304,17 @@ def pull_chunk(
         result = ChunkResult(next_position=start)
     encode = engine.dialect.name == "postgresql"
     taken = result.pages
-    loader = _Loader()
+    loader = _Loader(engine)
 
     def fetch(position: Position) -> tuple[Page, dict[str, datetime]]:
         page = pages.fetch(position)
-        return page, stored_versions(engine, store, record_ids(page.records))
+        return page, stored_versions(reader, store, record_ids(page.records))
 
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch:
+        with (
+            reading_connection(engine) as reader,  # the prefetch thread's only: one fetch at a time
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch,
+        ):
             future = prefetch.submit(fetch, start)
             while True:
                 page, stored = future.result()
@@ -336,10 +348,8 @@ def pull_chunk(
                         unchanged=aside.unchanged if offset == 0 else 0,
                     )
                     last = offset + page_size >= len(records)
-                    loader.submit(functools.partial(_write, engine, prepared, cursor if last else None, result.load))
-                loader.submit(
-                    functools.partial(_page_done, engine, store, window, page, page_max, result, on_page, run_id)
-                )
+                    loader.submit(functools.partial(_write, prepared, cursor if last else None, result.load))
+                loader.submit(functools.partial(_page_done, store, window, page, page_max, result, on_page, run_id))
                 if not more:
                     break
     finally:
@@ -348,12 +358,11 @@ def pull_chunk(
     return result
 
 
-def _write(engine: Engine, prepared: PreparedBatch, cursor: CursorAdvance | None, load: LoadResult) -> None:
-    load.add(write_orders(engine, prepared, cursor=cursor))
+def _write(prepared: PreparedBatch, cursor: CursorAdvance | None, load: LoadResult, conn: Connection) -> None:
+    load.add(write_orders(conn, prepared, cursor=cursor))
 
 
 def _page_done(  # noqa: PLR0913 - one page's bookkeeping, run on the loader thread after its writes
-    engine: Engine,
     store: str,
     window: PullWindow,
     page: Page,
@@ -361,10 +370,11 @@ def _page_done(  # noqa: PLR0913 - one page's bookkeeping, run on the loader thr
     result: ChunkResult,
     on_page: Callable[[ChunkResult], None] | None,
     run_id: str | None,
+    conn: Connection,
 ) -> None:
     """After a page's orders are committed: flag what it read past Wish's clock, count it, report it."""
     if window.future and window.server_now is not None:
-        result.flagged_future += flag_future_orders(engine, store, page.records, window.server_now, run_id=run_id)
+        result.flagged_future += flag_future_orders(conn, store, page.records, window.server_now, run_id=run_id)
     result.pages += 1
     result.requests += page.requests
     if page_max is not None and (result.max_updated_at is None or page_max > result.max_updated_at):

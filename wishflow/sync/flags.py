@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from wishflow.orders.flatten import format_wish_time, parse_wish_time
 from wishflow.orders.records import OrderRecord, payload_of
@@ -40,7 +40,7 @@ def future_dated(records: Sequence[Any], server_now: datetime) -> list[dict[str,
 
 
 def flag_future_orders(
-    engine: Engine, store: str, records: Sequence[Any], server_now: datetime, *, run_id: str | None = None
+    bind: Engine | Connection, store: str, records: Sequence[Any], server_now: datetime, *, run_id: str | None = None
 ) -> int:
     """Flag the records dated after ``server_now`` (they are recorded in ``orders`` by the caller)."""
     flagged = future_dated(records, server_now)
@@ -66,11 +66,11 @@ def flag_future_orders(
         }
         for record in flagged
     ]
-    upsert_flags(engine, rows, keep_raw=False)
+    upsert_flags(bind, rows, keep_raw=False)
     return len(flagged)
 
 
-def upsert_flags(engine: Engine, rows: Sequence[dict[str, Any]], *, keep_raw: bool) -> None:
+def upsert_flags(bind: Engine | Connection, rows: Sequence[dict[str, Any]], *, keep_raw: bool) -> None:
     """Write ``rejected_records`` flags, one row per (store, source, record key) however often seen.
 
     A flag seen again refreshes its reason, last sighting and run, never its first sighting, so a
@@ -79,7 +79,7 @@ def upsert_flags(engine: Engine, rows: Sequence[dict[str, Any]], *, keep_raw: bo
     """
     if not rows:
         return
-    with write_transaction(engine) as conn:
+    with write_transaction(bind) as conn:
         stmt = dialect_insert(conn, rejected_records)
         refreshed = {
             "reason": stmt.excluded.reason,

@@ -400,27 +400,38 @@ def _utc_from_microseconds(values: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that reads, then writes.
+def write_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction that reads, then writes, on a connection of ``bind``'s pool or on ``bind`` itself.
 
     On SQLite it starts with ``BEGIN IMMEDIATE``: a deferred transaction that has read cannot upgrade to
     a write once another connection has committed one (WAL mode answers "database is locked" at once,
     without the busy timeout), while ``IMMEDIATE`` waits its turn for the write lock, which also makes
     the shipping outbox's claims atomic (claims are serialised). PostgreSQL needs nothing special: there
     the claim query itself locks its rows with ``SKIP LOCKED``.
+
+    A caller that writes many transactions in a row (the pull's loader thread, a page each) passes the
+    connection it holds: a checkout from the pool costs a round trip of its own (the pre-ping).
     """
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-            return
-        with conn.begin():
+    if isinstance(bind, Connection):
+        yield from _transaction_on(bind)
+        return
+    with bind.connect() as conn:
+        yield from _transaction_on(conn)
+
+
+def _transaction_on(conn: Connection) -> Iterator[Connection]:
+    """:func:`write_transaction`'s body on one connection: committed if the block ends, else rolled back."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
             yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        return
+    with conn.begin():
+        yield conn
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:

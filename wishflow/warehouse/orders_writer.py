@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Numeric, String, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, Integer, Numeric, String, and_, case, func, select, update
 
 from wishflow.orders.flatten import ORDER_COLUMNS, flatten_order, milestones
 from wishflow.orders.parse import OrderRecordError, ParsedOrder
@@ -265,42 +265,63 @@ def load_orders(
     return write_orders(engine, prepared, cursor=cursor)
 
 
-def write_orders(engine: Engine, prepared: PreparedBatch, *, cursor: CursorAdvance | None = None) -> LoadResult:
-    """The database half of :func:`load_orders`: one transaction, and what changed."""
-    store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
+def write_orders(
+    bind: Engine | Connection, prepared: PreparedBatch, *, cursor: CursorAdvance | None = None
+) -> LoadResult:
+    """The database half of :func:`load_orders`: one transaction, and what changed.
+
+    ``bind`` is an engine, or a connection its caller holds for a run of pages (see
+    :func:`~wishflow.warehouse.bulk.write_transaction`).
+    """
+    store, loaded_at = prepared.store, prepared.loaded_at
     if not prepared.rows and not prepared.rejected:  # every record set aside (or none): the cursor only
         if cursor is not None:
-            with write_transaction(engine) as conn:
-                advance_cursor(conn, store, cursor, run_id, loaded_at)
+            with write_transaction(bind) as conn:
+                advance_cursor(conn, store, cursor, prepared.run_id, loaded_at)
         return LoadResult(fetched=prepared.fetched, unchanged=prepared.unchanged)
-    with write_transaction(engine) as conn:
-        result = _append_new(conn, prepared)
-        if result is None:
+    try:
+        with write_transaction(bind) as conn:
+            result = _append_new(conn, prepared)
+            if result is None:
+                result = _merge(conn, prepared)
+            _record_the_rest(conn, prepared, result, cursor)
+    except _MergeInstead:  # rolled back whole: the append is the transaction's first write
+        with write_transaction(bind) as conn:
             result = _merge(conn, prepared)
-        result.unchanged += prepared.unchanged
-        if prepared.rejected:
-            _quarantine(conn, store, prepared.rejected, run_id, loaded_at)
-        touched = result.new_order_ids + result.changed_order_ids
-        if touched and _has_open_rejections(conn, store):
-            conn.execute(
-                update(rejected_records)
-                .where(
-                    rejected_records.c.store == store,
-                    rejected_records.c.source == ORDERS_STREAM,
-                    rejected_records.c.record_key.in_(touched),
-                    rejected_records.c.resolved_at.is_(None),
-                )
-                .values(resolved_at=loaded_at)
-            )
-        if cursor is not None:
-            advance_cursor(conn, store, cursor, run_id, loaded_at)
+            _record_the_rest(conn, prepared, result, cursor)
     return result
+
+
+def _record_the_rest(conn: Any, prepared: PreparedBatch, result: LoadResult, cursor: CursorAdvance | None) -> None:
+    """After the page's orders, in their transaction: its quarantine, the quarantine it resolves, the cursor."""
+    store, run_id, loaded_at = prepared.store, prepared.run_id, prepared.loaded_at
+    result.unchanged += prepared.unchanged
+    if prepared.rejected:
+        _quarantine(conn, store, prepared.rejected, run_id, loaded_at)
+    touched = result.new_order_ids + result.changed_order_ids
+    if touched and _has_open_rejections(conn, store):
+        conn.execute(
+            update(rejected_records)
+            .where(
+                rejected_records.c.store == store,
+                rejected_records.c.source == ORDERS_STREAM,
+                rejected_records.c.record_key.in_(touched),
+                rejected_records.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=loaded_at)
+        )
+    if cursor is not None:
+        advance_cursor(conn, store, cursor, run_id, loaded_at)
 
 
 #: SQLSTATEs after which a page of new orders is merged instead: another writer stored one of its
 #: orders (or their events, or queued them) since the probe (unique_violation), or two such writers
 #: each waited for the other's rows (deadlock_detected).
 _MERGE_INSTEAD = frozenset({"23505", "40P01"})
+
+
+class _MergeInstead(Exception):
+    """The append met rows another writer committed since its probe: roll back, and merge the page."""
 
 
 def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
@@ -313,8 +334,10 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
     pull's own, made before it parsed the page, when it says so: ``prepared.stored``); then the page
     is ``COPY``-ed into ``orders``, ``order_events`` and the validation queue. The probe does not
     lock: a writer committing one of these orders meanwhile (another pull, or this pull's previous
-    page) makes a ``COPY`` fail on a unique key, and the page is merged instead, from a savepoint, so
-    nothing is lost and no newer payload is overwritten.
+    page) makes a ``COPY`` fail on a unique key, which raises :class:`_MergeInstead`, and
+    :func:`write_orders` merges the page in a new transaction, so nothing is lost and no newer
+    payload is overwritten. The append is the first thing its transaction writes, so rolling that
+    back costs nothing a savepoint would have kept (and a savepoint cost two round trips a page).
     """
     if not prepared.orders or conn.dialect.name != "postgresql" or prepared.stored:
         return None
@@ -332,17 +355,14 @@ def _append_new(conn: Any, prepared: PreparedBatch) -> LoadResult | None:
         events_text, queued_text = prepared.append_text
     else:
         events, queued = _append_rows(prepared)
-    savepoint = conn.begin_nested()
     try:
         copy_into(conn, orders, _STAGE_ORDER_COLUMNS, prepared.rows, encoded=prepared.encoded)
         copy_into(conn, order_events, _EVENT_COLUMNS, events, encoded=events_text)
         copy_into(conn, order_validation_queue, _QUEUE_COLUMNS, queued, encoded=queued_text)
     except Exception as exc:
-        savepoint.rollback()
         if _sqlstate(exc) in _MERGE_INSTEAD:
-            return None
+            raise _MergeInstead from exc
         raise
-    savepoint.commit()
     return result
 
 

@@ -15,12 +15,13 @@ record set aside was recorded at least as new; one not set aside is merged as be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from wishflow.orders.flatten import parse_wish_time
 from wishflow.orders.records import OrderRecord
@@ -46,22 +47,47 @@ def record_ids(records: Sequence[Any]) -> list[str]:
     return [order_id for order_id in ids if isinstance(order_id, str)]
 
 
-def stored_versions(engine: Engine, store: str, ids: Sequence[str]) -> dict[str, datetime]:
-    """The stored ``updated_at`` of each of ``ids`` that ``store`` holds (aware UTC datetimes)."""
+def stored_versions(bind: Engine | Connection, store: str, ids: Sequence[str]) -> dict[str, datetime]:
+    """The stored ``updated_at`` of each of ``ids`` that ``store`` holds (aware UTC datetimes).
+
+    ``bind`` is an engine, or a connection its caller holds for a run of pages; one in autocommit
+    (:func:`reading_connection`) reads in one round trip, without a transaction to begin and end.
+    """
     if not ids:
         return {}
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            rows = conn.exec_driver_sql(STORED_PROBE, {"store": store, "ids": list(ids)}).all()
-        else:
-            rows = []
-            for start in range(0, len(ids), _SQLITE_IDS):
-                chunk = list(ids[start : start + _SQLITE_IDS])
-                query = select(orders.c.order_id, orders.c.updated_at).where(
-                    orders.c.store == store, orders.c.order_id.in_(chunk)
-                )
-                rows.extend(conn.execute(query).all())
+    if isinstance(bind, Connection):
+        rows = _read(bind, store, ids)
+        if bind.in_transaction():  # autobegun: end it, so that no snapshot or lock outlives the read
+            bind.rollback()
+    else:
+        with bind.connect() as conn:
+            rows = _read(conn, store, ids)
     return {order_id: updated_at for order_id, updated_at in rows}
+
+
+def _read(conn: Connection, store: str, ids: Sequence[str]) -> list[Any]:
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(STORED_PROBE, {"store": store, "ids": list(ids)}).all())
+    rows: list[Any] = []
+    for start in range(0, len(ids), _SQLITE_IDS):
+        chunk = list(ids[start : start + _SQLITE_IDS])
+        query = select(orders.c.order_id, orders.c.updated_at).where(
+            orders.c.store == store, orders.c.order_id.in_(chunk)
+        )
+        rows.extend(conn.execute(query).all())
+    return rows
+
+
+@contextmanager
+def reading_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in autocommit for a run of :func:`stored_versions` reads (the pull's prefetch thread).
+
+    Each page's read on a connection from the pool cost four round trips (the checkout's pre-ping,
+    ``BEGIN``, the read, ``ROLLBACK``); on this one it costs one. A read needs no transaction: it is
+    one statement, and a stale answer is safe (above).
+    """
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @dataclass(frozen=True)
