@@ -306,7 +306,7 @@ def pull_chunk(
     taken = result.pages
     loader = _Loader(engine)
 
-    def fetch(position: Position) -> tuple[Page, dict[str, datetime]]:
+    def fetch(reader: Connection, position: Position) -> tuple[Page, dict[str, datetime]]:
         page = pages.fetch(position)
         return page, stored_versions(reader, store, record_ids(page.records))
 
@@ -315,13 +315,13 @@ def pull_chunk(
             reading_connection(engine) as reader,  # the prefetch thread's only: one fetch at a time
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="wishflow-prefetch") as prefetch,
         ):
-            future = prefetch.submit(fetch, start)
+            future = prefetch.submit(fetch, reader, start)
             while True:
                 page, stored = future.result()
                 taken += 1
                 more = page.next_position is not None and taken < max_pages
                 if page.next_position is not None and more:
-                    future = prefetch.submit(fetch, page.next_position)
+                    future = prefetch.submit(fetch, reader, page.next_position)
                 page_max = _page_max_updated(page.records)
                 cursor = None
                 cap = window.moves_cursor_to()

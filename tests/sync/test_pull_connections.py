@@ -50,8 +50,7 @@ def test_a_chunk_checks_out_one_connection_per_thread_not_one_per_page(engine: s
         event.remove(engine, "checkout", listener)
     assert chunk.pages >= 10
     assert (chunk.load.fetched, chunk.load.new) == (1_000, 1_000)
-    # the prefetch thread's reads and the loader thread's writes: one connection each (a checkout per
-    # page before, two with the prefetch's); the cursor is read once more by nobody here
+    # one for the prefetch thread's reads, one for the loader thread's writes (it was one per page each)
     assert len(checkouts) == 2
     assert _count(engine, orders) == 1_000
     assert _count(engine, order_validation_queue) == 1_000
@@ -77,6 +76,13 @@ def test_stored_versions_on_a_held_connection_leave_no_transaction_open(engine: 
             with engine.connect() as other:
                 state = other.execute(sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
                 assert state.scalar_one() == "idle"
+    with engine.connect() as caller:  # a transaction the caller opened is its own: the read leaves it open
+        caller.begin()
+        caller.execute(sa.delete(orders).where(orders.c.order_id == f"{0:024x}"))
+        assert len(stored_versions(caller, "s", ids)) == 4  # read inside the caller's transaction
+        assert caller.in_transaction()
+        caller.rollback()  # the caller's choice: the delete is undone
+    assert len(stored_versions(engine, "s", ids)) == 5
 
 
 def test_pages_written_on_one_held_connection_merge_after_an_append_meets_a_stored_key(

@@ -56,9 +56,10 @@ def stored_versions(bind: Engine | Connection, store: str, ids: Sequence[str]) -
     if not ids:
         return {}
     if isinstance(bind, Connection):
+        began = not bind.in_transaction()
         rows = _read(bind, store, ids)
-        if bind.in_transaction():  # autobegun: end it, so that no snapshot or lock outlives the read
-            bind.rollback()
+        if began and bind.in_transaction():  # autobegun by the read: end it, so no snapshot or lock outlives it
+            bind.rollback()  # (a transaction the caller had open is the caller's: left as it was)
     else:
         with bind.connect() as conn:
             rows = _read(conn, store, ids)
