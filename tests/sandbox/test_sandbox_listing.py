@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -149,6 +150,16 @@ class _CountingOrders(dict):  # type: ignore[type-arg]
         return super().__getitem__(key)
 
 
+class _CountingKeys(list):  # type: ignore[type-arg]
+    """One of the sandbox's sorted indexes, counting the keys read (bisect's probes and the walk's)."""
+
+    reads = 0
+
+    def __getitem__(self, index: Any) -> Any:
+        _CountingKeys.reads += 1
+        return super().__getitem__(index)
+
+
 def test_pages_of_100k_orders_read_only_the_page_never_scan() -> None:
     """A page reads at most ``limit`` records whatever the history: bisect into the index, then merge.
 
@@ -158,14 +169,23 @@ def test_pages_of_100k_orders_read_only_the_page_never_scan() -> None:
     sandbox.create_default_orders(100_000)
     counting = _CountingOrders(sandbox._orders)
     sandbox._orders = counting
+    sandbox._idx = {key: _CountingKeys(keys) for key, keys in sandbox._idx.items()}
+    _CountingKeys.reads = 0
     newest = sandbox.list_orders_raw(limit=500)
     assert len(newest) == 500
     assert counting.reads == 500
-    counting.reads = 0
+    states = len(sandbox._idx) // 2
+    assert _CountingKeys.reads <= states * (500 + 1)  # at most a page from each state's index
+    counting.reads = _CountingKeys.reads = 0
+    low = "2025-02-28T18:26:40.000Z"
     for _ in range(100):
-        asc = sandbox.list_orders_raw(limit=500, sort_by="updated_at.asc", states="APPROVED,SHIPPED")
+        asc = sandbox.list_orders_raw(
+            limit=500, sort_by="updated_at.asc", states="APPROVED,SHIPPED", updated_at_min=low
+        )
         assert len(asc) == 500
     assert counting.reads == 100 * 500
+    # two states: each bisected (about 17 probes of 100,000 keys), then walked a page at most
+    assert _CountingKeys.reads <= 100 * 2 * (2 * 20 + 500 + 1)
     # a keyset walk over the newest 20,000 (strictly after the last key seen) misses nothing
     seen: set[str] = set()
     low = "2025-02-28T18:26:40.000Z"  # 20,000 one-second steps before the clock
