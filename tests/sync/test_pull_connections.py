@@ -18,8 +18,9 @@ from sqlalchemy import event
 from tests.api.test_pagination import InclusiveLister, make_order
 from wishflow.orders.parse import parse_orders
 from wishflow.pull import PullWindow, pull_chunk
+from wishflow.sync.flags import FUTURE_SOURCE
 from wishflow.warehouse.orders_writer import ORDERS_STREAM, prepare_orders, read_cursor, write_orders
-from wishflow.warehouse.schema import order_events, orders
+from wishflow.warehouse.schema import order_events, orders, rejected_records
 from wishflow.warehouse.stored_versions import reading_connection, stored_versions
 from wishflow.warehouse.validation_schema import order_validation_queue
 
@@ -55,6 +56,40 @@ def test_a_chunk_checks_out_one_connection_per_thread_not_one_per_page(engine: s
     assert _count(engine, orders) == 1_000
     assert _count(engine, order_validation_queue) == 1_000
     assert read_cursor(engine, "s", ORDERS_STREAM) == T0 + timedelta(seconds=999)
+
+
+def test_a_future_sweep_flags_each_page_on_the_loader_connection_between_its_writes(engine: sa.Engine) -> None:
+    """The flags of page N and the orders of page N+1 share the loader's held connection.
+
+    Each ends its own transaction there: a flag left open would make the next page's
+    ``write_transaction`` fail (a transaction already begun) or commit inside it.
+    """
+    now = T0
+    sweep = PullWindow(None, T0 + timedelta(days=1), incremental=True, server_now=now).future_sweep()
+    assert sweep is not None
+    checkouts: list[int] = []
+    listener = lambda *_: checkouts.append(1)  # noqa: E731 - counted, nothing else
+    event.listen(engine, "checkout", listener)
+    try:
+        chunk = pull_chunk(
+            InclusiveLister([make_order(i, now + timedelta(seconds=1 + i)) for i in range(500)]),
+            engine,
+            "s",
+            sweep,
+            None,
+            max_pages=50,
+            page_size=100,
+        )
+    finally:
+        event.remove(engine, "checkout", listener)
+    assert chunk.pages >= 5  # the last page re-reads the final instant (inclusive bounds)
+    assert (chunk.load.new, chunk.flagged_future) == (500, 500)
+    assert len(checkouts) == 2
+    assert _count(engine, orders) == 500
+    flagged = sa.select(sa.func.count()).where(rejected_records.c.source == FUTURE_SOURCE)
+    with engine.connect() as conn:
+        assert conn.execute(flagged).scalar_one() == 500
+    assert read_cursor(engine, "s", ORDERS_STREAM) is None  # a sweep never moves the cursor
 
 
 def test_stored_versions_on_a_held_connection_leave_no_transaction_open(engine: sa.Engine) -> None:
