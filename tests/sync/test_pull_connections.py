@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from tests.api.test_pagination import InclusiveLister, make_order
 from wishflow.orders.parse import parse_orders
-from wishflow.pull import PullWindow, pull_chunk
+from wishflow.pull import ChunkResult, PullWindow, pull_chunk
 from wishflow.sync.flags import FUTURE_SOURCE
 from wishflow.warehouse.orders_writer import ORDERS_STREAM, prepare_orders, read_cursor, write_orders
 from wishflow.warehouse.schema import order_events, orders, rejected_records
@@ -33,26 +33,25 @@ def _count(engine: sa.Engine, table: sa.Table) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-def test_a_chunk_checks_out_one_connection_per_thread_not_one_per_page(engine: sa.Engine) -> None:
+def _pull_counting_checkouts(engine: sa.Engine, window: PullWindow, at: list[datetime]) -> tuple[ChunkResult, int]:
+    """A chunk of ``at``'s orders in pages of 100, and how many connections it checked out of the pool."""
     checkouts: list[int] = []
     listener = lambda *_: checkouts.append(1)  # noqa: E731 - counted, nothing else
     event.listen(engine, "checkout", listener)
     try:
-        chunk = pull_chunk(
-            InclusiveLister([make_order(i, T0 + timedelta(seconds=i)) for i in range(1_000)]),
-            engine,
-            "s",
-            WINDOW,
-            None,
-            max_pages=50,
-            page_size=100,
-        )
+        lister = InclusiveLister([make_order(i, t) for i, t in enumerate(at)])
+        chunk = pull_chunk(lister, engine, "s", window, None, max_pages=50, page_size=100)
     finally:
         event.remove(engine, "checkout", listener)
+    return chunk, len(checkouts)
+
+
+def test_a_chunk_checks_out_one_connection_per_thread_not_one_per_page(engine: sa.Engine) -> None:
+    chunk, checkouts = _pull_counting_checkouts(engine, WINDOW, [T0 + timedelta(seconds=i) for i in range(1_000)])
     assert chunk.pages >= 10
     assert (chunk.load.fetched, chunk.load.new) == (1_000, 1_000)
     # one for the prefetch thread's reads, one for the loader thread's writes (it was one per page each)
-    assert len(checkouts) == 2
+    assert checkouts == 2
     assert _count(engine, orders) == 1_000
     assert _count(engine, order_validation_queue) == 1_000
     assert read_cursor(engine, "s", ORDERS_STREAM) == T0 + timedelta(seconds=999)
@@ -67,24 +66,10 @@ def test_a_future_sweep_flags_each_page_on_the_loader_connection_between_its_wri
     now = T0
     sweep = PullWindow(None, T0 + timedelta(days=1), incremental=True, server_now=now).future_sweep()
     assert sweep is not None
-    checkouts: list[int] = []
-    listener = lambda *_: checkouts.append(1)  # noqa: E731 - counted, nothing else
-    event.listen(engine, "checkout", listener)
-    try:
-        chunk = pull_chunk(
-            InclusiveLister([make_order(i, now + timedelta(seconds=1 + i)) for i in range(500)]),
-            engine,
-            "s",
-            sweep,
-            None,
-            max_pages=50,
-            page_size=100,
-        )
-    finally:
-        event.remove(engine, "checkout", listener)
+    chunk, checkouts = _pull_counting_checkouts(engine, sweep, [now + timedelta(seconds=1 + i) for i in range(500)])
     assert chunk.pages >= 5  # the last page re-reads the final instant (inclusive bounds)
     assert (chunk.load.new, chunk.flagged_future) == (500, 500)
-    assert len(checkouts) == 2
+    assert checkouts == 2
     assert _count(engine, orders) == 500
     flagged = sa.select(sa.func.count()).where(rejected_records.c.source == FUTURE_SOURCE)
     with engine.connect() as conn:
